@@ -1,0 +1,39 @@
+import { readdirSync } from 'node:fs';
+import { createReport, type Report } from './report';
+
+/**
+ * `pnpm demo`: runs every scenario in `scenarios/` in file-name order against
+ * local fake providers on embedded defaults (PGlite, in-process queues), and
+ * prints one report. Exits 1 if any scenario's checks failed or it crashed.
+ *
+ * `pnpm demo <name>` runs only the scenarios whose file name contains <name>.
+ */
+export interface Scenario {
+  title: string;
+  run(report: Report): Promise<void>;
+}
+
+const filter = process.argv[2];
+const dir = new URL('./scenarios/', import.meta.url);
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+  .filter((f) => !filter || f.includes(filter))
+  .sort();
+
+const report = createReport();
+const started = performance.now();
+console.log('Ballast demo: integrations against misbehaving local fake providers');
+for (const file of files) {
+  const scenario = (await import(new URL(file, dir).href)).default as Scenario;
+  report.section(scenario.title);
+  try {
+    await scenario.run(report);
+  } catch (error) {
+    report.fail(`scenario crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  }
+}
+const seconds = ((performance.now() - started) / 1000).toFixed(1);
+console.log(
+  `\n${files.length} scenarios in ${seconds} s, ${report.failures === 0 ? 'all checks held' : `${report.failures} checks FAILED`}`,
+);
+process.exit(report.failures === 0 ? 0 : 1);

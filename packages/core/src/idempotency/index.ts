@@ -1,0 +1,2 @@
+/** `@ballast/core/idempotency` — filled in by its issue. */
+export {};

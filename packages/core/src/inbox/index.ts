@@ -1,0 +1,2 @@
+/** `@ballast/core/inbox` — filled in by its issue. */
+export {};

@@ -1,0 +1,2 @@
+/** `@ballast/core/resilience` — filled in by its issue. */
+export {};

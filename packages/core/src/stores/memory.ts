@@ -1,0 +1,2 @@
+/** `@ballast/core/stores/memory`: in-memory drivers, for tests and throwaway use. */
+export {};

@@ -1,0 +1,4 @@
+import type { Migration } from './index';
+
+/** Tables of the `idempotency` module. */
+export const idempotencyMigrations: Migration[] = [];

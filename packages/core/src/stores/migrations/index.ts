@@ -1,0 +1,26 @@
+import type { SqlNames } from '../sql';
+import { cacheMigrations } from './cache';
+import { idempotencyMigrations } from './idempotency';
+import { inboxMigrations } from './inbox';
+import { syncMigrations } from './sync';
+import { vaultMigrations } from './vault';
+
+/**
+ * One versioned migration of one module. Versions start at 1 and only grow;
+ * a shipped migration is never edited, a change is a new version.
+ */
+export interface Migration {
+  /** The module that owns the tables, e.g. `inbox`. */
+  module: string;
+  /** 1, 2, 3, ... within the module. */
+  version: number;
+  /** A short description, kept in the ledger. */
+  name: string;
+  /** The SQL, given the schema's names. Statements end with `;` at a line end. */
+  up(names: SqlNames): string;
+}
+
+/** Every module's migrations, in the order they are applied. */
+export function allMigrations(): Migration[] {
+  return [...idempotencyMigrations, ...inboxMigrations, ...cacheMigrations, ...syncMigrations, ...vaultMigrations];
+}

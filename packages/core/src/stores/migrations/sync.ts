@@ -1,0 +1,4 @@
+import type { Migration } from './index';
+
+/** Tables of the `sync` module. */
+export const syncMigrations: Migration[] = [];

@@ -1,0 +1,4 @@
+import type { Migration } from './index';
+
+/** Tables of the `vault` module. */
+export const vaultMigrations: Migration[] = [];

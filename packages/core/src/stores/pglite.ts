@@ -1,0 +1,44 @@
+import type { PGlite, PGliteOptions } from '@electric-sql/pglite';
+import type { SqlClient, SqlExecutor, SqlResult } from './sql';
+
+type PGliteLike = Pick<PGlite, 'query' | 'exec' | 'transaction' | 'close'>;
+
+function wrap(q: Pick<PGlite, 'query'>): SqlExecutor {
+  return {
+    async query<Row>(text: string, params?: readonly unknown[]): Promise<SqlResult<Row>> {
+      const res = await q.query<Row>(text, params as unknown[] | undefined);
+      return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+    },
+  };
+}
+
+/**
+ * Wraps an existing PGlite instance as a {@link SqlClient}. The instance stays
+ * the caller's: `close()` does not close it.
+ */
+export function pgliteClient(db: PGliteLike): SqlClient {
+  return {
+    ...wrap(db),
+    transaction: (fn) => db.transaction((tx) => fn(wrap(tx))),
+    exec: async (script) => {
+      await db.exec(script);
+    },
+    close: async () => {},
+  };
+}
+
+/**
+ * Opens an embedded PGlite database (in memory, or persisted at `dataDir`) and
+ * returns it as a {@link SqlClient} that owns it: `close()` closes it.
+ *
+ * @example
+ * ```ts
+ * const db = await createPGlite();            // in memory
+ * const disk = await createPGlite('./.data'); // persisted
+ * ```
+ */
+export async function createPGlite(dataDir?: string, options: PGliteOptions = {}): Promise<SqlClient> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const db = await PGlite.create(dataDir === undefined ? options : { ...options, dataDir });
+  return { ...pgliteClient(db), close: () => db.close() };
+}

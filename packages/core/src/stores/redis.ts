@@ -1,0 +1,2 @@
+/** `@ballast/core/stores/redis`: Redis-backed drivers (ioredis). */
+export {};

@@ -1,0 +1,9 @@
+/**
+ * `@ballast/core/stores/sql`: the SQL interface shared by the PGlite and
+ * Postgres drivers, and the migrations that create Ballast's tables.
+ */
+
+export type { MigrateOptions, MigrateResult, Migration } from './migrate';
+export { migrate } from './migrate';
+export type { SqlClient, SqlExecutor, SqlNames, SqlResult } from './sql';
+export { quoteIdent, sqlNames } from './sql';

@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
+import { migrate } from './migrate';
+import { createPGlite } from './pglite';
+import { createPostgres } from './postgres';
+import { type SqlClient, sqlNames } from './sql';
+
+/** The SqlClient contract: every driver must pass these. */
+function sqlClientContract(open: () => Promise<SqlClient>) {
+  let db: SqlClient;
+  const schema = uniqueSchema('sqlc');
+  const t = sqlNames(schema).table('items');
+
+  beforeAll(async () => {
+    db = await open();
+    await db.exec(`CREATE SCHEMA ${schema}; CREATE TABLE ${t} (id int PRIMARY KEY, v text NOT NULL);`);
+  });
+  afterAll(async () => {
+    await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await db.close();
+  });
+
+  it('runs parameterized queries and reports row counts', async () => {
+    const ins = await db.query(`INSERT INTO ${t} (id, v) VALUES ($1, $2), ($3, $4)`, [1, 'a', 2, 'b']);
+    expect(ins.rowCount).toBe(2);
+    const sel = await db.query<{ id: number; v: string }>(`SELECT id, v FROM ${t} ORDER BY id`);
+    expect(sel.rows).toEqual([
+      { id: 1, v: 'a' },
+      { id: 2, v: 'b' },
+    ]);
+  });
+
+  it('commits a transaction that resolves', async () => {
+    const out = await db.transaction(async (tx) => {
+      await tx.query(`INSERT INTO ${t} (id, v) VALUES (3, 'c')`);
+      return 'done';
+    });
+    expect(out).toBe('done');
+    expect((await db.query(`SELECT 1 FROM ${t} WHERE id = 3`)).rows).toHaveLength(1);
+  });
+
+  it('rolls back a transaction that throws and rethrows its error', async () => {
+    const boom = new Error('boom');
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${t} (id, v) VALUES (4, 'd')`);
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
+    expect((await db.query(`SELECT 1 FROM ${t} WHERE id = 4`)).rows).toHaveLength(0);
+  });
+
+  it('surfaces SQL errors as rejections', async () => {
+    await expect(db.query(`INSERT INTO ${t} (id, v) VALUES (1, 'dup')`)).rejects.toThrow();
+  });
+}
+
+function migrateContract(open: () => Promise<SqlClient>) {
+  it('applies migrations once, even when run concurrently', async () => {
+    const schema = uniqueSchema('mig');
+    const dbs = [await open(), await open()];
+    try {
+      const results = await Promise.all([...dbs, ...dbs].map((db) => migrate(db, { schema })));
+      const appliedCounts = results.map((r) => r.applied.length);
+      // exactly one run applied everything; the others found nothing left
+      expect(appliedCounts.filter((n) => n > 0).length).toBeLessThanOrEqual(1);
+      const again = await migrate(dbs[0] as SqlClient, { schema });
+      expect(again.applied).toEqual([]);
+      const ledger = await (dbs[0] as SqlClient).query(`SELECT count(*)::int AS n FROM ${schema}.schema_migrations`);
+      expect(ledger.rows[0]).toEqual({ n: results.reduce((sum, r) => sum + r.applied.length, 0) });
+    } finally {
+      await (dbs[0] as SqlClient).exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await Promise.all(dbs.map((db) => db.close()));
+    }
+  });
+
+  it('rejects a schema name that is not a plain identifier', async () => {
+    const db = await open();
+    try {
+      await expect(migrate(db, { schema: 'x"; DROP TABLE y; --' })).rejects.toThrow(TypeError);
+    } finally {
+      await db.close();
+    }
+  });
+}
+
+describe('SqlClient on PGlite', () => {
+  sqlClientContract(() => createPGlite());
+  migrateContract(async () => {
+    // one PGlite instance stands for one process; share it to exercise the lock path
+    shared ??= await createPGlite();
+    const db = shared;
+    return { ...db, close: async () => {} };
+  });
+  let shared: SqlClient | undefined;
+  afterAll(async () => shared?.close());
+});
+
+describeWithPostgres('SqlClient', (url) => {
+  sqlClientContract(() => createPostgres({ connectionString: url, max: 4 }));
+  migrateContract(() => createPostgres({ connectionString: url, max: 2 }));
+});

@@ -1,0 +1,2 @@
+/** `@ballast/core/sync` — filled in by its issue. */
+export {};

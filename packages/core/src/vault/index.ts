@@ -1,0 +1,2 @@
+/** `@ballast/core/vault` — filled in by its issue. */
+export {};

@@ -1,0 +1,2 @@
+/** `@ballast/core/webhooks` — filled in by its issue. */
+export {};

@@ -1,0 +1,3 @@
+import { ballastProject } from '../../scripts/vitest-preset.ts';
+
+export default ballastProject('core');

@@ -1,0 +1,23 @@
+/** Whether a key belongs to live mode or to a sandbox (test mode). */
+export type StripeMode = 'live' | 'test';
+
+const KEY = /^(sk|rk|pk)_(live|test)_[A-Za-z0-9_]+$/;
+
+/**
+ * Reads the mode from a Stripe API key's prefix (`sk_live_`, `rk_test_`, ...).
+ * @throws TypeError for anything that is not a Stripe key, without echoing the key.
+ */
+export function stripeMode(apiKey: string): StripeMode {
+  const match = KEY.exec(apiKey.trim());
+  if (!match)
+    throw new TypeError('[@ballast/stripe] [stripeMode] not a Stripe API key (expected sk_/rk_/pk_ + live_/test_)');
+  return match[2] === 'live' ? 'live' : 'test';
+}
+
+/**
+ * Stripe's global request budget per account for the key's mode:
+ * 100 requests/s in live mode, 25 requests/s in a sandbox.
+ */
+export function stripeRateLimit(apiKey: string): { requests: number; intervalMs: number } {
+  return { requests: stripeMode(apiKey) === 'live' ? 100 : 25, intervalMs: 1000 };
+}

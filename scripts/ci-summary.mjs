@@ -1,0 +1,28 @@
+// Reads vitest's JSON report, fails on any skipped test (under CI a skip hides
+// a missing service), and prints the plain closing line "N passed, M failed".
+import { existsSync, readFileSync } from 'node:fs';
+
+const [reportPath, statusArg] = process.argv.slice(2);
+const runnerStatus = Number(statusArg ?? 1);
+if (!reportPath || !existsSync(reportPath)) {
+  console.log('test report missing: the test run did not finish');
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+const report = JSON.parse(readFileSync(reportPath, 'utf8'));
+const skipped = [];
+for (const file of report.testResults ?? []) {
+  for (const t of file.assertionResults ?? []) {
+    if (t.status === 'skipped' || t.status === 'pending' || t.status === 'todo') skipped.push(t.fullName ?? t.title);
+  }
+}
+const passed = report.numPassedTests ?? 0;
+let failed = report.numFailedTests ?? 0;
+if (failed === 0 && runnerStatus !== 0) failed = 1; // a suite failed to load, or the runner crashed
+if (skipped.length > 0) {
+  console.log(`${skipped.length} tests were skipped; under CI that is a failure:`);
+  for (const name of skipped.slice(0, 20)) console.log(`  - ${name}`);
+  failed += skipped.length;
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
