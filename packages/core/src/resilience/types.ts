@@ -1,0 +1,154 @@
+/**
+ * Types shared by every layer of `@ballast/core/resilience`: the rate-limiter
+ * contract that `resilientFetch` drives, and the typed events every layer
+ * emits through one `onEvent` hook.
+ */
+
+/** Options of one {@link RateLimiter.schedule} call. */
+export interface ScheduleOptions {
+  /**
+   * The budget this call draws from (e.g. a host, a tenant, an endpoint group).
+   * @default the limiter's default key
+   */
+  key?: string;
+  /**
+   * How many units of the budget this call costs.
+   * @default 1
+   */
+  weight?: number;
+  /**
+   * Higher runs first when calls are queued.
+   * @default 0
+   */
+  priority?: number;
+  /** Aborts this call only: it leaves the queue (or its running `fn` sees the signal). */
+  signal?: AbortSignal;
+}
+
+/**
+ * The contract every Ballast rate limiter implements (local, Redis-backed,
+ * adaptive), and the one `resilientFetch` drives: it calls `schedule` around
+ * each attempt and `observe` with each response.
+ */
+export interface RateLimiter {
+  /**
+   * Runs `fn` once the budget of `options.key` allows it, and settles with its
+   * result. `fn` receives the call's signal, when one was given.
+   */
+  schedule<T>(fn: (signal?: AbortSignal) => Promise<T>, options?: ScheduleOptions): Promise<T>;
+  /**
+   * Learns from a response (rate-limit headers, a 429's wait). Optional: only
+   * adaptive limiters implement it.
+   */
+  observe?(response: Response, key?: string): void;
+}
+
+/** Fields every resilience event carries. */
+export interface ResilienceEventBase {
+  /** Wall-clock time of the decision, in epoch milliseconds. */
+  at: number;
+  /** The group the decision applies to: a host, or the key a key function returned. */
+  key: string;
+}
+
+/** A failed attempt will be retried after `delayMs`. */
+export interface RetryEvent extends ResilienceEventBase {
+  type: 'retry';
+  /** The attempt that failed, 1-based. */
+  attempt: number;
+  /** How long the retry waits before the next attempt. */
+  delayMs: number;
+  /** Where the wait came from: computed backoff, or the server's own header. */
+  delaySource: 'backoff' | 'server';
+  /** The failed attempt's HTTP status, when it got a response. */
+  status?: number;
+  /** The failed attempt's error, when it got none. */
+  error?: unknown;
+}
+
+/** Retrying stopped: the failure is handed to the caller. */
+export interface RetryGiveUpEvent extends ResilienceEventBase {
+  type: 'retry.give_up';
+  /** The last attempt, 1-based. */
+  attempt: number;
+  /** Why no further attempt is made. */
+  reason:
+    | 'not_retryable'
+    | 'attempts_exhausted'
+    | 'unsafe_method'
+    | 'retry_budget_exhausted'
+    | 'retry_after_too_long'
+    | 'deadline_exceeded';
+  /** The requested or computed wait, when the reason is about a wait. */
+  waitMs?: number;
+  status?: number;
+  error?: unknown;
+}
+
+/** A circuit breaker changed state. */
+export interface BreakerStateEvent extends ResilienceEventBase {
+  type: 'breaker.open' | 'breaker.half_open' | 'breaker.close';
+  /** The state before the change. */
+  from: 'closed' | 'open' | 'half_open';
+}
+
+/** A call was refused at once because the breaker is open (or a probe is in flight). */
+export interface BreakerRejectEvent extends ResilienceEventBase {
+  type: 'breaker.reject';
+  /** Milliseconds until the breaker lets a probe through. */
+  retryInMs: number;
+}
+
+/** A rate limiter held a call back, or paused a key. Emitted by the limiters. */
+export interface ThrottleEvent extends ResilienceEventBase {
+  type: 'throttle';
+  /** How long the call waits (or the key stays paused), in milliseconds, when known. */
+  waitMs: number;
+  /** Queued behind the budget, or the whole key paused on the provider's word. */
+  reason: 'queued' | 'paused';
+}
+
+/** An attempt, or the whole call, ran out of time. */
+export interface TimeoutEvent extends ResilienceEventBase {
+  type: 'timeout';
+  /** The per-attempt timeout, or the overall deadline. */
+  scope: 'attempt' | 'deadline';
+  /** The limit that was exceeded, in milliseconds. */
+  limitMs: number;
+}
+
+/** The cache answered a call. */
+export interface CacheEvent extends ResilienceEventBase {
+  type: 'cache.hit' | 'cache.stale';
+  /** Age of the served entry, in milliseconds. */
+  ageMs: number;
+  /** For a stale serve: the failure it stands in for. */
+  error?: unknown;
+}
+
+/** The cache had nothing usable for a failed call. */
+export interface CacheMissEvent extends ResilienceEventBase {
+  type: 'cache.miss';
+  error?: unknown;
+}
+
+/**
+ * Every decision a resilience layer takes, as one discriminated union on
+ * `type`. Hand a handler to `onEvent` to log them or turn them into
+ * OpenTelemetry span events and metrics.
+ */
+export type ResilienceEvent =
+  | RetryEvent
+  | RetryGiveUpEvent
+  | BreakerStateEvent
+  | BreakerRejectEvent
+  | ThrottleEvent
+  | TimeoutEvent
+  | CacheEvent
+  | CacheMissEvent;
+
+/** The `onEvent` hook every layer accepts. It must not throw; errors it throws are swallowed. */
+export type ResilienceEventHandler = (event: ResilienceEvent) => void;
+
+/** The signature of the global `fetch`, which `resilientFetch` wraps and returns. */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
