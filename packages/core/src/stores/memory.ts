@@ -1,2 +1,3 @@
 /** `@ballast/core/stores/memory`: in-memory drivers, for tests and throwaway use. */
-export {};
+
+export { memoryIdempotencyStore, memoryVersionStore } from '../idempotency/memory-store';
