@@ -1,2 +1,29 @@
-/** `@ballast/core/webhooks` — filled in by its issue. */
-export {};
+/**
+ * `@ballast/core/webhooks`: verify (and sign) webhook deliveries from Stripe, any Standard
+ * Webhooks sender, GitHub, generic HMAC senders and Basic-auth senders, on Node (node:crypto) and
+ * on Deno, Bun and Workers (Web Crypto). No runtime dependencies.
+ */
+
+export type { ReadBodyOptions } from './body/limits';
+export { DEFAULT_MAX_BODY_BYTES } from './body/limits';
+export { readRequestBody } from './body/request';
+export type { WebhookVerificationErrorCode, WebhookVerificationErrorContext } from './errors';
+export { isWebhookVerificationError, WebhookVerificationError } from './errors';
+export { VERIFY_DEFAULTS } from './options';
+export type { SchemeRequest, SchemeSignRequest, SchemeVerdict, WebhookScheme } from './scheme';
+export { schemeError } from './scheme';
+export { stripeScheme } from './schemes/stripe';
+export type { SignedWebhook, SignWebhookOptions } from './sign';
+export { signWebhook } from './sign';
+export type {
+  SecretInput,
+  VerifiedWebhook,
+  VerifyWebhookOptions,
+  WebhookBody,
+  WebhookHeaders,
+  WebhookInput,
+  WebhookPayloadFormat,
+  WebhookSchemeName,
+} from './types';
+export type { WebhookVerifier } from './verify';
+export { createWebhookVerifier, verifyWebhook } from './verify';

@@ -1,0 +1,49 @@
+import { WebhookVerificationError } from '../errors';
+
+/** The default body limit: 1 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
+
+/** Options of the raw-body helpers. */
+export interface ReadBodyOptions {
+  /**
+   * The largest body accepted, in bytes; reading stops as soon as it is passed and the promise
+   * rejects with `body_too_large`.
+   * @default 1_048_576 (1 MiB)
+   */
+  maxBytes?: number;
+}
+
+/** Validates `maxBytes` and applies its default. @internal */
+export function resolveMaxBytes(options: ReadBodyOptions | undefined, api: string): number {
+  const maxBytes = options?.maxBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (typeof maxBytes !== 'number' || !(maxBytes >= 0) || !Number.isInteger(maxBytes)) {
+    throw new WebhookVerificationError('invalid_options', 'maxBytes must be a non-negative integer', {}, api);
+  }
+  return maxBytes;
+}
+
+/** The error for a body over the limit. @internal */
+export function tooLarge(maxBytes: number, api: string): WebhookVerificationError {
+  return new WebhookVerificationError('body_too_large', `the body is larger than ${maxBytes} bytes`, {}, api);
+}
+
+/**
+ * Rejects early when a `Content-Length` header already announces more than the limit; a
+ * malformed value is ignored here (the byte count while reading still enforces the limit). @internal
+ */
+export function checkContentLength(value: string | null | undefined, maxBytes: number, api: string): void {
+  if (value === null || value === undefined || !/^\d+$/.test(value)) return;
+  if (Number(value) > maxBytes) throw tooLarge(maxBytes, api);
+}
+
+/** Joins chunks into one array (no copy for a single chunk). @internal */
+export function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}

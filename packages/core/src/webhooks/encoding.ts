@@ -1,0 +1,130 @@
+/**
+ * Strict hex, base64 and UTF-8 helpers with no runtime dependency (no Buffer),
+ * so the same code runs on Node, Deno, Bun and Workers. Decoders return
+ * `undefined` on any malformed input instead of silently skipping characters.
+ */
+
+const HEX = '0123456789abcdef';
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** char code -> value, -1 when not in the alphabet */
+const HEX_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) {
+  HEX_VALUE[HEX.charCodeAt(i)] = i;
+  HEX_VALUE[HEX.toUpperCase().charCodeAt(i)] = i;
+}
+const B64_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++) B64_VALUE[B64.charCodeAt(i)] = i;
+
+/** Lower-case hex of `bytes`. */
+export function toHex(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i] as number;
+    out += HEX.charAt(b >> 4) + HEX.charAt(b & 15);
+  }
+  return out;
+}
+
+/** Decodes hex (either case); `undefined` for an odd length or a non-hex character. */
+export function fromHex(text: string): Uint8Array | undefined {
+  const length = text.length;
+  if (length % 2 !== 0) return undefined;
+  const out = new Uint8Array(length / 2);
+  for (let i = 0, j = 0; i < length; i += 2, j++) {
+    const hi = text.charCodeAt(i);
+    const lo = text.charCodeAt(i + 1);
+    const h = hi < 128 ? (HEX_VALUE[hi] as number) : -1;
+    const l = lo < 128 ? (HEX_VALUE[lo] as number) : -1;
+    if (h < 0 || l < 0) return undefined;
+    out[j] = (h << 4) | l;
+  }
+  return out;
+}
+
+/** Standard base64 with padding. */
+export function toBase64(bytes: Uint8Array): string {
+  let out = '';
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
+    out += B64.charAt(n >> 18) + B64.charAt((n >> 12) & 63) + B64.charAt((n >> 6) & 63) + B64.charAt(n & 63);
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const n = (bytes[i] as number) << 16;
+    out += `${B64.charAt(n >> 18)}${B64.charAt((n >> 12) & 63)}==`;
+  } else if (rest === 2) {
+    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8);
+    out += `${B64.charAt(n >> 18)}${B64.charAt((n >> 12) & 63)}${B64.charAt((n >> 6) & 63)}=`;
+  }
+  return out;
+}
+
+/**
+ * Decodes standard base64, with or without its `=` padding. Any character
+ * outside the alphabet, a misplaced `=`, an impossible length or non-zero
+ * trailing bits (a non-canonical encoding) give `undefined`.
+ */
+export function fromBase64(text: string): Uint8Array | undefined {
+  let end = text.length;
+  if (end % 4 === 0 && end > 0) {
+    if (text.charCodeAt(end - 1) === 61) end--;
+    if (text.charCodeAt(end - 1) === 61) end--;
+  }
+  const tail = end % 4;
+  if (tail === 1) return undefined;
+  const out = new Uint8Array((end * 3) >> 2);
+  let bits = 0;
+  let acc = 0;
+  let j = 0;
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    const v = c < 128 ? (B64_VALUE[c] as number) : -1;
+    if (v < 0) return undefined;
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[j++] = (acc >> bits) & 255;
+    }
+  }
+  // the leftover bits of the last character must be zero (canonical encoding)
+  if ((acc & ((1 << bits) - 1)) !== 0) return undefined;
+  return out;
+}
+
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** UTF-8 bytes of `text`. */
+export function utf8(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** Decodes UTF-8 strictly; `undefined` for invalid sequences. A byte-order mark is kept, not stripped. */
+export function fromUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return strictDecoder.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The UTF-8 length of `text`, computed without allocating. */
+export function utf8Length(text: string): number {
+  let length = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) length += 1;
+    else if (c < 0x800) length += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        length += 4;
+        i++;
+      } else length += 3;
+    } else length += 3;
+  }
+  return length;
+}

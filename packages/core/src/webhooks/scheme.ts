@@ -1,0 +1,118 @@
+import { WebhookVerificationError, type WebhookVerificationErrorCode } from './errors';
+
+/** The request as a scheme sees it: the raw body and a header lookup. */
+export interface SchemeRequest {
+  /** The raw body: the caller's string, or the bytes read off the wire. */
+  readonly body: string | Uint8Array;
+  /**
+   * The value of a header (name in lower case), or `undefined` when it is absent. Rejects with
+   * `duplicate_header` when a plain header record holds it more than once.
+   */
+  header(name: string): string | undefined;
+}
+
+/** What a scheme reports once a signature matched. */
+export interface SchemeVerdict {
+  /** The event id when the scheme carries one in a header; otherwise it is taken from the payload. */
+  id?: string | undefined;
+  /** The signed timestamp (unix seconds), or `null` when the scheme signs none. */
+  timestamp: number | null;
+}
+
+/** What a scheme gets to sign: the body and the values it may put in headers. */
+export interface SchemeSignRequest {
+  /** The exact body that will be sent. */
+  readonly body: string | Uint8Array;
+  /** Unix seconds to sign. */
+  readonly timestamp: number;
+  /** The delivery id to send (schemes that carry one). */
+  readonly id: string;
+  /** One secret per signature to produce (several during a rotation). */
+  readonly secrets: readonly string[];
+}
+
+/**
+ * A signature scheme: one module each (`schemes/stripe.ts`, ...). Adding a provider is writing one
+ * of these. A scheme only checks the signature and reports the id and timestamp; body limits, the
+ * replay window and payload parsing are shared by `verifyWebhook`.
+ */
+export interface WebhookScheme {
+  /** Short name reported in `VerifiedWebhook.scheme` and in errors. */
+  readonly name: string;
+  /**
+   * Checks the request against the secrets (any may match). Throws a {@link WebhookVerificationError}
+   * (use {@link schemeError}) when it does not verify. The secrets were checked by {@link checkSecret}.
+   */
+  verify(request: SchemeRequest, secrets: readonly string[]): SchemeVerdict | Promise<SchemeVerdict>;
+  /** Produces the headers a genuine sender would send for this body. */
+  sign(request: SchemeSignRequest): Record<string, string> | Promise<Record<string, string>>;
+  /** Rejects a secret that cannot be right for this scheme, before any request is read. */
+  checkSecret?(secret: string): void;
+}
+
+/** Builds the error a scheme throws. */
+export function schemeError(
+  scheme: string,
+  code: WebhookVerificationErrorCode,
+  message: string,
+  header?: string,
+): WebhookVerificationError {
+  return new WebhookVerificationError(code, message, header === undefined ? { scheme } : { scheme, header });
+}
+
+/** Rejects a header that is absent. */
+export function requireHeader(scheme: string, request: SchemeRequest, name: string): string {
+  const value = request.header(name);
+  if (value === undefined || value === '') {
+    throw schemeError(scheme, 'missing_header', `the ${name} header is missing`, name);
+  }
+  return value;
+}
+
+/**
+ * Parses unix seconds written as canonical decimal digits (no sign, no leading zero, at most 12
+ * digits); `undefined` otherwise.
+ */
+export function parseUnixSeconds(text: string): number | undefined {
+  const length = text.length;
+  if (length === 0 || length > 12 || (length > 1 && text.charCodeAt(0) === 48)) return undefined;
+  let value = 0;
+  for (let i = 0; i < length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+const keyCaches = new Map<string, Map<string, unknown>>();
+const KEY_CACHE_SIZE = 64;
+
+/**
+ * Returns the key derived from `secret` for `scope`, deriving it once: imported keys are cached per
+ * secret (a small bounded map per scope, oldest evicted first).
+ */
+export function cachedKey<K>(scope: string, secret: string, derive: (secret: string) => K): K {
+  let cache = keyCaches.get(scope);
+  if (!cache) {
+    cache = new Map();
+    keyCaches.set(scope, cache);
+  }
+  const hit = cache.get(secret);
+  if (hit !== undefined) return hit as K;
+  const key = derive(secret);
+  if (cache.size >= KEY_CACHE_SIZE) {
+    const oldest = cache.keys().next();
+    if (!oldest.done) cache.delete(oldest.value);
+  }
+  cache.set(secret, key);
+  return key;
+}
+
+/** Rejects a secret with stray leading or trailing whitespace, or an empty one. */
+export function checkSecretShape(scheme: string, secret: string): void {
+  if (secret.length === 0) throw schemeError(scheme, 'invalid_secret', 'the secret is empty');
+  if (secret.trim() !== secret) {
+    throw schemeError(scheme, 'invalid_secret', 'the secret has leading or trailing whitespace');
+  }
+}

@@ -1,0 +1,102 @@
+import { backend } from '#crypto';
+import { fromHex, toHex } from '../encoding';
+import {
+  cachedKey,
+  checkSecretShape,
+  parseUnixSeconds,
+  requireHeader,
+  type SchemeRequest,
+  type SchemeSignRequest,
+  type SchemeVerdict,
+  schemeError,
+  type WebhookScheme,
+} from '../scheme';
+
+const NAME = 'stripe';
+const HEADER = 'stripe-signature';
+const keyOf = (secret: string) => cachedKey(NAME, secret, (s) => backend.hmacKey(s, 'sha256'));
+
+/** `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...][,v0=<hex>]`, parsed. */
+interface StripeHeader {
+  timestamp: number;
+  /** `${t}.`, exactly as signed */
+  prefix: string;
+  signatures: Uint8Array[];
+}
+
+/** Parses the Stripe-Signature header; throws `malformed_header` / `duplicate_header`. */
+export function parseStripeSignature(header: string): StripeHeader {
+  let timestamp: number | undefined;
+  let prefix = '';
+  const signatures: Uint8Array[] = [];
+  let start = 0;
+  while (start <= header.length) {
+    // a header sent twice arrives joined with ", ": skip the space so its "t" is seen as a second timestamp
+    while (header.charCodeAt(start) === 32) start++;
+    let end = header.indexOf(',', start);
+    if (end === -1) end = header.length;
+    const eq = header.indexOf('=', start);
+    if (eq === -1 || eq >= end) {
+      throw schemeError(NAME, 'malformed_header', 'an entry of Stripe-Signature is not key=value', HEADER);
+    }
+    const key = header.slice(start, eq);
+    const value = header.slice(eq + 1, end);
+    if (key === 't') {
+      if (timestamp !== undefined) {
+        throw schemeError(NAME, 'duplicate_header', 'Stripe-Signature carries two timestamps', HEADER);
+      }
+      timestamp = parseUnixSeconds(value);
+      if (timestamp === undefined) {
+        throw schemeError(NAME, 'malformed_header', 'the Stripe-Signature timestamp is not unix seconds', HEADER);
+      }
+      prefix = `${value}.`;
+    } else if (key === 'v1') {
+      const signature = value.length === 64 ? fromHex(value) : undefined;
+      if (!signature) {
+        throw schemeError(NAME, 'malformed_header', 'a v1 signature is not 64 hex digits', HEADER);
+      }
+      signatures.push(signature);
+    }
+    // other schemes (v0 test signatures, future ones) are ignored
+    start = end + 1;
+  }
+  if (timestamp === undefined) {
+    throw schemeError(NAME, 'malformed_header', 'Stripe-Signature has no t= timestamp', HEADER);
+  }
+  return { timestamp, prefix, signatures };
+}
+
+/**
+ * Stripe: HMAC-SHA256 in hex over `${t}.${body}`, keyed with the whole `whsec_...` string; every
+ * `v1` entry is tried against every secret. The event id is the payload's `id`.
+ */
+export const stripeScheme: WebhookScheme = {
+  name: NAME,
+  checkSecret(secret) {
+    checkSecretShape(NAME, secret);
+    if (!secret.startsWith('whsec_')) {
+      throw schemeError(NAME, 'invalid_secret', 'a Stripe endpoint secret starts with whsec_');
+    }
+  },
+  async verify(request: SchemeRequest, secrets: readonly string[]): Promise<SchemeVerdict> {
+    const { timestamp, prefix, signatures } = parseStripeSignature(requireHeader(NAME, request, HEADER));
+    if (signatures.length === 0) {
+      throw schemeError(NAME, 'no_matching_signature', 'Stripe-Signature has no v1 signature', HEADER);
+    }
+    for (const secret of secrets) {
+      const expected = await backend.hmac(keyOf(secret), prefix, request.body);
+      for (const signature of signatures) {
+        if (backend.equal(expected, signature)) return { timestamp };
+      }
+    }
+    throw schemeError(NAME, 'no_matching_signature', 'no v1 signature matches the secret', HEADER);
+  },
+  async sign(request: SchemeSignRequest): Promise<Record<string, string>> {
+    const prefix = `${request.timestamp}.`;
+    let header = `t=${request.timestamp}`;
+    for (const secret of request.secrets) {
+      header += `,v1=${toHex(await backend.hmac(keyOf(secret), prefix, request.body))}`;
+    }
+    return { 'stripe-signature': header };
+  },
+};
