@@ -1,0 +1,27 @@
+import { http, type RequestHandler } from 'msw';
+import type { FakeStripe } from './fake-stripe';
+
+/** Options for {@link stripeMswHandlers}. */
+export interface StripeMswOptions {
+  /**
+   * The API origin to intercept.
+   * @default 'https://api.stripe.com'
+   */
+  baseUrl?: string;
+}
+
+/**
+ * msw request handlers that answer Stripe API calls from a fake Stripe, for
+ * tests whose code calls `https://api.stripe.com` directly.
+ *
+ * @example
+ * ```ts
+ * const fake = createFakeStripe();
+ * const server = setupServer(...stripeMswHandlers(fake));
+ * server.listen({ onUnhandledRequest: 'error' });
+ * ```
+ */
+export function stripeMswHandlers(fake: FakeStripe, options: StripeMswOptions = {}): RequestHandler[] {
+  const base = (options.baseUrl ?? 'https://api.stripe.com').replace(/\/+$/, '');
+  return [http.all(`${base}/v1/*`, ({ request }) => fake.handle(request))];
+}
