@@ -1,0 +1,48 @@
+import { BallastError, type BallastErrorOptions, errorGuard } from '../../errors';
+
+/**
+ * Why a rate limiter refused or gave up on a call.
+ *
+ * - `invalid_options`: the limiter's options are not valid (thrown by the factory).
+ * - `invalid_argument`: a call's own options are not valid (a weight above the key's limit, a non-string key, ...).
+ * - `queue_full`: the key's queue already holds `maxQueued` calls.
+ * - `aborted`: the call's signal aborted while it waited; it never ran and held no slot.
+ * - `wait_too_long`: the shared budget would make the call wait longer than `maxWait`.
+ * - `closed`: the limiter was closed while the call waited.
+ * - `store_failed`: the shared store (Redis) could not be reached or answered nonsense; the cause is attached.
+ */
+export type RateLimitErrorCode =
+  | 'invalid_options'
+  | 'invalid_argument'
+  | 'queue_full'
+  | 'aborted'
+  | 'wait_too_long'
+  | 'closed'
+  | 'store_failed';
+
+/** Context carried by a {@link RateLimitError}. */
+export interface RateLimitErrorContext extends BallastErrorOptions {
+  /** The limiter key the call drew from. */
+  key?: string;
+  /** For `wait_too_long`: the wait the budget asked for, in milliseconds. */
+  waitMs?: number;
+}
+
+/** The error every rate-limiting API throws or rejects with on purpose. */
+export class RateLimitError extends BallastError<RateLimitErrorCode> {
+  override readonly name = 'RateLimitError';
+  /** The limiter key the call drew from, when there is one. */
+  readonly key: string | undefined;
+  /** For `wait_too_long`: the wait the budget asked for, in milliseconds. */
+  readonly waitMs: number | undefined;
+
+  constructor(api: string, code: RateLimitErrorCode, message: string, context: RateLimitErrorContext = {}) {
+    super(`@ballast/core] [${api}`, code, message, context.cause === undefined ? {} : { cause: context.cause });
+    this.key = context.key;
+    this.waitMs = context.waitMs;
+  }
+}
+
+/** True for a {@link RateLimitError}, from any realm or copy of the package. */
+export const isRateLimitError: (value: unknown) => value is RateLimitError =
+  errorGuard<RateLimitError>('RateLimitError');

@@ -1,0 +1,88 @@
+/**
+ * The sliding-window log of one key: when each recent grant happened and how
+ * much of the budget it took. A grant made at `t` counts until `t + interval`,
+ * so no window of `interval` milliseconds, wherever it starts, ever holds more
+ * than `limit` units.
+ *
+ * A ring buffer of two parallel typed arrays: adding a grant allocates nothing
+ * once the ring has grown to the key's steady-state size.
+ * @internal
+ */
+export class GrantLog {
+  private times: Float64Array;
+  private weights: Float64Array;
+  private mask: number;
+  private head = 0;
+  /** Number of grants still in the window. */
+  count = 0;
+  /** Sum of the weights still in the window. */
+  used = 0;
+
+  constructor(capacity = 16) {
+    const size = 2 ** Math.ceil(Math.log2(Math.max(2, capacity)));
+    this.times = new Float64Array(size);
+    this.weights = new Float64Array(size);
+    this.mask = size - 1;
+  }
+
+  /** Drops the grants that no longer count at `now`. */
+  prune(now: number, interval: number): void {
+    const horizon = now - interval;
+    while (this.count > 0 && (this.times[this.head] as number) <= horizon) {
+      this.used -= this.weights[this.head] as number;
+      this.head = (this.head + 1) & this.mask;
+      this.count--;
+    }
+    // fractional weights can leave rounding dust behind
+    if (this.count === 0 || this.used < 1e-9) this.used = this.count === 0 ? 0 : Math.max(0, this.used);
+  }
+
+  /** Time of the most recent grant, or -Infinity when the log is empty. */
+  last(): number {
+    return this.count === 0
+      ? Number.NEGATIVE_INFINITY
+      : (this.times[(this.head + this.count - 1) & this.mask] as number);
+  }
+
+  /** Records a grant of `weight` at `at` (never earlier than the last grant). */
+  add(at: number, weight: number): void {
+    if (this.count > this.mask) this.grow();
+    const index = (this.head + this.count) & this.mask;
+    this.times[index] = at;
+    this.weights[index] = weight;
+    this.count++;
+    this.used += weight;
+  }
+
+  /**
+   * The earliest time at which `weight` more units fit under `limit`, given a
+   * pruned log; a time at or before now means "now".
+   */
+  availableAt(weight: number, limit: number, interval: number): number {
+    const excess = this.used + weight - limit;
+    if (excess <= 0) return Number.NEGATIVE_INFINITY;
+    let freed = 0;
+    for (let i = 0; i < this.count; i++) {
+      const index = (this.head + i) & this.mask;
+      freed += this.weights[index] as number;
+      if (freed >= excess - 1e-9) return (this.times[index] as number) + interval;
+    }
+    // weight alone exceeds the limit: never (callers reject such calls first)
+    return Number.POSITIVE_INFINITY;
+  }
+
+  private grow(): void {
+    const size = (this.mask + 1) * 2;
+    const times = new Float64Array(size);
+    const weights = new Float64Array(size);
+    for (let i = 0; i < this.count; i++) {
+      const index = (this.head + i) & this.mask;
+      times[i] = this.times[index] as number;
+      weights[i] = this.weights[index] as number;
+    }
+    this.times = times;
+    this.weights = weights;
+    this.mask = size - 1;
+    this.head = 0;
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * Rate limiting for `@ballast/core/resilience`: a process-local limiter, an
+ * adaptive one that learns from provider headers, a Redis-shared one, and
+ * `batch` for bulk work through any of them.
+ */
+
+export type { RateLimitErrorCode, RateLimitErrorContext } from './errors';
+export { isRateLimitError, RateLimitError } from './errors';
+export type { RateLimitSignal } from './headers';
+export { readRateLimitHeaders } from './headers';
+export type { LocalRateLimiter, RateLimiterKeyStats, RateLimiterOptions } from './local';
+export { adaptiveRateLimiter, rateLimiter } from './local';

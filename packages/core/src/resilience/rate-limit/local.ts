@@ -1,0 +1,556 @@
+import type { RateLimiter, ResilienceEventHandler, ScheduleOptions, ThrottleEvent } from '../types';
+import { RateLimitError } from './errors';
+import { GrantLog } from './grant-log';
+import { type RateLimitSignal, readRateLimitHeaders } from './headers';
+import {
+  type CallOptions,
+  nonEmptyString,
+  optionalFunction,
+  optionsObject,
+  positiveInteger,
+  positiveNumber,
+  readCallOptions,
+} from './validate';
+import { type HeapEntry, WaiterHeap } from './waiter-heap';
+
+const API = 'rateLimiter';
+
+/** Options of {@link rateLimiter}. Every limit applies per key: each key has its own budget. */
+export interface RateLimiterOptions {
+  /**
+   * Units (calls, or their weights) allowed in any window of `interval`
+   * milliseconds. Enforced as a sliding window: no span of `interval` ms,
+   * wherever it starts, holds more.
+   * @default Infinity (no interval budget)
+   */
+  limit?: number;
+  /**
+   * Length of the window `limit` applies to, in milliseconds.
+   * @default 1000
+   */
+  interval?: number;
+  /**
+   * Calls of one key running at the same time.
+   * @default Infinity
+   */
+  concurrency?: number;
+  /**
+   * Calls one key may hold waiting; the next one rejects with `queue_full`.
+   * @default 10_000
+   */
+  maxQueued?: number;
+  /**
+   * The key of calls that name none.
+   * @default 'default'
+   */
+  defaultKey?: string;
+  /**
+   * Learn each key's limit and window from the provider's headers (passed to
+   * `observe`), replacing `limit` / `interval` for that key.
+   * @default false
+   */
+  adaptive?: boolean;
+  /**
+   * The provider's window in milliseconds, for learned limits whose headers
+   * do not name one (Pipedrive: 2000). Without it the window is inferred as
+   * the longest reset the key has seen.
+   * @default undefined (inferred)
+   */
+  providerWindow?: number;
+  /**
+   * How long a 429 that names no wait pauses its key, in milliseconds.
+   * @default 1000
+   */
+  pauseOn429?: number;
+  /**
+   * The longest pause a response can impose, in milliseconds: a guard against
+   * a provider header read wrongly.
+   * @default 300_000
+   */
+  maxPause?: number;
+  /**
+   * A key with nothing running, queued or paused and no grant for this long
+   * is forgotten (checked without timers, when new keys arrive).
+   * @default 60_000
+   */
+  idleTimeout?: number;
+  /** Receives a `throttle` event whenever a call is queued or a key is paused. Must not throw. */
+  onEvent?: ResilienceEventHandler;
+}
+
+/** What one key looks like right now, for health checks and tests. */
+export interface RateLimiterKeyStats {
+  /** Calls of this key running. */
+  running: number;
+  /** Calls of this key waiting. */
+  queued: number;
+  /** Units used in the current window (`limit` minus what is left). */
+  used: number;
+  /** The limit in force: configured, or learned from headers. */
+  limit: number;
+  /** The window in force, in milliseconds. */
+  interval: number;
+  /** Epoch milliseconds until which the key is paused, 0 when it is not. */
+  pausedUntil: number;
+}
+
+/** A process-local {@link RateLimiter} with per-key budgets, priorities and adaptive pauses. */
+export interface LocalRateLimiter extends RateLimiter {
+  schedule<T>(fn: (signal?: AbortSignal) => Promise<T>, options?: ScheduleOptions): Promise<T>;
+  /**
+   * Learns from a response sent under `key`: a 429, or `remaining` at 0,
+   * pauses the key until the provider's reset; with `adaptive`, the limit
+   * and window are learned too. Never throws on odd headers.
+   */
+  observe(response: Response, key?: string): void;
+  /** Holds every call of `key` back for `ms` milliseconds (a longer pause in force stays). */
+  pause(key: string, ms: number): void;
+  /** The state of one key, or undefined when the limiter tracks nothing for it. */
+  stats(key?: string): RateLimiterKeyStats | undefined;
+  /** Number of keys tracked (idle keys are dropped). */
+  readonly size: number;
+  /** Rejects every waiting call with `closed` and clears every timer; later calls reject too. */
+  close(): void;
+}
+
+interface Normalized {
+  limit: number;
+  interval: number;
+  concurrency: number;
+  maxQueued: number;
+  defaultKey: string;
+  adaptive: boolean;
+  providerWindow: number | undefined;
+  pauseOn429: number;
+  maxPause: number;
+  idleTimeout: number;
+  onEvent: ResilienceEventHandler | undefined;
+}
+
+const DEFAULTS = {
+  limit: Number.POSITIVE_INFINITY,
+  interval: 1000,
+  concurrency: Number.POSITIVE_INFINITY,
+  maxQueued: 10_000,
+  defaultKey: 'default',
+  adaptive: false,
+  pauseOn429: 1000,
+  maxPause: 300_000,
+  idleTimeout: 60_000,
+} as const;
+
+function normalize(options: unknown): Normalized {
+  const o = optionsObject(API, options, false);
+  const known = new Set([...Object.keys(DEFAULTS), 'providerWindow', 'onEvent']);
+  for (const name of Object.keys(o)) {
+    if (!known.has(name)) throw new RateLimitError(API, 'invalid_options', `unknown option "${name}"`);
+  }
+  if (o.adaptive !== undefined && typeof o.adaptive !== 'boolean') {
+    throw new RateLimitError(API, 'invalid_options', `adaptive must be a boolean, got ${typeof o.adaptive}`);
+  }
+  return {
+    limit: positiveNumber(API, 'limit', o.limit ?? DEFAULTS.limit, true),
+    interval: positiveNumber(API, 'interval', o.interval ?? DEFAULTS.interval, false),
+    concurrency: positiveInteger(API, 'concurrency', o.concurrency ?? DEFAULTS.concurrency, true),
+    maxQueued: positiveInteger(API, 'maxQueued', o.maxQueued ?? DEFAULTS.maxQueued, true),
+    defaultKey: nonEmptyString(API, 'defaultKey', o.defaultKey ?? DEFAULTS.defaultKey),
+    adaptive: (o.adaptive as boolean | undefined) ?? DEFAULTS.adaptive,
+    providerWindow:
+      o.providerWindow === undefined ? undefined : positiveNumber(API, 'providerWindow', o.providerWindow, false),
+    pauseOn429: positiveNumber(API, 'pauseOn429', o.pauseOn429 ?? DEFAULTS.pauseOn429, false),
+    maxPause: positiveNumber(API, 'maxPause', o.maxPause ?? DEFAULTS.maxPause, false),
+    idleTimeout: positiveNumber(API, 'idleTimeout', o.idleTimeout ?? DEFAULTS.idleTimeout, false),
+    onEvent: optionalFunction<ResilienceEventHandler>(API, 'onEvent', o.onEvent),
+  };
+}
+
+interface Waiter extends HeapEntry {
+  readonly fn: (signal?: AbortSignal) => Promise<unknown>;
+  readonly weight: number;
+  readonly signal: AbortSignal | undefined;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (reason: unknown) => void;
+  onAbort: (() => void) | undefined;
+}
+
+interface KeyState {
+  readonly key: string;
+  limit: number;
+  interval: number;
+  /** Present while the key has a finite limit. */
+  log: GrantLog | undefined;
+  running: number;
+  readonly queue: WaiterHeap<Waiter>;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  timerAt: number;
+  pausedUntil: number;
+  /** Longest reset seen, the inferred provider window (adaptive). */
+  longestReset: number;
+  lastGrant: number;
+  /** Shared settle handlers, so a call that runs at once allocates no closures. */
+  readonly onSettled: <T>(value: T) => T;
+  readonly onFailed: (error: unknown) => never;
+}
+
+/**
+ * Creates a process-local rate limiter: a sliding-window budget of `limit`
+ * units per `interval`, `concurrency` calls at once, weights, priorities,
+ * per-call abort, a bounded queue, and one budget per key.
+ *
+ * A call that fits (budget left, a free slot, nothing queued ahead) runs at
+ * once without touching a timer or allocating a queue entry.
+ *
+ * @example
+ * ```ts
+ * const limiter = rateLimiter({ limit: 20, interval: 2000, concurrency: 5 });
+ * const person = await limiter.schedule(() => fetch('https://api.example.com/persons/1'), { key: 'tenant-42' });
+ * ```
+ */
+export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
+  const config = normalize(options);
+  const { concurrency, maxQueued, defaultKey, onEvent } = config;
+  const keys = new Map<string, KeyState>();
+  const call: CallOptions = { key: defaultKey, weight: 1, priority: 0, signal: undefined };
+  let seq = 0;
+  let lastSweep = Date.now();
+  let closed = false;
+
+  function emit(key: string, reason: ThrottleEvent['reason'], waitMs: number): void {
+    if (onEvent === undefined) return;
+    try {
+      onEvent({ type: 'throttle', at: Date.now(), key, reason, waitMs: Math.max(0, waitMs) });
+    } catch {
+      // the hook must not break the limiter
+    }
+  }
+
+  function createState(key: string): KeyState {
+    const state: KeyState = {
+      key,
+      limit: config.limit,
+      interval: config.interval,
+      log: Number.isFinite(config.limit) ? new GrantLog(Math.min(1024, config.limit)) : undefined,
+      running: 0,
+      queue: new WaiterHeap<Waiter>(),
+      timer: undefined,
+      timerAt: 0,
+      pausedUntil: 0,
+      longestReset: 0,
+      lastGrant: Number.NEGATIVE_INFINITY,
+      onSettled: <T>(value: T): T => {
+        release(state);
+        return value;
+      },
+      onFailed: (error: unknown): never => {
+        release(state);
+        throw error;
+      },
+    };
+    return state;
+  }
+
+  function isIdle(state: KeyState, now: number): boolean {
+    return (
+      state.running === 0 &&
+      state.queue.size === 0 &&
+      state.pausedUntil <= now &&
+      now - state.lastGrant >= Math.max(config.idleTimeout, state.interval)
+    );
+  }
+
+  function stateFor(key: string): KeyState {
+    const existing = keys.get(key);
+    if (existing !== undefined) return existing;
+    const now = Date.now();
+    if (now - lastSweep >= config.idleTimeout) {
+      lastSweep = now;
+      for (const [k, s] of keys) if (isIdle(s, now)) keys.delete(k);
+    }
+    const state = createState(key);
+    keys.set(key, state);
+    return state;
+  }
+
+  function release(state: KeyState): void {
+    state.running--;
+    if (state.queue.size > 0) drain(state);
+  }
+
+  /** Starts `fn` now: takes the slot and the budget, returns its settled result. */
+  function start<T>(
+    state: KeyState,
+    fn: (signal?: AbortSignal) => Promise<T>,
+    weight: number,
+    signal: AbortSignal | undefined,
+    now: number,
+  ): Promise<T> {
+    state.running++;
+    state.lastGrant = now;
+    state.log?.add(Math.max(now, state.log.last()), weight);
+    let result: Promise<T>;
+    try {
+      result = fn(signal);
+    } catch (error) {
+      release(state);
+      return Promise.reject(error);
+    }
+    return Promise.resolve(result).then(state.onSettled, state.onFailed);
+  }
+
+  /** When `weight` more may start, or a time ≤ now for "now". Prunes the log. */
+  function readyAt(state: KeyState, weight: number, now: number): number {
+    let at = state.pausedUntil;
+    const log = state.log;
+    if (log !== undefined) {
+      log.prune(now, state.interval);
+      const budgetAt = log.availableAt(weight, state.limit, state.interval);
+      if (budgetAt > at) at = budgetAt;
+    }
+    return at;
+  }
+
+  function arm(state: KeyState, at: number, now: number): void {
+    if (state.timer !== undefined) {
+      if (state.timerAt <= at) return;
+      clearTimeout(state.timer);
+    }
+    state.timerAt = at;
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      drain(state);
+    }, at - now);
+  }
+
+  function disarm(state: KeyState): void {
+    if (state.timer !== undefined) {
+      clearTimeout(state.timer);
+      state.timer = undefined;
+    }
+  }
+
+  function detach(waiter: Waiter): void {
+    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    waiter.onAbort = undefined;
+  }
+
+  /** Starts queued calls while the key allows, then arms one timer for the next start if needed. */
+  function drain(state: KeyState): void {
+    const queue = state.queue;
+    for (;;) {
+      const head = queue.peek();
+      if (head === undefined) {
+        disarm(state);
+        return;
+      }
+      if (head.weight > state.limit) {
+        queue.remove(head);
+        detach(head);
+        head.reject(overweight(state, head.weight));
+        continue;
+      }
+      if (state.running >= concurrency) return;
+      const now = Date.now();
+      const at = readyAt(state, head.weight, now);
+      if (at > now) {
+        arm(state, at, now);
+        return;
+      }
+      queue.remove(head);
+      detach(head);
+      head.resolve(start(state, head.fn, head.weight, head.signal, now));
+    }
+  }
+
+  function overweight(state: KeyState, weight: number): RateLimitError {
+    return new RateLimitError(
+      API,
+      'invalid_argument',
+      `weight ${weight} exceeds the limit of key "${state.key}" (${state.limit}), so the call could never run`,
+      { key: state.key },
+    );
+  }
+
+  function abortedError(key: string, signal: AbortSignal): RateLimitError {
+    return new RateLimitError(API, 'aborted', `the call was aborted while it waited for key "${key}"`, {
+      key,
+      cause: signal.reason,
+    });
+  }
+
+  function enqueue<T>(
+    state: KeyState,
+    fn: (signal?: AbortSignal) => Promise<T>,
+    weight: number,
+    priority: number,
+    signal: AbortSignal | undefined,
+    now: number,
+  ): Promise<T> {
+    if (state.queue.size >= maxQueued) {
+      return Promise.reject(
+        new RateLimitError(API, 'queue_full', `the queue of key "${state.key}" is full (${maxQueued} calls wait)`, {
+          key: state.key,
+        }),
+      );
+    }
+    return new Promise<T>((resolve, reject) => {
+      const waiter: Waiter = {
+        fn,
+        weight,
+        priority,
+        seq: seq++,
+        index: -1,
+        signal,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        onAbort: undefined,
+      };
+      if (signal !== undefined) {
+        waiter.onAbort = () => {
+          waiter.onAbort = undefined;
+          if (state.queue.remove(waiter)) {
+            reject(abortedError(state.key, signal));
+            drain(state);
+          }
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      state.queue.push(waiter);
+      if (onEvent !== undefined) emit(state.key, 'queued', readyAt(state, weight, now) - now);
+      drain(state);
+    });
+  }
+
+  function schedule<T>(fn: (signal?: AbortSignal) => Promise<T>, options?: ScheduleOptions): Promise<T> {
+    if (typeof fn !== 'function') {
+      return Promise.reject(new RateLimitError(API, 'invalid_argument', `fn must be a function, got ${typeof fn}`));
+    }
+    let key: string;
+    let weight: number;
+    let priority: number;
+    let signal: AbortSignal | undefined;
+    try {
+      ({ key, weight, priority, signal } = readCallOptions(API, options, defaultKey, call));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (closed) return Promise.reject(new RateLimitError(API, 'closed', 'the limiter is closed', { key }));
+    if (signal?.aborted) return Promise.reject(abortedError(key, signal));
+    const state = stateFor(key);
+    if (weight > state.limit) return Promise.reject(overweight(state, weight));
+    const now = Date.now();
+    // fast path: nothing queued ahead, a free slot, the budget allows it
+    if (state.queue.size === 0 && state.running < concurrency && readyAt(state, weight, now) <= now) {
+      return start(state, fn, weight, signal, now);
+    }
+    return enqueue(state, fn, weight, priority, signal, now);
+  }
+
+  function pauseUntil(state: KeyState, until: number, now: number): void {
+    const capped = Math.min(until, now + config.maxPause);
+    if (capped <= state.pausedUntil || capped <= now) return;
+    state.pausedUntil = capped;
+    emit(state.key, 'paused', capped - now);
+    if (state.queue.size > 0) drain(state);
+  }
+
+  function learn(state: KeyState, signal: RateLimitSignal, now: number): void {
+    const limit = signal.limit;
+    if (limit === undefined || limit <= 0) return;
+    if (signal.resetMs !== undefined && signal.resetMs > state.longestReset) state.longestReset = signal.resetMs;
+    const window = signal.windowMs ?? config.providerWindow ?? state.longestReset;
+    if (!(window > 0)) return;
+    state.limit = limit;
+    state.interval = window;
+    if (state.log === undefined) state.log = new GrantLog(Math.min(1024, limit));
+    const log = state.log;
+    log.prune(now, window);
+    // the provider counted more than this process knows of (other processes,
+    // calls made before the limit was learned): book the difference so the
+    // local view never promises more than the provider has left
+    const remaining = signal.remaining;
+    if (remaining !== undefined) {
+      const unknown = limit - log.used - remaining;
+      if (unknown > 0) {
+        const expiresIn = signal.resetMs !== undefined ? Math.min(signal.resetMs, window) : window;
+        log.add(Math.max(log.last(), now + expiresIn - window), unknown);
+      }
+    }
+  }
+
+  function observe(response: Response, key: string = defaultKey): void {
+    if (closed || !(response instanceof Response)) return;
+    const now = Date.now();
+    const state = stateFor(key);
+    const signal = readRateLimitHeaders(response.headers, now);
+    if (config.adaptive) learn(state, signal, now);
+    if (response.status === 429) {
+      pauseUntil(state, now + (signal.retryAfterMs ?? signal.resetMs ?? config.pauseOn429), now);
+    } else if (signal.remaining !== undefined && signal.remaining <= 0 && signal.resetMs !== undefined) {
+      pauseUntil(state, now + signal.resetMs, now);
+    }
+    if (state.queue.size > 0) drain(state);
+  }
+
+  return {
+    schedule,
+    observe,
+    pause(key: string, ms: number): void {
+      if (typeof key !== 'string' || key === '') {
+        throw new RateLimitError(API, 'invalid_argument', 'pause needs a non-empty key');
+      }
+      if (typeof ms !== 'number' || !(ms >= 0)) {
+        throw new RateLimitError(API, 'invalid_argument', `pause needs a duration ≥ 0 in ms, got ${String(ms)}`, {
+          key,
+        });
+      }
+      const now = Date.now();
+      pauseUntil(stateFor(key), now + ms, now);
+    },
+    stats(key: string = defaultKey): RateLimiterKeyStats | undefined {
+      const state = keys.get(key);
+      if (state === undefined) return undefined;
+      state.log?.prune(Date.now(), state.interval);
+      return {
+        running: state.running,
+        queued: state.queue.size,
+        used: state.log?.used ?? 0,
+        limit: state.limit,
+        interval: state.interval,
+        pausedUntil: state.pausedUntil > Date.now() ? state.pausedUntil : 0,
+      };
+    },
+    get size(): number {
+      return keys.size;
+    },
+    close(): void {
+      closed = true;
+      for (const state of keys.values()) {
+        disarm(state);
+        for (const waiter of state.queue.drain()) {
+          detach(waiter);
+          waiter.reject(
+            new RateLimitError(API, 'closed', 'the limiter was closed while the call waited', { key: state.key }),
+          );
+        }
+      }
+    },
+  };
+}
+
+/**
+ * Creates a {@link rateLimiter} that learns each key's limit and window from
+ * the provider's headers (`adaptive: true`), so a bulk job finds the budget
+ * on its own instead of hammering it. Pass every response to `observe`
+ * (`resilientFetch` does).
+ *
+ * @example
+ * ```ts
+ * const limiter = adaptiveRateLimiter({ concurrency: 5, providerWindow: 2000 });
+ * const res = await limiter.schedule(() => fetch(url));
+ * limiter.observe(res);
+ * ```
+ */
+export function adaptiveRateLimiter(options?: Omit<RateLimiterOptions, 'adaptive'>): LocalRateLimiter {
+  const o = optionsObject('adaptiveRateLimiter', options, false) as RateLimiterOptions;
+  return rateLimiter({ ...o, adaptive: true });
+}
