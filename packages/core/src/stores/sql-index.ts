@@ -3,6 +3,8 @@
  * Postgres drivers, and the migrations that create Ballast's tables.
  */
 
+export type { SqlIdempotencyStoreOptions } from '../idempotency/sql-store';
+export { sqlIdempotencyStore, sqlVersionStore } from '../idempotency/sql-store';
 export type { MigrateOptions, MigrateResult, Migration } from './migrate';
 export { migrate } from './migrate';
 export type { SqlClient, SqlExecutor, SqlNames, SqlResult } from './sql';

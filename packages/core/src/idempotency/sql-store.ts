@@ -1,0 +1,244 @@
+import { type SqlClient, type SqlExecutor, sqlNames } from '../stores/sql';
+import { IdempotencyError, IdempotencyInProgressError } from './errors';
+import type {
+  ClaimOutcome,
+  ClaimRequest,
+  CompleteRequest,
+  IdempotencyRecord,
+  IdempotencyState,
+  ReleaseRequest,
+  TransactionalIdempotencyStore,
+  VersionApplyRequest,
+  VersionStore,
+} from './store';
+
+/** Options of {@link sqlIdempotencyStore} and {@link sqlVersionStore}. */
+export interface SqlIdempotencyStoreOptions {
+  /**
+   * Schema holding the tables, as given to `migrate(db, { schema })`.
+   * @default 'ballast'
+   */
+  schema?: string;
+}
+
+interface Row {
+  key: string;
+  state: IdempotencyState;
+  fingerprint: string | null;
+  token: string;
+  value: string | null;
+  claims: number;
+  lease_until: number;
+  expires_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
+const ms = (column: string) => `round(extract(epoch FROM ${column}) * 1000)::float8 AS ${column}`;
+const COLUMNS = [
+  'key',
+  'state',
+  'fingerprint',
+  'token',
+  'value',
+  'claims',
+  ms('lease_until'),
+  ms('expires_at'),
+  ms('created_at'),
+  ms('updated_at'),
+].join(', ');
+
+/** Validates the client and the schema name once, as typed errors. */
+function tableName(api: string, db: SqlClient, options: SqlIdempotencyStoreOptions, table: string): string {
+  if (typeof db?.query !== 'function' || typeof db.transaction !== 'function') {
+    throw new IdempotencyError(
+      api,
+      'invalid_options',
+      'db must be a SqlClient (createPGlite(), createPostgres(), ...)',
+    );
+  }
+  if (typeof options !== 'object' || options === null) {
+    throw new IdempotencyError(api, 'invalid_options', 'options must be an object');
+  }
+  try {
+    return sqlNames(options.schema).table(table);
+  } catch (cause) {
+    throw new IdempotencyError(
+      api,
+      'invalid_options',
+      `schema must be a plain SQL identifier, got ${JSON.stringify(options.schema)}`,
+      { cause },
+    );
+  }
+}
+
+const iso = (time: number) => new Date(time).toISOString();
+
+function toRecord(row: Row): IdempotencyRecord {
+  return {
+    key: row.key,
+    state: row.state,
+    fingerprint: row.fingerprint,
+    token: row.token,
+    value: row.value,
+    claims: Number(row.claims),
+    leaseUntil: Number(row.lease_until),
+    expiresAt: Number(row.expires_at),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+/** How many rows one purge statement deletes at most, so a large purge never holds long locks. */
+const PURGE_BATCH = 1000;
+/** Claim rounds before giving up when the row keeps vanishing between the claim and the read. */
+const CLAIM_ROUNDS = 10;
+
+/**
+ * The idempotency store on SQL: PGlite and Postgres share it. Claims are one
+ * `INSERT ... ON CONFLICT DO UPDATE ... WHERE` statement, so two processes
+ * can never both hold a key; completion and release are fenced by the claim
+ * token. Supports `transactional: true` in `idempotent()`.
+ *
+ * Run `migrate(db)` first (it creates `<schema>.idempotency_keys`).
+ *
+ * @example
+ * ```ts
+ * import { idempotent } from '@ballast/core/idempotency';
+ * import { migrate, sqlIdempotencyStore } from '@ballast/core/stores/sql';
+ * import { createPGlite } from '@ballast/core/stores/pglite';
+ *
+ * const db = await createPGlite();
+ * await migrate(db);
+ * const store = sqlIdempotencyStore(db);
+ * const send = idempotent(async (id: string) => ({ sent: id }), { store, key: (id) => `email:${id}` });
+ * ```
+ */
+export function sqlIdempotencyStore(
+  db: SqlClient,
+  options: SqlIdempotencyStoreOptions = {},
+): TransactionalIdempotencyStore {
+  const table = tableName('sqlIdempotencyStore', db, options, 'idempotency_keys');
+
+  const claimSql = `
+INSERT INTO ${table} AS cur (key, state, fingerprint, token, value, claims, lease_until, expires_at, created_at, updated_at)
+VALUES ($1, 'running', $2, $3, NULL, 1, $5::timestamptz, $6::timestamptz, $4::timestamptz, $4::timestamptz)
+ON CONFLICT (key) DO UPDATE SET
+  state = 'running',
+  fingerprint = excluded.fingerprint,
+  token = excluded.token,
+  value = NULL,
+  claims = CASE WHEN cur.expires_at <= excluded.updated_at AND cur.lease_until <= excluded.updated_at
+    THEN 1 ELSE cur.claims + 1 END,
+  created_at = CASE WHEN cur.expires_at <= excluded.updated_at AND cur.lease_until <= excluded.updated_at
+    THEN excluded.created_at ELSE cur.created_at END,
+  lease_until = excluded.lease_until,
+  expires_at = excluded.expires_at,
+  updated_at = excluded.updated_at
+WHERE (cur.expires_at <= excluded.updated_at AND cur.lease_until <= excluded.updated_at)
+   OR (cur.state = 'running' AND cur.lease_until <= excluded.updated_at
+       AND (cur.fingerprint IS NULL OR excluded.fingerprint IS NULL OR cur.fingerprint = excluded.fingerprint))
+RETURNING ${COLUMNS}`;
+  const getSql = `SELECT ${COLUMNS} FROM ${table} WHERE key = $1`;
+  const completeSql = `
+UPDATE ${table} SET state = $3, value = $4, updated_at = $5::timestamptz, expires_at = $6::timestamptz
+WHERE key = $1 AND token = $2 AND state = 'running'
+RETURNING key`;
+  const releaseSql = `DELETE FROM ${table} WHERE key = $1 AND token = $2 AND state = 'running' RETURNING key`;
+  // The outer conditions repeat the inner ones on purpose: a row re-claimed while
+  // this statement waits for its lock is re-checked and spared.
+  const expired = `expires_at <= $1::timestamptz AND (state <> 'running' OR lease_until <= $1::timestamptz)`;
+  const purgeSql = `
+DELETE FROM ${table}
+WHERE key IN (SELECT key FROM ${table} WHERE ${expired} LIMIT ${PURGE_BATCH}) AND ${expired}`;
+
+  function bound(q: SqlExecutor): TransactionalIdempotencyStore {
+    return {
+      async claim(req: ClaimRequest): Promise<ClaimOutcome> {
+        const params = [req.key, req.fingerprint, req.token, iso(req.now), iso(req.leaseUntil), iso(req.expiresAt)];
+        for (let round = 0; round < CLAIM_ROUNDS; round++) {
+          const claimed = await q.query<Row>(claimSql, params);
+          const row = claimed.rows[0];
+          if (row) {
+            const record = toRecord(row);
+            return { claimed: true, takeover: record.claims > 1, record };
+          }
+          const existing = (await q.query<Row>(getSql, [req.key])).rows[0];
+          if (existing) return { claimed: false, record: toRecord(existing) };
+          // The row was released or purged between the two statements: claim again.
+        }
+        throw new IdempotencyInProgressError('in_progress', req.key, req.now);
+      },
+
+      async complete(req: CompleteRequest): Promise<boolean> {
+        const res = await q.query(completeSql, [
+          req.key,
+          req.token,
+          req.state,
+          req.value,
+          iso(req.now),
+          iso(req.expiresAt),
+        ]);
+        return res.rows.length === 1;
+      },
+
+      async release(req: ReleaseRequest): Promise<boolean> {
+        return (await q.query(releaseSql, [req.key, req.token])).rows.length === 1;
+      },
+
+      async get(key: string): Promise<IdempotencyRecord | undefined> {
+        const row = (await q.query<Row>(getSql, [key])).rows[0];
+        return row && toRecord(row);
+      },
+
+      async purgeExpired(now = Date.now()): Promise<number> {
+        let total = 0;
+        for (;;) {
+          const res = await q.query(purgeSql, [iso(now)]);
+          total += res.rowCount;
+          if (res.rowCount < PURGE_BATCH) return total;
+        }
+      },
+
+      transaction: (fn) => db.transaction((tx) => fn(tx, bound(tx))),
+    };
+  }
+
+  return bound(db);
+}
+
+/**
+ * The version store for `versionGuard()` on SQL (PGlite and Postgres): one
+ * `INSERT ... ON CONFLICT DO UPDATE ... WHERE excluded.version > version`
+ * per update, so concurrent deliveries cannot both win. Pass `tx` to run it
+ * inside the transaction of the handler's writes.
+ *
+ * Run `migrate(db)` first (it creates `<schema>.idempotency_versions`).
+ */
+export function sqlVersionStore(db: SqlClient, options: SqlIdempotencyStoreOptions = {}): VersionStore {
+  const table = tableName('sqlVersionStore', db, options, 'idempotency_versions');
+  const applySql = (op: '>' | '>=') => `
+INSERT INTO ${table} AS cur (scope, object_id, version, updated_at) VALUES ($1, $2, $3::bigint, $4::timestamptz)
+ON CONFLICT (scope, object_id) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at
+WHERE excluded.version ${op} cur.version
+RETURNING 1 AS applied`;
+  const newer = applySql('>');
+  const newerOrEqual = applySql('>=');
+  const getSql = `SELECT version::text AS version FROM ${table} WHERE scope = $1 AND object_id = $2`;
+
+  return {
+    async apply(req: VersionApplyRequest, tx?: SqlExecutor): Promise<boolean> {
+      const res = await (tx ?? db).query(req.orEqual ? newerOrEqual : newer, [
+        req.scope,
+        req.objectId,
+        String(req.version),
+        iso(req.now),
+      ]);
+      return res.rows.length === 1;
+    },
+    async get(scope: string, objectId: string, tx?: SqlExecutor): Promise<number | undefined> {
+      const row = (await (tx ?? db).query<{ version: string }>(getSql, [scope, objectId])).rows[0];
+      return row === undefined ? undefined : Number(row.version);
+    },
+  };
+}
