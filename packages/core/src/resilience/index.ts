@@ -1,2 +1,18 @@
 /** `@ballast/core/resilience` — filled in by its issue. */
-export {};
+
+// rate limiting (owner: rate-limit)
+export type {
+  LocalRateLimiter,
+  RateLimitErrorCode,
+  RateLimitErrorContext,
+  RateLimiterKeyStats,
+  RateLimiterOptions,
+  RateLimitSignal,
+} from './rate-limit/index';
+export {
+  adaptiveRateLimiter,
+  isRateLimitError,
+  RateLimitError,
+  rateLimiter,
+  readRateLimitHeaders,
+} from './rate-limit/index';

@@ -44,8 +44,20 @@ export class GrantLog {
       : (this.times[(this.head + this.count - 1) & this.mask] as number);
   }
 
-  /** Records a grant of `weight` at `at` (never earlier than the last grant). */
+  /**
+   * Records a grant of `weight` at `at` (never earlier than the last grant).
+   * Grants in the same millisecond share one entry, so the log never holds
+   * more entries than the window has milliseconds, however high the rate.
+   */
   add(at: number, weight: number): void {
+    if (this.count > 0) {
+      const lastIndex = (this.head + this.count - 1) & this.mask;
+      if (this.times[lastIndex] === at) {
+        this.weights[lastIndex] = (this.weights[lastIndex] as number) + weight;
+        this.used += weight;
+        return;
+      }
+    }
     if (this.count > this.mask) this.grow();
     const index = (this.head + this.count) & this.mask;
     this.times[index] = at;
