@@ -453,12 +453,17 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
     if (state.queue.size > 0) drain(state);
   }
 
-  function learn(state: KeyState, signal: RateLimitSignal, now: number): void {
+  /**
+   * Adopts the provider's limit and window for the key and books what the
+   * provider counted that this process did not. Returns false when the
+   * headers do not say enough (no limit, no window).
+   */
+  function learn(state: KeyState, signal: RateLimitSignal, now: number): boolean {
     const limit = signal.limit;
-    if (limit === undefined || limit <= 0) return;
+    if (limit === undefined || limit <= 0) return false;
     if (signal.resetMs !== undefined && signal.resetMs > state.longestReset) state.longestReset = signal.resetMs;
     const window = signal.windowMs ?? config.providerWindow ?? state.longestReset;
-    if (!(window > 0)) return;
+    if (!(window > 0)) return false;
     state.limit = limit;
     state.interval = window;
     if (state.log === undefined) state.log = new GrantLog(Math.min(1024, limit));
@@ -475,6 +480,7 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
         log.add(Math.max(log.last(), now + expiresIn - window), unknown);
       }
     }
+    return true;
   }
 
   function observe(response: Response, key: string = defaultKey): void {
@@ -482,10 +488,12 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
     const now = Date.now();
     const state = stateFor(key);
     const signal = readRateLimitHeaders(response.headers, now);
-    if (config.adaptive) learn(state, signal, now);
+    // a learned key's log already holds the provider's count, down to the
+    // millisecond; a whole-second reset header would only round the pause up
+    const synced = config.adaptive && learn(state, signal, now);
     if (response.status === 429) {
       pauseUntil(state, now + (signal.retryAfterMs ?? signal.resetMs ?? config.pauseOn429), now);
-    } else if (signal.remaining !== undefined && signal.remaining <= 0 && signal.resetMs !== undefined) {
+    } else if (!synced && signal.remaining !== undefined && signal.remaining <= 0 && signal.resetMs !== undefined) {
       pauseUntil(state, now + signal.resetMs, now);
     }
     if (state.queue.size > 0) drain(state);
