@@ -1,5 +1,36 @@
-/** `@ballast/core/resilience` — filled in by its issue. */
+/**
+ * `@ballast/core/resilience`: outbound calls that survive a misbehaving
+ * provider. `resilientFetch(policy)` composes, outside in: deadline → cache
+ * fallback → retry → circuit breaker → rate limiter → per-attempt timeout →
+ * fetch. Each layer is exported on its own too.
+ *
+ * Left out on purpose: the internal engines behind `retry` and `cache`
+ * (`run`), the backoff helper and header parsers' internals.
+ */
 
+// cache and stores
+export type { Cache, CacheKeyRequest, CacheOptions } from './cache';
+export { CACHE_HEADER, cache, cacheStatus, defaultCacheKey } from './cache';
+export type { MemoryCacheOptions } from './cache-memory';
+export { memoryCache } from './cache-memory';
+export type { RedisCacheClient, RedisCacheOptions } from './cache-redis';
+export { redisCache } from './cache-redis';
+export type { SqlCacheOptions } from './cache-sql';
+export { sqlCache } from './cache-sql';
+export type { CachedResponse, CacheStore } from './cache-store';
+// circuit breaker
+export type {
+  BreakerCallOptions,
+  BreakerHealth,
+  BreakerOutcome,
+  BreakerState,
+  CircuitBreakerOptions,
+  CircuitBreakers,
+} from './circuit-breaker';
+export { circuitBreaker, defaultIsFailure } from './circuit-breaker';
+// errors, events and shared contracts
+export type { ResilienceErrorCode, ResilienceErrorDetails } from './errors';
+export { isResilienceError, ResilienceError } from './errors';
 // rate limiting (owner: rate-limit)
 export type {
   LocalRateLimiter,
@@ -16,3 +47,31 @@ export {
   rateLimiter,
   readRateLimitHeaders,
 } from './rate-limit/index';
+// composition
+export type { HeaderSource, ResilientFetchOptions } from './resilient-fetch';
+export { resilientFetch } from './resilient-fetch';
+// retry
+export type { Retry, RetryContext, RetryOptions } from './retry';
+export { retry } from './retry';
+export { serverWaitMs } from './retry-after';
+export type { RetryBudget, RetryBudgetOptions } from './retry-budget';
+export { retryBudget } from './retry-budget';
+// timeout
+export type { Timeout, TimeoutCallOptions, TimeoutOptions } from './timeout';
+export { timeout } from './timeout';
+export type {
+  BreakerRejectEvent,
+  BreakerStateEvent,
+  CacheEvent,
+  CacheMissEvent,
+  FetchLike,
+  RateLimiter,
+  ResilienceEvent,
+  ResilienceEventBase,
+  ResilienceEventHandler,
+  RetryEvent,
+  RetryGiveUpEvent,
+  ScheduleOptions,
+  ThrottleEvent,
+  TimeoutEvent,
+} from './types';

@@ -1,4 +1,22 @@
 import type { Migration } from './index';
 
-/** Tables of the `cache` module. */
-export const cacheMigrations: Migration[] = [];
+/** Tables of the `cache` module: responses kept by `sqlCache` for stale-if-error. */
+export const cacheMigrations: Migration[] = [
+  {
+    module: 'cache',
+    version: 1,
+    name: 'cache entries',
+    up: (names) => `
+      CREATE TABLE IF NOT EXISTS ${names.table('cache_entries')} (
+        key text PRIMARY KEY,
+        status integer NOT NULL,
+        status_text text NOT NULL DEFAULT '',
+        headers jsonb NOT NULL,
+        body bytea NOT NULL,
+        stored_at bigint NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS cache_entries_expires_idx ON ${names.table('cache_entries')} (expires_at);
+    `,
+  },
+];

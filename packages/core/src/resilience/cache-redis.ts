@@ -1,0 +1,67 @@
+import { type CachedResponse, type CacheStore, fromBase64, toBase64 } from './cache-store';
+
+/** The few ioredis methods {@link redisCache} uses (an ioredis `Redis` or `Cluster` fits). */
+export interface RedisCacheClient {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, mode: 'PX', milliseconds: number): Promise<unknown>;
+  del(key: string): Promise<number>;
+}
+
+/** Options of {@link redisCache}. */
+export interface RedisCacheOptions {
+  /**
+   * Prepended to every key.
+   * @default 'ballast:cache:'
+   */
+  prefix?: string;
+}
+
+interface Stored {
+  s: number;
+  t: string;
+  h: Array<[string, string]>;
+  b: string;
+  at: number;
+}
+
+/**
+ * A cache store in Redis, shared by every process using it. Redis expires
+ * entries itself when their retention passes.
+ *
+ * @example
+ * ```ts
+ * import Redis from 'ioredis';
+ * const fetch = resilientFetch({ cache: { store: redisCache(new Redis(redisUrl)) } });
+ * ```
+ */
+export function redisCache(redis: RedisCacheClient, options: RedisCacheOptions = {}): CacheStore {
+  const prefix = options.prefix ?? 'ballast:cache:';
+  return {
+    async get(key) {
+      const raw = await redis.get(prefix + key);
+      if (raw === null) return undefined;
+      const v = JSON.parse(raw) as Stored;
+      const entry: CachedResponse = {
+        status: v.s,
+        statusText: v.t,
+        headers: v.h,
+        body: fromBase64(v.b),
+        storedAt: v.at,
+      };
+      return entry;
+    },
+    async set(key, entry, retainMs) {
+      const v: Stored = {
+        s: entry.status,
+        t: entry.statusText,
+        h: entry.headers,
+        b: toBase64(entry.body),
+        at: entry.storedAt,
+      };
+      await redis.set(prefix + key, JSON.stringify(v), 'PX', Math.max(1, Math.ceil(retainMs)));
+    },
+    async delete(key) {
+      await redis.del(prefix + key);
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import { type SqlExecutor, sqlNames } from '../stores/sql';
+import type { CachedResponse, CacheStore } from './cache-store';
+
+/** Options of {@link sqlCache}. */
+export interface SqlCacheOptions {
+  /**
+   * The schema `migrate()` created the tables in.
+   * @default 'ballast'
+   */
+  schema?: string;
+}
+
+interface Row {
+  status: number;
+  status_text: string;
+  headers: Array<[string, string]>;
+  body: Uint8Array;
+  stored_at: string | number;
+}
+
+/**
+ * A cache store in a Postgres or PGlite table (`cache_entries`), shared by
+ * every process using the database. Run `migrate(db)` first. Expired rows are
+ * ignored when read and removed by `purge()`.
+ *
+ * @example
+ * ```ts
+ * const db = await createPGlite();
+ * await migrate(db);
+ * const fetch = resilientFetch({ cache: { store: sqlCache(db) } });
+ * ```
+ */
+export function sqlCache(db: SqlExecutor, options: SqlCacheOptions = {}): CacheStore & { purge(): Promise<number> } {
+  const table = sqlNames(options.schema).table('cache_entries');
+  return {
+    async get(key) {
+      const res = await db.query<Row>(
+        `SELECT status, status_text, headers, body, stored_at FROM ${table} WHERE key = $1 AND expires_at > $2`,
+        [key, Date.now()],
+      );
+      const row = res.rows[0];
+      if (row === undefined) return undefined;
+      const entry: CachedResponse = {
+        status: row.status,
+        statusText: row.status_text,
+        headers: row.headers,
+        body: new Uint8Array(row.body),
+        storedAt: Number(row.stored_at),
+      };
+      return entry;
+    },
+    async set(key, entry, retainMs) {
+      await db.query(
+        `INSERT INTO ${table} (key, status, status_text, headers, body, stored_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (key) DO UPDATE SET status = EXCLUDED.status, status_text = EXCLUDED.status_text,
+           headers = EXCLUDED.headers, body = EXCLUDED.body, stored_at = EXCLUDED.stored_at, expires_at = EXCLUDED.expires_at`,
+        [
+          key,
+          entry.status,
+          entry.statusText,
+          JSON.stringify(entry.headers),
+          entry.body,
+          entry.storedAt,
+          Date.now() + retainMs,
+        ],
+      );
+    },
+    async delete(key) {
+      await db.query(`DELETE FROM ${table} WHERE key = $1`, [key]);
+    },
+    /** Deletes expired rows; returns how many. */
+    async purge() {
+      const res = await db.query(`DELETE FROM ${table} WHERE expires_at <= $1`, [Date.now()]);
+      return res.rowCount;
+    },
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * Small helpers shared by the resilience layers. Not exported from the package.
+ * @internal
+ */
+import type { ResilienceEvent, ResilienceEventHandler } from './types';
+
+/** Drops keys whose value is undefined, so spreading over defaults keeps the defaults. */
+export function definedOnly<T extends object>(options: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(options)) {
+    if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  }
+  return out;
+}
+
+/** The URL of a fetch input, as a string, without parsing it. */
+export function urlOf(input: string | URL | Request): string {
+  return typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+}
+
+/** The upper-cased method of a fetch call. */
+export function methodOf(input: string | URL | Request, init: RequestInit | undefined): string {
+  const m = init?.method ?? (typeof input === 'object' && !(input instanceof URL) ? input.method : 'GET');
+  return m.toUpperCase();
+}
+
+/**
+ * The host (with port) of an absolute URL, found by scanning the string rather
+ * than building a `URL` object (this runs on every call). Relative URLs map to ''.
+ */
+export function hostOf(url: string): string {
+  const scheme = url.indexOf('://');
+  if (scheme < 0) return '';
+  const start = scheme + 3;
+  let end = url.length;
+  for (let i = start; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) {
+      end = i;
+      break;
+    }
+  }
+  const authority = url.slice(start, end);
+  const at = authority.lastIndexOf('@');
+  return (at < 0 ? authority : authority.slice(at + 1)).toLowerCase();
+}
+
+/** Calls each handler, swallowing what they throw: observing must never break a call. */
+export function emitter(...handlers: Array<ResilienceEventHandler | undefined>): ResilienceEventHandler | undefined {
+  const list = handlers.filter((h): h is ResilienceEventHandler => h !== undefined);
+  if (list.length === 0) return undefined;
+  return (event: ResilienceEvent) => {
+    for (const h of list) {
+      try {
+        h(event);
+      } catch {
+        // an observer's failure is not the call's failure
+      }
+    }
+  };
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Reads a header from a fetch call's init or Request input, without building a Request. */
+export function headerOf(input: string | URL | Request, init: RequestInit | undefined, name: string): string | null {
+  const h = init?.headers;
+  if (h !== undefined) {
+    if (h instanceof Headers) return h.get(name);
+    if (Array.isArray(h)) {
+      const lower = name.toLowerCase();
+      for (const pair of h) if (pair[0]?.toLowerCase() === lower) return pair[1] ?? null;
+      return null;
+    }
+    const lower = name.toLowerCase();
+    for (const k of Object.keys(h)) if (k.toLowerCase() === lower) return (h as Record<string, string>)[k] ?? null;
+    return null;
+  }
+  return typeof input === 'object' && !(input instanceof URL) ? input.headers.get(name) : null;
+}
+
+/** Cancels an unread body so its connection returns to the pool; errors are irrelevant here. */
+export function discard(response: Response): void {
+  if (response.body && !response.bodyUsed) response.body.cancel().catch(() => {});
+}

@@ -1,0 +1,40 @@
+/**
+ * Shared by the resilience tests: an msw server that fails loudly on any
+ * request no test handled, and helpers to drive fake timers.
+ * @internal
+ */
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, vi } from 'vitest';
+import type { ResilienceEvent } from './types';
+
+/** Starts one msw server for the file, resetting handlers and timers between tests. */
+export function useMsw() {
+  const server = setupServer();
+  beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+  afterEach(() => {
+    server.resetHandlers();
+    vi.useRealTimers();
+  });
+  afterAll(() => server.close());
+  return server;
+}
+
+/** Collects events for assertions. */
+export function recorder() {
+  const events: ResilienceEvent[] = [];
+  return {
+    events,
+    onEvent: (e: ResilienceEvent) => {
+      events.push(e);
+    },
+    types: () => events.map((e) => e.type),
+  };
+}
+
+/** Settles a promise while fake timers advance, so a rejection is never left unhandled. */
+export function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: unknown }> {
+  return promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+}
