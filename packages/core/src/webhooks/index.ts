@@ -7,11 +7,18 @@
 export type { ReadBodyOptions } from './body/limits';
 export { DEFAULT_MAX_BODY_BYTES } from './body/limits';
 export { readRequestBody } from './body/request';
+export type { HashAlgorithm } from './crypto/types';
 export type { WebhookVerificationErrorCode, WebhookVerificationErrorContext } from './errors';
 export { isWebhookVerificationError, WebhookVerificationError } from './errors';
 export { VERIFY_DEFAULTS } from './options';
 export type { SchemeRequest, SchemeSignRequest, SchemeVerdict, WebhookScheme } from './scheme';
 export { schemeError } from './scheme';
+export { basicScheme } from './schemes/basic';
+export { githubScheme } from './schemes/github';
+export type { HmacSchemeConfig } from './schemes/hmac';
+export { hmacScheme } from './schemes/hmac';
+export type { StandardSchemeOptions } from './schemes/standard';
+export { createStandardScheme, generateStandardKeyPair, standardScheme } from './schemes/standard';
 export { stripeScheme } from './schemes/stripe';
 export type { SignedWebhook, SignWebhookOptions } from './sign';
 export { signWebhook } from './sign';

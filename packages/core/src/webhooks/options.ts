@@ -1,6 +1,9 @@
 import { DEFAULT_MAX_BODY_BYTES } from './body/limits';
 import { WebhookVerificationError } from './errors';
 import type { WebhookScheme } from './scheme';
+import { basicScheme } from './schemes/basic';
+import { githubScheme } from './schemes/github';
+import { standardScheme } from './schemes/standard';
 import { stripeScheme } from './schemes/stripe';
 import type { SecretInput, VerifyWebhookOptions, WebhookPayloadFormat, WebhookSchemeName } from './types';
 
@@ -8,13 +11,16 @@ import type { SecretInput, VerifyWebhookOptions, WebhookPayloadFormat, WebhookSc
 export const VERIFY_DEFAULTS = {
   tolerance: 300,
   maxFutureSkew: 300,
-  now: Date.now,
+  now: () => Date.now(),
   maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
   payload: 'json',
 } as const satisfies Omit<Required<VerifyWebhookOptions>, 'scheme' | 'secret'>;
 
 const BUILTIN_SCHEMES: Readonly<Record<WebhookSchemeName, WebhookScheme>> = {
   stripe: stripeScheme,
+  standard: standardScheme,
+  github: githubScheme,
+  basic: basicScheme,
 };
 
 /** {@link VerifyWebhookOptions} with defaults applied and every value checked. @internal */

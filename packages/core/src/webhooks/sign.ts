@@ -58,7 +58,7 @@ export async function signWebhook(options: SignWebhookOptions): Promise<SignedWe
   try {
     if (typeof options !== 'object' || options === null) throw invalid('options are required');
     const scheme = resolveScheme(options.scheme, API);
-    const { body, now = Date.now } = options;
+    const { body, now = () => Date.now() } = options;
     if (typeof body !== 'string' && !(body instanceof Uint8Array)) throw invalid('body must be a string or bytes');
     const timestamp = options.timestamp ?? Math.floor(now() / 1000);
     if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw invalid('timestamp must be whole unix seconds');

@@ -13,7 +13,7 @@ export type WebhookInput = Request | { body: WebhookBody; headers: WebhookHeader
 export type SecretInput = string | { reveal(): string };
 
 /** Names of the built-in schemes that take no configuration. */
-export type WebhookSchemeName = 'stripe';
+export type WebhookSchemeName = 'stripe' | 'standard' | 'github' | 'basic';
 
 /** How the verified payload is returned. */
 export type WebhookPayloadFormat = 'json' | 'raw';

@@ -1,0 +1,56 @@
+import { backend } from '#crypto';
+import { fromHex, toHex } from '../encoding';
+import {
+  cachedKey,
+  checkSecretShape,
+  requireHeader,
+  type SchemeRequest,
+  type SchemeSignRequest,
+  type SchemeVerdict,
+  schemeError,
+  type WebhookScheme,
+} from '../scheme';
+
+const NAME = 'github';
+const HEADER = 'x-hub-signature-256';
+const DELIVERY = 'x-github-delivery';
+const keyOf = (secret: string) => cachedKey(NAME, secret, (s) => backend.hmacKey(s, 'sha256'));
+
+/**
+ * GitHub: `X-Hub-Signature-256: sha256=<hex>`, HMAC-SHA256 over the body keyed with the secret's
+ * UTF-8 bytes; the event id is `X-GitHub-Delivery`. GitHub signs no timestamp, so there is no replay
+ * window: de-duplicate on the delivery id.
+ */
+export const githubScheme: WebhookScheme = {
+  name: NAME,
+  checkSecret(secret) {
+    checkSecretShape(NAME, secret);
+  },
+  async verify(request: SchemeRequest, secrets: readonly string[]): Promise<SchemeVerdict> {
+    const header = requireHeader(NAME, request, HEADER);
+    const id = requireHeader(NAME, request, DELIVERY);
+    if (!header.startsWith('sha256=')) {
+      throw schemeError(NAME, 'malformed_header', 'X-Hub-Signature-256 does not start with sha256=', HEADER);
+    }
+    const hex = header.slice(7);
+    const signature = hex.length === 64 ? fromHex(hex) : undefined;
+    if (!signature) {
+      const code = hex.includes(',') ? 'duplicate_header' : 'malformed_header';
+      throw schemeError(NAME, code, 'X-Hub-Signature-256 is not sha256= and 64 hex digits', HEADER);
+    }
+    for (const secret of secrets) {
+      if (backend.equal(await backend.hmac(keyOf(secret), '', request.body), signature)) return { id, timestamp: null };
+    }
+    throw schemeError(NAME, 'no_matching_signature', 'the signature does not match the secret', HEADER);
+  },
+  async sign(request: SchemeSignRequest): Promise<Record<string, string>> {
+    const [secret, ...more] = request.secrets;
+    if (secret === undefined || more.length > 0) {
+      throw schemeError(NAME, 'invalid_secret', 'GitHub sends exactly one signature: give one secret');
+    }
+    return {
+      [HEADER]: `sha256=${toHex(await backend.hmac(keyOf(secret), '', request.body))}`,
+      [DELIVERY]: request.id,
+    };
+  },
+};
