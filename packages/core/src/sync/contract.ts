@@ -1,0 +1,529 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { uniqueSchema } from '../../../../test-support/services';
+import { migrate } from '../stores/migrate';
+import { type SqlClient, sqlNames } from '../stores/sql';
+import { isSyncError, type SyncError } from './errors';
+import { mapper } from './mapper';
+import { cursorPages, type PageSource, type SourceStart, type SyncPage } from './pages';
+import { type SyncTable, syncTable } from './sync-table';
+
+/**
+ * The behaviour every database behind `@ballast/core/sync` must show: run by
+ * `sync.test.ts` on PGlite and on Postgres.
+ */
+
+interface Person {
+  id: number;
+  name: string;
+  emails: Array<{ value: string; primary: boolean }>;
+  fetched_at: string;
+}
+
+const person = (i: number, rev = 0): Person => ({
+  id: i,
+  name: `Person ${i}${rev > 0 ? ` rev ${rev}` : ''}`,
+  emails: [{ value: `p${i}@example.com`, primary: true }],
+  fetched_at: new Date(1_700_000_000_000 + rev).toISOString(),
+});
+
+/** A fake provider: cursor pages over a list, recording where each fetch started; can fail at one page. */
+function provider<T>(records: () => readonly T[], pageSize: number, failAtPage?: { page: number; times: number }) {
+  const starts: SourceStart[] = [];
+  const fetched: Array<string | null> = [];
+  let failures = failAtPage?.times ?? 0;
+  const source: PageSource<T> = (start) => {
+    starts.push(start);
+    return cursorPages<T>({
+      async fetch({ cursor }) {
+        const offset = cursor === null ? 0 : Number(cursor);
+        const page = offset / pageSize + 1;
+        if (failAtPage && page === failAtPage.page && failures > 0) {
+          failures--;
+          throw new Error(`provider 503 on page ${page}`);
+        }
+        fetched.push(cursor);
+        const all = records();
+        const slice = all.slice(offset, offset + pageSize);
+        return { records: slice, next: offset + pageSize < all.length ? String(offset + pageSize) : null };
+      },
+    })(start);
+  };
+  return { source, starts, fetched };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<SyncError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isSyncError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a SyncError, the promise resolved');
+}
+
+/** Runs the sync contract against one database. */
+export function syncContract(open: () => Promise<SqlClient>): void {
+  let db: SqlClient;
+  const schema = uniqueSchema('sync');
+  const names = sqlNames(schema);
+  let n = 0;
+  /** A fresh table (its own entity) per test. */
+  const table = (extra: Partial<Parameters<typeof syncTable<Person>>[1]> = {}): SyncTable<Person> =>
+    syncTable<Person>(db, {
+      schema,
+      source: 'fakedrive',
+      entity: `persons_${++n}`,
+      volatileFields: ['fetched_at'],
+      ...extra,
+    });
+  const versions = async (t: SyncTable<Person>) =>
+    (
+      await db.query<{ external_id: string; change_seq: string; changed_at: Date; synced_at: Date; tuple: string }>(
+        `SELECT external_id, change_seq::text, changed_at, synced_at, xmin::text AS tuple FROM ${names.table('sync_rows')}
+         WHERE tenant = $1 AND source = $2 AND entity = $3 ORDER BY external_id`,
+        [t.tenant, t.source, t.entity],
+      )
+    ).rows;
+
+  beforeAll(async () => {
+    db = await open();
+    await migrate(db, { schema, modules: ['sync'] });
+  });
+  afterAll(async () => {
+    await db.exec(`DROP SCHEMA IF EXISTS ${names.quotedSchema} CASCADE`);
+    await db.close();
+  });
+
+  describe('syncTable runs', () => {
+    it('stores every record of a first full run with counts and row metadata', async () => {
+      const t = table();
+      const records = Array.from({ length: 25 }, (_, i) => person(i + 1));
+      const run = await t.run(provider(() => records, 10).source, { mode: 'full' });
+      expect(run).toMatchObject({ status: 'completed', mode: 'full', pages: 3, resumed: false, cursor: null });
+      expect(run.counts).toEqual({ seen: 25, inserted: 25, changed: 0, unchanged: 0, deleted: 0, failed: 0 });
+      expect(await t.count()).toBe(25);
+      const row = await t.get(7);
+      expect(row?.data).toEqual(records[6]);
+      expect(row?.hash).toMatch(/^[0-9a-f]{64}$/);
+      expect(row?.runId).toBe(run.id);
+      expect(row?.deletedAt).toBeNull();
+      expect(row?.firstSeenAt).toBeInstanceOf(Date);
+      expect(await t.get('nope')).toBeUndefined();
+      const [listed] = await t.runs({ limit: 1 });
+      expect(listed?.id).toBe(run.id);
+    });
+
+    it('a re-sync of unchanged data writes no rows, whatever the key order and volatile fields', async () => {
+      const t = table();
+      const records = Array.from({ length: 30 }, (_, i) => person(i + 1));
+      await t.run(provider(() => records, 7).source, { mode: 'full' });
+      const before = await versions(t);
+      // same content: keys reordered, the volatile fetched_at changed
+      const again = records.map((r) => ({
+        fetched_at: new Date().toISOString(),
+        emails: r.emails.map((e) => ({ primary: e.primary, value: e.value })),
+        name: r.name,
+        id: r.id,
+      }));
+      const run = await t.run(provider(() => again, 7).source, { mode: 'full' });
+      expect(run.counts).toEqual({ seen: 30, inserted: 0, changed: 0, unchanged: 30, deleted: 0, failed: 0 });
+      const after = await versions(t);
+      // same tuple versions (xmin), change sequence, changed_at and synced_at: nothing was rewritten
+      expect(after).toEqual(before);
+      expect((await t.get(1))?.data).toEqual(records[0]);
+    });
+
+    it('writes only the changed records of a re-sync and moves them up the change feed', async () => {
+      const t = table();
+      const records = Array.from({ length: 40 }, (_, i) => person(i + 1));
+      await t.run(provider(() => records, 10).source, { mode: 'full' });
+      const before = new Map((await versions(t)).map((r) => [r.external_id, r]));
+      const edited = records.map((r) => (r.id % 10 === 0 ? person(r.id, 1) : r));
+      const run = await t.run(provider(() => edited, 10).source, { mode: 'full' });
+      expect(run.counts).toMatchObject({ seen: 40, inserted: 0, changed: 4, unchanged: 36 });
+      const maxBefore = Math.max(...[...before.values()].map((r) => Number(r.change_seq)));
+      for (const row of await versions(t)) {
+        const old = before.get(row.external_id);
+        if (Number(row.external_id) % 10 === 0) {
+          expect(Number(row.change_seq)).toBeGreaterThan(maxBefore);
+          expect(row.tuple).not.toBe(old?.tuple);
+        } else {
+          expect(row).toEqual(old);
+        }
+      }
+      expect((await t.get(10))?.data).toEqual(edited[9]);
+    });
+
+    it('resumes a run interrupted after page 3 of 10 at page 4, with no duplicates and correct counts', async () => {
+      const t = table();
+      const records = Array.from({ length: 100 }, (_, i) => person(i + 1));
+      const flaky = provider(() => records, 10, { page: 4, times: 1 });
+      const pagesSeen: number[] = [];
+      const failure = await rejection(t.run(flaky.source, { mode: 'full', onPage: (p) => pagesSeen.push(p.pages) }));
+      expect(failure.code).toBe('source_failed');
+      expect(failure.message).toContain('after 3 stored pages');
+      expect(pagesSeen).toEqual([1, 2, 3]);
+      const [interrupted] = await t.runs();
+      expect(interrupted).toMatchObject({ status: 'interrupted', pages: 3, cursor: '30', errorCode: 'source_failed' });
+      expect(await t.count()).toBe(30);
+
+      const run = await t.run(flaky.source, { mode: 'full' });
+      expect(run.id).toBe(interrupted?.id);
+      expect(run.resumed).toBe(true);
+      expect(flaky.starts.map((s) => s.cursor)).toEqual([null, '30']);
+      // pages 1-3 fetched once, page 4 onwards fetched by the resumed run only
+      expect(flaky.fetched).toEqual([null, '10', '20', '30', '40', '50', '60', '70', '80', '90']);
+      expect(run).toMatchObject({ status: 'completed', pages: 10 });
+      expect(run.counts).toEqual({ seen: 100, inserted: 100, changed: 0, unchanged: 0, deleted: 0, failed: 0 });
+      expect(await t.count({ includeDeleted: true })).toBe(100);
+    });
+
+    it('refuses a full sync that sees only 70% of the known rows, says why, and deletes nothing', async () => {
+      const t = table();
+      const records = Array.from({ length: 100 }, (_, i) => person(i + 1));
+      await t.run(provider(() => records, 25).source, { mode: 'full' });
+      const partial = records.slice(0, 70);
+      const error = await rejection(t.run(provider(() => partial, 25).source, { mode: 'full' }));
+      expect(error.code).toBe('mass_delete');
+      expect(error).toMatchObject({ wouldDelete: 30, known: 100, maxDeleteRatio: 0.2 });
+      expect(error.message).toContain('did not see 30 of 100 live rows (30.0%)');
+      expect(error.message).toContain('force');
+      expect(await t.count()).toBe(100);
+      const [refused] = await t.runs();
+      expect(refused).toMatchObject({ status: 'failed', errorCode: 'mass_delete' });
+      expect(refused?.counts).toMatchObject({ seen: 70, unchanged: 70, deleted: 0 });
+
+      // a higher per-run ratio, or force, lets the deletes through
+      const forced = await t.run(provider(() => partial, 25).source, { mode: 'full', force: true });
+      expect(forced.counts.deleted).toBe(30);
+      expect(await t.count()).toBe(70);
+      expect((await t.get(100))?.deletedAt).toBeInstanceOf(Date);
+    });
+
+    it('soft-deletes unseen rows within the ratio, and restores a row that comes back', async () => {
+      const t = table({ maxDeleteRatio: 0.1 });
+      const records = Array.from({ length: 50 }, (_, i) => person(i + 1));
+      await t.run(provider(() => records, 20).source, { mode: 'full' });
+      const run = await t.run(provider(() => records.slice(0, 45), 20).source, { mode: 'full' });
+      expect(run.counts).toMatchObject({ deleted: 5, unchanged: 45 });
+      expect(await t.count()).toBe(45);
+      expect(await t.count({ includeDeleted: true })).toBe(50);
+      const back = await t.run(provider(() => records, 20).source, { mode: 'full' });
+      expect(back.counts).toMatchObject({ changed: 5, unchanged: 45, deleted: 0 });
+      expect((await t.get(50))?.deletedAt).toBeNull();
+    });
+
+    it('never deletes after a partial fetch: a full run whose source fails stays open and deletes nothing', async () => {
+      const t = table();
+      const records = Array.from({ length: 40 }, (_, i) => person(i + 1));
+      await t.run(provider(() => records, 10).source, { mode: 'full' });
+      const error = await rejection(
+        t.run(provider(() => records, 10, { page: 2, times: 5 }).source, { mode: 'full', maxDeleteRatio: 1 }),
+      );
+      expect(error.code).toBe('source_failed');
+      expect(await t.count()).toBe(40);
+      expect((await t.runs())[0]?.status).toBe('interrupted');
+      // starting over instead of resuming abandons the open run
+      const fresh = await t.run(provider(() => records, 10).source, { mode: 'full', resume: false });
+      expect(fresh.resumed).toBe(false);
+      expect(fresh.counts).toMatchObject({ seen: 40, unchanged: 40, deleted: 0 });
+      expect((await t.runs()).map((r) => r.status)).toEqual(['completed', 'abandoned', 'completed']);
+    });
+
+    it('starts an incremental run from the last completed run, and never deletes in one', async () => {
+      const t = table();
+      const records = Array.from({ length: 12 }, (_, i) => person(i + 1));
+      const first = await t.run(provider(() => records, 5).source, { mode: 'full' });
+      // an updated_since-style source: it reads `since`, returns what changed, and a cursor to keep
+      const starts: SourceStart[] = [];
+      const changes = (records: Person[], next: string | null): PageSource<Person> =>
+        async function* (start) {
+          starts.push(start);
+          yield { records, next };
+        };
+      const inc = await t.run(changes([person(3, 2), person(13)], 'token-2'), { mode: 'incremental' });
+      expect(starts[0]).toMatchObject({ mode: 'incremental', since: first.startedAt, cursor: '10' });
+      expect(inc.counts).toEqual({ seen: 2, inserted: 1, changed: 1, unchanged: 0, deleted: 0, failed: 0 });
+      expect(await t.count()).toBe(13);
+      await t.run(changes([], null), { mode: 'incremental' });
+      expect(starts[1]).toMatchObject({ since: inc.startedAt, cursor: 'token-2' });
+    });
+
+    it('stops between pages when aborted, and resumes later', async () => {
+      const t = table();
+      const records = Array.from({ length: 30 }, (_, i) => person(i + 1));
+      const controller = new AbortController();
+      const error = await rejection(
+        t.run(provider(() => records, 10).source, {
+          mode: 'full',
+          signal: controller.signal,
+          onPage: (p) => {
+            if (p.pages === 1) controller.abort();
+          },
+        }),
+      );
+      expect(error.code).toBe('aborted');
+      expect((await t.runs())[0]).toMatchObject({ status: 'interrupted', pages: 1, errorCode: 'aborted' });
+      const run = await t.run(provider(() => records, 10).source, { mode: 'full' });
+      expect(run).toMatchObject({ resumed: true, pages: 3 });
+      expect(run.counts).toMatchObject({ seen: 30, inserted: 30 });
+    });
+
+    it('counts records it cannot store as failed, reports why, and keeps the last of a repeated id', async () => {
+      const t = table();
+      const invalid: Array<{ reason: string }> = [];
+      const page: SyncPage<Person> = {
+        records: [
+          person(1),
+          { ...person(2), id: undefined as unknown as number },
+          { ...person(3), big: 1n } as unknown as Person,
+          person(4),
+          person(4, 1),
+        ],
+      };
+      const source = (async function* () {
+        yield page;
+      })();
+      const run = await t.run(source, {
+        mode: 'incremental',
+        onInvalidRecord: (_record, reason) => invalid.push({ reason }),
+      });
+      expect(run.counts).toEqual({ seen: 4, inserted: 2, changed: 0, unchanged: 0, deleted: 0, failed: 2 });
+      expect(invalid.map((i) => i.reason)).toEqual([
+        'the record has no string or finite number id',
+        expect.stringContaining('not JSON'),
+      ]);
+      expect((await t.get(4))?.data).toEqual(person(4, 1));
+    });
+
+    it('upserts records outside a run and soft-deletes by id', async () => {
+      const t = table();
+      expect(await t.upsert([person(1), person(2)])).toMatchObject({ seen: 2, inserted: 2 });
+      expect(await t.upsert([person(1), person(2, 1)])).toMatchObject({ inserted: 0, changed: 1, unchanged: 1 });
+      const seq = (await t.get(2))?.changeSeq ?? 0;
+      expect(await t.markDeleted([2, '404'])).toBe(1);
+      expect(await t.markDeleted([2])).toBe(0);
+      const gone = await t.get(2);
+      expect(gone?.deletedAt).toBeInstanceOf(Date);
+      expect(gone?.changeSeq).toBeGreaterThan(seq);
+      expect(await t.count()).toBe(1);
+    });
+
+    it('rejects bad sources, pages and options with typed errors', async () => {
+      const t = table();
+      const notPages = (async function* () {
+        yield { rows: [] } as unknown as SyncPage<Person>;
+      })();
+      expect((await rejection(t.run(notPages, { mode: 'full' }))).code).toBe('invalid_page');
+      const badNext = (async function* () {
+        yield { records: [], next: 5 } as unknown as SyncPage<Person>;
+      })();
+      expect((await rejection(t.run(badNext, { mode: 'full' }))).code).toBe('invalid_page');
+      expect((await rejection(t.run({} as never, { mode: 'full' }))).code).toBe('invalid_options');
+      expect((await rejection(t.run(provider(() => [], 1).source, { mode: 'sideways' } as never))).code).toBe(
+        'invalid_options',
+      );
+      expect((await rejection(t.run(provider(() => [], 1).source, { mode: 'full', maxDeleteRatio: 2 }))).code).toBe(
+        'invalid_options',
+      );
+      expect((await rejection(t.markDeleted([''] as never))).code).toBe('invalid_options');
+      expect(() => syncTable(db, { source: '', entity: 'x' })).toThrow(/source/);
+      expect(() => syncTable(db, { source: 'a', entity: 'b', schema: 'bad-name' })).toThrow(
+        expect.objectContaining({ code: 'invalid_options' }),
+      );
+      expect(() => syncTable(null as never, { source: 'a', entity: 'b' })).toThrow(
+        expect.objectContaining({ code: 'invalid_options' }),
+      );
+    });
+
+    it('reports store_failed when the tables are missing', async () => {
+      const t = syncTable(db, { source: 'a', entity: 'b', schema: uniqueSchema('nosync') });
+      expect((await rejection(t.upsert([person(1)]))).code).toBe('store_failed');
+      expect((await rejection(t.run(provider(() => [], 1).source, { mode: 'full' }))).code).toBe('store_failed');
+    });
+  });
+
+  describe('mapper', () => {
+    const contacts = names.table('contacts');
+    const v1Schema = z.object({ id: z.number(), name: z.string(), emails: z.array(z.object({ value: z.string() })) });
+    type V1 = z.infer<typeof v1Schema>;
+    interface Contact {
+      id: string;
+      name: string;
+      email: string | null;
+    }
+    const writeContacts = async (rows: Contact[], tx: { query: SqlClient['query'] }) => {
+      await tx.query(
+        `INSERT INTO ${contacts} (id, name, email) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email`,
+        [rows.map((r) => r.id), rows.map((r) => r.name), rows.map((r) => r.email)],
+      );
+    };
+    const deleteContacts = async (refs: Array<{ externalId: string }>, tx: { query: SqlClient['query'] }) => {
+      await tx.query(`DELETE FROM ${contacts} WHERE id = ANY($1::text[])`, [refs.map((r) => r.externalId)]);
+    };
+    const v1 = (name: string) =>
+      mapper<V1, Contact>({
+        name,
+        schema: v1Schema,
+        version: 1,
+        map: (p) => ({ id: String(p.id), name: p.name, email: p.emails[0]?.value ?? null }),
+        write: writeContacts,
+        onDelete: deleteContacts,
+        batchSize: 8,
+      });
+    const appRows = async (prefix: string) =>
+      (
+        await db.query<Contact>(`SELECT id, name, email FROM ${contacts} WHERE id LIKE $1 ORDER BY id::int`, [
+          `${prefix}%`,
+        ])
+      ).rows;
+
+    beforeAll(async () => {
+      await db.exec(`CREATE TABLE ${contacts} (id text PRIMARY KEY, name text NOT NULL, email text)`);
+    });
+
+    it('projects raw rows in batches, then only what changed', async () => {
+      const t = table();
+      await t.upsert(Array.from({ length: 20 }, (_, i) => person(100 + i)));
+      const m = v1('project');
+      const first = await m.run(t);
+      expect(first).toMatchObject({ reprojected: true, processed: 20, written: 20, quarantined: 0, batches: 3 });
+      expect(await appRows('10')).toHaveLength(10);
+      expect((await appRows('105'))[0]).toEqual({ id: '105', name: 'Person 105', email: 'p105@example.com' });
+      expect(await m.run(t)).toMatchObject({ reprojected: false, processed: 0, batches: 0 });
+      await t.upsert([person(101, 3)]);
+      expect(await m.run(t)).toMatchObject({ processed: 1, written: 1 });
+      expect((await appRows('101'))[0]?.name).toBe('Person 101 rev 3');
+    });
+
+    it('quarantines rows after a provider renames a field, keeps the last good data, and re-projects with v2', async () => {
+      const t = table();
+      const ids = Array.from({ length: 10 }, (_, i) => 200 + i);
+      await t.upsert(ids.map((i) => person(i)));
+      const m1 = v1('rename');
+      await m1.run(t);
+      // the provider renames `emails` to `email_addresses` on some records
+      const renamed = ids.slice(0, 4).map((i) => {
+        const { emails, ...rest } = person(i, 1);
+        return { ...rest, email_addresses: emails.map((e) => ({ ...e, value: `new${i}@example.com` })) };
+      });
+      await t.upsert(renamed as unknown as Person[]);
+      const r1 = await m1.run(t);
+      expect(r1).toMatchObject({ processed: 4, written: 0, quarantined: 4 });
+      expect(await m1.quarantineCount(t)).toBe(4);
+      const [entry] = await m1.quarantined(t, { limit: 1 });
+      expect(entry).toMatchObject({ externalId: '200', mapperVersion: 1, stage: 'validate' });
+      expect(entry?.issues?.[0]?.path).toEqual(['emails']);
+      expect(entry?.error).toContain('emails');
+      expect(entry?.data).toMatchObject({ email_addresses: [{ value: 'new200@example.com' }] });
+      // the app keeps the last good data for the affected rows
+      expect((await appRows('200'))[0]).toEqual({ id: '200', name: 'Person 200', email: 'p200@example.com' });
+
+      const v2Schema = z.union([
+        v1Schema,
+        z
+          .object({ id: z.number(), name: z.string(), email_addresses: z.array(z.object({ value: z.string() })) })
+          .transform(({ email_addresses, ...rest }) => ({ ...rest, emails: email_addresses })),
+      ]);
+      const m2 = mapper({
+        name: 'rename',
+        schema: v2Schema,
+        version: 2,
+        map: (p) => ({ id: String(p.id), name: p.name, email: p.emails[0]?.value ?? null }),
+        write: writeContacts,
+      });
+      const r2 = await m2.run(t);
+      expect(r2).toMatchObject({ reprojected: true, processed: 10, written: 10, quarantined: 0, released: 4 });
+      expect(await m2.quarantineCount(t)).toBe(0);
+      expect((await appRows('200'))[0]).toEqual({ id: '200', name: 'Person 200 rev 1', email: 'new200@example.com' });
+      // the old version may no longer run against this table
+      expect((await rejection(m1.run(t))).code).toBe('run_conflict');
+    });
+
+    it('quarantines a row whose map throws, without stopping the batch', async () => {
+      const t = table();
+      await t.upsert([person(300), person(301), person(302)]);
+      const m = mapper<V1, Contact>({
+        name: 'picky',
+        schema: v1Schema,
+        version: 1,
+        map: (p) => {
+          if (p.id === 301) throw new Error('no mapping for 301');
+          return { id: String(p.id), name: p.name, email: null };
+        },
+        write: writeContacts,
+      });
+      expect(await m.run(t)).toMatchObject({ processed: 3, written: 2, quarantined: 1 });
+      expect(await m.quarantined(t)).toEqual([
+        expect.objectContaining({ externalId: '301', stage: 'map', error: 'no mapping for 301', issues: null }),
+      ]);
+      expect((await appRows('30')).map((r) => r.id)).toEqual(['300', '302']);
+    });
+
+    it('hands soft-deleted raw rows to onDelete, and maps one raw row to several app rows', async () => {
+      const t = table();
+      await t.upsert([person(400), person(401)]);
+      const m = mapper<V1, Contact>({
+        name: 'fanout',
+        schema: v1Schema,
+        version: 1,
+        map: (p) => [
+          { id: `${p.id}1`, name: p.name, email: null },
+          { id: `${p.id}2`, name: p.name, email: null },
+        ],
+        write: writeContacts,
+        onDelete: (refs, tx) =>
+          deleteContacts(
+            refs.flatMap((r) => [{ externalId: `${r.externalId}1` }, { externalId: `${r.externalId}2` }]),
+            tx,
+          ),
+      });
+      expect(await m.run(t)).toMatchObject({ processed: 2, written: 4 });
+      expect(await appRows('40')).toHaveLength(4);
+      await t.markDeleted([400]);
+      expect(await m.run(t)).toMatchObject({ processed: 1, deleted: 1, written: 0 });
+      expect((await appRows('40')).map((r) => r.id)).toEqual(['4011', '4012']);
+    });
+
+    it('rolls a batch back and keeps its position when write throws', async () => {
+      const t = table();
+      await t.upsert([person(500), person(501)]);
+      let fail = true;
+      const m = mapper<V1, Contact>({
+        name: 'fragile',
+        schema: v1Schema,
+        version: 1,
+        map: (p) => ({ id: String(p.id), name: p.name, email: null }),
+        write: async (rows, tx) => {
+          await writeContacts(rows, tx);
+          if (fail) throw new Error('disk full');
+        },
+      });
+      const error = await rejection(m.run(t));
+      expect(error.code).toBe('write_failed');
+      expect(error.message).toContain('disk full');
+      expect(await appRows('50')).toEqual([]);
+      fail = false;
+      expect(await m.run(t)).toMatchObject({ processed: 2, written: 2 });
+      expect(await appRows('50')).toHaveLength(2);
+    });
+
+    it('rejects bad mapper options with typed errors', () => {
+      const base = { schema: v1Schema, version: 1, map: () => ({}), write: async () => {} };
+      for (const bad of [
+        { ...base, version: 0 },
+        { ...base, version: 1.5 },
+        { ...base, schema: {} },
+        { ...base, map: 'nope' },
+        { ...base, write: undefined },
+        { ...base, batchSize: 0 },
+        { ...base, name: '' },
+      ]) {
+        expect(() => mapper(bad as never)).toThrow(expect.objectContaining({ code: 'invalid_options' }));
+      }
+      expect(() => mapper(null as never)).toThrow(expect.objectContaining({ code: 'invalid_options' }));
+    });
+  });
+}

@@ -1,0 +1,675 @@
+import { type SqlClient, type SqlExecutor, sqlNames } from '../stores/sql';
+import { canonicalJson, compileVolatile, sha256Hex } from './canonical';
+import { isSyncError, SyncError } from './errors';
+import {
+  type NormalizedRunOptions,
+  normalizeRunOptions,
+  normalizeTableOptions,
+  type RunOptions,
+  type SyncCounts,
+  type SyncTableOptions,
+} from './options';
+import type { SourceStart, SyncPage, SyncSource } from './pages';
+
+/** A raw row of a sync table. */
+export interface SyncRow<T = unknown> {
+  /** The provider's id of the record. */
+  externalId: string;
+  /** The record as the provider last sent it (volatile fields as of the last content change). */
+  data: T;
+  /** SHA-256 of the canonical JSON, volatile fields left out. */
+  hash: string;
+  /** When a sync first stored the record. */
+  firstSeenAt: Date;
+  /** When a sync last wrote the row (insert, content change, delete, restore). */
+  syncedAt: Date;
+  /** When the content last changed. */
+  changedAt: Date;
+  /** When the record was soft-deleted, or `null`. */
+  deletedAt: Date | null;
+  /** The run that last wrote the row; `null` for `upsert` and `markDeleted`. */
+  runId: number | null;
+  /** The row's position in the table's change feed; grows with every change. */
+  changeSeq: number;
+}
+
+/** Status of a sync run. `running` and `interrupted` runs are open: the next run of the same mode resumes them. */
+export type SyncRunStatus = 'running' | 'interrupted' | 'completed' | 'failed' | 'abandoned';
+
+/** A sync run's record. */
+export interface SyncRun {
+  /** The run's id. */
+  id: number;
+  /** Its mode. */
+  mode: 'full' | 'incremental';
+  /** Its status. */
+  status: SyncRunStatus;
+  /** Incremental runs: the `since` the source was given. */
+  since: Date | null;
+  /** The checkpoint: where the next page starts (`null` once the last page is stored). */
+  cursor: string | null;
+  /** The last non-null cursor the run saw; the next incremental run starts from it. */
+  lastCursor: string | null;
+  /** Pages stored. */
+  pages: number;
+  /** Counts across every resumption of the run. */
+  counts: SyncCounts;
+  /** Why the run stopped, for `interrupted` and `failed` runs (a {@link SyncError} code). */
+  errorCode: string | null;
+  /** The error message, for `interrupted` and `failed` runs. */
+  error: string | null;
+  /** When the run started. */
+  startedAt: Date;
+  /** When the run completed, failed or was abandoned. */
+  finishedAt: Date | null;
+}
+
+/** What `SyncTable.run` returns: the run's record, and whether it resumed an interrupted one. */
+export interface SyncRunResult extends SyncRun {
+  /** True when this call continued an interrupted run from its checkpoint. */
+  resumed: boolean;
+}
+
+/**
+ * One provider entity's raw table for one tenant: the rows, the runs that
+ * fill it, and the soft deletes. Only mappers read it into the app's tables.
+ */
+export interface SyncTable<T = unknown> {
+  /** The provider. */
+  readonly source: string;
+  /** The provider's entity. */
+  readonly entity: string;
+  /** The tenant. */
+  readonly tenant: string;
+  /** The schema holding the tables. */
+  readonly schema: string;
+  /** The database the table lives in. */
+  readonly db: SqlClient;
+  /**
+   * Runs a sync: reads the source page by page, stores each page in one
+   * transaction with the checkpoint, and for a full run soft-deletes the rows
+   * it did not see (within `maxDeleteRatio`).
+   *
+   * @throws {SyncError} `source_failed` or `aborted` (the run stays resumable),
+   * `mass_delete` (nothing deleted), `invalid_page`, `invalid_options`,
+   * `run_conflict`, `store_failed`.
+   */
+  run(source: SyncSource<T>, options: RunOptions<T>): Promise<SyncRunResult>;
+  /**
+   * Stores records outside a run (for example from a webhook): one
+   * transaction, unchanged records not written. Never deletes.
+   */
+  upsert(records: readonly T[]): Promise<SyncCounts>;
+  /** Soft-deletes rows by external id; returns how many live rows it marked. */
+  markDeleted(externalIds: ReadonlyArray<string | number>): Promise<number>;
+  /** Reads one raw row, deleted or not. */
+  get(externalId: string | number): Promise<SyncRow<T> | undefined>;
+  /** How many rows the table holds. */
+  count(options?: { includeDeleted?: boolean }): Promise<number>;
+  /** The most recent runs, newest first. */
+  runs(options?: { limit?: number }): Promise<SyncRun[]>;
+}
+
+interface RunRecord {
+  id: string | number;
+  mode: 'full' | 'incremental';
+  status: SyncRunStatus;
+  since: Date | null;
+  cursor: string | null;
+  last_cursor: string | null;
+  pages: number;
+  seen: number;
+  inserted: number;
+  changed: number;
+  unchanged: number;
+  deleted: number;
+  failed: number;
+  error_code: string | null;
+  error: string | null;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
+const RUN_COLUMNS =
+  'id, mode, status, since, cursor, last_cursor, pages, seen, inserted, changed, unchanged, deleted, failed, error_code, error, started_at, finished_at';
+
+function toRun(r: RunRecord): SyncRun {
+  return {
+    id: Number(r.id),
+    mode: r.mode,
+    status: r.status,
+    since: r.since,
+    cursor: r.cursor,
+    lastCursor: r.last_cursor,
+    pages: r.pages,
+    counts: {
+      seen: r.seen,
+      inserted: r.inserted,
+      changed: r.changed,
+      unchanged: r.unchanged,
+      deleted: r.deleted,
+      failed: r.failed,
+    },
+    errorCode: r.error_code,
+    error: r.error,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+interface Prepared {
+  id: string;
+  hash: string;
+  data: string;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  );
+}
+
+const defaultIdOf = (record: unknown): unknown => (record as { id?: unknown } | null | undefined)?.id;
+
+/**
+ * Opens the raw sync table of one provider entity for one tenant. The tables
+ * are created by `migrate(db)` (module `sync`).
+ *
+ * @example
+ * ```ts
+ * import { syncTable, cursorPages } from '@ballast/core/sync';
+ * const persons = syncTable<Person>(db, { source: 'pipedrive', entity: 'persons', volatileFields: ['fetched_at'] });
+ * const run = await persons.run(cursorPages({ fetch: fetchPersonsPage }), { mode: 'full' });
+ * console.log(run.counts); // { seen, inserted, changed, unchanged, deleted, failed }
+ * ```
+ * @throws {SyncError} `invalid_options` for a bad option.
+ */
+export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<T>): SyncTable<T> {
+  const opts = normalizeTableOptions(options);
+  if (db === null || typeof db !== 'object' || typeof db.transaction !== 'function') {
+    throw new SyncError('syncTable', 'invalid_options', 'db must be a SqlClient (createPGlite, createPostgres)');
+  }
+  let names: ReturnType<typeof sqlNames>;
+  try {
+    names = sqlNames(opts.schema);
+  } catch (error) {
+    throw new SyncError('syncTable', 'invalid_options', errorMessage(error), { cause: error });
+  }
+  const { tenant, source, entity, batchSize } = opts;
+  const key = [tenant, source, entity] as const;
+  const volatile = compileVolatile(opts.volatileFields);
+  const idOf = (opts.idOf as ((record: T) => unknown) | undefined) ?? defaultIdOf;
+
+  const rows = names.table('sync_rows');
+  const runs = names.table('sync_runs');
+  const seenTable = names.table('sync_seen');
+  const changeSeq = `nextval('${names.table('sync_change_seq')}')`;
+  const lockKey = `ballast:sync:${names.schema}:${tenant}:${source}:${entity}`;
+  const KEY = 'tenant = $1 AND source = $2 AND entity = $3';
+
+  const sql = {
+    lock: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
+    existing: `SELECT external_id, hash, deleted_at IS NOT NULL AS deleted FROM ${rows} WHERE ${KEY} AND external_id = ANY($4::text[])`,
+    write: `WITH input AS (
+        SELECT * FROM unnest($4::text[], $5::text[], $6::text[]) AS i(external_id, hash, data)
+      ), up AS (
+        INSERT INTO ${rows} AS r (tenant, source, entity, external_id, data, hash, run_id)
+        SELECT $1, $2, $3, i.external_id, i.data::jsonb, i.hash, $7 FROM input i
+        ON CONFLICT (tenant, source, entity, external_id) DO UPDATE SET
+          data = excluded.data, hash = excluded.hash, synced_at = now(), changed_at = now(),
+          deleted_at = NULL, run_id = excluded.run_id, change_seq = excluded.change_seq
+        WHERE r.hash <> excluded.hash OR r.deleted_at IS NOT NULL
+        RETURNING (xmax = 0) AS inserted
+      ), seen AS (
+        INSERT INTO ${seenTable} (run_id, external_id) SELECT $7, unnest($8::text[])
+      )
+      SELECT (count(*) FILTER (WHERE inserted))::int AS inserted, (count(*) FILTER (WHERE NOT inserted))::int AS changed FROM up`,
+  };
+
+  /** Prepares one page: ids, JSON and hashes; deduplicates ids (the last wins). */
+  async function prepare(
+    records: readonly T[],
+    onInvalid: ((record: T, reason: string) => void) | undefined,
+  ): Promise<{ items: Prepared[]; failed: number }> {
+    const byId = new Map<string, { data: string; canonical: string }>();
+    let failed = 0;
+    for (const record of records) {
+      let reason: string | undefined;
+      let id: unknown;
+      try {
+        id = idOf(record);
+      } catch (error) {
+        reason = `idOf threw: ${errorMessage(error)}`;
+      }
+      if (reason === undefined) {
+        if (typeof id === 'number' && Number.isFinite(id)) id = String(id);
+        if (typeof id !== 'string' || id.length === 0) reason = 'the record has no string or finite number id';
+      }
+      if (reason === undefined) {
+        try {
+          const data = JSON.stringify(record);
+          if (typeof data !== 'string' || data[0] !== '{') reason = 'the record is not a JSON object';
+          else {
+            byId.delete(id as string);
+            byId.set(id as string, { data, canonical: canonicalJson(record, volatile) });
+          }
+        } catch (error) {
+          reason = `the record is not JSON: ${errorMessage(error)}`;
+        }
+      }
+      if (reason !== undefined) {
+        failed++;
+        onInvalid?.(record, reason);
+      }
+    }
+    const entries = [...byId];
+    const hashes = await sha256Hex(entries.map(([, v]) => v.canonical));
+    return { items: entries.map(([id, v], i) => ({ id, data: v.data, hash: hashes[i] as string })), failed };
+  }
+
+  /**
+   * Writes prepared records in batches inside `tx` (which holds the table
+   * lock): looks up the stored hashes, sends only new or changed records, and
+   * records every id as seen when `seenRunId` is set.
+   */
+  async function writeItems(
+    tx: SqlExecutor,
+    items: Prepared[],
+    runId: number | null,
+    seenRunId: number | null,
+  ): Promise<{ inserted: number; changed: number }> {
+    let inserted = 0;
+    let changed = 0;
+    for (let start = 0; start < items.length; start += batchSize) {
+      const chunk = items.slice(start, start + batchSize);
+      const ids = chunk.map((c) => c.id);
+      const stored = await tx.query<{ external_id: string; hash: string; deleted: boolean }>(sql.existing, [
+        ...key,
+        ids,
+      ]);
+      const known = new Map(stored.rows.map((r) => [r.external_id, r]));
+      const dirty = chunk.filter((c) => {
+        const k = known.get(c.id);
+        return k === undefined || k.hash !== c.hash || k.deleted;
+      });
+      if (dirty.length === 0 && seenRunId === null) continue;
+      const res = await tx.query<{ inserted: number; changed: number }>(sql.write, [
+        ...key,
+        dirty.map((d) => d.id),
+        dirty.map((d) => d.hash),
+        dirty.map((d) => d.data),
+        runId,
+        seenRunId === null ? [] : ids,
+      ]);
+      inserted += res.rows[0]?.inserted ?? 0;
+      changed += res.rows[0]?.changed ?? 0;
+    }
+    return { inserted, changed };
+  }
+
+  /** Runs `fn` in a transaction that holds this table's write lock; database errors become `store_failed`. */
+  async function locked<R>(api: string, fn: (tx: SqlExecutor) => Promise<R>, runId?: number): Promise<R> {
+    try {
+      return await db.transaction(async (tx) => {
+        await tx.query(sql.lock, [lockKey]);
+        return fn(tx);
+      });
+    } catch (error) {
+      if (isSyncError(error)) throw error;
+      throw new SyncError(api, 'store_failed', `the database refused a statement: ${errorMessage(error)}`, {
+        cause: error,
+        ...(runId === undefined ? {} : { runId }),
+      });
+    }
+  }
+
+  async function query<R>(api: string, text: string, params: readonly unknown[]): Promise<R[]> {
+    try {
+      return (await db.query<R>(text, params)).rows;
+    } catch (error) {
+      throw new SyncError(api, 'store_failed', `the database refused a statement: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** Opens a run, or reopens the interrupted one; abandons an open run it cannot resume. */
+  async function openRun(ro: NormalizedRunOptions, resumable: boolean): Promise<{ run: SyncRun; resumed: boolean }> {
+    return locked('syncTable.run', async (tx) => {
+      const open = await tx.query<RunRecord>(
+        `SELECT ${RUN_COLUMNS} FROM ${runs} WHERE ${KEY} AND status IN ('running', 'interrupted') FOR UPDATE`,
+        key,
+      );
+      const current = open.rows[0];
+      if (current) {
+        if (ro.resume && resumable && current.mode === ro.mode) {
+          const res = await tx.query<RunRecord>(
+            `UPDATE ${runs} SET status = 'running', error_code = NULL, error = NULL, updated_at = now() WHERE id = $1 RETURNING ${RUN_COLUMNS}`,
+            [current.id],
+          );
+          return { run: toRun(res.rows[0] as RunRecord), resumed: true };
+        }
+        await tx.query(
+          `UPDATE ${runs} SET status = 'abandoned', finished_at = now(), updated_at = now() WHERE id = $1`,
+          [current.id],
+        );
+        await tx.query(`DELETE FROM ${seenTable} WHERE run_id = $1`, [current.id]);
+      }
+      let since: Date | null = null;
+      let cursor: string | null = null;
+      if (ro.mode === 'incremental') {
+        const last = await tx.query<{ started_at: Date; last_cursor: string | null }>(
+          `SELECT started_at, last_cursor FROM ${runs} WHERE ${KEY} AND status = 'completed' ORDER BY id DESC LIMIT 1`,
+          key,
+        );
+        since = last.rows[0]?.started_at ?? null;
+        cursor = last.rows[0]?.last_cursor ?? null;
+      }
+      const res = await tx.query<RunRecord>(
+        `INSERT INTO ${runs} (tenant, source, entity, mode, status, since, cursor, last_cursor)
+         VALUES ($1, $2, $3, $4, 'running', $5, $6, $6) RETURNING ${RUN_COLUMNS}`,
+        [...key, ro.mode, since, cursor],
+      );
+      return { run: toRun(res.rows[0] as RunRecord), resumed: false };
+    });
+  }
+
+  /** Stores one page and its checkpoint in one transaction; returns the run's updated record. */
+  async function storePage(run: SyncRun, page: SyncPage<T>, ro: NormalizedRunOptions): Promise<SyncRun> {
+    const { items, failed } = await prepare(page.records, ro.onInvalidRecord);
+    const next = page.next ?? null;
+    return locked(
+      'syncTable.run',
+      async (tx) => {
+        const written = await writeItems(tx, items, run.id, ro.mode === 'full' ? run.id : null);
+        const unchanged = items.length - written.inserted - written.changed;
+        const res = await tx.query<RunRecord>(
+          `UPDATE ${runs} SET pages = pages + 1, cursor = $3, last_cursor = coalesce($3, last_cursor),
+             seen = seen + $4, inserted = inserted + $5, changed = changed + $6, unchanged = unchanged + $7,
+             failed = failed + $8, updated_at = now()
+           WHERE id = $1 AND pages = $2 AND status = 'running' RETURNING ${RUN_COLUMNS}`,
+          [run.id, run.pages, next, items.length + failed, written.inserted, written.changed, unchanged, failed],
+        );
+        const updated = res.rows[0];
+        if (!updated) {
+          throw new SyncError(
+            'syncTable.run',
+            'run_conflict',
+            `run ${run.id} was advanced or closed by another process while this one stored page ${run.pages + 1}`,
+            { runId: run.id },
+          );
+        }
+        return toRun(updated);
+      },
+      run.id,
+    );
+  }
+
+  /** Ends a run: full runs soft-delete unseen rows within the ratio; marks the run completed or failed. */
+  async function finishRun(run: SyncRun, ro: NormalizedRunOptions): Promise<SyncRun> {
+    const ratio = ro.maxDeleteRatio ?? opts.maxDeleteRatio;
+    let refusal: SyncError | undefined;
+    const finished = await locked(
+      'syncTable.run',
+      async (tx) => {
+        let deleted = 0;
+        if (run.mode === 'full') {
+          const unseen = `${KEY} AND deleted_at IS NULL AND NOT EXISTS (
+            SELECT 1 FROM ${seenTable} s WHERE s.run_id = $4 AND s.external_id = r.external_id)`;
+          const tally = await tx.query<{ live: number; missing: number }>(
+            `SELECT (SELECT count(*) FROM ${rows} WHERE ${KEY} AND deleted_at IS NULL)::int AS live,
+                    (SELECT count(*) FROM ${rows} r WHERE ${unseen})::int AS missing`,
+            [...key, run.id],
+          );
+          const { live = 0, missing = 0 } = tally.rows[0] ?? {};
+          if (missing > 0 && missing > live * ratio && !ro.force) {
+            const share = ((missing / live) * 100).toFixed(1);
+            refusal = new SyncError(
+              'syncTable.run',
+              'mass_delete',
+              `full run ${run.id} did not see ${missing} of ${live} live rows (${share}%), more than maxDeleteRatio ${ratio}: ` +
+                'nothing was deleted. If the provider really lost them, run again with { force: true }.',
+              { runId: run.id, wouldDelete: missing, known: live, maxDeleteRatio: ratio },
+            );
+          } else if (missing > 0) {
+            const res = await tx.query(
+              `UPDATE ${rows} r SET deleted_at = now(), synced_at = now(), run_id = $4, change_seq = ${changeSeq} WHERE ${unseen}`,
+              [...key, run.id],
+            );
+            deleted = res.rowCount;
+          }
+          await tx.query(`DELETE FROM ${seenTable} WHERE run_id = $1`, [run.id]);
+        }
+        const res = await tx.query<RunRecord>(
+          `UPDATE ${runs} SET status = $3, deleted = deleted + $4, error_code = $5, error = $6,
+             finished_at = now(), updated_at = now()
+           WHERE id = $1 AND pages = $2 AND status = 'running' RETURNING ${RUN_COLUMNS}`,
+          [
+            run.id,
+            run.pages,
+            refusal ? 'failed' : 'completed',
+            deleted,
+            refusal?.code ?? null,
+            refusal?.message ?? null,
+          ],
+        );
+        const updated = res.rows[0];
+        if (!updated) {
+          throw new SyncError('syncTable.run', 'run_conflict', `run ${run.id} was closed by another process`, {
+            runId: run.id,
+          });
+        }
+        return toRun(updated);
+      },
+      run.id,
+    );
+    if (refusal) throw refusal;
+    return finished;
+  }
+
+  /** Leaves a run resumable after an error; best effort (the database may be what failed). */
+  async function interrupt(run: SyncRun, error: SyncError): Promise<void> {
+    await db
+      .query(
+        `UPDATE ${runs} SET status = 'interrupted', error_code = $2, error = $3, updated_at = now() WHERE id = $1 AND status = 'running'`,
+        [run.id, error.code, error.message],
+      )
+      .catch(() => {});
+  }
+
+  function checkPage(value: unknown, run: SyncRun): SyncPage<T> {
+    const page = value as Partial<SyncPage<T>> | null;
+    const bad = (why: string) =>
+      new SyncError('syncTable.run', 'invalid_page', `page ${run.pages + 1} of run ${run.id} ${why}`, {
+        runId: run.id,
+      });
+    if (page === null || typeof page !== 'object' || !Array.isArray(page.records)) {
+      throw bad('is not { records: [...], next? }');
+    }
+    if (page.next !== undefined && page.next !== null && typeof page.next !== 'string') {
+      throw bad(`has a next of type ${typeof page.next}; checkpoints are strings or null`);
+    }
+    return page as SyncPage<T>;
+  }
+
+  return {
+    source,
+    entity,
+    tenant,
+    schema: names.schema,
+    db,
+
+    async run(src, runOptions) {
+      const ro = normalizeRunOptions(runOptions);
+      const resumable = typeof src === 'function';
+      if (!resumable && !isAsyncIterable(src)) {
+        throw new SyncError(
+          'syncTable.run',
+          'invalid_options',
+          'source must be a function (start) => AsyncIterable<page> or an async iterable of pages',
+        );
+      }
+      const opened = await openRun(ro, resumable);
+      let run = opened.run;
+      const start: SourceStart = { mode: ro.mode, cursor: run.cursor, since: run.since, signal: ro.signal };
+      const abortError = () =>
+        new SyncError('syncTable.run', 'aborted', `run ${run.id} was aborted after ${run.pages} pages`, {
+          runId: run.id,
+          cause: ro.signal?.reason,
+        });
+      let iterator: AsyncIterator<SyncPage<T>> | undefined;
+      try {
+        if (ro.signal?.aborted) throw abortError();
+        const iterable = resumable ? (src as (s: SourceStart) => AsyncIterable<SyncPage<T>>)(start) : src;
+        if (!isAsyncIterable(iterable)) {
+          throw new SyncError('syncTable.run', 'invalid_page', 'the source function did not return an async iterable', {
+            runId: run.id,
+          });
+        }
+        iterator = iterable[Symbol.asyncIterator]();
+        const it = iterator;
+        const pull = () => {
+          const p = it.next();
+          p.catch(() => {}); // read below; a prefetch abandoned by an error must not go unhandled
+          return p;
+        };
+        // one page is fetched ahead while the previous one is stored
+        let pending = pull();
+        for (;;) {
+          let step: IteratorResult<SyncPage<T>>;
+          try {
+            step = await pending;
+          } catch (error) {
+            if (ro.signal?.aborted) throw abortError();
+            throw new SyncError(
+              'syncTable.run',
+              'source_failed',
+              `the source failed after ${run.pages} stored pages of run ${run.id}: ${errorMessage(error)}`,
+              { runId: run.id, cause: error },
+            );
+          }
+          if (step.done) break;
+          if (ro.signal?.aborted) throw abortError();
+          const page = checkPage(step.value, run);
+          pending = pull();
+          run = await storePage(run, page, ro);
+          ro.onPage?.({ runId: run.id, pages: run.pages, counts: run.counts, cursor: run.cursor });
+        }
+        iterator = undefined;
+      } catch (error) {
+        const failure = isSyncError(error)
+          ? error
+          : new SyncError('syncTable.run', 'source_failed', `run ${run.id} failed: ${errorMessage(error)}`, {
+              runId: run.id,
+              cause: error,
+            });
+        if (failure.code !== 'run_conflict') await interrupt(run, failure);
+        await iterator?.return?.().catch(() => {});
+        throw failure;
+      }
+      const finished = await finishRun(run, ro);
+      return { ...finished, resumed: opened.resumed };
+    },
+
+    async upsert(records) {
+      if (!Array.isArray(records)) {
+        throw new SyncError('syncTable.upsert', 'invalid_options', 'records must be an array');
+      }
+      const { items, failed } = await prepare(records, undefined);
+      const written = await locked('syncTable.upsert', (tx) => writeItems(tx, items, null, null));
+      return {
+        seen: items.length + failed,
+        inserted: written.inserted,
+        changed: written.changed,
+        unchanged: items.length - written.inserted - written.changed,
+        deleted: 0,
+        failed,
+      };
+    },
+
+    async markDeleted(externalIds) {
+      if (!Array.isArray(externalIds)) {
+        throw new SyncError('syncTable.markDeleted', 'invalid_options', 'externalIds must be an array');
+      }
+      const ids = externalIds.map((id) => {
+        if ((typeof id !== 'string' || id.length === 0) && !(typeof id === 'number' && Number.isFinite(id))) {
+          throw new SyncError(
+            'syncTable.markDeleted',
+            'invalid_options',
+            `external ids must be non-empty strings or finite numbers, got ${JSON.stringify(id)}`,
+          );
+        }
+        return String(id);
+      });
+      if (ids.length === 0) return 0;
+      return locked('syncTable.markDeleted', async (tx) => {
+        const res = await tx.query(
+          `UPDATE ${rows} SET deleted_at = now(), synced_at = now(), run_id = NULL, change_seq = ${changeSeq}
+           WHERE ${KEY} AND external_id = ANY($4::text[]) AND deleted_at IS NULL`,
+          [...key, ids],
+        );
+        return res.rowCount;
+      });
+    },
+
+    async get(externalId) {
+      const found = await query<{
+        external_id: string;
+        data: T;
+        hash: string;
+        first_seen_at: Date;
+        synced_at: Date;
+        changed_at: Date;
+        deleted_at: Date | null;
+        run_id: string | number | null;
+        change_seq: string | number;
+      }>(
+        'syncTable.get',
+        `SELECT external_id, data, hash, first_seen_at, synced_at, changed_at, deleted_at, run_id, change_seq
+         FROM ${rows} WHERE ${KEY} AND external_id = $4`,
+        [...key, String(externalId)],
+      );
+      const r = found[0];
+      if (!r) return undefined;
+      return {
+        externalId: r.external_id,
+        data: r.data,
+        hash: r.hash,
+        firstSeenAt: r.first_seen_at,
+        syncedAt: r.synced_at,
+        changedAt: r.changed_at,
+        deletedAt: r.deleted_at,
+        runId: r.run_id === null ? null : Number(r.run_id),
+        changeSeq: Number(r.change_seq),
+      };
+    },
+
+    async count(countOptions = {}) {
+      const found = await query<{ n: number }>(
+        'syncTable.count',
+        `SELECT count(*)::int AS n FROM ${rows} WHERE ${KEY}${countOptions.includeDeleted ? '' : ' AND deleted_at IS NULL'}`,
+        key,
+      );
+      return found[0]?.n ?? 0;
+    },
+
+    async runs(listOptions = {}) {
+      const limit = listOptions.limit ?? 20;
+      if (!Number.isInteger(limit) || limit < 1) {
+        throw new SyncError('syncTable.runs', 'invalid_options', `limit must be a positive integer, got ${limit}`);
+      }
+      const found = await query<RunRecord>(
+        'syncTable.runs',
+        `SELECT ${RUN_COLUMNS} FROM ${runs} WHERE ${KEY} ORDER BY id DESC LIMIT $4`,
+        [...key, limit],
+      );
+      return found.map(toRun);
+    },
+  };
+}
