@@ -1,8 +1,30 @@
 /**
  * `@ballast/core/vault`: encrypted per-tenant secrets, and the `Secret` type
- * that keeps credentials out of logs.
+ * that keeps credentials out of logs. Server-only: under the `browser`
+ * condition this entry throws.
+ *
+ * Not exported: the envelope codec and the crypto implementations (internal,
+ * the layout is documented in docs/vault.md).
  */
 
+export { createVault } from './create-vault';
 export type { VaultErrorCode, VaultErrorContext } from './errors';
 export { isVaultError, VaultError } from './errors';
+export type { Keyring, KeyringConfig } from './keyring';
+export { isKeyring, keyring } from './keyring';
+export type { MemoryVaultStoreOptions } from './memory-store';
+export { memoryVaultStore } from './memory-store';
 export { isSecret, REDACTED, revealSecret, Secret, secret } from './secret';
+export type { SqlVaultStoreOptions } from './sql-store';
+export { sqlVaultStore } from './sql-store';
+export type { SecretReplacement, StoredDataKey, StoredSecret, VaultStore } from './store';
+export type {
+  KeyStatus,
+  RotateOptions,
+  RotationFailure,
+  RotationProgress,
+  SecretInfo,
+  Vault,
+  VaultOptions,
+} from './vault';
+export { dataKeyId } from './vault';

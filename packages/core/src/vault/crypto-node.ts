@@ -1,0 +1,54 @@
+/**
+ * node:crypto implementation of {@link VaultCrypto}, selected by the `node`
+ * condition of the package's `#vault-crypto` import.
+ * @internal
+ */
+import { Buffer } from 'node:buffer';
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomFillSync } from 'node:crypto';
+import { type AeadKey, TAG_BYTES, type VaultCrypto } from './crypto';
+
+interface NodeKey extends AeadKey {
+  readonly key: KeyObject;
+}
+
+const ALGORITHM = 'aes-256-gcm';
+
+/** AES-256-GCM through node:crypto. */
+export const vaultCrypto: VaultCrypto = {
+  backend: 'node',
+  importKey: async (raw) => ({ kind: 'aes-256-gcm', key: createSecretKey(raw) }) satisfies NodeKey,
+  randomBytes: (length) => randomFillSync(new Uint8Array(length)),
+  toBase64: (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64'),
+  fromBase64: (text) => Buffer.from(text, 'base64'),
+  async seal(key, nonce, plaintext, aad) {
+    const cipher = createCipheriv(ALGORITHM, (key as NodeKey).key, nonce, { authTagLength: TAG_BYTES });
+    cipher.setAAD(aad);
+    const head = cipher.update(plaintext);
+    const tail = cipher.final();
+    const tag = cipher.getAuthTag();
+    const out = new Uint8Array(head.length + tail.length + tag.length);
+    out.set(head, 0);
+    out.set(tail, head.length);
+    out.set(tag, head.length + tail.length);
+    return out;
+  },
+  async open(key, nonce, sealed, aad) {
+    if (sealed.length < TAG_BYTES) return undefined;
+    const split = sealed.length - TAG_BYTES;
+    const decipher = createDecipheriv(ALGORITHM, (key as NodeKey).key, nonce, { authTagLength: TAG_BYTES });
+    decipher.setAAD(aad);
+    decipher.setAuthTag(sealed.subarray(split));
+    const head = decipher.update(sealed.subarray(0, split));
+    try {
+      const tail = decipher.final();
+      if (tail.length === 0) return new Uint8Array(head.buffer, head.byteOffset, head.length);
+      const out = new Uint8Array(head.length + tail.length);
+      out.set(head, 0);
+      out.set(tail, head.length);
+      return out;
+    } catch {
+      head.fill(0);
+      return undefined;
+    }
+  },
+};

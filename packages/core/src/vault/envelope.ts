@@ -1,0 +1,161 @@
+/**
+ * The vault's stored format: a self-describing, versioned envelope, and the
+ * associated data that binds it to where it belongs.
+ *
+ * Layout of format version 1 (all lengths in bytes):
+ *
+ *     offset      size  field
+ *     0           2     magic 0xBA 0x11
+ *     2           1     format version (1)
+ *     3           1     key id length L (1..64)
+ *     4           L     key id, ASCII
+ *     4+L         12    nonce (random per encryption)
+ *     16+L        n     ciphertext (AES-256-GCM, n = plaintext length)
+ *     16+L+n      16    GCM tag
+ *
+ * The associated data is the header (bytes 0 .. 4+L) followed by the binding:
+ * `ballast.vault` 0x00, a purpose byte, then store, tenant and name, each as a
+ * 2-byte big-endian length and UTF-8 bytes. A changed header, or the same
+ * bytes read under another store, tenant or name, fails authentication.
+ * @internal
+ */
+import { NONCE_BYTES, TAG_BYTES } from './crypto';
+import { VaultError } from './errors';
+
+/** First two bytes of every envelope. */
+export const MAGIC = [0xba, 0x11] as const;
+/** The format version this build writes. */
+export const FORMAT_VERSION = 1;
+/** Key ids: 1 to 64 of `A-Z a-z 0-9 . _ -`. */
+export const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** What an envelope protects: a tenant's secret, or a tenant's wrapped data key. */
+export type Purpose = 'secret' | 'data-key';
+
+/** Where an envelope belongs; bound into its associated data. */
+export interface Binding {
+  purpose: Purpose;
+  store: string;
+  tenant: string;
+  name: string;
+}
+
+/** The parts of a parsed envelope (views into the original bytes). */
+export interface ParsedEnvelope {
+  version: number;
+  keyId: string;
+  header: Uint8Array;
+  nonce: Uint8Array;
+  sealed: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const LABEL = encoder.encode('ballast.vault\0');
+const PURPOSE_BYTE: Record<Purpose, number> = { secret: 0x73, 'data-key': 0x6b };
+const HEADER_FIXED = 4;
+
+/** Encodes the envelope header for a key id. */
+export function encodeHeader(keyId: string): Uint8Array {
+  const id = encoder.encode(keyId);
+  const header = new Uint8Array(HEADER_FIXED + id.length);
+  header[0] = MAGIC[0];
+  header[1] = MAGIC[1];
+  header[2] = FORMAT_VERSION;
+  header[3] = id.length;
+  header.set(id, HEADER_FIXED);
+  return header;
+}
+
+/** Builds the associated data: the header, then the binding. */
+export function associatedData(header: Uint8Array, binding: Binding): Uint8Array {
+  const parts = [binding.store, binding.tenant, binding.name].map((s) => encoder.encode(s));
+  let length = header.length + LABEL.length + 1;
+  for (const part of parts) length += 2 + part.length;
+  const out = new Uint8Array(length);
+  out.set(header, 0);
+  let at = header.length;
+  out.set(LABEL, at);
+  at += LABEL.length;
+  out[at++] = PURPOSE_BYTE[binding.purpose];
+  for (const part of parts) {
+    out[at++] = part.length >>> 8;
+    out[at++] = part.length & 0xff;
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** Joins header, nonce and `ciphertext || tag` into one envelope. */
+export function joinEnvelope(header: Uint8Array, nonce: Uint8Array, sealed: Uint8Array): Uint8Array {
+  const out = new Uint8Array(header.length + nonce.length + sealed.length);
+  out.set(header, 0);
+  out.set(nonce, header.length);
+  out.set(sealed, header.length + nonce.length);
+  return out;
+}
+
+/**
+ * Splits an envelope into its parts, checking the magic, version and lengths.
+ * @throws VaultError `malformed_envelope` or `unsupported_version`.
+ */
+export function parseEnvelope(bytes: Uint8Array, api: string): ParsedEnvelope {
+  if (!(bytes instanceof Uint8Array) || bytes.length < HEADER_FIXED + 1 + NONCE_BYTES + TAG_BYTES) {
+    throw new VaultError(api, 'malformed_envelope', 'the stored value is too short to be a vault envelope');
+  }
+  if (bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1]) {
+    throw new VaultError(api, 'malformed_envelope', 'the stored value does not start with the vault envelope magic');
+  }
+  const version = bytes[2] as number;
+  if (version !== FORMAT_VERSION) {
+    throw new VaultError(
+      api,
+      'unsupported_version',
+      `envelope format version ${version} is not supported (this build reads ${FORMAT_VERSION})`,
+    );
+  }
+  const idLength = bytes[3] as number;
+  const headerLength = HEADER_FIXED + idLength;
+  if (idLength === 0 || bytes.length < headerLength + NONCE_BYTES + TAG_BYTES) {
+    throw new VaultError(api, 'malformed_envelope', 'the envelope key id length does not fit the stored value');
+  }
+  const keyId = decoder.decode(bytes.subarray(HEADER_FIXED, headerLength));
+  if (!KEY_ID.test(keyId)) {
+    throw new VaultError(api, 'malformed_envelope', 'the envelope key id is not a valid key id');
+  }
+  return {
+    version,
+    keyId,
+    header: bytes.subarray(0, headerLength),
+    nonce: bytes.subarray(headerLength, headerLength + NONCE_BYTES),
+    sealed: bytes.subarray(headerLength + NONCE_BYTES),
+  };
+}
+
+/** Standard base64 of bytes. */
+export function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/**
+ * Decodes standard or URL-safe base64 (padding optional); `undefined` when the
+ * text is not base64.
+ */
+export function fromBase64(text: string): Uint8Array | undefined {
+  const normal = text.trim().replaceAll('-', '+').replaceAll('_', '/');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(normal) || normal.replace(/=+$/, '').length % 4 === 1) return undefined;
+  const padded = normal.padEnd(Math.ceil(normal.length / 4) * 4, '=');
+  try {
+    const binary = atob(padded);
+    const out = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+    return out;
+  } catch {
+    return undefined;
+  }
+}

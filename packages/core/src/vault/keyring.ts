@@ -1,0 +1,187 @@
+/**
+ * The master keyring: one primary key that wraps new data keys, older keys
+ * kept to unwrap what they wrapped, and retired ids that fail loudly.
+ */
+import { z } from 'zod';
+import { KEY_BYTES } from './crypto';
+import { fromBase64, KEY_ID } from './envelope';
+import { VaultError } from './errors';
+import { isSecret, type Secret } from './secret';
+
+/**
+ * Master keys as the app passes them in (read from its secret manager or an
+ * environment variable by the app: the library never reads the environment).
+ */
+export interface KeyringConfig {
+  /** Id of the key that wraps new and rotated data keys; must be in `keys`. */
+  primary: string;
+  /**
+   * Keys by id (1-64 of `A-Z a-z 0-9 . _ -`), each 32 random bytes in base64
+   * (standard or URL-safe), as a string or a {@link Secret}.
+   */
+  keys: Readonly<Record<string, string | Secret>>;
+  /**
+   * Ids of keys taken out of service. Their material is no longer needed;
+   * anything still wrapped by one fails with a `key_retired` error naming it.
+   * @default []
+   */
+  retired?: readonly string[];
+}
+
+/** A validated keyring. Shows key ids only: never its key material. */
+export interface Keyring {
+  /** Id of the key that wraps new data keys. */
+  readonly primary: string;
+  /** Ids of the keys that can unwrap, primary included. */
+  readonly keyIds: readonly string[];
+  /** Ids of retired keys. */
+  readonly retired: readonly string[];
+}
+
+const API = 'keyring';
+const material = new WeakMap<Keyring, ReadonlyMap<string, Uint8Array>>();
+
+const configSchema = z.object({
+  primary: z.string(),
+  keys: z.record(z.string(), z.union([z.string(), z.custom<Secret>(isSecret)])),
+  retired: z.array(z.string()).optional(),
+});
+
+/**
+ * Builds a keyring from configuration, or from a string an app read from its
+ * environment: either JSON of a {@link KeyringConfig}, or `id:base64` entries
+ * separated by commas or whitespace, the first one primary.
+ *
+ * Validates everything at once, so a missing or malformed key fails at
+ * startup rather than at the first decrypt. Errors name key ids, never key
+ * material.
+ *
+ * @throws VaultError `key_missing` when no configuration is given or the primary id has no key;
+ * `malformed_key` when a key is not 32 bytes of base64 or an id is not valid;
+ * `invalid_argument` when the configuration has the wrong shape.
+ * @example
+ * ```ts
+ * const keys = keyring({ primary: 'k2', keys: { k1: oldKeyBase64, k2: newKeyBase64 } });
+ * const sameKeys = keyring(appConfig.vaultKeys); // 'k2:<base64>,k1:<base64>'
+ * ```
+ */
+export function keyring(config: KeyringConfig | string | Keyring): Keyring {
+  if (isKeyring(config)) return config;
+  if (config === undefined || config === null || (typeof config === 'string' && config.trim() === '')) {
+    throw new VaultError(API, 'key_missing', 'no master key configuration was given (is the variable set?)');
+  }
+  const parsed = configSchema.safeParse(typeof config === 'string' ? parseKeyringText(config) : config);
+  if (!parsed.success) {
+    const where = parsed.error.issues.map((issue) => issue.path.join('.') || '(root)').join(', ');
+    throw new VaultError(API, 'invalid_argument', `keyring configuration has the wrong shape at: ${where}`);
+  }
+  const { primary, keys, retired = [] } = parsed.data;
+  const byId = new Map<string, Uint8Array>();
+  for (const [id, value] of Object.entries(keys)) {
+    if (!KEY_ID.test(id)) {
+      throw new VaultError(API, 'malformed_key', 'a key id is not 1-64 of A-Z a-z 0-9 . _ -');
+    }
+    const bytes = fromBase64(typeof value === 'string' ? value : value.reveal());
+    if (bytes?.length !== KEY_BYTES) {
+      throw new VaultError(
+        API,
+        'malformed_key',
+        `key ${id} is not ${KEY_BYTES} bytes of base64 (got ${bytes ? `${bytes.length} bytes` : 'text that is not base64'})`,
+        { keyId: id },
+      );
+    }
+    byId.set(id, bytes);
+  }
+  for (const id of retired) {
+    if (!KEY_ID.test(id))
+      throw new VaultError(API, 'malformed_key', 'a retired key id is not 1-64 of A-Z a-z 0-9 . _ -');
+    if (byId.has(id)) {
+      throw new VaultError(API, 'invalid_argument', `key ${id} is listed both with its material and as retired`, {
+        keyId: id,
+      });
+    }
+  }
+  if (retired.includes(primary)) {
+    throw new VaultError(API, 'key_retired', `the primary key ${primary} is listed as retired`, { keyId: primary });
+  }
+  if (!byId.has(primary)) {
+    const shown = printableId(primary);
+    throw new VaultError(
+      API,
+      'key_missing',
+      `the primary key ${shown} is not among the keys (${[...byId.keys()].join(', ') || 'none'})`,
+      {
+        ...(shown === primary ? { keyId: primary } : {}),
+      },
+    );
+  }
+  const ring: Keyring = Object.freeze({
+    primary,
+    keyIds: Object.freeze([...byId.keys()]),
+    retired: Object.freeze([...retired]),
+    [Symbol.for('nodejs.util.inspect.custom')]: () =>
+      `Keyring(primary: ${primary}, keys: ${[...byId.keys()].join(', ')})`,
+  });
+  material.set(ring, byId);
+  return ring;
+}
+
+/** True for a keyring built by {@link keyring}. */
+export function isKeyring(value: unknown): value is Keyring {
+  return typeof value === 'object' && value !== null && material.has(value as Keyring);
+}
+
+/**
+ * Returns a key's raw bytes for the vault to import.
+ * @throws VaultError `key_retired` or `key_missing`, naming the key id.
+ * @internal
+ */
+export function keyMaterial(ring: Keyring, keyId: string, api: string): Uint8Array {
+  const bytes = material.get(ring)?.get(keyId);
+  if (bytes) return bytes;
+  if (ring.retired.includes(keyId)) {
+    throw new VaultError(
+      api,
+      'key_retired',
+      `master key ${keyId} is retired, and a data key still needs it: run vault.rotate() with it restored`,
+      {
+        keyId,
+      },
+    );
+  }
+  throw new VaultError(api, 'key_missing', `master key ${keyId} is not in the keyring`, { keyId });
+}
+
+/**
+ * An id as it may appear in a message: a short valid id, else a placeholder,
+ * so a key pasted where an id belongs is never echoed.
+ */
+function printableId(id: string): string {
+  return id.length <= 32 && KEY_ID.test(id) ? id : '(not a valid key id)';
+}
+
+/** Parses the text form: JSON, or `id:base64` entries with the first primary. */
+function parseKeyringText(text: string): unknown {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('{')) {
+    try {
+      return JSON.parse(trimmed);
+    } catch {
+      throw new VaultError(API, 'invalid_argument', 'keyring text starts with "{" but is not valid JSON');
+    }
+  }
+  const keys: Record<string, string> = {};
+  let primary: string | undefined;
+  for (const entry of trimmed.split(/[\s,]+/)) {
+    const colon = entry.indexOf(':');
+    if (colon <= 0) {
+      throw new VaultError(API, 'malformed_key', 'keyring text entries must be id:base64, separated by commas');
+    }
+    const id = entry.slice(0, colon);
+    if (id in keys)
+      throw new VaultError(API, 'malformed_key', `key ${printableId(id)} appears twice in the keyring text`);
+    keys[id] = entry.slice(colon + 1);
+    primary ??= id;
+  }
+  return { primary, keys };
+}
