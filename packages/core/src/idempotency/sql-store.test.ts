@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
 import { migrate } from '../stores/migrate';
 import { createPGlite } from '../stores/pglite';
@@ -27,4 +27,21 @@ describe('sqlIdempotencyStore [pglite]', () => {
 
 describeWithPostgres('sqlIdempotencyStore', (url) => {
   sqlContract('sql (postgres)', () => createPostgres({ connectionString: url, max: 8 }));
+});
+
+describe('sqlIdempotencyStore options', () => {
+  const db = {
+    query: async () => ({ rows: [], rowCount: 0 }),
+    transaction: async () => undefined,
+  } as unknown as SqlClient;
+  it.each([
+    ['a missing client', undefined, {}, /db must be a SqlClient/],
+    ['an object that is not a client', {}, {}, /db must be a SqlClient/],
+    ['a schema that is not an identifier', db, { schema: 'drop table;' }, /schema must be a plain SQL identifier/],
+    ['options that are not an object', db, 'ballast', /options must be an object/],
+  ])('rejects %s with invalid_options', (_, client, options, message) => {
+    const call = () => sqlIdempotencyStore(client as SqlClient, options as { schema?: string });
+    expect(call).toThrow(message);
+    expect(call).toThrow(expect.objectContaining({ name: 'IdempotencyError', code: 'invalid_options' }));
+  });
 });

@@ -450,11 +450,11 @@ export function testIdempotencyStore({ name, create }: IdempotencyStoreContract)
   });
 }
 
-/** Polls a condition on the microtask/IO queue until it holds (no timers, so fake timers cannot stall it). */
-async function waitUntil(condition: () => boolean, rounds = 1000): Promise<void> {
-  for (let i = 0; i < rounds; i++) {
-    if (condition()) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
+/** Polls a condition until it holds, for up to 10 s (the suite runs on real timers). */
+async function waitUntil(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not reached within 10 s');
+    await new Promise<void>((resolve) => setTimeout(resolve, 2));
   }
-  throw new Error('condition not reached');
 }
