@@ -1,8 +1,55 @@
 /**
- * `@ballast/stripe`: Stripe presets built on `@ballast/core`.
- * Webhooks, the API client, catch-up and sync land with their issue; this
- * entry already carries Stripe's published limits.
+ * `@ballast/stripe`: Stripe presets built on `@ballast/core`: a resilient API
+ * client with Stripe's retry rule and limits, typed errors, form encoding,
+ * auto-pagination, typed webhook events, catch-up through `/v1/events`, and a
+ * Stripe-to-database sync. The fake Stripe for tests is `@ballast/stripe/testing`.
  */
 
+export type { StripeClient, StripeClientOptions, StripeList, StripeMethod, StripeRequestOptions } from './client';
+export { stripeClient } from './client';
+export type { StripeApiErrorCode, StripeErrorBody, StripeErrorContext, StripeUsageErrorCode } from './errors';
+export {
+  isStripeError,
+  isStripeUsageError,
+  StripeAPIError,
+  StripeAuthenticationError,
+  StripeCardError,
+  StripeConnectionError,
+  StripeError,
+  StripeIdempotencyError,
+  StripeInvalidRequestError,
+  StripePermissionError,
+  StripeRateLimitError,
+  StripeUsageError,
+  stripeErrorFromResponse,
+} from './errors';
+export type {
+  StripeAnyEvent,
+  StripeCharge,
+  StripeCheckoutSession,
+  StripeCustomer,
+  StripeEvent,
+  StripeEventEnvelope,
+  StripeEventObjects,
+  StripeInvoice,
+  StripePaymentIntent,
+  StripeSubscription,
+  StripeTypedEventType,
+  StripeUntypedEvent,
+} from './events';
+export {
+  chargeSchema,
+  checkoutSessionSchema,
+  customerSchema,
+  invoiceSchema,
+  isTypedEventType,
+  parseStripeEvent,
+  paymentIntentSchema,
+  subscriptionSchema,
+} from './events';
+export type { StripeParams, StripeParamValue } from './form';
+export { encodeStripeParams } from './form';
 export type { StripeMode } from './limits';
 export { stripeMode, stripeRateLimit } from './limits';
+export type { StripeRetryRuleOptions } from './retry';
+export { stripeShouldRetry } from './retry';

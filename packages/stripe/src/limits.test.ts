@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { StripeUsageError } from './errors';
 import { stripeMode, stripeRateLimit } from './limits';
 
 describe('stripe limits', () => {
@@ -15,7 +16,7 @@ describe('stripe limits', () => {
 
   it('rejects what is not a key without echoing it', () => {
     for (const bad of ['', 'whsec_abc', 'sk_prod_abc', 'sk_live_', 'sk_live_a b']) {
-      expect(() => stripeMode(bad)).toThrow(TypeError);
+      expect(() => stripeMode(bad)).toThrow(StripeUsageError);
     }
     expect(() => stripeMode('sk_oops_supersecret')).toThrow(/^(?!.*supersecret)/);
   });

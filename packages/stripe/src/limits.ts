@@ -1,3 +1,5 @@
+import { StripeUsageError } from './errors';
+
 /** Whether a key belongs to live mode or to a sandbox (test mode). */
 export type StripeMode = 'live' | 'test';
 
@@ -5,12 +7,16 @@ const KEY = /^(sk|rk|pk)_(live|test)_[A-Za-z0-9_]+$/;
 
 /**
  * Reads the mode from a Stripe API key's prefix (`sk_live_`, `rk_test_`, ...).
- * @throws TypeError for anything that is not a Stripe key, without echoing the key.
+ * @throws StripeUsageError `invalid_options` for anything that is not a Stripe key, without echoing the key.
  */
 export function stripeMode(apiKey: string): StripeMode {
-  const match = KEY.exec(apiKey.trim());
+  const match = typeof apiKey === 'string' ? KEY.exec(apiKey.trim()) : null;
   if (!match)
-    throw new TypeError('[@ballast/stripe] [stripeMode] not a Stripe API key (expected sk_/rk_/pk_ + live_/test_)');
+    throw new StripeUsageError(
+      'stripeMode',
+      'invalid_options',
+      'not a Stripe API key (expected sk_/rk_/pk_ + live_/test_)',
+    );
   return match[2] === 'live' ? 'live' : 'test';
 }
 

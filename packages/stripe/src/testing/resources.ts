@@ -50,14 +50,14 @@ function currency(params: Params, name = 'currency', required = true): string | 
   return value;
 }
 
-function update(ctx: ResourceContext, object: JsonObject, changes: JsonObject, type: string): JsonObject {
+function update(ctx: ResourceContext, object: JsonObject, changes: JsonObject, type: string | null): JsonObject {
   const previous: JsonObject = {};
   for (const [key, value] of Object.entries(changes)) {
     if (JSON.stringify(object[key]) !== JSON.stringify(value)) previous[key] = object[key] ?? null;
   }
   const next = { ...object, ...changes };
   ctx.store.put(next);
-  if (Object.keys(previous).length > 0) ctx.emit(type, next, previous);
+  if (type && Object.keys(previous).length > 0) ctx.emit(type, next, previous);
   return next;
 }
 
@@ -281,7 +281,8 @@ function updateIntent(ctx: ResourceContext, params: Params, [id]: string[]): Jso
   const intent = ctx.store.require('payment_intent', id as string);
   const changes: JsonObject = { metadata: mergeMetadata(intent.metadata, params) };
   if (params.amount !== undefined) changes.amount = int(params, 'amount', { min: 1 }) as number;
-  return update(ctx, intent, changes, 'payment_intent.updated');
+  // Stripe has no payment_intent.updated event.
+  return update(ctx, intent, changes, null);
 }
 
 function confirmIntent(ctx: ResourceContext, params: Params, [id]: string[]): JsonObject {
