@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { ballastProject } from './scripts/vitest-preset.ts';
 
 /**
  * One vitest project per package (each package's own vitest.config.ts).
@@ -6,6 +7,31 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'examples'],
+    projects: [
+      'packages/*',
+      'examples',
+      // The webhook tests again on the Web Crypto backend: without the `node` condition, `#crypto`
+      // resolves to its `default` target, as on Deno, Bun and Workers.
+      {
+        ...ballastProject('core-webcrypto', {
+          include: ['src/webhooks/**/*.test.ts'],
+          provide: { cryptoBackend: 'web' },
+        }),
+        root: 'packages/core',
+        plugins: [
+          {
+            // Vite appends its default conditions (`node` among them) to any list it is given,
+            // so the condition is removed once the config is resolved.
+            name: 'ballast:without-node-condition',
+            configResolved(config) {
+              for (const environment of Object.values(config.environments)) {
+                const conditions = environment.resolve.conditions;
+                conditions.splice(0, conditions.length, ...conditions.filter((c) => c !== 'node'));
+              }
+            },
+          },
+        ],
+      },
+    ],
   },
 });
