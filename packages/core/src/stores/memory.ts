@@ -1,5 +1,6 @@
 /** `@ballast/core/stores/memory`: in-memory drivers, for tests and throwaway use. */
 
 export { memoryIdempotencyStore, memoryVersionStore } from '../idempotency/memory-store';
+export { memoryInbox } from '../inbox/memory';
 export type { MemoryVaultStoreOptions } from '../vault/memory-store';
 export { memoryVaultStore } from '../vault/memory-store';

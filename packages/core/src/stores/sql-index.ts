@@ -5,6 +5,8 @@
 
 export type { SqlIdempotencyStoreOptions } from '../idempotency/sql-store';
 export { sqlIdempotencyStore, sqlVersionStore } from '../idempotency/sql-store';
+export type { SqlInboxOptions } from '../inbox/sql';
+export { sqlInbox } from '../inbox/sql';
 export type { SqlVaultStoreOptions } from '../vault/sql-store';
 export { sqlVaultStore } from '../vault/sql-store';
 export type { MigrateOptions, MigrateResult, Migration } from './migrate';

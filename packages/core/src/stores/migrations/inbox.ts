@@ -1,4 +1,32 @@
 import type { Migration } from './index';
 
 /** Tables of the `inbox` module. */
-export const inboxMigrations: Migration[] = [];
+export const inboxMigrations: Migration[] = [
+  {
+    module: 'inbox',
+    version: 1,
+    name: 'inbox events',
+    up: (names) => `
+CREATE TABLE IF NOT EXISTS ${names.table('inbox_events')} (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  source text NOT NULL,
+  event_id text NOT NULL,
+  type text NOT NULL,
+  payload jsonb NOT NULL,
+  status text NOT NULL DEFAULT 'received' CHECK (status IN ('received', 'processing', 'processed', 'failed', 'dead')),
+  attempts integer NOT NULL DEFAULT 0,
+  last_error text,
+  received_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  next_attempt_at timestamptz,
+  lease_owner text,
+  lease_until timestamptz,
+  processed_at timestamptz,
+  CONSTRAINT inbox_events_source_event_id_key UNIQUE (source, event_id)
+);
+CREATE INDEX IF NOT EXISTS inbox_events_due_idx ON ${names.table('inbox_events')} (source, next_attempt_at)
+  WHERE status IN ('received', 'failed', 'processing');
+CREATE INDEX IF NOT EXISTS inbox_events_status_idx ON ${names.table('inbox_events')} (status, source, type);
+`,
+  },
+];

@@ -1,0 +1,25 @@
+import { BallastError, type BallastErrorOptions, errorGuard } from '../errors';
+
+/**
+ * Why an inbox operation failed.
+ *
+ * - `store_unavailable`: the inbox store could not be reached or did not answer in time
+ *   (the webhook endpoint answers 503 so the provider retries).
+ * - `invalid_event`: an event to store lacks a usable source, id or type.
+ * - `invalid_options`: an option is out of range or of the wrong type.
+ * - `invalid_filter`: a list, count or replay filter is malformed (bad status, limit or cursor).
+ * - `stopped`: the inbox or worker was stopped while the call was waiting.
+ */
+export type InboxErrorCode = 'store_unavailable' | 'invalid_event' | 'invalid_options' | 'invalid_filter' | 'stopped';
+
+/** An error thrown by `@ballast/core/inbox`. */
+export class InboxError extends BallastError<InboxErrorCode> {
+  override readonly name = 'InboxError';
+
+  constructor(api: string, code: InboxErrorCode, message: string, options: BallastErrorOptions = {}) {
+    super(`@ballast/core] [${api}`, code, message, options);
+  }
+}
+
+/** True for an {@link InboxError}, from any realm or copy of the package. */
+export const isInboxError: (value: unknown) => value is InboxError = errorGuard<InboxError>('InboxError');

@@ -1,0 +1,260 @@
+import { isBallastError } from '../errors';
+import { DEFAULT_MAX_BODY_BYTES } from '../webhooks/body/limits';
+import { readRequestBody } from '../webhooks/body/request';
+import { isWebhookVerificationError, type WebhookVerificationErrorCode } from '../webhooks/errors';
+import type { VerifiedWebhook, VerifyWebhookOptions, WebhookHeaders } from '../webhooks/types';
+import { createWebhookVerifier } from '../webhooks/verify';
+import { InboxError, isInboxError } from './errors';
+import { assertSource, type Inbox } from './inbox';
+import type { InboxQueue } from './queue';
+import { createInboxWorker, type InboxHandlers, type InboxWorker, type InboxWorkerOptions, inboxTopic } from './worker';
+
+/** What a `verify` function receives: the raw body (already size-checked) and the headers. */
+export interface WebhookDelivery {
+  body: Uint8Array;
+  headers: WebhookHeaders;
+}
+
+/** Verifies a delivery; rejects with a `WebhookVerificationError` when it is not genuine. */
+export type DeliveryVerifier = (delivery: WebhookDelivery) => Promise<VerifiedWebhook>;
+
+/** Options for {@link createWebhookHandler}. */
+export interface WebhookHandlerOptions {
+  /** The provider's name, part of the dedupe key and the queue topic, e.g. `stripe`. */
+  source: string;
+  /**
+   * How deliveries are verified: `verifyWebhook` options (`{ scheme, secret }`),
+   * or a function such as `createWebhookVerifier(...)`.
+   */
+  verify: VerifyWebhookOptions | DeliveryVerifier;
+  /** Where verified events are stored before the 200: `sqlInbox(db)` or `memoryInbox()`. */
+  inbox: Inbox;
+  /**
+   * Handlers by event type. When given, a worker processes this source's events
+   * in this process (`handler.worker`). Leave it out for an ingest-only
+   * endpoint whose events are processed by workers elsewhere.
+   */
+  on?: InboxHandlers;
+  /**
+   * How stored events reach workers. With `on`, the worker consumes it; without,
+   * the endpoint only publishes to it (e.g. a shared `pgBossQueue`).
+   * @default inProcessQueue() when `on` is given; none otherwise
+   */
+  queue?: InboxQueue;
+  /** Worker settings (concurrency, lease, retry, sweep, idempotency), used with `on`. */
+  worker?: Omit<InboxWorkerOptions, 'inbox' | 'source' | 'on' | 'queue'>;
+  /**
+   * The event type of a verified delivery.
+   * @default the payload's `type` field, or `''`
+   */
+  eventType?: (event: VerifiedWebhook) => string;
+  /**
+   * The largest body accepted, in bytes; larger ones get 413 without being read further.
+   * @default 1_048_576 (1 MiB)
+   */
+  maxBodyBytes?: number;
+  /** Called with store failures and other unexpected errors (the response is already decided). */
+  onError?: (error: unknown) => void;
+}
+
+/** A framework-neutral delivery, as adapters hand it over. */
+export interface DeliveryInput {
+  method: string;
+  headers: WebhookHeaders;
+  /** The raw body, or a reader that enforces `maxBytes`. */
+  body: Uint8Array | ((maxBytes: number) => Promise<Uint8Array>);
+}
+
+/** The response to send, framework-neutral. */
+export interface DeliveryResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A Web-standard webhook endpoint: `(request) => Promise<Response>`, plus its worker and the neutral core. */
+export interface WebhookHandler {
+  (request: Request): Promise<Response>;
+  /** Handles a delivery given as raw parts; adapters call this. */
+  handle(input: DeliveryInput): Promise<DeliveryResponse>;
+  /** The source this endpoint stores events for. */
+  readonly source: string;
+  /** The largest body accepted, in bytes. */
+  readonly maxBodyBytes: number;
+  /** The worker processing this source's events in this process, when `on` was given. */
+  readonly worker: InboxWorker | undefined;
+  /** Stops the worker (and the publishing to the queue); the inbox stays open. */
+  close(): Promise<void>;
+}
+
+/** HTTP status for each verification failure: 401 when authenticity fails, 413 for size, 400 for the rest. */
+const VERIFY_STATUS: Readonly<Record<WebhookVerificationErrorCode, number>> = {
+  missing_header: 401,
+  no_matching_signature: 401,
+  duplicate_header: 400,
+  malformed_header: 400,
+  timestamp_too_old: 400,
+  timestamp_in_future: 400,
+  empty_body: 400,
+  body_too_large: 413,
+  invalid_body: 400,
+  body_already_parsed: 400,
+  body_read_failed: 400,
+  invalid_input: 400,
+  // the deployment's configuration, not the request, is at fault
+  invalid_secret: 500,
+  invalid_options: 500,
+};
+
+const JSON_HEADERS = { 'content-type': 'application/json' } as const;
+const STORED = '{"received":true,"duplicate":false}';
+const DUPLICATE = '{"received":true,"duplicate":true}';
+
+const reply = (status: number, body: string, headers: Record<string, string> = {}): DeliveryResponse => ({
+  status,
+  headers: { ...JSON_HEADERS, ...headers },
+  body,
+});
+const errorReply = (status: number, code: string, headers?: Record<string, string>) =>
+  reply(status, JSON.stringify({ error: code }), headers);
+
+function defaultEventType(event: VerifiedWebhook): string {
+  const payload = event.payload;
+  if (typeof payload === 'object' && payload !== null && 'type' in payload) {
+    const type = (payload as { type: unknown }).type;
+    if (typeof type === 'string') return type;
+  }
+  return '';
+}
+
+/**
+ * Creates a webhook endpoint that verifies each delivery, stores it durably in
+ * the inbox (group-committed), and answers only then: 200 for a stored event
+ * or a duplicate, 400/401 with the verification error code for a bad
+ * delivery, 413 for an oversized body, 503 (with `Retry-After`) when the store
+ * cannot be reached so the provider retries. Never a 200 for an event that was
+ * not stored. With `on`, a worker processes the events off the request path.
+ *
+ * @example
+ * ```ts
+ * const webhook = createWebhookHandler({
+ *   source: 'stripe',
+ *   verify: { scheme: 'stripe', secret: process.env.STRIPE_WEBHOOK_SECRET ?? '' },
+ *   inbox: sqlInbox(db),
+ *   on: { 'invoice.paid': async (event) => markPaid(event.payload) },
+ * });
+ * export const POST = toNextRoute(webhook);
+ * ```
+ */
+export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHandler {
+  const api = 'createWebhookHandler';
+  if (typeof options !== 'object' || options === null) {
+    throw new InboxError(api, 'invalid_options', 'options must be an object');
+  }
+  const source = assertSource(api, options.source, 'invalid_options');
+  const { inbox, on, queue } = options;
+  if (typeof inbox?.ingest !== 'function') {
+    throw new InboxError(api, 'invalid_options', 'inbox must be an Inbox (sqlInbox(db) or memoryInbox())');
+  }
+  const verify: DeliveryVerifier =
+    typeof options.verify === 'function'
+      ? options.verify
+      : typeof options.verify === 'object' && options.verify !== null
+        ? createWebhookVerifier(options.verify)
+        : (() => {
+            throw new InboxError(api, 'invalid_options', 'verify must be verifyWebhook options or a function');
+          })();
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1) {
+    throw new InboxError(
+      api,
+      'invalid_options',
+      `maxBodyBytes must be a positive integer, got ${String(maxBodyBytes)}`,
+    );
+  }
+  const eventType = options.eventType ?? defaultEventType;
+  const onError = options.onError ?? (() => {});
+  const report = (error: unknown) => {
+    try {
+      onError(error);
+    } catch {
+      // an observer's failure must not change the response
+    }
+  };
+
+  let worker: InboxWorker | undefined;
+  let unpublish: (() => void) | undefined;
+  if (on !== undefined) {
+    worker = createInboxWorker({
+      ...options.worker,
+      inbox,
+      source,
+      on,
+      ...(queue === undefined ? {} : { queue }),
+      onError: (error, event) => {
+        options.worker?.onError?.(error, event);
+        if (options.worker?.onError === undefined) report(error);
+      },
+    });
+    worker.start().catch(report);
+  } else if (queue !== undefined) {
+    const topic = inboxTopic(source);
+    unpublish = inbox.subscribe((keys) => {
+      const mine = keys.filter((k) => k.source === source);
+      if (mine.length > 0) queue.send(topic, mine).catch(report);
+    });
+  }
+
+  async function handle(input: DeliveryInput): Promise<DeliveryResponse> {
+    if (input.method !== 'POST') return errorReply(405, 'method_not_allowed', { allow: 'POST' });
+    let verified: VerifiedWebhook;
+    try {
+      const body = typeof input.body === 'function' ? await input.body(maxBodyBytes) : input.body;
+      if (body.byteLength > maxBodyBytes) return errorReply(413, 'body_too_large');
+      verified = await verify({ body, headers: input.headers });
+    } catch (error) {
+      if (isWebhookVerificationError(error)) {
+        const status = VERIFY_STATUS[error.code] ?? 400;
+        if (status === 500) report(error);
+        return errorReply(status, error.code);
+      }
+      report(error);
+      return errorReply(isBallastError(error) ? 400 : 500, isBallastError(error) ? error.code : 'internal_error');
+    }
+    let type: string;
+    try {
+      type = eventType(verified);
+    } catch (error) {
+      report(error);
+      return errorReply(400, 'invalid_event');
+    }
+    try {
+      const result = await inbox.ingest(source, { id: verified.id, payload: verified.payload, type });
+      return reply(200, result.outcome === 'stored' ? STORED : DUPLICATE);
+    } catch (error) {
+      if (isInboxError(error) && error.code === 'invalid_event') return errorReply(400, 'invalid_event');
+      report(error);
+      return errorReply(503, 'store_unavailable', { 'retry-after': '5' });
+    }
+  }
+
+  const handler = async (request: Request): Promise<Response> => {
+    const result = await handle({
+      method: request.method,
+      headers: request.headers,
+      body: (maxBytes) => readRequestBody(request, { maxBytes }),
+    });
+    return new Response(result.body, { status: result.status, headers: result.headers });
+  };
+
+  return Object.assign(handler, {
+    handle,
+    source,
+    maxBodyBytes,
+    worker,
+    async close() {
+      unpublish?.();
+      await worker?.stop();
+    },
+  });
+}

@@ -1,0 +1,308 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
+import { migrate } from '../stores/migrate';
+import { createPGlite } from '../stores/pglite';
+import { createPostgres } from '../stores/postgres';
+import type { SqlClient } from '../stores/sql';
+import { isInboxError } from './errors';
+import { createInbox, type Inbox } from './inbox';
+import { memoryInboxDriver } from './memory-driver';
+import { sqlInboxDriver } from './sql-driver';
+import type { InboxDriver } from './types';
+
+interface Harness {
+  driver: InboxDriver;
+  /** Closes the database, if any. */
+  close(): Promise<void>;
+}
+
+/** Counts the driver's insert calls, to see group commit at work. */
+function counting(driver: InboxDriver) {
+  const calls: number[] = [];
+  const wrapped: InboxDriver = {
+    ...driver,
+    insert: (events, now) => {
+      calls.push(events.length);
+      return driver.insert(events, now);
+    },
+  };
+  return { driver: wrapped, calls };
+}
+
+const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms);
+
+/** The behaviour every inbox driver must have. */
+function inboxContract(open: () => Promise<Harness>) {
+  let harness: Harness;
+  let inbox: Inbox;
+  let calls: number[];
+  let source: string;
+  let seq = 0;
+  const nextSource = () => `src${++seq}`;
+
+  beforeAll(async () => {
+    harness = await open();
+    const c = counting(harness.driver);
+    calls = c.calls;
+    inbox = createInbox(c.driver);
+  });
+  afterAll(async () => {
+    await inbox.close();
+    await harness.close();
+  });
+
+  it('stores an event once and reports later deliveries as duplicates', async () => {
+    source = nextSource();
+    const first = await inbox.ingest(source, { id: 'evt_1', payload: { type: 'invoice.paid', n: 1 } });
+    const again = await inbox.ingest(source, { id: 'evt_1', payload: { type: 'invoice.paid', n: 2 } });
+    expect(first).toEqual({ source, eventId: 'evt_1', type: 'invoice.paid', outcome: 'stored' });
+    expect(again.outcome).toBe('duplicate');
+    const stored = await inbox.get(source, 'evt_1');
+    expect(stored).toMatchObject({ status: 'received', attempts: 0, payload: { type: 'invoice.paid', n: 1 } });
+    // the same id in another source is another event
+    expect((await inbox.ingest(nextSource(), { id: 'evt_1', payload: {} })).outcome).toBe('stored');
+  });
+
+  it('group-commits concurrent deliveries and answers each duplicate exactly once as stored', async () => {
+    source = nextSource();
+    const before = calls.length;
+    const ids = Array.from({ length: 60 }, (_, i) => `evt_${i % 20}`); // each id three times
+    const results = await Promise.all(ids.map((id) => inbox.ingest(source, { id, payload: { type: 't' } })));
+    const inserts = calls.length - before;
+    expect(inserts).toBeLessThan(10); // 60 deliveries, a handful of statements
+    const storedIds = results.filter((r) => r.outcome === 'stored').map((r) => r.eventId);
+    expect(storedIds.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `evt_${i}`).sort());
+    expect((await inbox.counts({ source })).received).toBe(20);
+  });
+
+  it('rejects unusable events with invalid_event and stores nothing', async () => {
+    source = nextSource();
+    const bad: [string, unknown][] = [
+      ['', { id: 'e', payload: {} }],
+      ['has space', { id: 'e', payload: {} }],
+      [source, { id: '', payload: {} }],
+      [source, { id: 42, payload: {} }],
+      [source, { id: 'a\u0000b', payload: {} }],
+      [source, { id: 'e', payload: {}, type: 7 }],
+      [source, { id: 'x'.repeat(513), payload: {} }],
+      [source, null],
+    ];
+    for (const [s, event] of bad) {
+      const error = await inbox.ingest(s, event as never).catch((e: unknown) => e);
+      expect(isInboxError(error) && error.code).toBe('invalid_event');
+    }
+    expect((await inbox.counts({ source })).total).toBe(0);
+  });
+
+  it('claims due events with a lease, never twice at once, and lets an expired lease be taken over', async () => {
+    source = nextSource();
+    for (let i = 0; i < 5; i++) await inbox.ingest(source, { id: `e${i}`, payload: { type: 't' } });
+    const now = new Date(Date.now() + 1000);
+    const lease = new Date(now.getTime() + 30_000);
+    const [a, b] = await Promise.all([
+      harness.driver.claim({ source, owner: 'a', now, leaseUntil: lease, limit: 3 }),
+      harness.driver.claim({ source, owner: 'b', now, leaseUntil: lease, limit: 3 }),
+    ]);
+    const ids = [...(a ?? []), ...(b ?? [])].map((e) => e.eventId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toHaveLength(5);
+    expect(a?.[0]).toMatchObject({ status: 'processing', attempts: 1 });
+    // nothing is due while the leases hold
+    expect(await harness.driver.claim({ source, owner: 'c', now, leaseUntil: lease, limit: 10 })).toEqual([]);
+    // after the lease, another worker takes them over, counting a second attempt
+    const later = new Date(lease.getTime() + 1);
+    const taken = await harness.driver.claim({
+      source,
+      owner: 'c',
+      now: later,
+      leaseUntil: new Date(later.getTime() + 30_000),
+      limit: 10,
+    });
+    expect(taken.map((e) => e.attempts)).toEqual([2, 2, 2, 2, 2]);
+    // the first holder lost its lease: its settle is refused
+    const first = a?.[0];
+    if (!first) throw new Error('no claim');
+    expect(await harness.driver.settle(first, 'a', { status: 'processed' }, later)).toBe(false);
+    expect(await harness.driver.settle(first, 'c', { status: 'processed' }, later)).toBe(true);
+    expect(await inbox.get(source, first.eventId)).toMatchObject({ status: 'processed', leaseOwner: null });
+  });
+
+  it('claims one event by id, and only when it is due', async () => {
+    source = nextSource();
+    await inbox.ingest(source, { id: 'one', payload: { type: 't' } });
+    await inbox.ingest(source, { id: 'two', payload: { type: 't' } });
+    const now = new Date(Date.now() + 1000);
+    const [claimed] = await harness.driver.claim({
+      source,
+      eventId: 'two',
+      owner: 'w',
+      now,
+      leaseUntil: new Date(now.getTime() + 1000),
+      limit: 1,
+    });
+    expect(claimed?.eventId).toBe('two');
+    if (!claimed) throw new Error('no claim');
+    const retryAt = new Date(now.getTime() + 60_000);
+    await harness.driver.settle(claimed, 'w', { status: 'failed', error: 'boom', nextAttemptAt: retryAt }, now);
+    const early = new Date(now.getTime() + 59_000);
+    const none = await harness.driver.claim({
+      source,
+      eventId: 'two',
+      owner: 'w',
+      now: early,
+      leaseUntil: retryAt,
+      limit: 1,
+    });
+    expect(none).toEqual([]);
+    expect(await inbox.get(source, 'two')).toMatchObject({ status: 'failed', lastError: 'boom', attempts: 1 });
+    const due = await harness.driver.claim({
+      source,
+      eventId: 'two',
+      owner: 'w',
+      now: retryAt,
+      leaseUntil: at(9e12),
+      limit: 1,
+    });
+    expect(due.map((e) => e.attempts)).toEqual([2]);
+  });
+
+  it('replays dead events only, with a fresh attempt budget', async () => {
+    source = nextSource();
+    await inbox.ingest(source, { id: 'dead1', payload: { type: 't' } });
+    await inbox.ingest(source, { id: 'ok1', payload: { type: 't' } });
+    const now = new Date(Date.now() + 1000);
+    const claimed = await harness.driver.claim({ source, owner: 'w', now, leaseUntil: at(9e12), limit: 10 });
+    for (const e of claimed) {
+      await harness.driver.settle(
+        e,
+        'w',
+        e.eventId === 'dead1' ? { status: 'dead', error: 'gave up' } : { status: 'processed' },
+        now,
+      );
+    }
+    const seen: string[] = [];
+    const off = inbox.subscribe((keys) => seen.push(...keys.map((k) => k.eventId)));
+    expect(await inbox.replay('ok1')).toBe(0); // processed events are not replayed
+    expect(await inbox.replay({ source, eventId: 'dead1' })).toBe(1);
+    off();
+    expect(seen).toEqual(['dead1']);
+    expect(await inbox.get(source, 'dead1')).toMatchObject({ status: 'received', attempts: 0, lastError: 'gave up' });
+    expect(await inbox.replay({ source })).toBe(0);
+  });
+
+  it('lists with filters and cursors, and counts by status', async () => {
+    source = nextSource();
+    for (let i = 0; i < 7; i++) {
+      await inbox.ingest(source, { id: `l${i}`, payload: { type: i % 2 === 0 ? 'even' : 'odd' } });
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await inbox.list({ source, limit: 3, ...(cursor === undefined ? {} : { cursor }) });
+      seen.push(...page.events.map((e) => e.eventId));
+      cursor = page.nextCursor ?? undefined;
+      pages++;
+    } while (cursor !== undefined);
+    expect(pages).toBe(3);
+    expect(seen).toEqual(['l0', 'l1', 'l2', 'l3', 'l4', 'l5', 'l6']);
+    const odd = await inbox.list({ source, type: 'odd' });
+    expect(odd.events.map((e) => e.eventId)).toEqual(['l1', 'l3', 'l5']);
+    expect((await inbox.list({ source, status: ['processed', 'dead'] })).events).toEqual([]);
+    expect(await inbox.counts({ source })).toEqual({
+      received: 7,
+      processing: 0,
+      processed: 0,
+      failed: 0,
+      dead: 0,
+      total: 7,
+    });
+    expect((await inbox.counts({ source, type: 'even' })).total).toBe(4);
+  });
+
+  it('rejects malformed filters with invalid_filter', async () => {
+    const attempts = [
+      () => inbox.list({ limit: 0 }),
+      () => inbox.list({ limit: 1001 }),
+      () => inbox.list({ cursor: 'abc' }),
+      () => inbox.list({ status: 'done' as never }),
+      () => inbox.counts({ status: [] }),
+      () => inbox.counts({ source: 3 as never }),
+      () => inbox.replay({ status: 'processed' as never }),
+    ];
+    for (const attempt of attempts) {
+      const error = await attempt().catch((e: unknown) => e);
+      expect(isInboxError(error) && error.code).toBe('invalid_filter');
+    }
+  });
+}
+
+describe('inbox on memory', () => {
+  inboxContract(async () => ({ driver: memoryInboxDriver(), close: async () => {} }));
+});
+
+describe('inbox on PGlite', () => {
+  let db: SqlClient;
+  inboxContract(async () => {
+    db = await createPGlite();
+    await migrate(db, { modules: ['inbox'] });
+    return { driver: sqlInboxDriver(db), close: () => db.close() };
+  });
+});
+
+describeWithPostgres('inbox', (url) => {
+  inboxContract(async () => {
+    const schema = uniqueSchema('inbox');
+    const db = await createPostgres({ connectionString: url, max: 8 });
+    await migrate(db, { schema, modules: ['inbox'] });
+    return {
+      driver: sqlInboxDriver(db, { schema }),
+      close: async () => {
+        await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await db.close();
+      },
+    };
+  });
+});
+
+describe('inbox store failures', () => {
+  it('turns a failing store into store_unavailable, never a stored answer', async () => {
+    const driver = memoryInboxDriver();
+    const inbox = createInbox({
+      ...driver,
+      insert: async () => {
+        throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+      },
+    });
+    const error = await inbox.ingest('s', { id: 'e', payload: {} }).catch((e: unknown) => e);
+    expect(isInboxError(error) && error.code).toBe('store_unavailable');
+    expect((error as Error).cause).toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it('isolates an event the database rejects so the rest of its batch is stored', async () => {
+    const driver = memoryInboxDriver();
+    const inbox = createInbox({
+      ...driver,
+      insert: async (events, now) => {
+        if (events.some((e) => e.eventId === 'poison')) {
+          throw Object.assign(new Error('unsupported Unicode escape sequence'), { code: '22P05' });
+        }
+        return driver.insert(events, now);
+      },
+    });
+    const results = await Promise.allSettled(
+      ['a', 'poison', 'b'].map((id) => inbox.ingest('s', { id, payload: { type: 't' } })),
+    );
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const rejected = results[1] as PromiseRejectedResult;
+    expect(isInboxError(rejected.reason) && rejected.reason.code).toBe('invalid_event');
+    expect((await inbox.counts()).total).toBe(2);
+  });
+
+  it('refuses ingest after close with stopped', async () => {
+    const inbox = createInbox(memoryInboxDriver());
+    await inbox.close();
+    const error = await inbox.ingest('s', { id: 'e', payload: {} }).catch((e: unknown) => e);
+    expect(isInboxError(error) && error.code).toBe('stopped');
+  });
+});

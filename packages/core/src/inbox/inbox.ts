@@ -1,0 +1,339 @@
+import type { IdempotencyStore } from '../idempotency/store';
+import { InboxError, isInboxError } from './errors';
+import { type GroupCommitOptions, groupCommitter, normalizeGroupCommit } from './group-commit';
+import {
+  INBOX_STATUSES,
+  type InboxCounts,
+  type InboxDriver,
+  type InboxEvent,
+  type InboxEventKey,
+  type InboxFilter,
+  type InboxListOptions,
+  type InboxPage,
+  type NewInboxEvent,
+} from './types';
+
+/** Options shared by every inbox factory (`sqlInbox`, `memoryInbox`, `createInbox`). */
+export interface InboxOptions {
+  /** How concurrent `ingest` calls share statements. */
+  groupCommit?: GroupCommitOptions;
+  /**
+   * The clock, in epoch milliseconds. Every stored time comes from it, never
+   * from the database, so tests can drive time with fake timers.
+   * @default Date.now
+   */
+  clock?: () => number;
+  /**
+   * Where workers record handler runs through `idempotent()`, keyed on source
+   * and event id. `sqlInbox` uses the SQL idempotency store of the same
+   * database and schema, `memoryInbox` a memory store.
+   * @default none for `createInbox`
+   */
+  idempotencyStore?: IdempotencyStore;
+}
+
+/** An event to ingest: a `VerifiedWebhook` fits, as does any `{ id, payload }`. */
+export interface IngestableEvent {
+  /** The provider's event id: the deduplication key, with the source. */
+  id: string;
+  /** The verified payload, stored as JSON. */
+  payload: unknown;
+  /** The event type; read from `payload.type` when absent. */
+  type?: string;
+}
+
+/** What {@link Inbox.ingest} did. */
+export interface IngestResult extends InboxEventKey {
+  /** `stored`: first delivery, now committed. `duplicate`: already stored, nothing written. */
+  outcome: 'stored' | 'duplicate';
+  /** The event type as stored. */
+  type: string;
+}
+
+/** What {@link Inbox.replay} takes: an event id, a key, or a filter (status defaults to `dead`). */
+export type ReplayTarget = string | InboxEventKey | ReplayFilter;
+
+/** Which events to replay. */
+export interface ReplayFilter extends Omit<InboxFilter, 'status'> {
+  /**
+   * Replay events in these states only: `dead`, `failed`, or both.
+   * @default 'dead'
+   */
+  status?: 'dead' | 'failed' | readonly ('dead' | 'failed')[];
+}
+
+/** Receives the keys of events that became due for processing: new ones and replayed ones. */
+export type InboxListener = (keys: readonly InboxEventKey[]) => void;
+
+/**
+ * A durable webhook inbox: stores each event once per `(source, id)`, and keeps
+ * its processing state. Create one with `sqlInbox(db)` (PGlite or Postgres) or
+ * `memoryInbox()`.
+ */
+export interface Inbox {
+  /**
+   * Stores a verified event unless it is already stored, through group commit.
+   * Resolves once the row is committed (or found to be a duplicate). Catch-up
+   * jobs (e.g. a Stripe reconcile) use this to feed events through the same dedupe.
+   * @throws InboxError `invalid_event` for an unusable source, id, type or payload;
+   *   `store_unavailable` when the store fails or times out; `stopped` after `close()`.
+   */
+  ingest(source: string, event: IngestableEvent): Promise<IngestResult>;
+  /** One event by source and id, or `null`. */
+  get(source: string, eventId: string): Promise<InboxEvent | null>;
+  /** A page of events, oldest first, filtered by status, source, type or ids. */
+  list(options?: InboxListOptions): Promise<InboxPage>;
+  /** How many events are in each status. */
+  counts(filter?: InboxFilter): Promise<InboxCounts>;
+  /**
+   * Re-runs dead-lettered events: moves them back to `received` with a fresh
+   * attempt budget, due now. An event id replays it in every source.
+   * Resolves with how many events were replayed.
+   */
+  replay(target: ReplayTarget): Promise<number>;
+  /** Subscribes to events becoming due (new and replayed), in this process. Returns the unsubscribe function. */
+  subscribe(listener: InboxListener): () => void;
+  /** The storage driver underneath (workers claim and settle through it). */
+  readonly driver: InboxDriver;
+  /** The inbox's clock, in epoch milliseconds. */
+  readonly now: () => number;
+  /** The idempotency store workers run handlers through, when the inbox has one. */
+  readonly idempotencyStore: IdempotencyStore | undefined;
+  /** Stops accepting events, waits for pending writes, and closes what the driver opened. */
+  close(): Promise<void>;
+}
+
+const SOURCE = /^[A-Za-z0-9_.\-/]{1,100}$/;
+const MAX_ID = 512;
+const MAX_TYPE = 256;
+
+/** Throws `invalid_event` unless `source` is a usable source name. */
+export function assertSource(api: string, source: unknown, code: 'invalid_event' | 'invalid_options'): string {
+  if (typeof source !== 'string' || !SOURCE.test(source)) {
+    throw new InboxError(
+      api,
+      code,
+      `source must be 1 to 100 letters, digits or "_.-/", got ${JSON.stringify(source) ?? String(source)}`,
+    );
+  }
+  return source;
+}
+
+function text(value: unknown, max: number): value is string {
+  return typeof value === 'string' && value.length <= max && !value.includes('\u0000');
+}
+
+/** Reads the event type from an event, or from `payload.type`. */
+function eventType(event: IngestableEvent): string {
+  if (event.type !== undefined) return event.type;
+  const payload = event.payload;
+  if (typeof payload === 'object' && payload !== null && 'type' in payload) {
+    const type = (payload as { type: unknown }).type;
+    if (typeof type === 'string') return type;
+  }
+  return '';
+}
+
+function toNewEvent(source: string, event: IngestableEvent): NewInboxEvent {
+  assertSource('ingest', source, 'invalid_event');
+  if (typeof event !== 'object' || event === null) {
+    throw new InboxError('ingest', 'invalid_event', 'the event must be an object with an id and a payload');
+  }
+  if (!text(event.id, MAX_ID) || event.id.length === 0) {
+    throw new InboxError(
+      'ingest',
+      'invalid_event',
+      `the event id must be a non-empty string of at most ${MAX_ID} characters`,
+    );
+  }
+  const type = eventType(event);
+  if (!text(type, MAX_TYPE)) {
+    throw new InboxError(
+      'ingest',
+      'invalid_event',
+      `the event type must be a string of at most ${MAX_TYPE} characters`,
+    );
+  }
+  return { source, eventId: event.id, type, payload: event.payload };
+}
+
+/** True for a database error caused by the data itself (SQLSTATE classes 22 and 23), not by the store. */
+function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof TypeError || (typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code));
+}
+
+function storeError(error: unknown): InboxError {
+  if (isInboxError(error)) return error;
+  if (isDataError(error)) {
+    return new InboxError('ingest', 'invalid_event', 'the store rejected the event', { cause: error });
+  }
+  return new InboxError('ingest', 'store_unavailable', 'the inbox store is unavailable', { cause: error });
+}
+
+const keyString = (k: InboxEventKey) => `${k.source}\u0000${k.eventId}`;
+
+function normalizeStatuses(status: InboxFilter['status'], allowed: readonly string[]): void {
+  if (status === undefined) return;
+  const list: readonly unknown[] = typeof status === 'string' ? [status] : Array.isArray(status) ? status : [status];
+  if (list.length === 0 || list.some((s) => typeof s !== 'string' || !allowed.includes(s))) {
+    throw new InboxError('filter', 'invalid_filter', `status must be one of ${allowed.join(', ')}`);
+  }
+}
+
+function checkFilter(filter: InboxFilter): InboxFilter {
+  if (typeof filter !== 'object' || filter === null) {
+    throw new InboxError('filter', 'invalid_filter', 'a filter must be an object');
+  }
+  normalizeStatuses(filter.status, INBOX_STATUSES);
+  for (const field of ['source', 'type'] as const) {
+    const v = filter[field];
+    if (v !== undefined && typeof v !== 'string') {
+      throw new InboxError('filter', 'invalid_filter', `${field} must be a string`);
+    }
+  }
+  if (
+    filter.eventIds !== undefined &&
+    (!Array.isArray(filter.eventIds) || filter.eventIds.some((id) => typeof id !== 'string'))
+  ) {
+    throw new InboxError('filter', 'invalid_filter', 'eventIds must be an array of strings');
+  }
+  return filter;
+}
+
+/**
+ * Builds an {@link Inbox} on any {@link InboxDriver}. `sqlInbox` and
+ * `memoryInbox` call this; use it directly for a driver of your own.
+ *
+ * @example
+ * ```ts
+ * const inbox = createInbox(memoryInboxDriver());
+ * await inbox.ingest('stripe', { id: 'evt_1', payload: { type: 'invoice.paid' } });
+ * ```
+ */
+export function createInbox(driver: InboxDriver, options: InboxOptions = {}): Inbox {
+  const groupCommit = normalizeGroupCommit(options.groupCommit);
+  const now = options.clock ?? Date.now;
+  if (typeof now !== 'function') throw new InboxError('createInbox', 'invalid_options', 'clock must be a function');
+  const listeners = new Set<InboxListener>();
+
+  const notify = (keys: readonly InboxEventKey[]) => {
+    if (keys.length === 0) return;
+    for (const listener of listeners) {
+      try {
+        listener(keys);
+      } catch {
+        // a listener's failure must not fail the write that already committed
+      }
+    }
+  };
+
+  /** Writes one batch; duplicates within it share the first occurrence's row. */
+  async function write(events: NewInboxEvent[]): Promise<(boolean | Error)[]> {
+    const firstIndex = new Map<string, number>();
+    const unique: NewInboxEvent[] = [];
+    const slot = events.map((e) => {
+      const k = keyString(e);
+      let at = firstIndex.get(k);
+      if (at === undefined) {
+        at = unique.length;
+        firstIndex.set(k, at);
+        unique.push(e);
+        return at;
+      }
+      return -1; // a second delivery in the same batch: a duplicate by construction
+    });
+    const stored = await insertUnique(unique);
+    notify(unique.filter((_, i) => stored[i] === true));
+    return slot.map((at) => (at === -1 ? false : (stored[at] ?? false)));
+  }
+
+  /** Inserts a batch; when the data (not the store) makes it fail, isolates the bad event. */
+  async function insertUnique(events: NewInboxEvent[]): Promise<(boolean | Error)[]> {
+    try {
+      return await driver.insert(events, new Date(now()));
+    } catch (error) {
+      if (events.length === 1 || !isDataError(error)) throw error;
+      return Promise.all(
+        events.map((e) =>
+          driver.insert([e], new Date(now())).then(
+            ([stored]) => stored === true,
+            (e2: unknown) => storeError(e2),
+          ),
+        ),
+      );
+    }
+  }
+
+  const committer = groupCommitter<NewInboxEvent, boolean | Error>(write, groupCommit);
+  let closed = false;
+
+  return {
+    driver,
+    now,
+    idempotencyStore: options.idempotencyStore,
+    async ingest(source, event) {
+      if (closed) throw new InboxError('ingest', 'stopped', 'the inbox was closed');
+      const row = toNewEvent(source, event);
+      let stored: boolean | Error;
+      try {
+        stored = await committer.submit(row);
+      } catch (error) {
+        throw storeError(error);
+      }
+      if (stored instanceof Error) throw stored;
+      return { source, eventId: row.eventId, type: row.type, outcome: stored ? 'stored' : 'duplicate' };
+    },
+    async get(source, eventId) {
+      try {
+        return await driver.get({ source, eventId });
+      } catch (error) {
+        throw storeError(error);
+      }
+    },
+    async list(listOptions = {}) {
+      checkFilter(listOptions);
+      const limit = listOptions.limit ?? 100;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+        throw new InboxError('list', 'invalid_filter', `limit must be an integer from 1 to 1000, got ${String(limit)}`);
+      }
+      if (listOptions.cursor !== undefined && !/^[0-9]{1,19}$/.test(listOptions.cursor)) {
+        throw new InboxError('list', 'invalid_filter', 'cursor must be a nextCursor returned by list()');
+      }
+      return driver.list({ ...listOptions, limit });
+    },
+    async counts(filter = {}) {
+      return driver.counts(checkFilter(filter));
+    },
+    async replay(target) {
+      let filter: InboxFilter;
+      if (typeof target === 'string') filter = { eventIds: [target], status: 'dead' };
+      else if (typeof target === 'object' && target !== null && 'eventId' in target) {
+        filter = { source: target.source, eventIds: [target.eventId], status: 'dead' };
+      } else {
+        if (typeof target !== 'object' || target === null) {
+          throw new InboxError('replay', 'invalid_filter', 'replay takes an event id, { source, eventId } or a filter');
+        }
+        const { status = 'dead', ...rest } = target;
+        normalizeStatuses(status, ['dead', 'failed']);
+        filter = { ...checkFilter(rest), status };
+      }
+      const keys = await driver.replay(filter, new Date(now()));
+      notify(keys);
+      return keys.length;
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await committer.close();
+      listeners.clear();
+      await driver.close?.();
+    },
+  };
+}

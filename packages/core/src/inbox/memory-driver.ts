@@ -1,0 +1,158 @@
+import type {
+  ClaimedInboxEvent,
+  ClaimRequest,
+  InboxCounts,
+  InboxDriver,
+  InboxEvent,
+  InboxEventKey,
+  InboxFilter,
+  InboxListOptions,
+  InboxPage,
+  NewInboxEvent,
+  Settlement,
+} from './types';
+
+interface Stored {
+  seq: number;
+  event: InboxEvent;
+}
+
+const keyOf = (k: InboxEventKey) => `${k.source}\u0000${k.eventId}`;
+const copy = (e: InboxEvent): InboxEvent => ({ ...e });
+
+function matches(e: InboxEvent, filter: InboxFilter): boolean {
+  if (filter.source !== undefined && e.source !== filter.source) return false;
+  if (filter.type !== undefined && e.type !== filter.type) return false;
+  if (filter.status !== undefined) {
+    const statuses: readonly string[] = typeof filter.status === 'string' ? [filter.status] : filter.status;
+    if (!statuses.includes(e.status)) return false;
+  }
+  if (filter.eventIds !== undefined && !filter.eventIds.includes(e.eventId)) return false;
+  return true;
+}
+
+/**
+ * The in-memory inbox driver: same behaviour as the SQL driver, for tests and
+ * throwaway use. Nothing survives the process, and nothing is shared between
+ * processes. Payloads are stored as a JSON round-trip, as the SQL driver does.
+ */
+export function memoryInboxDriver(): InboxDriver {
+  const rows = new Map<string, Stored>();
+  let seq = 0;
+
+  const due = (e: InboxEvent, now: Date) =>
+    (e.status === 'received' || e.status === 'failed' || e.status === 'processing') &&
+    e.nextAttemptAt !== null &&
+    e.nextAttemptAt.getTime() <= now.getTime();
+
+  return {
+    async insert(events: readonly NewInboxEvent[], now: Date): Promise<boolean[]> {
+      // validate the whole batch first, so a bad event stores nothing (one statement, one outcome)
+      const payloads = events.map((e) => JSON.parse(JSON.stringify(e.payload ?? null)) as unknown);
+      return events.map((e, i) => {
+        const key = keyOf(e);
+        if (rows.has(key)) return false;
+        rows.set(key, {
+          seq: ++seq,
+          event: {
+            source: e.source,
+            eventId: e.eventId,
+            type: e.type,
+            payload: payloads[i],
+            status: 'received',
+            attempts: 0,
+            lastError: null,
+            receivedAt: now,
+            updatedAt: now,
+            nextAttemptAt: now,
+            leaseOwner: null,
+            leaseUntil: null,
+            processedAt: null,
+          },
+        });
+        return true;
+      });
+    },
+
+    async claim(request: ClaimRequest): Promise<ClaimedInboxEvent[]> {
+      const candidates = [...rows.values()]
+        .filter(
+          ({ event }) =>
+            event.source === request.source &&
+            (request.eventId === undefined || event.eventId === request.eventId) &&
+            due(event, request.now),
+        )
+        .sort(
+          (a, b) => (a.event.nextAttemptAt?.getTime() ?? 0) - (b.event.nextAttemptAt?.getTime() ?? 0) || a.seq - b.seq,
+        )
+        .slice(0, request.limit);
+      return candidates.map(({ event }) => {
+        event.status = 'processing';
+        event.attempts += 1;
+        event.leaseOwner = request.owner;
+        event.leaseUntil = request.leaseUntil;
+        event.nextAttemptAt = request.leaseUntil;
+        event.updatedAt = request.now;
+        return copy(event) as ClaimedInboxEvent;
+      });
+    },
+
+    async settle(key: InboxEventKey, owner: string, outcome: Settlement, now: Date): Promise<boolean> {
+      const event = rows.get(keyOf(key))?.event;
+      if (event?.status !== 'processing' || event.leaseOwner !== owner) return false;
+      event.status = outcome.status;
+      if (outcome.status !== 'processed') event.lastError = outcome.error;
+      event.nextAttemptAt = outcome.status === 'failed' ? outcome.nextAttemptAt : null;
+      event.processedAt = outcome.status === 'processed' ? now : null;
+      event.leaseOwner = null;
+      event.leaseUntil = null;
+      event.updatedAt = now;
+      return true;
+    },
+
+    async replay(filter: InboxFilter, now: Date): Promise<InboxEventKey[]> {
+      const moved: InboxEventKey[] = [];
+      for (const { event } of rows.values()) {
+        if (!matches(event, filter)) continue;
+        event.status = 'received';
+        event.attempts = 0;
+        event.nextAttemptAt = now;
+        event.leaseOwner = null;
+        event.leaseUntil = null;
+        event.updatedAt = now;
+        moved.push({ source: event.source, eventId: event.eventId });
+      }
+      return moved;
+    },
+
+    async get(key: InboxEventKey): Promise<InboxEvent | null> {
+      const stored = rows.get(keyOf(key));
+      return stored ? copy(stored.event) : null;
+    },
+
+    async list(options: InboxListOptions): Promise<InboxPage> {
+      const after = options.cursor === undefined ? 0 : Number(options.cursor);
+      const limit = options.limit ?? 100;
+      const page = [...rows.values()]
+        .filter((s) => s.seq > after && matches(s.event, options))
+        .sort((a, b) => a.seq - b.seq)
+        .slice(0, limit + 1);
+      const items = page.slice(0, limit);
+      const last = items[items.length - 1];
+      return {
+        events: items.map((s) => copy(s.event)),
+        nextCursor: page.length > limit && last ? String(last.seq) : null,
+      };
+    },
+
+    async counts(filter: InboxFilter): Promise<InboxCounts> {
+      const counts: InboxCounts = { received: 0, processing: 0, processed: 0, failed: 0, dead: 0, total: 0 };
+      for (const { event } of rows.values()) {
+        if (!matches(event, filter)) continue;
+        counts[event.status] += 1;
+        counts.total += 1;
+      }
+      return counts;
+    },
+  };
+}

@@ -1,0 +1,126 @@
+import type { PgBoss } from 'pg-boss';
+import { InboxError } from './errors';
+import type { InboxJob, InboxQueue } from './queue';
+
+/** The part of a started `PgBoss` instance the queue uses. */
+export type PgBossLike = Pick<PgBoss, 'createQueue' | 'getQueue' | 'insert' | 'work' | 'offWork'>;
+
+/** Options for {@link pgBossQueue}. */
+export interface PgBossQueueOptions {
+  /**
+   * Prefix of the pg-boss queue names; the inbox topic (`inbox.<source>`) is appended.
+   * @default 'ballast'
+   */
+  prefix?: string;
+  /**
+   * How often an idle worker polls pg-boss for jobs, in seconds (pg-boss's minimum is 0.5).
+   * The inbox's own sweep is the backstop, so this can stay short.
+   * @default 0.5
+   */
+  pollingIntervalSeconds?: number;
+  /**
+   * Jobs fetched per poll by each of the `concurrency` pg-boss workers.
+   * @default 1
+   */
+  batchSize?: number;
+}
+
+const DEFAULTS: Readonly<Required<PgBossQueueOptions>> = Object.freeze({
+  prefix: 'ballast',
+  pollingIntervalSeconds: 0.5,
+  batchSize: 1,
+});
+
+const NAME = /^[\w.\-/]+$/;
+
+/**
+ * An {@link InboxQueue} on pg-boss: jobs live in Postgres, so any process
+ * running a worker for the source can take an event stored by any other. Pass
+ * a started `PgBoss`; its schema is the one given to the `PgBoss` constructor
+ * (`new PgBoss({ connectionString, schema: 'jobs' })`). pg-boss needs a real
+ * Postgres: with PGlite, use the in-process queue.
+ *
+ * Retries and dead-lettering stay with the inbox (its rows hold attempts and
+ * errors); pg-boss only carries "process event X" signals, with `startAfter`
+ * for backoff.
+ *
+ * @example
+ * ```ts
+ * import { PgBoss } from 'pg-boss';
+ * const boss = new PgBoss({ connectionString: process.env.DATABASE_URL, schema: 'pgboss' });
+ * await boss.start();
+ * const queue = pgBossQueue(boss);
+ * ```
+ */
+export function pgBossQueue(boss: PgBossLike, options: PgBossQueueOptions = {}): InboxQueue {
+  if (typeof boss?.insert !== 'function' || typeof boss.work !== 'function') {
+    throw new InboxError('pgBossQueue', 'invalid_options', 'boss must be a started PgBoss instance');
+  }
+  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  if (typeof o.prefix !== 'string' || !NAME.test(o.prefix)) {
+    throw new InboxError('pgBossQueue', 'invalid_options', 'prefix may only hold letters, digits and "_.-/"');
+  }
+  if (!(o.pollingIntervalSeconds >= 0.5)) {
+    throw new InboxError('pgBossQueue', 'invalid_options', 'pollingIntervalSeconds must be at least 0.5');
+  }
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) {
+    throw new InboxError('pgBossQueue', 'invalid_options', 'batchSize must be a positive integer');
+  }
+  const ready = new Map<string, Promise<void>>();
+
+  const queueName = (topic: string) => `${o.prefix}.${topic}`;
+
+  /** Creates the pg-boss queue once per name (pg-boss requires it before send and work). */
+  const ensure = (name: string): Promise<void> => {
+    let done = ready.get(name);
+    if (!done) {
+      done = (async () => {
+        if (await boss.getQueue(name)) return;
+        try {
+          // retries are the inbox's job: a pg-boss job only says "look at event X"
+          await boss.createQueue(name, { retryLimit: 0 });
+        } catch (error) {
+          if (!(await boss.getQueue(name))) throw error;
+        }
+      })();
+      done.catch(() => ready.delete(name));
+      ready.set(name, done);
+    }
+    return done;
+  };
+
+  return {
+    async send(topic, jobs, sendOptions = {}) {
+      if (jobs.length === 0) return;
+      const name = queueName(topic);
+      await ensure(name);
+      await boss.insert(
+        name,
+        jobs.map((job) => ({
+          data: { source: job.source, eventId: job.eventId },
+          ...(sendOptions.startAfter ? { startAfter: sendOptions.startAfter } : {}),
+        })),
+      );
+    },
+    async work(topic, handler, workOptions) {
+      const name = queueName(topic);
+      await ensure(name);
+      const id = await boss.work<InboxJob>(
+        name,
+        {
+          localConcurrency: workOptions.concurrency,
+          batchSize: o.batchSize,
+          pollingIntervalSeconds: o.pollingIntervalSeconds,
+        },
+        async (batch) => {
+          for (const job of batch) await handler({ source: job.data.source, eventId: job.data.eventId });
+        },
+      );
+      return {
+        async stop() {
+          await boss.offWork(name, { id, wait: true });
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,235 @@
+import { type SqlClient, sqlNames } from '../stores/sql';
+import type {
+  ClaimedInboxEvent,
+  ClaimRequest,
+  InboxCounts,
+  InboxDriver,
+  InboxEvent,
+  InboxEventKey,
+  InboxFilter,
+  InboxListOptions,
+  InboxPage,
+  InboxStatus,
+  NewInboxEvent,
+  Settlement,
+} from './types';
+
+/** Options for the SQL inbox driver. */
+export interface SqlInboxDriverOptions {
+  /**
+   * Schema holding the `inbox_events` table (created by `migrate(db, { schema })`).
+   * @default 'ballast'
+   */
+  schema?: string;
+}
+
+interface Row {
+  id: string;
+  source: string;
+  event_id: string;
+  type: string;
+  payload: unknown;
+  status: InboxStatus;
+  attempts: number;
+  last_error: string | null;
+  received_at: Date;
+  updated_at: Date;
+  next_attempt_at: Date | null;
+  lease_owner: string | null;
+  lease_until: Date | null;
+  processed_at: Date | null;
+}
+
+const FIELDS = [
+  'source',
+  'event_id',
+  'type',
+  'payload',
+  'status',
+  'attempts',
+  'last_error',
+  'received_at',
+  'updated_at',
+  'next_attempt_at',
+  'lease_owner',
+  'lease_until',
+  'processed_at',
+];
+/** The selected columns, optionally qualified with a table alias. */
+const columns = (alias = '') => [`${alias}id::text AS id`, ...FIELDS.map((f) => `${alias}${f}`)].join(', ');
+const COLUMNS = columns();
+
+const date = (value: Date | string | null): Date | null =>
+  value === null ? null : value instanceof Date ? value : new Date(value);
+
+function toEvent(row: Row): InboxEvent {
+  return {
+    source: row.source,
+    eventId: row.event_id,
+    type: row.type,
+    payload: row.payload,
+    status: row.status,
+    attempts: Number(row.attempts),
+    lastError: row.last_error,
+    receivedAt: date(row.received_at) as Date,
+    updatedAt: date(row.updated_at) as Date,
+    nextAttemptAt: date(row.next_attempt_at),
+    leaseOwner: row.lease_owner,
+    leaseUntil: date(row.lease_until),
+    processedAt: date(row.processed_at),
+  };
+}
+
+/** Appends `WHERE`-able conditions for a filter to `params`, returning the SQL fragments. */
+function filterSql(filter: InboxFilter, params: unknown[]): string[] {
+  const where: string[] = [];
+  const add = (sql: (p: string) => string, value: unknown) => {
+    params.push(value);
+    where.push(sql(`$${params.length}`));
+  };
+  if (filter.source !== undefined) add((p) => `source = ${p}`, filter.source);
+  if (filter.type !== undefined) add((p) => `type = ${p}`, filter.type);
+  if (filter.status !== undefined) {
+    const statuses = typeof filter.status === 'string' ? [filter.status] : [...filter.status];
+    add((p) => `status = ANY(${p}::text[])`, statuses);
+  }
+  if (filter.eventIds !== undefined) add((p) => `event_id = ANY(${p}::text[])`, [...filter.eventIds]);
+  return where;
+}
+
+const whereClause = (parts: string[]) => (parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`);
+
+/**
+ * The inbox driver for PGlite and Postgres: one table, `inbox_events`, unique on
+ * `(source, event_id)`. Inserts are one multi-row `INSERT ... ON CONFLICT DO
+ * NOTHING RETURNING`; claims are `FOR UPDATE SKIP LOCKED`, so many processes can
+ * share the table.
+ *
+ * @example
+ * ```ts
+ * const driver = sqlInboxDriver(db, { schema: 'ballast' });
+ * ```
+ */
+export function sqlInboxDriver(db: SqlClient, options: SqlInboxDriverOptions = {}): InboxDriver {
+  const table = sqlNames(options.schema).table('inbox_events');
+
+  const insertSql = `INSERT INTO ${table} (source, event_id, type, payload, status, attempts, received_at, updated_at, next_attempt_at)
+SELECT u.source, u.event_id, u.type, u.payload::jsonb, 'received', 0, $5, $5, $5
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(source, event_id, type, payload)
+ON CONFLICT (source, event_id) DO NOTHING
+RETURNING source, event_id`;
+
+  return {
+    async insert(events: readonly NewInboxEvent[], now: Date): Promise<boolean[]> {
+      if (events.length === 0) return [];
+      const res = await db.query<{ source: string; event_id: string }>(insertSql, [
+        events.map((e) => e.source),
+        events.map((e) => e.eventId),
+        events.map((e) => e.type),
+        events.map((e) => JSON.stringify(e.payload ?? null)),
+        now,
+      ]);
+      const stored = new Set(res.rows.map((r) => `${r.source}\u0000${r.event_id}`));
+      return events.map((e) => stored.has(`${e.source}\u0000${e.eventId}`));
+    },
+
+    async claim(request: ClaimRequest): Promise<ClaimedInboxEvent[]> {
+      const params: unknown[] = [request.source, request.now, request.owner, request.leaseUntil, request.limit];
+      let only = '';
+      if (request.eventId !== undefined) {
+        params.push(request.eventId);
+        only = `AND event_id = $${params.length}`;
+      }
+      const res = await db.query<Row>(
+        `WITH due AS (
+           SELECT id FROM ${table}
+           WHERE source = $1 ${only} AND status IN ('received', 'failed', 'processing') AND next_attempt_at <= $2
+           ORDER BY next_attempt_at, id
+           LIMIT $5
+           FOR UPDATE SKIP LOCKED
+         )
+         UPDATE ${table} AS e
+         SET status = 'processing', attempts = e.attempts + 1, lease_owner = $3, lease_until = $4,
+             next_attempt_at = $4, updated_at = $2
+         FROM due WHERE e.id = due.id
+         RETURNING ${columns('e.')}`,
+        params,
+      );
+      return res.rows.map((row) => toEvent(row) as ClaimedInboxEvent).sort(byReceived);
+    },
+
+    async settle(key: InboxEventKey, owner: string, outcome: Settlement, now: Date): Promise<boolean> {
+      const error = outcome.status === 'processed' ? null : outcome.error;
+      const next = outcome.status === 'failed' ? outcome.nextAttemptAt : null;
+      const processedAt = outcome.status === 'processed' ? now : null;
+      const res = await db.query(
+        `UPDATE ${table}
+         SET status = $4, last_error = COALESCE($5, last_error), next_attempt_at = $6, processed_at = $7,
+             lease_owner = NULL, lease_until = NULL, updated_at = $8
+         WHERE source = $1 AND event_id = $2 AND lease_owner = $3 AND status = 'processing'`,
+        [key.source, key.eventId, owner, outcome.status, error, next, processedAt, now],
+      );
+      return res.rowCount > 0;
+    },
+
+    async replay(filter: InboxFilter, now: Date): Promise<InboxEventKey[]> {
+      const params: unknown[] = [now];
+      const where = filterSql(filter, params);
+      const res = await db.query<{ source: string; event_id: string }>(
+        `UPDATE ${table}
+         SET status = 'received', attempts = 0, next_attempt_at = $1, lease_owner = NULL, lease_until = NULL,
+             updated_at = $1
+         ${whereClause(where)}
+         RETURNING source, event_id`,
+        params,
+      );
+      return res.rows.map((r) => ({ source: r.source, eventId: r.event_id }));
+    },
+
+    async get(key: InboxEventKey): Promise<InboxEvent | null> {
+      const res = await db.query<Row>(`SELECT ${COLUMNS} FROM ${table} WHERE source = $1 AND event_id = $2`, [
+        key.source,
+        key.eventId,
+      ]);
+      const row = res.rows[0];
+      return row ? toEvent(row) : null;
+    },
+
+    async list(options: InboxListOptions): Promise<InboxPage> {
+      const params: unknown[] = [];
+      const where = filterSql(options, params);
+      if (options.cursor !== undefined) {
+        params.push(options.cursor);
+        where.push(`id > $${params.length}::bigint`);
+      }
+      const limit = options.limit ?? 100;
+      params.push(limit + 1);
+      const res = await db.query<Row>(
+        `SELECT ${COLUMNS} FROM ${table} ${whereClause(where)} ORDER BY id LIMIT $${params.length}`,
+        params,
+      );
+      const rows = res.rows.slice(0, limit);
+      const last = rows[rows.length - 1];
+      return {
+        events: rows.map(toEvent),
+        nextCursor: res.rows.length > limit && last ? last.id : null,
+      };
+    },
+
+    async counts(filter: InboxFilter): Promise<InboxCounts> {
+      const params: unknown[] = [];
+      const res = await db.query<{ status: InboxStatus; n: number }>(
+        `SELECT status, count(*)::int AS n FROM ${table} ${whereClause(filterSql(filter, params))} GROUP BY status`,
+        params,
+      );
+      const counts: InboxCounts = { received: 0, processing: 0, processed: 0, failed: 0, dead: 0, total: 0 };
+      for (const r of res.rows) {
+        counts[r.status] = Number(r.n);
+        counts.total += Number(r.n);
+      }
+      return counts;
+    },
+  };
+}
+
+const byReceived = (a: InboxEvent, b: InboxEvent) => a.receivedAt.getTime() - b.receivedAt.getTime();

@@ -1,0 +1,159 @@
+/**
+ * The inbox's data model and its driver contract.
+ *
+ * A driver ({@link InboxDriver}) is the small storage interface: insert a batch,
+ * claim due rows with a lease, settle a claim, and read rows back. Everything
+ * above it (group commit, processing, retries, the HTTP handler) is written once
+ * against this contract.
+ */
+
+/**
+ * Where an event is in its life.
+ *
+ * - `received`: stored, waiting for its first attempt.
+ * - `processing`: a worker holds a lease on it and runs its handler.
+ * - `processed`: its handler succeeded (or it had no handler).
+ * - `failed`: an attempt failed; the next one is due at `nextAttemptAt`.
+ * - `dead`: attempts are used up; `lastError` holds the last failure. `replay` revives it.
+ */
+export type InboxStatus = 'received' | 'processing' | 'processed' | 'failed' | 'dead';
+
+/** Every {@link InboxStatus}, in life order. */
+export const INBOX_STATUSES: readonly InboxStatus[] = ['received', 'processing', 'processed', 'failed', 'dead'];
+
+/** Identifies one event: unique per source. */
+export interface InboxEventKey {
+  /** Who sent it, e.g. `stripe`. */
+  source: string;
+  /** The provider's event id, e.g. `evt_1Nq...`. */
+  eventId: string;
+}
+
+/** An event to store. */
+export interface NewInboxEvent extends InboxEventKey {
+  /** The event type, used to pick its handler, e.g. `invoice.paid`. */
+  type: string;
+  /** The verified payload (stored as JSON). */
+  payload: unknown;
+}
+
+/** One stored event, as the inbox holds it. */
+export interface InboxEvent<P = unknown> extends InboxEventKey {
+  /** The event type. */
+  type: string;
+  /** The payload, as stored. */
+  payload: P;
+  /** Where the event is in its life. */
+  status: InboxStatus;
+  /** How many attempts were started (a claim counts as one). */
+  attempts: number;
+  /** The message of the last failed attempt, if any. */
+  lastError: string | null;
+  /** When the event was first stored. */
+  receivedAt: Date;
+  /** When the row last changed. */
+  updatedAt: Date;
+  /** When the next attempt is due (`received`/`failed`), or when the lease runs out (`processing`). */
+  nextAttemptAt: Date | null;
+  /** Who holds the lease while `processing`. */
+  leaseOwner: string | null;
+  /** When the current lease runs out, while `processing`. */
+  leaseUntil: Date | null;
+  /** When the handler succeeded. */
+  processedAt: Date | null;
+}
+
+/** A claimed event: the lease token settles it. */
+export interface ClaimedInboxEvent<P = unknown> extends InboxEvent<P> {
+  leaseOwner: string;
+  leaseUntil: Date;
+}
+
+/** Filters for listing, counting and replaying events. Every field narrows; all are optional. */
+export interface InboxFilter {
+  /** One source. */
+  source?: string;
+  /** One event type. */
+  type?: string;
+  /** One status, or any of several. */
+  status?: InboxStatus | readonly InboxStatus[];
+  /** Only these event ids. */
+  eventIds?: readonly string[];
+}
+
+/** A page request for {@link InboxDriver.list}. */
+export interface InboxListOptions extends InboxFilter {
+  /**
+   * Rows per page, 1 to 1000.
+   * @default 100
+   */
+  limit?: number;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+/** One page of events, oldest first. */
+export interface InboxPage {
+  events: InboxEvent[];
+  /** Pass as `cursor` for the next page; `null` on the last page. */
+  nextCursor: string | null;
+}
+
+/** How many events are in each status (and in all). */
+export type InboxCounts = Record<InboxStatus, number> & { total: number };
+
+/** A claim request: take up to `limit` due events and lease them to `owner` until `leaseUntil`. */
+export interface ClaimRequest {
+  /** Only events of this source. */
+  source: string;
+  /** Only this event (a targeted claim); otherwise the oldest due events. */
+  eventId?: string;
+  /** The lease token; settling requires it. */
+  owner: string;
+  /** The current time (the driver never reads its own clock, so fake timers hold). */
+  now: Date;
+  /** When the lease runs out. */
+  leaseUntil: Date;
+  /** At most this many events. */
+  limit: number;
+}
+
+/** How an attempt ended, for {@link InboxDriver.settle}. */
+export type Settlement =
+  | { status: 'processed' }
+  | { status: 'failed'; error: string; nextAttemptAt: Date }
+  | { status: 'dead'; error: string };
+
+/**
+ * The storage contract an inbox driver implements. Drivers: `sqlInbox` (PGlite
+ * and Postgres, `@ballast/core/stores/sql`) and `memoryInbox`
+ * (`@ballast/core/stores/memory`).
+ *
+ * Every time comes from the caller, never from the driver's clock.
+ */
+export interface InboxDriver {
+  /**
+   * Stores a batch of events in one statement (one commit), skipping those
+   * already stored. Resolves with `true` for each event stored by this call and
+   * `false` for a duplicate, in input order. Keys within a batch must be distinct.
+   */
+  insert(events: readonly NewInboxEvent[], now: Date): Promise<boolean[]>;
+  /**
+   * Atomically leases due events: `received` or `failed` whose `nextAttemptAt`
+   * has come, and `processing` whose lease has run out. Each claim counts one attempt.
+   * Concurrent claimers never get the same event.
+   */
+  claim(request: ClaimRequest): Promise<ClaimedInboxEvent[]>;
+  /** Settles a claimed event; `false` when `owner` no longer holds its lease. */
+  settle(key: InboxEventKey, owner: string, outcome: Settlement, now: Date): Promise<boolean>;
+  /** Moves matching `dead` events (or `failed`, when asked) back to `received`, due at `now`. Resolves with the keys moved. */
+  replay(filter: InboxFilter, now: Date): Promise<InboxEventKey[]>;
+  /** One event, or `null`. */
+  get(key: InboxEventKey): Promise<InboxEvent | null>;
+  /** A page of events, oldest first. */
+  list(options: InboxListOptions): Promise<InboxPage>;
+  /** Counts by status. */
+  counts(filter: InboxFilter): Promise<InboxCounts>;
+  /** Releases what the driver opened itself (never a client passed in). */
+  close?(): Promise<void>;
+}
