@@ -109,7 +109,7 @@ export function keyring(config: KeyringConfig | string | Keyring): Keyring {
     throw new VaultError(
       API,
       'key_missing',
-      `the primary key ${shown} is not among the keys (${[...byId.keys()].join(', ') || 'none'})`,
+      `the primary key ${shown} is not among the keys (${[...byId.keys()].map(printableId).join(', ') || 'none'})`,
       {
         ...(shown === primary ? { keyId: primary } : {}),
       },

@@ -1,8 +1,10 @@
+import { vaultCrypto as webCrypto } from './crypto-web';
 import { memoryVaultStore } from './memory-store';
-import { describeVaultContract } from './vault-contract';
+import type { VaultStore } from './store';
+import { describeVaultContract, type VaultStoreHarness } from './vault-contract';
 
-describeVaultContract('memory', async () => {
-  const stores = new Map<string, ReturnType<typeof memoryVaultStore>>();
+function memoryHarness(): VaultStoreHarness {
+  const stores = new Map<string, VaultStore>();
   return {
     store: (name) => {
       let store = stores.get(name);
@@ -13,4 +15,7 @@ describeVaultContract('memory', async () => {
       return store;
     },
   };
-});
+}
+
+describeVaultContract('memory', async () => memoryHarness());
+describeVaultContract('memory, Web Crypto', async () => memoryHarness(), webCrypto);

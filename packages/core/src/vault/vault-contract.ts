@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { vaultCrypto } from './crypto-node';
+import type { VaultCrypto } from './crypto';
+import { vaultCrypto as nodeCrypto } from './crypto-node';
 import { isVaultError, type VaultErrorCode } from './errors';
 import { type Keyring, keyring } from './keyring';
 import { isSecret, secret } from './secret';
@@ -36,8 +37,12 @@ export interface VaultStoreHarness {
   close?(): Promise<void>;
 }
 
-/** Registers the vault behaviour suite for one store driver. */
-export function describeVaultContract(label: string, setup: () => Promise<VaultStoreHarness>): void {
+/** Registers the vault behaviour suite for one store driver (on node:crypto unless another implementation is given). */
+export function describeVaultContract(
+  label: string,
+  setup: () => Promise<VaultStoreHarness>,
+  crypto: VaultCrypto = nodeCrypto,
+): void {
   describe(`vault contract: ${label}`, () => {
     let harness: VaultStoreHarness;
     let k1: string;
@@ -61,7 +66,7 @@ export function describeVaultContract(label: string, setup: () => Promise<VaultS
     beforeEach(() => {
       run++;
       store = harness.store(`contract-${run}`);
-      vault = createVaultWith(vaultCrypto, { keyring: ring1, store });
+      vault = createVaultWith(crypto, { keyring: ring1, store });
     });
 
     it('round-trips a secret, given as a Secret or a string', async () => {
@@ -144,7 +149,7 @@ export function describeVaultContract(label: string, setup: () => Promise<VaultS
       expect(await vaultErrorCode(() => vault.get(tenant('b'), 'stripe'))).toBe('decrypt_failed');
       // Another store on the same backend, with the same master key and the data key copied over too.
       const other = harness.store(`contract-${run}-other`);
-      const otherVault = createVaultWith(vaultCrypto, { keyring: ring1, store: other });
+      const otherVault = createVaultWith(crypto, { keyring: ring1, store: other });
       for (const key of await store.dataKeys(tenant())) {
         await other.insertDataKey({ ...key });
       }
@@ -161,7 +166,7 @@ export function describeVaultContract(label: string, setup: () => Promise<VaultS
       const row = await store.getSecret(tenant(), 'x');
       if (!row) throw new Error('row missing');
       await store.putSecret(tenant('thief'), 'x', row.envelope, row.dataKey);
-      const fresh = createVaultWith(vaultCrypto, { keyring: ring1, store });
+      const fresh = createVaultWith(crypto, { keyring: ring1, store });
       expect(await vaultErrorCode(() => fresh.get(tenant('thief'), 'x'))).toBe('decrypt_failed');
     });
 
@@ -184,7 +189,7 @@ export function describeVaultContract(label: string, setup: () => Promise<VaultS
       await vault.put(tenant('b'), 's2', 'value-two');
       const before = await store.getSecret(tenant(), 's1');
       const ring2 = keyring({ primary: 'k2', keys: { k1, k2 } });
-      const rotated = createVaultWith(vaultCrypto, { keyring: ring2, store });
+      const rotated = createVaultWith(crypto, { keyring: ring2, store });
       const progress = await rotated.rotate();
       expect(progress.phase).toBe('done');
       expect(progress.dataKeysRewrapped).toBeGreaterThanOrEqual(2);
@@ -195,7 +200,7 @@ export function describeVaultContract(label: string, setup: () => Promise<VaultS
         Buffer.from(before?.envelope ?? []),
       );
       for (const key of await store.dataKeys(tenant())) expect(key.masterKeyId).toBe('k2');
-      const retired = createVaultWith(vaultCrypto, {
+      const retired = createVaultWith(crypto, {
         keyring: keyring({ primary: 'k2', keys: { k2 }, retired: ['k1'] }),
         store,
       });
@@ -205,7 +210,7 @@ export function describeVaultContract(label: string, setup: () => Promise<VaultS
 
     it('names the retired key when a data key still needs it', async () => {
       await vault.put(tenant(), 'old', 'value-on-k1');
-      const retired = createVaultWith(vaultCrypto, {
+      const retired = createVaultWith(crypto, {
         keyring: keyring({ primary: 'k2', keys: { k2 }, retired: ['k1'] }),
         store,
       });
@@ -218,7 +223,7 @@ export function describeVaultContract(label: string, setup: () => Promise<VaultS
       expect(isVaultError(caught) && caught.code).toBe('key_retired');
       expect(isVaultError(caught) && caught.keyId).toBe('k1');
       expect((caught as Error).message).toContain('k1');
-      const gone = createVaultWith(vaultCrypto, { keyring: keyring({ primary: 'k2', keys: { k2 } }), store });
+      const gone = createVaultWith(crypto, { keyring: keyring({ primary: 'k2', keys: { k2 } }), store });
       expect(await vaultErrorCode(() => gone.get(tenant(), 'old'))).toBe('key_missing');
       // The rotation job reports such rows and leaves them as they were.
       const report = await retired.rotate();
@@ -242,8 +247,8 @@ export function describeVaultContract(label: string, setup: () => Promise<VaultS
 
     it('lets two vaults (two processes) share the store while one rotates', async () => {
       for (let i = 0; i < 40; i++) await vault.put(tenant(), `s${i}`, `value-${i}`);
-      const reader = createVaultWith(vaultCrypto, { keyring: keyring({ primary: 'k1', keys: { k1, k2 } }), store });
-      const rotator = createVaultWith(vaultCrypto, { keyring: keyring({ primary: 'k2', keys: { k1, k2 } }), store });
+      const reader = createVaultWith(crypto, { keyring: keyring({ primary: 'k1', keys: { k1, k2 } }), store });
+      const rotator = createVaultWith(crypto, { keyring: keyring({ primary: 'k2', keys: { k1, k2 } }), store });
       const reads = (async () => {
         for (let round = 0; round < 3; round++) {
           for (let i = 0; i < 40; i++) expect((await reader.get(tenant(), `s${i}`)).reveal()).toBe(`value-${i}`);
