@@ -411,6 +411,33 @@ export function testIdempotencyStore({ name, create }: IdempotencyStoreContract)
       expect(await store.get(k)).toMatchObject({ state: 'succeeded', claims: 2 });
     });
 
+    it('fences out a stale holder that finishes while the new holder still runs', async () => {
+      const store = await create();
+      const c = clock();
+      const k = key();
+      const gates = { stale: deferred(), fresh: deferred() };
+      const started: string[] = [];
+      const fn = idempotent(
+        async (who: 'stale' | 'fresh') => {
+          started.push(who);
+          await gates[who].promise;
+          return who;
+        },
+        { store, key: () => k, lease: LEASE, now: c.now, purgeInterval: false },
+      );
+      const stale = fn('stale');
+      await waitUntil(() => started.length === 1);
+      c.t += LEASE;
+      const fresh = fn('fresh');
+      await waitUntil(() => started.length === 2);
+      gates.stale.resolve();
+      await expect(stale).rejects.toMatchObject({ code: 'lease_lost' });
+      expect(await store.get(k)).toMatchObject({ state: 'running', value: null });
+      gates.fresh.resolve();
+      expect(await fresh).toBe('fresh');
+      expect(await fn('stale')).toBe('fresh');
+    });
+
     it('refuses a result JSON cannot store, and does not run fn again for that key', async () => {
       const store = await create();
       const k = key();

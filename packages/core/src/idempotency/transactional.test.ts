@@ -175,6 +175,32 @@ function transactionalSuite(open: () => Promise<SqlClient>, concurrentTransactio
       expect(await fn('again')).toBe('fresh');
       expect(await store.get(id)).toMatchObject({ state: 'succeeded', claims: 2 });
     });
+
+    it("rolls back a stale holder's writes when it commits while the new holder still runs", async () => {
+      const id = randomUUID();
+      const clock = { t: Date.UTC(2026, 0, 1) };
+      const gates = { stale: deferred(), fresh: deferred() };
+      const started: string[] = [];
+      const fn = idempotent(
+        async (who: 'stale' | 'fresh', { tx }) => {
+          started.push(who);
+          await tx.query(`INSERT INTO ${ledger} (id, amount) VALUES ($1, 1)`, [`${id}:${who}`]);
+          await gates[who].promise;
+          return who;
+        },
+        { store, key: () => id, lease: 10_000, now: () => clock.t, transactional: true, purgeInterval: false },
+      );
+      const stale = fn('stale');
+      await waitUntil(() => started.length === 1);
+      clock.t += 10_000;
+      const fresh = fn('fresh');
+      await waitUntil(() => started.length === 2);
+      gates.stale.resolve();
+      await expect(stale).rejects.toMatchObject({ code: 'lease_lost' });
+      gates.fresh.resolve();
+      expect(await fresh).toBe('fresh');
+      expect(await rows(id)).toEqual([`${id}:fresh`]);
+    });
   } else {
     it('serializes a concurrent call behind the open transaction, which then replays', async () => {
       const id = randomUUID();
