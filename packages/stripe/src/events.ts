@@ -252,6 +252,31 @@ function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
+type Envelope = z.infer<typeof envelopeSchema>;
+
+/**
+ * Checks the envelope of a Stripe snapshot event, not its object: what an
+ * endpoint checks before storing a delivery.
+ * @throws StripeUsageError `thin_event` or `invalid_event`.
+ * @internal
+ */
+export function checkStripeEnvelope(payload: unknown, api = 'parseStripeEvent'): Envelope {
+  if (typeof payload === 'object' && payload !== null && (payload as { object?: unknown }).object === 'v2.core.event') {
+    throw new StripeUsageError(
+      api,
+      'thin_event',
+      'this is a thin event (object v2.core.event): it carries no snapshot. Handle thin events from an event destination with a v2 client, not with stripeWebhooks',
+    );
+  }
+  const envelope = envelopeSchema.safeParse(payload);
+  if (!envelope.success) {
+    throw new StripeUsageError(api, 'invalid_event', `not a Stripe event: ${describeIssues(envelope.error)}`, {
+      cause: envelope.error,
+    });
+  }
+  return envelope.data;
+}
+
 /**
  * Checks a (verified) payload as a Stripe snapshot event and returns it typed:
  * the envelope always, and `data.object` for the common event types.
@@ -259,41 +284,31 @@ function describeIssues(error: z.ZodError): string {
  * @throws StripeUsageError `thin_event` for a thin `v2.core.event` payload
  *   (fetch the object through the API instead: thin events carry no snapshot),
  *   `invalid_event` for anything else that is not a valid Stripe event.
+ * @example
+ * ```ts
+ * const event = parseStripeEvent(JSON.parse(body));
+ * if (event.type === 'invoice.paid') console.log(event.data.object.amount_paid);
+ * ```
  */
 export function parseStripeEvent(payload: unknown): StripeAnyEvent {
-  if (typeof payload === 'object' && payload !== null && (payload as { object?: unknown }).object === 'v2.core.event') {
-    throw new StripeUsageError(
-      'parseStripeEvent',
-      'thin_event',
-      'this is a thin event (object v2.core.event): it carries no snapshot. Handle thin events from an event destination with a v2 client, not with stripeWebhooks',
-    );
-  }
-  const envelope = envelopeSchema.safeParse(payload);
-  if (!envelope.success) {
-    throw new StripeUsageError(
-      'parseStripeEvent',
-      'invalid_event',
-      `not a Stripe event: ${describeIssues(envelope.error)}`,
-      { cause: envelope.error },
-    );
-  }
-  const schema = schemaOf(envelope.data.type);
+  const envelope = checkStripeEnvelope(payload);
+  const schema = schemaOf(envelope.type);
   if (schema) {
-    const object = schema.safeParse(envelope.data.data.object);
+    const object = schema.safeParse(envelope.data.object);
     if (!object.success) {
       throw new StripeUsageError(
         'parseStripeEvent',
         'invalid_event',
-        `${envelope.data.type} ${envelope.data.id}: data.object does not match: ${describeIssues(object.error)}`,
+        `${envelope.type} ${envelope.id}: data.object does not match: ${describeIssues(object.error)}`,
         { cause: object.error },
       );
     }
   }
   return {
-    ...envelope.data,
-    api_version: envelope.data.api_version ?? null,
-    request: envelope.data.request
-      ? { id: envelope.data.request.id ?? null, idempotency_key: envelope.data.request.idempotency_key ?? null }
+    ...envelope,
+    api_version: envelope.api_version ?? null,
+    request: envelope.request
+      ? { id: envelope.request.id ?? null, idempotency_key: envelope.request.idempotency_key ?? null }
       : null,
   } as StripeAnyEvent;
 }

@@ -51,5 +51,15 @@ export type { StripeParams, StripeParamValue } from './form';
 export { encodeStripeParams } from './form';
 export type { StripeMode } from './limits';
 export { stripeMode, stripeRateLimit } from './limits';
+export type { ReconcileResult, ReconcileStripeEventsOptions } from './reconcile';
+export { reconcileStripeEvents } from './reconcile';
 export type { StripeRetryRuleOptions } from './retry';
 export { stripeShouldRetry } from './retry';
+export type {
+  StripeEventHandler,
+  StripeEventHandlers,
+  StripeEventHandlersOptions,
+  StripeHandlerContext,
+  StripeWebhooksOptions,
+} from './webhooks';
+export { stripeEventHandlers, stripeWebhooks } from './webhooks';
