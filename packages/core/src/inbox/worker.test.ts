@@ -1,0 +1,295 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
+import { sqlVersionStore } from '../idempotency/sql-store';
+import { versionGuard } from '../idempotency/version-guard';
+import { migrate } from '../stores/migrate';
+import { createPGlite } from '../stores/pglite';
+import { createPostgres } from '../stores/postgres';
+import type { SqlClient } from '../stores/sql';
+import { isInboxError } from './errors';
+import type { Inbox, InboxOptions } from './inbox';
+import { memoryInbox } from './memory';
+import { sqlInbox } from './sql';
+import { backoffDelay, createInboxWorker, type InboxWorker, normalizeRetry } from './worker';
+
+/** A clock the test moves by hand: every stored time comes from it. */
+function manualClock(start = Date.UTC(2026, 0, 1)) {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => void (t += ms) };
+}
+
+const workers: InboxWorker[] = [];
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
+});
+function track(worker: InboxWorker) {
+  workers.push(worker);
+  return worker;
+}
+
+/** Worker behaviour every inbox store must support. */
+function workerContract(open: (options: InboxOptions) => Promise<{ inbox: Inbox; db?: SqlClient }>) {
+  it('retries a failing handler with growing backoff, dead-letters it, and replay runs it once when fixed', async () => {
+    const clock = manualClock();
+    const { inbox } = await open({ clock: clock.now });
+    let broken = true;
+    let runs = 0;
+    const worker = track(
+      createInboxWorker({
+        inbox,
+        source: 'acme',
+        sweepIntervalMs: false,
+        random: () => 0.5,
+        retry: { maxAttempts: 4, initialDelayMs: 1000, factor: 2, jitter: 0.5 },
+        on: {
+          'order.created': async () => {
+            runs++;
+            if (broken) throw new Error('downstream is down');
+          },
+        },
+      }),
+    );
+    await inbox.ingest('acme', { id: 'ord_1', payload: { type: 'order.created' } });
+    await worker.drain();
+    const delays: number[] = [];
+    for (let attempt = 1; attempt < 4; attempt++) {
+      const event = await inbox.get('acme', 'ord_1');
+      expect(event).toMatchObject({ status: 'failed', attempts: attempt, lastError: 'Error: downstream is down' });
+      const wait = (event?.nextAttemptAt?.getTime() ?? 0) - clock.now();
+      delays.push(wait);
+      clock.advance(wait - 1);
+      await worker.drain(); // not due yet: nothing runs
+      expect(runs).toBe(attempt);
+      clock.advance(1);
+      await worker.drain();
+    }
+    // 75% of 1 s, 2 s, 4 s with random() = 0.5 and jitter 0.5
+    expect(delays).toEqual([750, 1500, 3000]);
+    expect(runs).toBe(4);
+    expect(await inbox.get('acme', 'ord_1')).toMatchObject({
+      status: 'dead',
+      attempts: 4,
+      lastError: 'Error: downstream is down',
+      nextAttemptAt: null,
+    });
+    expect((await inbox.list({ status: 'dead' })).events.map((e) => e.eventId)).toEqual(['ord_1']);
+
+    broken = false;
+    expect(await inbox.replay('ord_1')).toBe(1);
+    await worker.drain();
+    expect(runs).toBe(5);
+    expect(await inbox.get('acme', 'ord_1')).toMatchObject({ status: 'processed', attempts: 1 });
+    expect(await inbox.replay('ord_1')).toBe(0);
+    await worker.drain();
+    expect(runs).toBe(5);
+  });
+
+  it('lets another worker take an event over once the lease of a stuck one runs out', async () => {
+    const clock = manualClock();
+    const { inbox } = await open({ clock: clock.now });
+    const runs: string[] = [];
+    const stuck = track(
+      createInboxWorker({
+        inbox,
+        source: 'acme',
+        sweepIntervalMs: false,
+        leaseMs: 5000,
+        on: { '*': () => new Promise(() => void runs.push('stuck')) },
+      }),
+    );
+    await inbox.ingest('acme', { id: 'ord_2', payload: { type: 't' } });
+    const claimed = stuck.drain(); // never settles: the handler hangs
+    await vi.waitFor(() => expect(runs).toEqual(['stuck']));
+    const rescuer = track(
+      createInboxWorker({
+        inbox,
+        source: 'acme',
+        sweepIntervalMs: false,
+        leaseMs: 5000,
+        on: {
+          '*': async (_event, ctx) => {
+            runs.push(ctx.takeover ? 'rescuer (takeover)' : 'rescuer');
+          },
+        },
+      }),
+    );
+    await rescuer.drain();
+    expect(runs).toEqual(['stuck']); // the lease still holds
+    clock.advance(5001);
+    await rescuer.drain();
+    expect(runs).toEqual(['stuck', 'rescuer (takeover)']);
+    expect(await inbox.get('acme', 'ord_2')).toMatchObject({ status: 'processed', attempts: 2 });
+    void claimed;
+    workers.splice(workers.indexOf(stuck), 1); // its handler never returns; do not wait for it
+  });
+
+  it('marks events without a handler processed, and leaves other sources alone', async () => {
+    const { inbox } = await open({});
+    const worker = track(createInboxWorker({ inbox, source: 'acme', sweepIntervalMs: false, on: {} }));
+    await inbox.ingest('acme', { id: 'x', payload: { type: 'unknown.type' } });
+    await inbox.ingest('other', { id: 'y', payload: { type: 'unknown.type' } });
+    await worker.drain();
+    expect((await inbox.get('acme', 'x'))?.status).toBe('processed');
+    expect((await inbox.get('other', 'y'))?.status).toBe('received');
+  });
+}
+
+describe('inbox worker on memory', () => {
+  workerContract(async (options) => ({ inbox: memoryInbox(options) }));
+
+  it('drives retries through the queue and the sweep on timers', async () => {
+    vi.useFakeTimers({ now: Date.UTC(2026, 0, 1) });
+    try {
+      const inbox = memoryInbox();
+      const attempts: number[] = [];
+      const worker = track(
+        createInboxWorker({
+          inbox,
+          source: 'acme',
+          random: () => 1,
+          retry: { maxAttempts: 3, initialDelayMs: 10_000, jitter: 0.5 },
+          on: {
+            '*': async (_event, ctx) => {
+              attempts.push(ctx.attempt);
+              throw new Error('nope');
+            },
+          },
+        }),
+      );
+      await worker.start();
+      await inbox.ingest('acme', { id: 'e', payload: { type: 't' } });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(attempts).toEqual([1]);
+      await vi.advanceTimersByTimeAsync(9_999);
+      expect(attempts).toEqual([1]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(attempts).toEqual([1, 2]);
+      await vi.advanceTimersByTimeAsync(20_000);
+      expect(attempts).toEqual([1, 2, 3]);
+      expect(await inbox.get('acme', 'e')).toMatchObject({ status: 'dead', attempts: 3 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('rejects bad options with invalid_options', () => {
+    const inbox = memoryInbox();
+    const bad = [
+      { inbox, source: '', on: {} },
+      { inbox, source: 'a', on: { x: 'nope' } },
+      { inbox: {}, source: 'a', on: {} },
+      { inbox, source: 'a', on: {}, concurrency: 0 },
+      { inbox, source: 'a', on: {}, leaseMs: -1 },
+      { inbox, source: 'a', on: {}, retry: { maxAttempts: 1.5 } },
+      { inbox, source: 'a', on: {}, retry: { jitter: 2 } },
+      { inbox, source: 'a', on: {}, sweepIntervalMs: 0 },
+    ];
+    for (const options of bad) {
+      let error: unknown;
+      try {
+        createInboxWorker(options as never);
+      } catch (e) {
+        error = e;
+      }
+      expect(
+        isInboxError(error) && error.code,
+        JSON.stringify(options, (k, v) => (k === 'inbox' ? undefined : v)),
+      ).toBe('invalid_options');
+    }
+  });
+});
+
+describe('backoffDelay', () => {
+  it('grows exponentially, is capped, and jitters within its share', () => {
+    const retry = normalizeRetry({ initialDelayMs: 100, factor: 3, maxDelayMs: 1000, jitter: 0.2 });
+    expect([1, 2, 3, 4].map((a) => backoffDelay(retry, a, () => 1))).toEqual([100, 300, 900, 1000]);
+    expect(backoffDelay(retry, 2, () => 0)).toBe(240);
+    const full = normalizeRetry({ jitter: 1 });
+    expect(backoffDelay(full, 1, () => 0)).toBe(0);
+  });
+});
+
+function sqlWorkerSuite(openDb: () => Promise<{ db: SqlClient; schema: string; drop(): Promise<void> }>) {
+  let db: SqlClient;
+  let schema: string;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    ({ db, schema, drop } = await openDb());
+    await migrate(db, { schema });
+  });
+  afterAll(async () => {
+    await drop();
+  });
+
+  workerContract(async (options) => ({ inbox: sqlInbox(db, { ...options, schema }), db }));
+
+  it('commits a transactional handler’s writes with its run, and applies only newer versions', async () => {
+    const clock = manualClock();
+    const inbox = sqlInbox(db, { schema, clock: clock.now });
+    const table = `${schema}.customers`;
+    await db.exec(`CREATE TABLE ${table} (id text PRIMARY KEY, email text NOT NULL)`);
+    const guard = versionGuard({ store: sqlVersionStore(db, { schema }), scope: 'customer' });
+    let failNext = true;
+    const worker = track(
+      createInboxWorker({
+        inbox,
+        source: 'crm',
+        sweepIntervalMs: false,
+        retry: { initialDelayMs: 1000, jitter: 0 },
+        idempotency: { transactional: true },
+        on: {
+          'customer.updated': async (event, ctx) => {
+            const p = event.payload as { id: string; email: string; version: number };
+            const tx = ctx.tx;
+            if (!tx) throw new Error('expected a transaction');
+            if (!(await guard.apply(p.id, p.version, { tx }))) return;
+            await tx.query(
+              `INSERT INTO ${table} (id, email) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email`,
+              [p.id, p.email],
+            );
+            if (failNext) {
+              failNext = false;
+              throw new Error('crash after the write'); // rolls the write back with the run
+            }
+          },
+        },
+      }),
+    );
+    const customer = (id: string, version: number, email: string) => ({
+      id: `evt_${id}`,
+      payload: { type: 'customer.updated', id: 'cus_1', email, version },
+    });
+    // delivered out of order: version 2 first, then version 1
+    await inbox.ingest('crm', customer('b', 2, 'new@example.com'));
+    await worker.drain(); // fails after writing: rolled back
+    expect((await db.query(`SELECT email FROM ${table}`)).rows).toEqual([]);
+    clock.advance(1000);
+    await worker.drain(); // retried: applied
+    await inbox.ingest('crm', customer('a', 1, 'old@example.com'));
+    await worker.drain(); // older: skipped by the guard
+    expect((await db.query(`SELECT email FROM ${table}`)).rows).toEqual([{ email: 'new@example.com' }]);
+    expect((await inbox.counts({ source: 'crm' })).processed).toBe(2);
+  });
+}
+
+describe('inbox worker on PGlite', () => {
+  sqlWorkerSuite(async () => {
+    const db = await createPGlite();
+    return { db, schema: 'ballast', drop: () => db.close() };
+  });
+});
+
+describeWithPostgres('inbox worker', (url) => {
+  sqlWorkerSuite(async () => {
+    const schema = uniqueSchema('inboxw');
+    const db = await createPostgres({ connectionString: url, max: 8 });
+    return {
+      db,
+      schema,
+      drop: async () => {
+        await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await db.close();
+      },
+    };
+  });
+});
