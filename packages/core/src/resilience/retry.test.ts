@@ -291,7 +291,7 @@ describe('retry', () => {
       (o) => (o.error as ResilienceError | undefined)?.code === 'retry_budget_exhausted',
     );
     expect(exhausted.length).toBeGreaterThan(80);
-    expect((exhausted[0]?.error as ResilienceError).response?.status).toBe(503);
+    expect((exhausted[0]?.error as ResilienceError | undefined)?.response?.status).toBe(503);
     expect(rec.events.some((e) => e.type === 'retry.give_up' && e.reason === 'retry_budget_exhausted')).toBe(true);
   });
 

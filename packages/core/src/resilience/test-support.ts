@@ -10,7 +10,8 @@ import type { ResilienceEvent } from './types';
 /** Starts one msw server for the file, resetting handlers and timers between tests. */
 export function useMsw() {
   const server = setupServer();
-  beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+  // msw 3 renamed onUnhandledRequest to onUnhandledFrame: any request no test handled is an error
+  beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
   afterEach(() => {
     server.resetHandlers();
     vi.useRealTimers();

@@ -1,0 +1,79 @@
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  describeWithPostgres,
+  describeWithRedis,
+  uniqueKeyPrefix,
+  uniqueSchema,
+} from '../../../../test-support/services';
+import { migrate } from '../stores/migrate';
+import { createPGlite } from '../stores/pglite';
+import { createPostgres } from '../stores/postgres';
+import type { SqlClient } from '../stores/sql';
+import { memoryCache } from './cache-memory';
+import { redisCache } from './cache-redis';
+import { sqlCache } from './cache-sql';
+import { cacheStoreContract } from './cache-store.contract';
+
+describe('memoryCache', () => {
+  cacheStoreContract(async () => memoryCache());
+
+  it('evicts the least recently used entry beyond maxEntries', async () => {
+    const store = memoryCache({ maxEntries: 2 });
+    const e = { status: 200, statusText: '', headers: [], body: new Uint8Array(), storedAt: 0 };
+    await store.set('a', e, 60_000);
+    await store.set('b', e, 60_000);
+    await store.get('a'); // a is now the most recent
+    await store.set('c', e, 60_000);
+    expect(await store.get('b')).toBeUndefined();
+    expect(await store.get('a')).toBeDefined();
+    expect(store.size).toBe(2);
+  });
+
+  it('rejects a bad maxEntries', () => {
+    expect(() => memoryCache({ maxEntries: 0 })).toThrow(expect.objectContaining({ code: 'invalid_options' }));
+  });
+});
+
+describe('sqlCache [pglite]', () => {
+  let db: SqlClient;
+  cacheStoreContract(async () => {
+    db = await createPGlite();
+    await migrate(db, { modules: ['cache'] });
+    return sqlCache(db);
+  });
+  afterAll(async () => db?.close());
+
+  it('purges expired rows', async () => {
+    const store = sqlCache(db);
+    const e = { status: 200, statusText: '', headers: [], body: new Uint8Array([1]), storedAt: 0 };
+    await store.set('gone', e, 1);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await store.purge()).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describeWithPostgres('sqlCache', (url) => {
+  let db: SqlClient;
+  const schema = uniqueSchema('cache');
+  cacheStoreContract(async () => {
+    db = await createPostgres({ connectionString: url, max: 2 });
+    await migrate(db, { schema, modules: ['cache'] });
+    return sqlCache(db, { schema });
+  });
+  afterAll(async () => {
+    await db?.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await db?.close();
+  });
+});
+
+describeWithRedis('redisCache', (url) => {
+  let redis: Redis;
+  cacheStoreContract(async () => {
+    redis = new Redis(url);
+    return redisCache(redis, { prefix: uniqueKeyPrefix('cache') });
+  });
+  afterAll(async () => {
+    await redis?.quit();
+  });
+});

@@ -1,0 +1,153 @@
+import { HttpResponse, http } from 'msw';
+import { describe, expect, it, vi } from 'vitest';
+import { secret } from '../vault/secret';
+import { cacheStatus } from './cache';
+import { circuitBreaker } from './circuit-breaker';
+import type { ResilienceError } from './errors';
+import { resilientFetch } from './resilient-fetch';
+import { recorder, settle, useMsw } from './test-support';
+import type { RateLimiter, ScheduleOptions } from './types';
+
+const server = useMsw();
+const URL_A = 'https://layers.test/v1/orders';
+
+/** A limiter that records every schedule and observe call, in order, into `log`. */
+function spyLimiter(log: string[]): RateLimiter & { scheduled: ScheduleOptions[] } {
+  const scheduled: ScheduleOptions[] = [];
+  return {
+    scheduled,
+    schedule(fn, options = {}) {
+      scheduled.push(options);
+      log.push('limiter');
+      return fn(options.signal);
+    },
+    observe(response, key) {
+      log.push(`observe ${response.status} ${key}`);
+    },
+  };
+}
+
+describe('resilientFetch', () => {
+  it('sends every retry through the breaker and the limiter again, in that order', async () => {
+    vi.useFakeTimers();
+    const log: string[] = [];
+    let n = 0;
+    server.use(
+      http.get(URL_A, () => {
+        log.push('fetch');
+        return new HttpResponse(null, { status: n++ < 2 ? 503 : 200 });
+      }),
+    );
+    const limiter = spyLimiter(log);
+    const breakers = circuitBreaker({ failureThreshold: 10 });
+    const counting = {
+      execute: breakers.execute,
+      state: breakers.state,
+      health: breakers.health,
+      size: 0,
+      close: breakers.close,
+    };
+    counting.execute = (key, fn, options) => {
+      log.push(`breaker ${key}`);
+      return breakers.execute(key, fn, options);
+    };
+    const rec = recorder();
+    const f = resilientFetch({ limiter, breaker: counting, retry: { random: () => 0 }, onEvent: rec.onEvent });
+    const pending = f(URL_A);
+    await vi.advanceTimersByTimeAsync(10);
+    expect((await pending).status).toBe(200);
+    const one = ['breaker layers.test', 'limiter', 'fetch'];
+    expect(log).toEqual([
+      ...one,
+      'observe 503 layers.test',
+      ...one,
+      'observe 503 layers.test',
+      ...one,
+      'observe 200 layers.test',
+    ]);
+    expect(limiter.scheduled.every((o) => o.key === 'layers.test')).toBe(true);
+    expect(breakers.health()[0]?.consecutiveFailures).toBe(0);
+    expect(rec.types()).toEqual(['retry', 'retry']);
+    breakers.close();
+  });
+
+  it('times out a slow attempt, counts it against the breaker, and retries it', async () => {
+    vi.useFakeTimers();
+    let n = 0;
+    server.use(
+      http.get(URL_A, async () => {
+        if (n++ === 0) await new Promise((r) => setTimeout(r, 5_000));
+        return HttpResponse.text('ok');
+      }),
+    );
+    const rec = recorder();
+    const breakers = circuitBreaker();
+    const f = resilientFetch({ timeoutMs: 1_000, breaker: breakers, retry: { random: () => 0 }, onEvent: rec.onEvent });
+    const pending = f(URL_A);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await (await pending).text()).toBe('ok');
+    expect(rec.events[0]).toMatchObject({ type: 'timeout', scope: 'attempt', limitMs: 1_000 });
+    expect(rec.events[1]).toMatchObject({ type: 'retry', attempt: 1 });
+    expect(rec.events[1] && 'error' in rec.events[1] && (rec.events[1].error as ResilienceError).code).toBe('timeout');
+    breakers.close();
+  });
+
+  it('gives up with deadline_exceeded when the overall deadline passes mid-attempt', async () => {
+    vi.useFakeTimers();
+    server.use(
+      http.get(URL_A, async () => {
+        await new Promise((r) => setTimeout(r, 60_000));
+        return HttpResponse.text('late');
+      }),
+    );
+    const f = resilientFetch({ deadlineMs: 2_500, timeoutMs: 1_000, breaker: false, retry: { random: () => 0 } });
+    const pending = settle(f(URL_A));
+    await vi.advanceTimersByTimeAsync(3_000);
+    const { error } = await pending;
+    expect((error as ResilienceError).code).toBe('deadline_exceeded');
+  });
+
+  it('reveals a vault Secret only into the outgoing header', async () => {
+    let seen: string | null = null;
+    server.use(
+      http.get(URL_A, ({ request }) => {
+        seen = request.headers.get('authorization');
+        return HttpResponse.text('ok');
+      }),
+    );
+    const token = secret('tok_live_123');
+    const f = resilientFetch({ headers: { authorization: () => `Bearer ${token.reveal()}`, 'x-api-key': token } });
+    await f(URL_A, { headers: { accept: 'application/json' } });
+    expect(seen).toBe('Bearer tok_live_123');
+    expect(JSON.stringify({ token })).not.toContain('tok_live_123');
+  });
+
+  it('serves stale through every layer when the provider goes down', async () => {
+    let up = true;
+    server.use(http.get(URL_A, () => (up ? HttpResponse.json({ n: 1 }) : new HttpResponse(null, { status: 503 }))));
+    const rec = recorder();
+    const f = resilientFetch({ cache: {}, retry: { attempts: 1 }, onEvent: rec.onEvent });
+    await (await f(URL_A)).json();
+    await vi.waitFor(async () => {
+      up = false;
+      const res = await f(URL_A);
+      expect(cacheStatus(res)).toBe('stale');
+    });
+    expect(rec.types()).toContain('cache.stale');
+  });
+
+  it.each([
+    [{ fetch: 'x' }, 'fetch'],
+    [{ timeoutMs: 0 }, 'timeoutMs'],
+    [{ deadlineMs: -5 }, 'deadlineMs'],
+    [{ retry: 3 }, 'retry'],
+    [{ breaker: 'on' }, 'breaker'],
+    [{ cache: 'yes' }, 'cache'],
+    [{ limiter: {} }, 'limiter'],
+    [{ key: 1 }, 'key'],
+  ])('rejects a bad policy %j with invalid_options', (options, field) => {
+    expect(() => resilientFetch(options as never)).toThrow(expect.objectContaining({ code: 'invalid_options' }));
+    expect(() => resilientFetch(options as never)).toThrow(new RegExp(field));
+  });
+});
