@@ -2,5 +2,7 @@
 
 export { memoryIdempotencyStore, memoryVersionStore } from '../idempotency/memory-store';
 export { memoryInbox } from '../inbox/memory';
+export type { MemoryCacheOptions } from '../resilience/cache-memory';
+export { memoryCache } from '../resilience/cache-memory';
 export type { MemoryVaultStoreOptions } from '../vault/memory-store';
 export { memoryVaultStore } from '../vault/memory-store';

@@ -1,2 +1,4 @@
 /** `@ballast/core/stores/redis`: Redis-backed drivers (ioredis). */
-export {};
+
+export type { RedisCacheClient, RedisCacheOptions } from '../resilience/cache-redis';
+export { redisCache } from '../resilience/cache-redis';

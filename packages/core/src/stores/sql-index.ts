@@ -7,6 +7,8 @@ export type { SqlIdempotencyStoreOptions } from '../idempotency/sql-store';
 export { sqlIdempotencyStore, sqlVersionStore } from '../idempotency/sql-store';
 export type { SqlInboxOptions } from '../inbox/sql';
 export { sqlInbox } from '../inbox/sql';
+export type { SqlCacheOptions } from '../resilience/cache-sql';
+export { sqlCache } from '../resilience/cache-sql';
 export type { SqlVaultStoreOptions } from '../vault/sql-store';
 export { sqlVaultStore } from '../vault/sql-store';
 export type { MigrateOptions, MigrateResult, Migration } from './migrate';
