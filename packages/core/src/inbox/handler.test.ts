@@ -12,7 +12,7 @@ const URL_ = 'http://127.0.0.1/webhooks/stripe';
 
 async function delivery(event: { id: string; type: string; [k: string]: unknown }, secret = SECRET): Promise<Request> {
   const signed = await signWebhook({ scheme: 'stripe', secret, body: JSON.stringify(event) });
-  return new Request(URL_, { method: 'POST', headers: signed.headers, body: signed.body });
+  return new Request(URL_, { method: 'POST', headers: signed.headers, body: signed.body as string });
 }
 
 const handlers: WebhookHandler[] = [];
@@ -112,7 +112,9 @@ describe('createWebhookHandler responses', () => {
   it('answers 400 for a body that is not JSON, and for an event the store rejects', async () => {
     const { handler } = make();
     const signed = await signWebhook({ scheme: 'stripe', secret: SECRET, body: 'not json' });
-    const res = await handler(new Request(URL_, { method: 'POST', headers: signed.headers, body: signed.body }));
+    const res = await handler(
+      new Request(URL_, { method: 'POST', headers: signed.headers, body: signed.body as string }),
+    );
     expect([res.status, (await res.json()).error]).toEqual([400, 'invalid_body']);
     const badType = await handler(await delivery({ id: 'evt_t', type: 'x'.repeat(300) }));
     expect([badType.status, (await badType.json()).error]).toEqual([400, 'invalid_event']);

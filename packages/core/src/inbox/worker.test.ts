@@ -15,7 +15,12 @@ import { backoffDelay, createInboxWorker, type InboxWorker, normalizeRetry } fro
 /** A clock the test moves by hand: every stored time comes from it. */
 function manualClock(start = Date.UTC(2026, 0, 1)) {
   let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
+  return {
+    now: () => t,
+    advance(ms: number) {
+      t += ms;
+    },
+  };
 }
 
 const workers: InboxWorker[] = [];
