@@ -1,0 +1,146 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import { afterEach, describe, expect, it } from 'vitest';
+import { signWebhook } from '../webhooks/sign';
+import { toExpress, toFastify, toHono, toNextRoute, toNodeHandler } from './adapters';
+import { createWebhookHandler, type WebhookHandler } from './handler';
+import type { Inbox } from './inbox';
+import { memoryInbox } from './memory';
+
+const SECRET = 'whsec_adapter_test';
+const PATH = '/webhooks/stripe';
+
+function endpoint(): { handler: WebhookHandler; inbox: Inbox } {
+  const inbox = memoryInbox();
+  const handler = createWebhookHandler({
+    source: 'stripe',
+    verify: { scheme: 'stripe', secret: SECRET },
+    inbox,
+    maxBodyBytes: 4096,
+  });
+  return { handler, inbox };
+}
+
+async function post(base: string, body: string, secret = SECRET): Promise<{ status: number; json: unknown }> {
+  const signed = await signWebhook({ scheme: 'stripe', secret, body });
+  const res = await fetch(`${base}${PATH}`, { method: 'POST', headers: signed.headers, body });
+  return { status: res.status, json: await res.json().catch(() => null) };
+}
+
+/** The same behaviour through every framework: stored, duplicate, forged, oversized. */
+async function expectEndpointBehaviour(base: string, inbox: Inbox) {
+  const event = JSON.stringify({ id: 'evt_adapter', type: 'invoice.paid' });
+  expect(await post(base, event)).toEqual({ status: 200, json: { received: true, duplicate: false } });
+  expect(await post(base, event)).toEqual({ status: 200, json: { received: true, duplicate: true } });
+  expect(await inbox.get('stripe', 'evt_adapter')).toMatchObject({ type: 'invoice.paid' });
+  const forged = await post(base, JSON.stringify({ id: 'evt_forged', type: 't' }), 'whsec_wrong');
+  expect(forged).toEqual({ status: 401, json: { error: 'no_matching_signature' } });
+  const big = await post(base, JSON.stringify({ id: 'evt_big', type: 't', pad: 'x'.repeat(10_000) }));
+  expect(big.status).toBe(413);
+  expect((await inbox.counts()).total).toBe(1);
+}
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+async function listen(server: Server): Promise<string> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  closers.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+describe('framework adapters', () => {
+  it('node:http', async () => {
+    const { handler, inbox } = endpoint();
+    const base = await listen(createServer(toNodeHandler(handler)));
+    await expectEndpointBehaviour(base, inbox);
+  });
+
+  it('Express, mounted before a JSON parser and behind express.raw()', async () => {
+    const { handler, inbox } = endpoint();
+    const app = express();
+    app.post(PATH, toExpress(handler));
+    app.use(express.json());
+    await expectEndpointBehaviour(await listen(createServer(app)), inbox);
+
+    const raw = endpoint();
+    const rawApp = express();
+    rawApp.post(PATH, express.raw({ type: '*/*' }), toExpress(raw.handler));
+    await expectEndpointBehaviour(await listen(createServer(rawApp)), raw.inbox);
+  });
+
+  it('Express behind a JSON parser answers body_already_parsed, not 200', async () => {
+    const { handler, inbox } = endpoint();
+    const app = express();
+    app.use(express.json());
+    app.post(PATH, toExpress(handler));
+    const base = await listen(createServer(app));
+    const res = await post(base, JSON.stringify({ id: 'evt_parsed', type: 't' }));
+    expect(res).toEqual({ status: 400, json: { error: 'body_already_parsed' } });
+    expect((await inbox.counts()).total).toBe(0);
+  });
+
+  it('Fastify, with the raw body parser scoped to the plugin', async () => {
+    const { handler, inbox } = endpoint();
+    const app = Fastify();
+    await app.register(toFastify(handler, { path: PATH }));
+    app.post('/json', async (request) => ({ echoed: request.body }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    closers.push(() => app.close());
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    await expectEndpointBehaviour(base, inbox);
+    const other = await fetch(`${base}/json`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":1}',
+    });
+    expect(await other.json()).toEqual({ echoed: { a: 1 } }); // other routes still parse JSON
+  });
+
+  it('Hono on @hono/node-server', async () => {
+    const { handler, inbox } = endpoint();
+    const app = new Hono();
+    app.post(PATH, toHono(handler));
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+    await once(server, 'listening');
+    closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    );
+    await expectEndpointBehaviour(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, inbox);
+  });
+
+  it('Next.js route handler (a Web Request handler)', async () => {
+    const { handler, inbox } = endpoint();
+    const POST = toNextRoute(handler);
+    const base = 'http://localhost:3000';
+    const call = async (body: string, secret = SECRET) => {
+      const signed = await signWebhook({ scheme: 'stripe', secret, body });
+      const res = await POST(new Request(`${base}${PATH}`, { method: 'POST', headers: signed.headers, body }));
+      return { status: res.status, json: await res.json() };
+    };
+    const event = JSON.stringify({ id: 'evt_next', type: 'invoice.paid' });
+    expect(await call(event)).toEqual({ status: 200, json: { received: true, duplicate: false } });
+    expect(await call(event)).toEqual({ status: 200, json: { received: true, duplicate: true } });
+    expect((await call(event, 'whsec_wrong')).status).toBe(401);
+    expect((await call(JSON.stringify({ id: 'b', type: 't', pad: 'x'.repeat(10_000) }))).status).toBe(413);
+    expect((await inbox.counts()).total).toBe(1);
+  });
+});
