@@ -345,3 +345,18 @@ describe('idempotency errors', () => {
     expect(isIdempotencyError(new Error('x'))).toBe(false);
   });
 });
+
+describe('idempotent() types', () => {
+  it('gives fn a transaction only in transactional mode, on a store that has transactions', () => {
+    const store = memoryIdempotencyStore();
+    // @ts-expect-error transactional mode needs a TransactionalIdempotencyStore
+    expect(() => idempotent(async () => 1, { store, key: String, transactional: true })).toThrow(
+      /needs a store with transaction\(\)/,
+    );
+    // @ts-expect-error a plain call has no `tx` in its context
+    expect(idempotent(async (_: string, ctx) => ctx.tx, { store, key: (s) => s })).toBeTypeOf('function');
+    const wrapped = idempotent(async (n: number) => ({ n }), { store, key: String });
+    const typed: (input: number) => Promise<{ n: number }> = wrapped;
+    expect(typed).toBe(wrapped);
+  });
+});

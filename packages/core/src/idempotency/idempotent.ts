@@ -5,9 +5,14 @@ import {
   IdempotencyError,
   IdempotencyInProgressError,
 } from './errors';
-import { fingerprintsCompatible } from './memory-store';
 import { decodeError, decodeResult, encodeError, encodeResult, serializeError } from './serialize';
-import type { ClaimOutcome, IdempotencyRecord, IdempotencyStore, TransactionalIdempotencyStore } from './store';
+import {
+  type ClaimOutcome,
+  fingerprintsCompatible,
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  type TransactionalIdempotencyStore,
+} from './store';
 
 /** How a call that finds the key held by another call waits for that call's result. */
 export interface IdempotencyWaitOptions {
@@ -71,12 +76,12 @@ export interface IdempotentOptions<Input> {
    */
   wait?: boolean | IdempotencyWaitOptions;
   /**
-   * Run the function and the completion record in one SQL transaction: the
-   * function receives `context.tx` and its writes commit with the result, or
-   * not at all. Needs a store with `transaction()` (the SQL store).
+   * Plain mode. For transactional mode (the function's SQL writes and the
+   * stored result commit together) pass `transactional: true` with a SQL
+   * store: see {@link TransactionalIdempotentOptions}.
    * @default false
    */
-  transactional?: boolean;
+  transactional?: false;
   /**
    * Purge expired records in the background at most once per this many
    * milliseconds (on the first call, then on calls after the interval); `false`
@@ -96,7 +101,11 @@ export interface TransactionalIdempotentOptions<Input>
   extends Omit<IdempotentOptions<Input>, 'store' | 'transactional'> {
   /** A store that can run the function in a transaction: `sqlIdempotencyStore(db)`. */
   store: TransactionalIdempotencyStore;
-  /** Run the function and the completion record in one SQL transaction. */
+  /**
+   * Run the function and the completion record in one SQL transaction: the
+   * function receives `context.tx`, and its writes through it commit together
+   * with the stored result, or not at all.
+   */
   transactional: true;
 }
 
@@ -195,7 +204,7 @@ function resolveOptions<Input>(options: IdempotentOptions<Input>): Resolved<Inpu
     throw optionsError('wait must be a boolean or { timeout?, initialDelay?, maxDelay? }');
   }
 
-  const transactional = options.transactional ?? false;
+  const transactional: unknown = (options as { transactional?: unknown }).transactional ?? false;
   if (typeof transactional !== 'boolean') throw optionsError('transactional must be a boolean');
   if (transactional && typeof (store as Partial<TransactionalIdempotencyStore>).transaction !== 'function') {
     throw optionsError('transactional: true needs a store with transaction() (sqlIdempotencyStore)');

@@ -1,18 +1,14 @@
-import type {
-  ClaimOutcome,
-  ClaimRequest,
-  CompleteRequest,
-  IdempotencyRecord,
-  IdempotencyStore,
-  ReleaseRequest,
-  VersionApplyRequest,
-  VersionStore,
+import {
+  type ClaimOutcome,
+  type ClaimRequest,
+  type CompleteRequest,
+  fingerprintsCompatible,
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  type ReleaseRequest,
+  type VersionApplyRequest,
+  type VersionStore,
 } from './store';
-
-/** True when two fingerprints may share a key: equal, or either side not fingerprinted. */
-export function fingerprintsCompatible(a: string | null, b: string | null): boolean {
-  return a === null || b === null || a === b;
-}
 
 /**
  * An in-memory idempotency store, for tests and single-process throwaway use.

@@ -35,6 +35,15 @@ export interface IdempotencyRecord {
   updatedAt: number;
 }
 
+/**
+ * Whether a claim with fingerprint `b` may share a key held with fingerprint
+ * `a`: equal, or either side not fingerprinted. Drivers use it for takeovers,
+ * `idempotent()` to tell a replay from a conflict.
+ */
+export function fingerprintsCompatible(a: string | null, b: string | null): boolean {
+  return a === null || b === null || a === b;
+}
+
 /** Arguments of {@link IdempotencyStore.claim}. */
 export interface ClaimRequest {
   /** The key to claim. */
