@@ -39,6 +39,9 @@ export type {
   RateLimiterKeyStats,
   RateLimiterOptions,
   RateLimitSignal,
+  RedisRateLimiter,
+  RedisRateLimiterOptions,
+  RedisScriptClient,
 } from './rate-limit/index';
 export {
   adaptiveRateLimiter,
@@ -46,6 +49,7 @@ export {
   RateLimitError,
   rateLimiter,
   readRateLimitHeaders,
+  redisRateLimiter,
 } from './rate-limit/index';
 // composition
 export type { HeaderSource, ResilientFetchOptions } from './resilient-fetch';

@@ -10,3 +10,5 @@ export type { RateLimitSignal } from './headers';
 export { readRateLimitHeaders } from './headers';
 export type { LocalRateLimiter, RateLimiterKeyStats, RateLimiterOptions } from './local';
 export { adaptiveRateLimiter, rateLimiter } from './local';
+export type { RedisRateLimiter, RedisRateLimiterOptions, RedisScriptClient } from './redis';
+export { redisRateLimiter } from './redis';

@@ -1,0 +1,597 @@
+import type { RateLimiter, ResilienceEventHandler, ScheduleOptions, ThrottleEvent } from '../types';
+import { RateLimitError } from './errors';
+import { readRateLimitHeaders } from './headers';
+import {
+  type CallOptions,
+  nonEmptyString,
+  optionalFunction,
+  optionsObject,
+  positiveInteger,
+  positiveNumber,
+  readCallOptions,
+} from './validate';
+import { type HeapEntry, WaiterHeap } from './waiter-heap';
+
+const API = 'redisRateLimiter';
+
+/**
+ * The two commands the Redis limiter needs. An ioredis `Redis` or `Cluster`
+ * instance fits as is; the limiter never mutates the client (no
+ * `defineCommand`).
+ */
+export interface RedisScriptClient {
+  eval(script: string, numkeys: number, ...args: Array<string | number>): Promise<unknown>;
+  evalsha(sha1: string, numkeys: number, ...args: Array<string | number>): Promise<unknown>;
+}
+
+/** Options of {@link redisRateLimiter}. Budgets are per key and shared by every process using the same Redis and prefix. */
+export interface RedisRateLimiterOptions {
+  /** The Redis client (ioredis). */
+  redis: RedisScriptClient;
+  /** Units allowed in any window of `interval` milliseconds, across all processes. */
+  limit: number;
+  /**
+   * Length of the window, in milliseconds.
+   * @default 1000
+   */
+  interval?: number;
+  /**
+   * Calls of one key running at once in this process.
+   * @default Infinity
+   */
+  concurrency?: number;
+  /**
+   * The longest a call waits for the shared budget before it rejects with
+   * `wait_too_long`, in milliseconds.
+   * @default 30_000
+   */
+  maxWait?: number;
+  /**
+   * Calls of one key this process holds waiting; the next one rejects with `queue_full`.
+   * @default 10_000
+   */
+  maxQueued?: number;
+  /**
+   * Prefix of the Redis keys (one sorted set and two strings per limiter key).
+   * @default 'ballast:ratelimit:'
+   */
+  keyPrefix?: string;
+  /**
+   * The key of calls that name none.
+   * @default 'default'
+   */
+  defaultKey?: string;
+  /**
+   * Count a call against the window from its start until `interval` after it
+   * settles, instead of `interval` after it starts. The provider counts
+   * requests when they arrive, which is some time after the grant (connection
+   * set-up, a busy event loop); holding the slot until the call settles keeps
+   * every window the provider can see under `limit`, at the cost of one more
+   * Redis command per call and a throughput of `limit` per `interval` plus
+   * the call's duration.
+   * @default true
+   */
+  holdUntilSettled?: boolean;
+  /**
+   * With `holdUntilSettled`, the longest a call holds its slot before it is
+   * counted as settled anyway (a process that died mid-call frees its slots
+   * after this), in milliseconds.
+   * @default 60_000
+   */
+  maxHold?: number;
+  /**
+   * How long a 429 that names no wait pauses its key (in every process), in milliseconds.
+   * @default 1000
+   */
+  pauseOn429?: number;
+  /**
+   * The longest pause a response can impose, in milliseconds.
+   * @default 300_000
+   */
+  maxPause?: number;
+  /** Receives a `throttle` event whenever a call waits for the budget or a key is paused. Must not throw. */
+  onEvent?: ResilienceEventHandler;
+}
+
+/** A {@link RateLimiter} whose budget lives in Redis, shared by every process that uses the same keys. */
+export interface RedisRateLimiter extends RateLimiter {
+  schedule<T>(fn: (signal?: AbortSignal) => Promise<T>, options?: ScheduleOptions): Promise<T>;
+  /**
+   * Learns from a response sent under `key`: a 429, or `remaining` at 0,
+   * pauses the key in every process until the provider's reset.
+   */
+  observe(response: Response, key?: string): void;
+  /** Pauses `key` in every process for `ms` milliseconds (a longer pause in force stays). */
+  pause(key: string, ms: number): Promise<void>;
+  /** Rejects every call waiting in this process with `closed` and clears its timers. */
+  close(): void;
+}
+
+/**
+ * Sliding-window log in one sorted set per key, with Redis's own clock, so
+ * processes on machines with skewed clocks still share one window. A
+ * member's score is when its call settled (or, while it runs, when it is
+ * presumed settled: grant + ARGV[5]); it counts until score + window.
+ * Returns { granted (1|0), wait in ms }: a wait that depends on a running
+ * call is a lower bound (the call may settle any moment), so the caller asks
+ * again then.
+ */
+export const ACQUIRE_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local paused = tonumber(redis.call('GET', KEYS[3]) or '0')
+if paused > now then return {0, paused - now} end
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local weight = tonumber(ARGV[3])
+local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - window)
+for i = 1, #expired do
+  used = used - tonumber(string.match(expired[i], '|([^|]+)$'))
+end
+if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window) end
+if used < 1e-9 or redis.call('ZCARD', KEYS[1]) == 0 then used = 0 end
+local ttl = window * 2 + tonumber(ARGV[5])
+if used + weight <= limit then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), ARGV[4] .. '|' .. ARGV[3])
+  redis.call('SET', KEYS[2], tostring(used + weight), 'PX', ttl)
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  return {1, 0}
+end
+redis.call('SET', KEYS[2], tostring(used), 'PX', ttl)
+redis.call('PEXPIRE', KEYS[1], ttl)
+local need = used + weight - limit
+local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local freed = 0
+for i = 1, #entries, 2 do
+  freed = freed + tonumber(string.match(entries[i], '|([^|]+)$'))
+  if freed >= need - 1e-9 then
+    local settled = tonumber(entries[i + 1])
+    if settled > now then return {0, window} end
+    return {0, settled + window - now}
+  end
+end
+return {0, window}
+`;
+
+/** Marks a granted call as settled now (Redis clock): its slot frees one window later. */
+export const SETTLE_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+`;
+
+/** Extends the key's pause to `now + ARGV[1]` ms (Redis clock) unless a longer one is in force. */
+export const PAUSE_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local target = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if target > current then redis.call('SET', KEYS[1], tostring(target), 'PX', tonumber(ARGV[1])) end
+return target - now
+`;
+
+const SCRIPTS = { acquire: ACQUIRE_SCRIPT, pause: PAUSE_SCRIPT, settle: SETTLE_SCRIPT } as const;
+type ScriptName = keyof typeof SCRIPTS;
+
+const hex = (bytes: ArrayBuffer | Uint8Array): string =>
+  Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
+
+let digests: Promise<Record<ScriptName, string>> | undefined;
+
+/** SHA-1 of each script for EVALSHA, computed once with Web Crypto (no `node:` import, so any runtime can load this module). */
+function scriptDigests(): Promise<Record<ScriptName, string>> {
+  digests ??= (async () => {
+    const entries = await Promise.all(
+      (Object.keys(SCRIPTS) as ScriptName[]).map(
+        async (name) =>
+          [name, hex(await crypto.subtle.digest('SHA-1', new TextEncoder().encode(SCRIPTS[name])))] as const,
+      ),
+    );
+    return Object.fromEntries(entries) as Record<ScriptName, string>;
+  })();
+  return digests;
+}
+
+const DEFAULTS = {
+  interval: 1000,
+  concurrency: Number.POSITIVE_INFINITY,
+  maxWait: 30_000,
+  maxQueued: 10_000,
+  keyPrefix: 'ballast:ratelimit:',
+  defaultKey: 'default',
+  holdUntilSettled: true,
+  maxHold: 60_000,
+  pauseOn429: 1000,
+  maxPause: 300_000,
+} as const;
+
+interface Normalized {
+  redis: RedisScriptClient;
+  limit: number;
+  interval: number;
+  concurrency: number;
+  maxWait: number;
+  maxQueued: number;
+  keyPrefix: string;
+  defaultKey: string;
+  holdUntilSettled: boolean;
+  maxHold: number;
+  pauseOn429: number;
+  maxPause: number;
+  onEvent: ResilienceEventHandler | undefined;
+}
+
+function normalize(options: unknown): Normalized {
+  const o = optionsObject(API, options, true);
+  const known = new Set([...Object.keys(DEFAULTS), 'redis', 'limit', 'onEvent']);
+  for (const name of Object.keys(o)) {
+    if (!known.has(name)) throw new RateLimitError(API, 'invalid_options', `unknown option "${name}"`);
+  }
+  const redis = o.redis as Partial<RedisScriptClient> | undefined;
+  if (
+    typeof redis !== 'object' ||
+    redis === null ||
+    typeof redis.eval !== 'function' ||
+    typeof redis.evalsha !== 'function'
+  ) {
+    throw new RateLimitError(API, 'invalid_options', 'redis must be a Redis client with eval and evalsha (ioredis)');
+  }
+  if (o.limit === undefined) throw new RateLimitError(API, 'invalid_options', 'limit is required');
+  if (o.holdUntilSettled !== undefined && typeof o.holdUntilSettled !== 'boolean') {
+    throw new RateLimitError(
+      API,
+      'invalid_options',
+      `holdUntilSettled must be a boolean, got ${typeof o.holdUntilSettled}`,
+    );
+  }
+  return {
+    redis: redis as RedisScriptClient,
+    limit: positiveNumber(API, 'limit', o.limit, false),
+    interval: positiveInteger(API, 'interval', o.interval ?? DEFAULTS.interval, false),
+    concurrency: positiveInteger(API, 'concurrency', o.concurrency ?? DEFAULTS.concurrency, true),
+    maxWait: positiveNumber(API, 'maxWait', o.maxWait ?? DEFAULTS.maxWait, true),
+    maxQueued: positiveInteger(API, 'maxQueued', o.maxQueued ?? DEFAULTS.maxQueued, true),
+    keyPrefix: nonEmptyString(API, 'keyPrefix', o.keyPrefix ?? DEFAULTS.keyPrefix),
+    defaultKey: nonEmptyString(API, 'defaultKey', o.defaultKey ?? DEFAULTS.defaultKey),
+    holdUntilSettled: (o.holdUntilSettled as boolean | undefined) ?? DEFAULTS.holdUntilSettled,
+    maxHold: positiveInteger(API, 'maxHold', o.maxHold ?? DEFAULTS.maxHold, false),
+    pauseOn429: positiveNumber(API, 'pauseOn429', o.pauseOn429 ?? DEFAULTS.pauseOn429, false),
+    maxPause: positiveNumber(API, 'maxPause', o.maxPause ?? DEFAULTS.maxPause, false),
+    onEvent: optionalFunction<ResilienceEventHandler>(API, 'onEvent', o.onEvent),
+  };
+}
+
+interface Waiter extends HeapEntry {
+  readonly fn: (signal?: AbortSignal) => Promise<unknown>;
+  readonly weight: number;
+  readonly signal: AbortSignal | undefined;
+  readonly deadline: number;
+  readonly enqueuedAt: number;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (reason: unknown) => void;
+  onAbort: (() => void) | undefined;
+}
+
+interface KeyState {
+  readonly key: string;
+  readonly redisKeys: readonly [string, string, string];
+  readonly queue: WaiterHeap<Waiter>;
+  running: number;
+  /** True while this process has an acquire loop for the key (one at a time, so waiting callers don't flood Redis). */
+  pumping: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  wake: (() => void) | undefined;
+}
+
+/**
+ * Creates a rate limiter whose budget is shared through Redis: every process
+ * using the same Redis, prefix and key draws from one sliding-window budget
+ * of `limit` units per `interval`, timed by Redis's clock. When the budget is
+ * spent, calls wait (not fail) for the next free slot, up to `maxWait`.
+ *
+ * One Lua script per grant keeps the check and the booking atomic; in each
+ * process only the head of a key's queue talks to Redis, and it sleeps until
+ * the moment the script says a slot frees, so waiting callers do not poll.
+ *
+ * @example
+ * ```ts
+ * import Redis from 'ioredis';
+ * const limiter = redisRateLimiter({ redis: new Redis(process.env.REDIS_URL), limit: 100, interval: 1000 });
+ * const res = await limiter.schedule(() => fetch('https://api.stripe.com/v1/charges'), { key: 'stripe' });
+ * ```
+ */
+export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLimiter {
+  const config = normalize(options);
+  const { redis, limit, interval, concurrency, maxQueued, maxWait, defaultKey, onEvent } = config;
+  const keys = new Map<string, KeyState>();
+  const call: CallOptions = { key: defaultKey, weight: 1, priority: 0, signal: undefined };
+  const token = hex(crypto.getRandomValues(new Uint8Array(6)));
+  const holdMs = config.holdUntilSettled ? config.maxHold : 0;
+  let counter = 0;
+  let seq = 0;
+  let closed = false;
+
+  function emit(key: string, reason: ThrottleEvent['reason'], waitMs: number): void {
+    if (onEvent === undefined) return;
+    try {
+      onEvent({ type: 'throttle', at: Date.now(), key, reason, waitMs: Math.max(0, waitMs) });
+    } catch {
+      // the hook must not break the limiter
+    }
+  }
+
+  /** EVALSHA, falling back to EVAL (which also caches the script) when Redis does not know the script yet. */
+  async function runScript(name: ScriptName, redisKeys: readonly string[], args: Array<string | number>) {
+    const sha = (await scriptDigests())[name];
+    try {
+      return await redis.evalsha(sha, redisKeys.length, ...redisKeys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return await redis.eval(SCRIPTS[name], redisKeys.length, ...redisKeys, ...args);
+    }
+  }
+
+  function stateFor(key: string): KeyState {
+    let state = keys.get(key);
+    if (state === undefined) {
+      // a hash tag keeps the three keys in one Redis Cluster slot
+      const base = `${config.keyPrefix}{${key}}`;
+      state = {
+        key,
+        redisKeys: [`${base}:log`, `${base}:used`, `${base}:pause`],
+        queue: new WaiterHeap<Waiter>(),
+        running: 0,
+        pumping: false,
+        timer: undefined,
+        wake: undefined,
+      };
+      keys.set(key, state);
+    }
+    return state;
+  }
+
+  /** Forgets a key with nothing waiting or running: this process keeps no state between bursts. */
+  function maybeForget(state: KeyState): void {
+    if (state.queue.size === 0 && state.running === 0 && !state.pumping) keys.delete(state.key);
+  }
+
+  function sleep(state: KeyState, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      state.wake = resolve;
+      state.timer = setTimeout(() => {
+        state.timer = undefined;
+        state.wake = undefined;
+        resolve();
+      }, ms);
+    });
+  }
+
+  function settle(state: KeyState): void {
+    state.running--;
+    if (state.queue.size > 0) void pump(state);
+    else maybeForget(state);
+  }
+
+  function start(state: KeyState, waiter: Waiter, member: string): void {
+    detach(waiter);
+    state.running++;
+    let result: Promise<unknown>;
+    try {
+      result = Promise.resolve(waiter.fn(waiter.signal));
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    const done = (): void => {
+      // a failed settle leaves the slot held until maxHold: late, never early
+      if (holdMs > 0) runScript('settle', [state.redisKeys[0]], [member]).catch(() => undefined);
+      settle(state);
+    };
+    result.then(
+      (value) => {
+        done();
+        waiter.resolve(value);
+      },
+      (error: unknown) => {
+        done();
+        waiter.reject(error);
+      },
+    );
+  }
+
+  function detach(waiter: Waiter): void {
+    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    waiter.onAbort = undefined;
+  }
+
+  /** Rejects every waiter that cannot start before its deadline, given the head starts in `waitMs` at the earliest. */
+  function expire(state: KeyState, now: number, waitMs: number): void {
+    for (const waiter of [...state.queue.entries()]) {
+      if (now + waitMs > waiter.deadline) {
+        state.queue.remove(waiter);
+        detach(waiter);
+        waiter.reject(
+          new RateLimitError(
+            API,
+            'wait_too_long',
+            `the shared budget of key "${state.key}" would make the call wait ${Math.round(now + waitMs - waiter.enqueuedAt)} ms, more than maxWait (${maxWait} ms)`,
+            { key: state.key, waitMs: now + waitMs - waiter.enqueuedAt },
+          ),
+        );
+      }
+    }
+  }
+
+  /** The acquire loop of one key in this process: grants the head, or sleeps until Redis says a slot frees. */
+  async function pump(state: KeyState): Promise<void> {
+    if (state.pumping) return;
+    state.pumping = true;
+    try {
+      while (!closed && state.queue.size > 0 && state.running < concurrency) {
+        const head = state.queue.peek() as Waiter;
+        let granted: boolean;
+        let wait: number;
+        const id = `${token}:${counter++}`;
+        try {
+          const reply = await runScript('acquire', state.redisKeys, [limit, interval, String(head.weight), id, holdMs]);
+          [granted, wait] = parseReply(reply);
+        } catch (cause) {
+          if (state.queue.remove(head)) {
+            detach(head);
+            head.reject(
+              new RateLimitError(API, 'store_failed', `Redis could not grant a call of key "${state.key}"`, {
+                key: state.key,
+                cause,
+              }),
+            );
+          }
+          continue;
+        }
+        if (granted) {
+          // a head aborted during the round trip leaves its grant unused: the budget errs on the safe side
+          if (state.queue.remove(head)) start(state, head, `${id}|${head.weight}`);
+          continue;
+        }
+        const now = Date.now();
+        expire(state, now, wait);
+        if (state.queue.size === 0) break;
+        emit(state.key, 'queued', wait);
+        await sleep(state, wait);
+      }
+    } finally {
+      state.pumping = false;
+      maybeForget(state);
+    }
+  }
+
+  function parseReply(reply: unknown): [boolean, number] {
+    if (!Array.isArray(reply) || reply.length < 2) {
+      throw new Error(`unexpected reply from the rate-limit script: ${String(reply)}`);
+    }
+    const wait = Number(reply[1]);
+    return [Number(reply[0]) === 1, Number.isFinite(wait) && wait > 0 ? wait : 1];
+  }
+
+  function abortedError(key: string, signal: AbortSignal): RateLimitError {
+    return new RateLimitError(API, 'aborted', `the call was aborted while it waited for key "${key}"`, {
+      key,
+      cause: signal.reason,
+    });
+  }
+
+  function schedule<T>(fn: (signal?: AbortSignal) => Promise<T>, options?: ScheduleOptions): Promise<T> {
+    if (typeof fn !== 'function') {
+      return Promise.reject(new RateLimitError(API, 'invalid_argument', `fn must be a function, got ${typeof fn}`));
+    }
+    let key: string;
+    let weight: number;
+    let priority: number;
+    let signal: AbortSignal | undefined;
+    try {
+      ({ key, weight, priority, signal } = readCallOptions(API, options, defaultKey, call));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (closed) return Promise.reject(new RateLimitError(API, 'closed', 'the limiter is closed', { key }));
+    if (signal?.aborted) return Promise.reject(abortedError(key, signal));
+    if (weight > limit) {
+      return Promise.reject(
+        new RateLimitError(
+          API,
+          'invalid_argument',
+          `weight ${weight} exceeds the limit (${limit}), so the call could never run`,
+          {
+            key,
+          },
+        ),
+      );
+    }
+    const state = stateFor(key);
+    if (state.queue.size >= maxQueued) {
+      return Promise.reject(
+        new RateLimitError(API, 'queue_full', `the queue of key "${key}" is full (${maxQueued} calls wait)`, { key }),
+      );
+    }
+    return new Promise<T>((resolve, reject) => {
+      const now = Date.now();
+      const waiter: Waiter = {
+        fn,
+        weight,
+        priority,
+        seq: seq++,
+        index: -1,
+        signal,
+        enqueuedAt: now,
+        deadline: now + maxWait,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        onAbort: undefined,
+      };
+      if (signal !== undefined) {
+        waiter.onAbort = () => {
+          waiter.onAbort = undefined;
+          if (state.queue.remove(waiter)) {
+            reject(abortedError(key, signal));
+            // the head's sleep may now be for nobody: let the loop look again
+            if (state.queue.size === 0) wakeUp(state);
+          }
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      state.queue.push(waiter);
+      void pump(state);
+    });
+  }
+
+  function wakeUp(state: KeyState): void {
+    if (state.timer !== undefined) clearTimeout(state.timer);
+    state.timer = undefined;
+    const wake = state.wake;
+    state.wake = undefined;
+    wake?.();
+  }
+
+  async function pause(key: string, ms: number): Promise<void> {
+    if (typeof key !== 'string' || key === '') {
+      throw new RateLimitError(API, 'invalid_argument', 'pause needs a non-empty key');
+    }
+    if (typeof ms !== 'number' || !(ms >= 0)) {
+      throw new RateLimitError(API, 'invalid_argument', `pause needs a duration ≥ 0 in ms, got ${String(ms)}`, { key });
+    }
+    const capped = Math.ceil(Math.min(ms, config.maxPause));
+    if (capped <= 0) return;
+    const base = `${config.keyPrefix}{${key}}`;
+    try {
+      await runScript('pause', [`${base}:pause`], [capped]);
+    } catch (cause) {
+      throw new RateLimitError(API, 'store_failed', `Redis could not pause key "${key}"`, { key, cause });
+    }
+    emit(key, 'paused', capped);
+  }
+
+  return {
+    schedule,
+    observe(response: Response, key: string = defaultKey): void {
+      if (closed || !(response instanceof Response)) return;
+      const signal = readRateLimitHeaders(response.headers);
+      let ms: number | undefined;
+      if (response.status === 429) ms = signal.retryAfterMs ?? signal.resetMs ?? config.pauseOn429;
+      else if (signal.remaining !== undefined && signal.remaining <= 0) ms = signal.resetMs;
+      // observe cannot fail the call it observes: a Redis error here only loses the pause
+      if (ms !== undefined && ms > 0) pause(key, ms).catch(() => undefined);
+    },
+    pause,
+    close(): void {
+      closed = true;
+      for (const state of keys.values()) {
+        for (const waiter of state.queue.drain()) {
+          detach(waiter);
+          waiter.reject(
+            new RateLimitError(API, 'closed', 'the limiter was closed while the call waited', { key: state.key }),
+          );
+        }
+        wakeUp(state);
+      }
+    },
+  };
+}
