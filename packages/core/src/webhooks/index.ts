@@ -4,8 +4,14 @@
  * on Deno, Bun and Workers (Web Crypto). No runtime dependencies.
  */
 
+export type { ExpressRequestLike } from './body/express';
+export { readExpressBody } from './body/express';
+export type { FastifyInstanceLike } from './body/fastify';
+export { fastifyRawBody, readFastifyBody } from './body/fastify';
 export type { ReadBodyOptions } from './body/limits';
 export { DEFAULT_MAX_BODY_BYTES } from './body/limits';
+export type { NodeRequestLike } from './body/node';
+export { readNodeBody } from './body/node';
 export { readRequestBody } from './body/request';
 export type { HashAlgorithm } from './crypto/types';
 export type { WebhookVerificationErrorCode, WebhookVerificationErrorContext } from './errors';
