@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
 import { migrate } from '../stores/migrate';
@@ -154,4 +157,65 @@ describeWithPostgres('idempotent() concurrency', (url) => {
       claims: 2,
     });
   });
+
+  it('a holder process killed mid-run is taken over after its lease: its uncommitted writes vanish, the effect happens once', async () => {
+    const key = randomUUID();
+    const lease = 60_000;
+    const src = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+    // The holder: transactional mode, writes its side effect, reports, then hangs until killed.
+    const holder = `
+      import { createPostgres } from ${JSON.stringify(src('../stores/postgres.ts'))};
+      import { sqlIdempotencyStore } from ${JSON.stringify(src('./sql-store.ts'))};
+      import { idempotent } from ${JSON.stringify(src('./idempotent.ts'))};
+      const db = await createPostgres({ connectionString: process.env.HOLDER_DB_URL, max: 2 });
+      const run = idempotent(async (_, { tx }) => {
+        await tx.query('INSERT INTO ${effects} (key, caller) VALUES ($1, -1)', [${JSON.stringify(key)}]);
+        process.stdout.write('started\\n');
+        await new Promise(() => {});
+      }, { store: sqlIdempotencyStore(db, { schema: ${JSON.stringify(schema)} }), key: () => ${JSON.stringify(key)}, lease: ${lease}, transactional: true, purgeInterval: false });
+      await run(undefined);
+    `;
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@ballast/source', '--import', 'tsx', '--input-type=module', '-e', holder],
+      { env: { ...process.env, HOLDER_DB_URL: url }, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: string) => {
+        out += chunk;
+        if (out.includes('started')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`holder exited early (${code})`)));
+    });
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+
+    const runs: boolean[] = [];
+    const wrap = (db: SqlClient, skew: number) =>
+      idempotent(
+        async (caller: number, ctx) => {
+          runs.push(ctx.takeover);
+          await ctx.tx.query(`INSERT INTO ${effects} (key, caller) VALUES ($1, $2)`, [key, caller]);
+          return caller;
+        },
+        {
+          store: sqlIdempotencyStore(db, { schema }),
+          key: () => key,
+          lease,
+          transactional: true,
+          // skip ahead instead of sleeping through the lease
+          now: () => Date.now() + skew,
+          purgeInterval: false,
+        },
+      );
+    await expect(wrap(pool(0), 0)(0)).rejects.toMatchObject({ code: 'in_progress' });
+    const settled = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => wrap(pool(i), lease)(i + 1)));
+    expect(runs).toEqual([true]);
+    expect(settled.filter((s) => s.status === 'fulfilled')).not.toHaveLength(0);
+    const rows = await pool(0).query<{ caller: number }>(`SELECT caller FROM ${effects} WHERE key = $1`, [key]);
+    expect(rows.rows).toHaveLength(1);
+    expect(rows.rows[0]?.caller).toBeGreaterThan(0);
+  }, 30_000);
 });
