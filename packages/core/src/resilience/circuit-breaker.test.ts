@@ -1,7 +1,8 @@
 import { HttpResponse, http } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
+import { BallastError } from '../errors';
 import { circuitBreaker } from './circuit-breaker';
-import type { ResilienceError } from './errors';
+import { ResilienceError } from './errors';
 import { resilientFetch } from './resilient-fetch';
 import { recorder, settle, useMsw } from './test-support';
 
@@ -192,6 +193,22 @@ describe('circuitBreaker', () => {
     expect(await (await other).text()).toBe('ok');
     expect(breakers.health()[0]?.consecutiveFailures).toBe(0);
     expect(breakers.state('provider.test')).toBe('closed');
+    breakers.close();
+  });
+
+  it('does not count another layer’s refusal (a full limiter queue, a deadline) against the provider', async () => {
+    const breakers = circuitBreaker({ failureThreshold: 2 });
+    const refusal = () => Promise.reject(new BallastError('@ballast/core] [rateLimiter', 'queue_full', 'full'));
+    const deadline = () => Promise.reject(new ResilienceError('deadline', 'deadline_exceeded', 'late'));
+    for (let i = 0; i < 3; i++) {
+      await settle(breakers.execute('k', refusal));
+      await settle(breakers.execute('k', deadline));
+    }
+    expect(breakers.state('k')).toBe('closed');
+    const timedOut = () => Promise.reject(new ResilienceError('timeout', 'timeout', 'slow'));
+    await settle(breakers.execute('k', timedOut));
+    await settle(breakers.execute('k', timedOut));
+    expect(breakers.state('k')).toBe('open');
     breakers.close();
   });
 

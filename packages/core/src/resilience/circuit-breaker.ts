@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import OpossumBreaker from 'opossum';
-import { checkFunction, checkNumber, isResilienceError, ResilienceError } from './errors';
-import { definedOnly, emitter } from './internal';
+import { checkFunction, checkNumber, ResilienceError } from './errors';
+import { definedOnly, emitter, isNetworkError } from './internal';
 import type { ResilienceEventHandler } from './types';
 
 /** The state of one breaker. */
@@ -39,7 +39,7 @@ export interface CircuitBreakerOptions {
   cooldownMs?: number;
   /**
    * Which outcomes mean the provider is unhealthy and count against it.
-   * @default a 5xx response, a per-attempt `timeout`, or a network error; never a 4xx or the caller's own abort
+   * @default a 5xx response, a per-attempt `timeout`, or a network error; never a 4xx, the caller's own abort, or another layer's refusal
    */
   isFailure?: (outcome: BreakerOutcome) => boolean;
   /**
@@ -100,12 +100,9 @@ const DEFAULTS = {
 
 const BUCKETS = 10;
 
-/** The default failure rule: 5xx, per-attempt timeouts and network errors count; 4xx and the breaker's own refusals do not. */
+/** The default failure rule: 5xx, per-attempt timeouts and network errors count; 4xx, aborts and Ballast layers' refusals do not. */
 export function defaultIsFailure(outcome: BreakerOutcome): boolean {
-  if (outcome.response !== undefined) return outcome.response.status >= 500;
-  const error = outcome.error;
-  if (isResilienceError(error)) return error.code === 'timeout';
-  return !(error instanceof Error && error.name === 'AbortError');
+  return outcome.response !== undefined ? outcome.response.status >= 500 : isNetworkError(outcome.error);
 }
 
 /** Carries a failed `Response` through opossum, which only counts rejections. */

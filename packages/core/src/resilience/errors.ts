@@ -9,7 +9,6 @@ import { BallastError, errorGuard } from '../errors';
  * - `timeout`: one attempt took longer than the per-attempt timeout.
  * - `retry_budget_exhausted`: the key's retry budget is empty, so a retryable failure is not retried.
  * - `no_cached_value`: the call failed and the cache had nothing fresh enough to serve instead.
- * - `queue_full`: a rate limiter's queue is full.
  * - `invalid_options`: an option is out of range or of the wrong type (thrown when the layer is built).
  * - `invalid_request`: the request cannot be sent through the layers as given (e.g. a streamed body that a retry would need twice).
  */
@@ -20,7 +19,6 @@ export type ResilienceErrorCode =
   | 'timeout'
   | 'retry_budget_exhausted'
   | 'no_cached_value'
-  | 'queue_full'
   | 'invalid_options'
   | 'invalid_request';
 

@@ -2,6 +2,8 @@
  * Small helpers shared by the resilience layers. Not exported from the package.
  * @internal
  */
+import { isBallastError } from '../errors';
+import { isResilienceError } from './errors';
 import type { ResilienceEvent, ResilienceEventHandler } from './types';
 
 /** Drops keys whose value is undefined, so spreading over defaults keeps the defaults. */
@@ -96,4 +98,26 @@ export function headerOf(input: string | URL | Request, init: RequestInit | unde
 /** Cancels an unread body so its connection returns to the pool; errors are irrelevant here. */
 export function discard(response: Response): void {
   if (response.body && !response.bodyUsed) response.body.cancel().catch(() => {});
+}
+
+/** The first string `code` on an error or its causes (Node system errors, undici errors). */
+export function errorCode(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e !== null && typeof e === 'object' && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * True when a thrown error means the network or the provider failed: a fetch
+ * network error, a system error, or a per-attempt timeout. A Ballast layer's
+ * own refusal (open breaker, full limiter queue, deadline) and the caller's
+ * abort are not.
+ */
+export function isNetworkError(error: unknown): boolean {
+  if (isBallastError(error)) return isResilienceError(error) && error.code === 'timeout';
+  if (error instanceof Error && error.name === 'AbortError') return false;
+  return error instanceof TypeError || errorCode(error) !== undefined;
 }

@@ -1,7 +1,18 @@
 import pRetry, { AbortError } from 'p-retry';
 import { fullJitter } from './backoff';
-import { checkFunction, checkNumber, isResilienceError, ResilienceError } from './errors';
-import { definedOnly, discard, emitter, headerOf, hostOf, methodOf, sleep, urlOf } from './internal';
+import { checkFunction, checkNumber, ResilienceError } from './errors';
+import {
+  definedOnly,
+  discard,
+  emitter,
+  errorCode,
+  headerOf,
+  hostOf,
+  isNetworkError,
+  methodOf,
+  sleep,
+  urlOf,
+} from './internal';
 import { serverWaitMs } from './retry-after';
 import { type RetryBudget, type RetryBudgetOptions, retryBudget } from './retry-budget';
 import type { FetchLike, ResilienceEventHandler, RetryGiveUpEvent } from './types';
@@ -148,22 +159,6 @@ const DEFAULTS = {
 
 /** Failures that show the request never reached the server, so even an unsafe request may be sent again. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
-
-function errorCode(error: unknown): string | undefined {
-  for (let e = error, depth = 0; e !== null && typeof e === 'object' && depth < 4; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-/** A thrown error that means the network failed (as opposed to a bug or a refusal by a layer). */
-function isNetworkError(error: unknown): boolean {
-  if (isResilienceError(error)) return error.code === 'timeout';
-  if (error instanceof Error && error.name === 'AbortError') return false;
-  return error instanceof TypeError || errorCode(error) !== undefined;
-}
 
 /** Marks an attempt that will be retried; never leaves this module. */
 class RetryNow extends Error {}
