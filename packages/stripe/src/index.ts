@@ -55,6 +55,8 @@ export type { ReconcileResult, ReconcileStripeEventsOptions } from './reconcile'
 export { reconcileStripeEvents } from './reconcile';
 export type { StripeRetryRuleOptions } from './retry';
 export { stripeShouldRetry } from './retry';
+export type { StripeSync, StripeSyncEntity, StripeSyncOptions, StripeSyncRecord, StripeSyncResult } from './sync';
+export { STRIPE_SYNC_ENTITIES, stripeSync } from './sync';
 export type {
   StripeEventHandler,
   StripeEventHandlers,

@@ -1,0 +1,110 @@
+import { createPGlite } from '@ballast/core/stores/pglite';
+import { migrate, type SqlClient } from '@ballast/core/stores/sql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stripeClient } from './client';
+import { parseStripeEvent } from './events';
+import { type StripeSyncOptions, stripeSync } from './sync';
+import { createFakeStripe } from './testing/index';
+
+let db: SqlClient;
+let schemaCount = 0;
+beforeAll(async () => {
+  db = await createPGlite();
+});
+afterAll(() => db.close());
+
+async function setup(entities?: StripeSyncOptions['entities']) {
+  const schema = `stripe_sync_${schemaCount++}`;
+  await migrate(db, { schema });
+  // The sync tables stamp runs with the real clock: the fake runs two minutes behind until a test ticks it.
+  let offset = -120_000;
+  const fake = createFakeStripe({ rateLimit: false, now: () => Date.now() + offset });
+  const client = stripeClient({
+    apiKey: 'sk_test_sync',
+    apiVersion: '2026-10-28.endive',
+    fetch: fake.fetch,
+    limiter: false,
+    breaker: false,
+  });
+  const sync = stripeSync({ client, db, schema, ...(entities ? { entities } : {}) });
+  return { fake, client, sync, tick: (ms: number) => (offset += ms) };
+}
+
+describe('stripeSync', () => {
+  it('full run mirrors every entity through pagination, and soft-deletes what is gone', async () => {
+    const { client, sync } = await setup();
+    const product = await client.post<{ id: string }>('/v1/products', { name: 'Pro' });
+    const price = await client.post<{ id: string }>('/v1/prices', {
+      product: product.id,
+      currency: 'eur',
+      unit_amount: 900,
+      recurring: { interval: 'month' },
+    });
+    const customers: string[] = [];
+    for (let i = 0; i < 150; i++)
+      customers.push((await client.post<{ id: string }>('/v1/customers', { email: `s${i}@example.com` })).id);
+    await client.post('/v1/subscriptions', { customer: customers[0] as string, items: [{ price: price.id }] });
+
+    const first = await sync.run({ mode: 'full' });
+    expect(first.customers?.run.counts).toMatchObject({ seen: 150, inserted: 150 });
+    expect(first.customers?.run.pages).toBe(2);
+    expect(first.products?.run.counts.inserted).toBe(1);
+    expect(first.prices?.run.counts.inserted).toBe(1);
+    expect(first.subscriptions?.run.counts.inserted).toBe(1);
+    expect(first.invoices?.run.counts.inserted).toBe(1);
+    expect((await sync.tables.customers?.get(customers[5] as string))?.data.email).toBe('s5@example.com');
+
+    await client.delete(`/v1/customers/${customers[1]}`);
+    await client.post(`/v1/customers/${customers[2]}`, { name: 'Renamed' });
+    const second = await sync.run({ mode: 'full', entities: ['customers'] });
+    expect(second.customers?.run.counts).toMatchObject({ seen: 149, changed: 1, deleted: 1, unchanged: 148 });
+    expect((await sync.tables.customers?.get(customers[1] as string))?.deletedAt).toBeInstanceOf(Date);
+  });
+
+  it('incremental run lists only objects created since the last run and applies updates and deletions from events', async () => {
+    const { client, sync, tick, fake } = await setup(['customers', 'products']);
+    const old = await client.post<{ id: string }>('/v1/customers', { email: 'old@example.com' });
+    const gone = await client.post<{ id: string }>('/v1/customers', { email: 'gone@example.com' });
+    await sync.run({ mode: 'full' });
+    tick(180_000);
+    await client.post(`/v1/customers/${old.id}`, { name: 'Updated' });
+    await client.delete(`/v1/customers/${gone.id}`);
+    const fresh = await client.post<{ id: string }>('/v1/customers', { email: 'new@example.com' });
+    const before = fake.requests.length;
+
+    const result = await sync.run({ mode: 'incremental', entities: ['customers'] });
+    expect(result.customers?.run.counts).toMatchObject({ seen: 1, inserted: 1 });
+    expect(result.customers?.fromEvents).toEqual({ applied: 1, deleted: 1 });
+    const listed = fake.requests.slice(before).filter((r) => r.path === '/v1/customers');
+    expect(listed).toHaveLength(1);
+    expect((await sync.tables.customers?.get(old.id))?.data.name).toBe('Updated');
+    expect((await sync.tables.customers?.get(gone.id))?.deletedAt).toBeInstanceOf(Date);
+    expect((await sync.tables.customers?.get(fresh.id))?.data.email).toBe('new@example.com');
+  });
+
+  it('applyEvent upserts objects of synced entities and soft-deletes on *.deleted', async () => {
+    const { client, sync, fake } = await setup(['products']);
+    const product = await client.post<{ id: string }>('/v1/products', { name: 'Widget' });
+    const created = parseStripeEvent(fake.events()[0]);
+    expect(await sync.applyEvent(created)).toBe(true);
+    expect((await sync.tables.products?.get(product.id))?.data.name).toBe('Widget');
+    const deleted = parseStripeEvent({ ...created, id: 'evt_del', type: 'product.deleted' });
+    expect(await sync.applyEvent(deleted)).toBe(true);
+    expect((await sync.tables.products?.get(product.id))?.deletedAt).toBeInstanceOf(Date);
+    const customer = await client.post<{ id: string }>('/v1/customers', {});
+    const other = parseStripeEvent(
+      fake.events().find((e) => (e.data as { object: { id: string } }).object.id === customer.id),
+    );
+    expect(await sync.applyEvent(other)).toBe(false);
+  });
+
+  it('rejects bad options', async () => {
+    const { client } = await setup();
+    expect(() => stripeSync({ client, db, entities: ['charges' as 'customers'] })).toThrow(/entities/);
+    expect(() => stripeSync({ client, db: {} as SqlClient })).toThrow(/db must be/);
+    expect(() => stripeSync({ client: {} as typeof client, db })).toThrow(/client must be/);
+    const sync = stripeSync({ client, db, entities: ['prices'] });
+    await expect(sync.run({ mode: 'full', entities: ['customers'] })).rejects.toThrow(/not synced/);
+    await expect(sync.run({ mode: 'sometimes' as 'full' })).rejects.toThrow(/mode/);
+  });
+});

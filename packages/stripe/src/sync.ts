@@ -1,0 +1,248 @@
+import type { SqlClient } from '@ballast/core/stores/sql';
+import { type PageSource, type SyncCounts, type SyncRunResult, type SyncTable, syncTable } from '@ballast/core/sync';
+import type { StripeClient, StripeList } from './client';
+import { StripeUsageError } from './errors';
+import type { StripeAnyEvent } from './events';
+import type { StripeParams } from './form';
+
+/** The Stripe objects the sync preset mirrors. */
+export type StripeSyncEntity = 'customers' | 'subscriptions' | 'invoices' | 'products' | 'prices';
+
+/** Every {@link StripeSyncEntity}, in the order `run` syncs them. */
+export const STRIPE_SYNC_ENTITIES: readonly StripeSyncEntity[] = [
+  'products',
+  'prices',
+  'customers',
+  'subscriptions',
+  'invoices',
+];
+
+interface EntitySpec {
+  path: string;
+  /** The `object` value of its records. */
+  object: string;
+  /** Extra list params (subscriptions: include canceled ones). */
+  params: StripeParams;
+  /** Event types that carry this object; `deleted` ones soft-delete the row. */
+  events: string[];
+  deleted: string | undefined;
+}
+
+const SPECS: Readonly<Record<StripeSyncEntity, EntitySpec>> = {
+  customers: {
+    path: '/v1/customers',
+    object: 'customer',
+    params: {},
+    events: ['customer.created', 'customer.updated', 'customer.deleted'],
+    deleted: 'customer.deleted',
+  },
+  subscriptions: {
+    path: '/v1/subscriptions',
+    object: 'subscription',
+    params: { status: 'all' },
+    events: ['customer.subscription.*'],
+    deleted: undefined, // a deleted subscription is canceled, and still listed
+  },
+  invoices: { path: '/v1/invoices', object: 'invoice', params: {}, events: ['invoice.*'], deleted: 'invoice.deleted' },
+  products: {
+    path: '/v1/products',
+    object: 'product',
+    params: {},
+    events: ['product.created', 'product.updated', 'product.deleted'],
+    deleted: 'product.deleted',
+  },
+  prices: {
+    path: '/v1/prices',
+    object: 'price',
+    params: {},
+    events: ['price.created', 'price.updated', 'price.deleted'],
+    deleted: 'price.deleted',
+  },
+};
+
+/** A Stripe object as stored in a sync table. */
+export interface StripeSyncRecord {
+  id: string;
+  object: string;
+  created: number;
+  [field: string]: unknown;
+}
+
+/** Options for {@link stripeSync}. */
+export interface StripeSyncOptions {
+  /** The API client the lists are read through. */
+  client: StripeClient;
+  /** The database holding the sync tables (created by `migrate(db)`). */
+  db: SqlClient;
+  /** The entities to mirror. @default every {@link StripeSyncEntity} */
+  entities?: readonly StripeSyncEntity[];
+  /** The tenant (e.g. a connected account) the rows belong to. @default 'default' */
+  tenant?: string;
+  /** The schema of Ballast's tables. @default 'ballast' */
+  schema?: string;
+  /** The sync tables' source name. @default 'stripe' */
+  source?: string;
+}
+
+/** What one {@link StripeSync.run} did per entity. */
+export interface StripeSyncResult {
+  /** The sync run of the list endpoint. */
+  run: SyncRunResult;
+  /** Incremental runs: objects changed or deleted since the previous run, applied from `/v1/events`. */
+  fromEvents: { applied: number; deleted: number };
+}
+
+/** Stripe objects mirrored into sync tables. */
+export interface StripeSync {
+  /** The raw sync table of each entity. */
+  readonly tables: Readonly<Partial<Record<StripeSyncEntity, SyncTable<StripeSyncRecord>>>>;
+  /**
+   * Syncs entities. `full` lists everything and soft-deletes what is gone;
+   * `incremental` lists objects created since the previous run
+   * (`created[gte]`) and applies the updates and deletions of `/v1/events`
+   * since then, newest snapshot per object.
+   */
+  run(options: {
+    mode: 'full' | 'incremental';
+    entities?: readonly StripeSyncEntity[];
+  }): Promise<Partial<Record<StripeSyncEntity, StripeSyncResult>>>;
+  /**
+   * Applies one event's object to its table (upsert, or soft delete for
+   * `*.deleted`): wire it into a webhook handler behind the out-of-order
+   * guard. Resolves false for events of entities this sync does not mirror.
+   */
+  applyEvent(event: StripeAnyEvent): Promise<boolean>;
+}
+
+const API = 'stripeSync';
+const SEP = '|';
+
+function entityOfEvent(event: StripeAnyEvent, entities: ReadonlySet<StripeSyncEntity>): StripeSyncEntity | undefined {
+  const object = (event.data.object as { object?: unknown }).object;
+  for (const entity of entities) if (SPECS[entity].object === object) return entity;
+  return undefined;
+}
+
+/**
+ * Mirrors Stripe customers, subscriptions, invoices, products and prices
+ * into core's sync tables (raw JSON per object, change detection by hash,
+ * resumable runs with checkpoints), read through the client's pagination.
+ *
+ * @example
+ * ```ts
+ * const sync = stripeSync({ client, db });
+ * await sync.run({ mode: 'full' });           // nightly
+ * await sync.run({ mode: 'incremental' });    // every few minutes
+ * ```
+ */
+export function stripeSync(options: StripeSyncOptions): StripeSync {
+  if (typeof options !== 'object' || options === null)
+    throw new StripeUsageError(API, 'invalid_options', 'options must be an object');
+  const { client, db } = options;
+  if (typeof client?.get !== 'function')
+    throw new StripeUsageError(API, 'invalid_options', 'client must be a stripeClient');
+  if (typeof db?.query !== 'function') throw new StripeUsageError(API, 'invalid_options', 'db must be a SqlClient');
+  const chosen = options.entities ?? STRIPE_SYNC_ENTITIES;
+  if (!Array.isArray(chosen) || chosen.length === 0 || !chosen.every((e) => Object.hasOwn(SPECS, e)))
+    throw new StripeUsageError(API, 'invalid_options', `entities must be some of ${STRIPE_SYNC_ENTITIES.join(', ')}`);
+  const entities = new Set<StripeSyncEntity>(chosen);
+  const tables: Partial<Record<StripeSyncEntity, SyncTable<StripeSyncRecord>>> = {};
+  for (const entity of entities) {
+    tables[entity] = syncTable<StripeSyncRecord>(db, {
+      source: options.source ?? 'stripe',
+      entity,
+      ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
+      ...(options.schema === undefined ? {} : { schema: options.schema }),
+    });
+  }
+
+  /**
+   * A resumable source over one list endpoint. The checkpoint carries the
+   * run's `since` next to the last id, so a resumed run continues after that
+   * id while a new incremental run (handed the previous run's last cursor)
+   * starts from the newest object again.
+   */
+  const listSource = (entity: StripeSyncEntity): PageSource<StripeSyncRecord> =>
+    async function* (start) {
+      const spec = SPECS[entity];
+      const sinceSeconds =
+        start.mode === 'incremental' && start.since ? Math.floor(start.since.getTime() / 1000) : null;
+      const tag = sinceSeconds === null ? 'all' : String(sinceSeconds);
+      let after: string | undefined;
+      if (start.cursor) {
+        const at = start.cursor.indexOf(SEP);
+        if (at > 0 && start.cursor.slice(0, at) === tag) after = start.cursor.slice(at + 1);
+      }
+      for (;;) {
+        const params: StripeParams = {
+          ...spec.params,
+          limit: 100,
+          ...(sinceSeconds === null ? {} : { created: { gte: sinceSeconds } }),
+          ...(after ? { starting_after: after } : {}),
+        };
+        const page = await client.get<StripeList<StripeSyncRecord>>(
+          spec.path,
+          params,
+          start.signal ? { signal: start.signal } : {},
+        );
+        const last = page.data.at(-1);
+        const next = page.has_more && last ? `${tag}${SEP}${last.id}` : null;
+        yield { records: page.data, next };
+        if (!next || !last) return;
+        after = last.id;
+      }
+    };
+
+  const applyEvents = async (entity: StripeSyncEntity, since: Date) => {
+    const spec = SPECS[entity];
+    const table = tables[entity] as SyncTable<StripeSyncRecord>;
+    const latest = new Map<string, { event: StripeAnyEvent; deleted: boolean }>();
+    const params: StripeParams = {
+      created: { gte: Math.floor(since.getTime() / 1000) },
+      ...(spec.events.length === 1 ? { type: spec.events[0] } : { types: spec.events }),
+    };
+    // Newest first: the first event seen for an object carries its latest state.
+    for await (const event of client.list<StripeAnyEvent>('/v1/events', params)) {
+      const object = event.data.object as Partial<StripeSyncRecord>;
+      if (object.object !== spec.object || typeof object.id !== 'string' || latest.has(object.id)) continue;
+      latest.set(object.id, { event, deleted: event.type === spec.deleted });
+    }
+    const upserts = [...latest.values()].filter((e) => !e.deleted).map((e) => e.event.data.object as StripeSyncRecord);
+    const deletions = [...latest.entries()].filter(([, e]) => e.deleted).map(([id]) => id);
+    const counts: SyncCounts | undefined = upserts.length > 0 ? await table.upsert(upserts) : undefined;
+    const deleted = deletions.length > 0 ? await table.markDeleted(deletions) : 0;
+    return { applied: (counts?.inserted ?? 0) + (counts?.changed ?? 0), deleted };
+  };
+
+  return {
+    tables,
+    async run(runOptions) {
+      const mode = runOptions?.mode;
+      if (mode !== 'full' && mode !== 'incremental')
+        throw new StripeUsageError(API, 'invalid_options', "mode must be 'full' or 'incremental'");
+      const wanted = runOptions.entities ?? STRIPE_SYNC_ENTITIES.filter((e) => entities.has(e));
+      for (const entity of wanted)
+        if (!entities.has(entity))
+          throw new StripeUsageError(API, 'invalid_options', `${entity} is not synced by this stripeSync`);
+      const results: Partial<Record<StripeSyncEntity, StripeSyncResult>> = {};
+      for (const entity of wanted) {
+        const table = tables[entity] as SyncTable<StripeSyncRecord>;
+        const previous =
+          mode === 'incremental' ? (await table.runs({ limit: 10 })).find((r) => r.status === 'completed') : undefined;
+        const run = await table.run(listSource(entity), { mode });
+        const fromEvents = previous ? await applyEvents(entity, previous.startedAt) : { applied: 0, deleted: 0 };
+        results[entity] = { run, fromEvents };
+      }
+      return results;
+    },
+    async applyEvent(event) {
+      const entity = entityOfEvent(event, entities);
+      if (!entity) return false;
+      const table = tables[entity] as SyncTable<StripeSyncRecord>;
+      const object = event.data.object as StripeSyncRecord;
+      if (event.type === SPECS[entity].deleted) await table.markDeleted([object.id]);
+      else await table.upsert([object]);
+      return true;
+    },
+  };
+}
