@@ -33,6 +33,12 @@ export type { ResilienceErrorCode, ResilienceErrorDetails } from './errors';
 export { isResilienceError, ResilienceError } from './errors';
 // rate limiting (owner: rate-limit)
 export type {
+  BatchChunkContext,
+  BatchFailure,
+  BatchOptions,
+  BatchOutcome,
+  BatchProgress,
+  BatchReport,
   LocalRateLimiter,
   RateLimitErrorCode,
   RateLimitErrorContext,
@@ -45,6 +51,7 @@ export type {
 } from './rate-limit/index';
 export {
   adaptiveRateLimiter,
+  batch,
   isRateLimitError,
   RateLimitError,
   rateLimiter,

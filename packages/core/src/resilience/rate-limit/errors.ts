@@ -10,6 +10,7 @@ import { BallastError, type BallastErrorOptions, errorGuard } from '../../errors
  * - `wait_too_long`: the shared budget would make the call wait longer than `maxWait`.
  * - `closed`: the limiter was closed while the call waited.
  * - `store_failed`: the shared store (Redis) could not be reached or answered nonsense; the cause is attached.
+ * - `invalid_result`: a `batch` chunk function returned something other than one result per item of its chunk.
  */
 export type RateLimitErrorCode =
   | 'invalid_options'
@@ -18,7 +19,8 @@ export type RateLimitErrorCode =
   | 'aborted'
   | 'wait_too_long'
   | 'closed'
-  | 'store_failed';
+  | 'store_failed'
+  | 'invalid_result';
 
 /** Context carried by a {@link RateLimitError}. */
 export interface RateLimitErrorContext extends BallastErrorOptions {

@@ -4,6 +4,15 @@
  * `batch` for bulk work through any of them.
  */
 
+export type {
+  BatchChunkContext,
+  BatchFailure,
+  BatchOptions,
+  BatchOutcome,
+  BatchProgress,
+  BatchReport,
+} from './batch';
+export { batch } from './batch';
 export type { RateLimitErrorCode, RateLimitErrorContext } from './errors';
 export { isRateLimitError, RateLimitError } from './errors';
 export type { RateLimitSignal } from './headers';
