@@ -13,14 +13,36 @@ interface NodeKey extends AeadKey {
 
 const ALGORITHM = 'aes-256-gcm';
 
+const POOL_BYTES = 4096;
+const POOLED_MAX = 32;
+let pool = new Uint8Array(0);
+let poolAt = 0;
+
+/**
+ * Random bytes from the CSPRNG. Small draws (nonces, keys) come from a 4 KB
+ * buffer refilled by one `randomFillSync` call, which costs far less than a
+ * call per draw; every byte is handed out once and the buffer is never shared.
+ */
+function randomBytes(length: number): Uint8Array {
+  if (length > POOLED_MAX) return randomFillSync(new Uint8Array(length));
+  if (poolAt + length > pool.length) {
+    pool = randomFillSync(new Uint8Array(POOL_BYTES));
+    poolAt = 0;
+  }
+  const out = pool.slice(poolAt, poolAt + length);
+  pool.fill(0, poolAt, poolAt + length);
+  poolAt += length;
+  return out;
+}
+
 /** AES-256-GCM through node:crypto. */
 export const vaultCrypto: VaultCrypto = {
   backend: 'node',
   importKey: async (raw) => ({ kind: 'aes-256-gcm', key: createSecretKey(raw) }) satisfies NodeKey,
-  randomBytes: (length) => randomFillSync(new Uint8Array(length)),
+  randomBytes,
   toBase64: (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64'),
   fromBase64: (text) => Buffer.from(text, 'base64'),
-  async seal(key, nonce, plaintext, aad) {
+  seal(key, nonce, plaintext, aad) {
     const cipher = createCipheriv(ALGORITHM, (key as NodeKey).key, nonce, { authTagLength: TAG_BYTES });
     cipher.setAAD(aad);
     const head = cipher.update(plaintext);
@@ -32,7 +54,7 @@ export const vaultCrypto: VaultCrypto = {
     out.set(tag, head.length + tail.length);
     return out;
   },
-  async open(key, nonce, sealed, aad) {
+  open(key, nonce, sealed, aad) {
     if (sealed.length < TAG_BYTES) return undefined;
     const split = sealed.length - TAG_BYTES;
     const decipher = createDecipheriv(ALGORITHM, (key as NodeKey).key, nonce, { authTagLength: TAG_BYTES });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { vaultCrypto as nodeCrypto } from './crypto-node';
 import { vaultCrypto as webCrypto } from './crypto-web';
@@ -10,6 +11,8 @@ import {
   joinEnvelope,
   parseEnvelope,
   toBase64,
+  utf8Length,
+  writeUtf8,
 } from './envelope';
 import { isVaultError } from './errors';
 
@@ -76,6 +79,18 @@ describe('envelope layout', () => {
     for (const variant of variants) expect(toBase64(associatedData(header, variant))).not.toBe(base);
     expect(toBase64(associatedData(encodeHeader('dk2'), binding))).not.toBe(base);
     expect(toBase64(associatedData(header, { ...binding }))).toBe(base);
+  });
+
+  it('writes UTF-8 exactly as TextEncoder does, lone surrogates included', () => {
+    const encoder = new TextEncoder();
+    const check = (text: string): void => {
+      const expected = encoder.encode(text);
+      const out = new Uint8Array(utf8Length(text));
+      expect(writeUtf8(out, 0, text)).toBe(expected.length);
+      expect([...out]).toEqual([...expected]);
+    };
+    for (const text of ['', 'acme', 'é', '€', '🔑', 'a\ud800b', '\udc00', 'x\ud83d', 'ключ-🔑-鍵']) check(text);
+    fc.assert(fc.property(fc.string({ unit: 'binary' }), (text) => check(text)));
   });
 
   it('encodes and strictly decodes base64', () => {

@@ -50,7 +50,6 @@ export interface ParsedEnvelope {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const LABEL = encoder.encode('ballast.vault\0');
 const PURPOSE_BYTE: Record<Purpose, number> = { secret: 0x73, 'data-key': 0x6b };
 const HEADER_FIXED = 4;
@@ -67,24 +66,76 @@ export function encodeHeader(keyId: string): Uint8Array {
   return header;
 }
 
-/** Builds the associated data: the header, then the binding. */
+/**
+ * Builds the associated data: the header, then the binding. Runs on every
+ * encrypt and decrypt, so it writes UTF-8 itself in one allocation (calling
+ * TextEncoder per field costs more than the cipher on short secrets).
+ */
 export function associatedData(header: Uint8Array, binding: Binding): Uint8Array {
-  const parts = [binding.store, binding.tenant, binding.name].map((s) => encoder.encode(s));
-  let length = header.length + LABEL.length + 1;
-  for (const part of parts) length += 2 + part.length;
-  const out = new Uint8Array(length);
+  const { store, tenant, name } = binding;
+  const storeLength = utf8Length(store);
+  const tenantLength = utf8Length(tenant);
+  const nameLength = utf8Length(name);
+  const out = new Uint8Array(header.length + LABEL.length + 1 + 6 + storeLength + tenantLength + nameLength);
   out.set(header, 0);
   let at = header.length;
   out.set(LABEL, at);
   at += LABEL.length;
   out[at++] = PURPOSE_BYTE[binding.purpose];
-  for (const part of parts) {
-    out[at++] = part.length >>> 8;
-    out[at++] = part.length & 0xff;
-    out.set(part, at);
-    at += part.length;
-  }
+  at = writeField(out, at, store, storeLength);
+  at = writeField(out, at, tenant, tenantLength);
+  writeField(out, at, name, nameLength);
   return out;
+}
+
+function writeField(out: Uint8Array, at: number, text: string, length: number): number {
+  out[at++] = length >>> 8;
+  out[at++] = length & 0xff;
+  return writeUtf8(out, at, text);
+}
+
+/** Bytes `text` takes in UTF-8 (lone surrogates count as U+FFFD, as TextEncoder writes them). */
+export function utf8Length(text: string): number {
+  let length = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) length += 1;
+    else if (c < 0x800) length += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && isLow(text.charCodeAt(i + 1))) {
+      length += 4;
+      i++;
+    } else length += 3;
+  }
+  return length;
+}
+
+/** Writes `text` as UTF-8 at `at`; returns the offset after it. Matches TextEncoder byte for byte. */
+export function writeUtf8(out: Uint8Array, at: number, text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c < 0x80) {
+      out[at++] = c;
+    } else if (c < 0x800) {
+      out[at++] = 0xc0 | (c >> 6);
+      out[at++] = 0x80 | (c & 0x3f);
+    } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && isLow(text.charCodeAt(i + 1))) {
+      c = 0x10000 + ((c - 0xd800) << 10) + (text.charCodeAt(++i) - 0xdc00);
+      out[at++] = 0xf0 | (c >> 18);
+      out[at++] = 0x80 | ((c >> 12) & 0x3f);
+      out[at++] = 0x80 | ((c >> 6) & 0x3f);
+      out[at++] = 0x80 | (c & 0x3f);
+    } else {
+      if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+      out[at++] = 0xe0 | (c >> 12);
+      out[at++] = 0x80 | ((c >> 6) & 0x3f);
+      out[at++] = 0x80 | (c & 0x3f);
+    }
+  }
+  return at;
+}
+
+function isLow(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
 }
 
 /** Joins header, nonce and `ciphertext || tag` into one envelope. */
@@ -120,7 +171,8 @@ export function parseEnvelope(bytes: Uint8Array, api: string): ParsedEnvelope {
   if (idLength === 0 || bytes.length < headerLength + NONCE_BYTES + TAG_BYTES) {
     throw new VaultError(api, 'malformed_envelope', 'the envelope key id length does not fit the stored value');
   }
-  const keyId = decoder.decode(bytes.subarray(HEADER_FIXED, headerLength));
+  let keyId = '';
+  for (let i = HEADER_FIXED; i < headerLength; i++) keyId += String.fromCharCode(bytes[i] as number);
   if (!KEY_ID.test(keyId)) {
     throw new VaultError(api, 'malformed_envelope', 'the envelope key id is not a valid key id');
   }

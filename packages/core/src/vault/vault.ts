@@ -1,9 +1,17 @@
 import type { AeadKey, VaultCrypto } from './crypto';
 import { KEY_BYTES, NONCE_BYTES } from './crypto';
-import { associatedData, type Binding, encodeHeader, joinEnvelope, parseEnvelope } from './envelope';
+import {
+  associatedData,
+  type Binding,
+  encodeHeader,
+  joinEnvelope,
+  parseEnvelope,
+  utf8Length,
+  writeUtf8,
+} from './envelope';
 import { isVaultError, VaultError, type VaultErrorCode } from './errors';
 import { keyring as buildKeyring, type Keyring, type KeyringConfig, keyMaterial } from './keyring';
-import { Secret } from './secret';
+import { isSecret, Secret } from './secret';
 import type { SecretReplacement, StoredDataKey, VaultStore } from './store';
 
 /** Options for {@link createVault}. */
@@ -138,7 +146,6 @@ export interface Vault {
 const DEFAULTS = { dataKeyTtlMs: 60_000, maxCachedTenants: 1_000, batchSize: 200 } as const;
 const MAX_LABEL = 256;
 const DATA_KEY_ID = /^dk([1-9][0-9]{0,8})$/;
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 interface CurrentKey {
@@ -152,6 +159,8 @@ interface TenantKeys {
   current?: CurrentKey | undefined;
   refreshing?: Promise<CurrentKey> | undefined;
   byGeneration: Map<number, Promise<AeadKey>>;
+  /** The keys of `byGeneration` that have resolved, for the synchronous fast path. */
+  ready: Map<number, AeadKey>;
 }
 
 /** The id a data key generation has inside secret envelopes. */
@@ -192,7 +201,7 @@ export function createVaultWith(crypto: VaultCrypto, options: VaultOptions): Vau
     if (entry) {
       tenants.delete(tenant);
     } else {
-      entry = { byGeneration: new Map() };
+      entry = { byGeneration: new Map(), ready: new Map() };
       if (tenants.size >= maxTenants) {
         const oldest = tenants.keys().next();
         if (!oldest.done) tenants.delete(oldest.value);
@@ -270,12 +279,21 @@ export function createVaultWith(crypto: VaultCrypto, options: VaultOptions): Vau
         }
         return unwrap(row, api);
       })();
-      entry.byGeneration.set(generation, key);
-      key.catch(() => {
-        if (entry.byGeneration.get(generation) === key) entry.byGeneration.delete(generation);
-      });
+      remember(entry, generation, key);
     }
     return key;
+  };
+
+  const remember = (entry: TenantKeys, generation: number, key: Promise<AeadKey>): void => {
+    entry.byGeneration.set(generation, key);
+    key.then(
+      (ready) => {
+        if (entry.byGeneration.get(generation) === key) entry.ready.set(generation, ready);
+      },
+      () => {
+        if (entry.byGeneration.get(generation) === key) entry.byGeneration.delete(generation);
+      },
+    );
   };
 
   /** Creates generation `generation` for a tenant; false when another writer created it first. */
@@ -290,7 +308,7 @@ export function createVaultWith(crypto: VaultCrypto, options: VaultOptions): Vau
         masterKeyId: ring.primary,
         createdUnder: ring.primary,
       });
-      if (inserted) tenantKeys(tenant).byGeneration.set(generation, crypto.importKey(raw));
+      if (inserted) remember(tenantKeys(tenant), generation, crypto.importKey(raw));
       return inserted;
     } finally {
       // importKey copies the bytes synchronously on both implementations.
@@ -298,9 +316,10 @@ export function createVaultWith(crypto: VaultCrypto, options: VaultOptions): Vau
     }
   };
 
-  const currentKey = (tenant: string, api: string): Promise<CurrentKey> => {
+  /** The tenant's current data key: synchronously when cached and fresh, else a promise. */
+  const currentKey = (tenant: string, api: string): CurrentKey | Promise<CurrentKey> => {
     const entry = tenantKeys(tenant);
-    if (entry.current && Date.now() - entry.current.checkedAt < ttl) return Promise.resolve(entry.current);
+    if (entry.current && Date.now() - entry.current.checkedAt < ttl) return entry.current;
     entry.refreshing ??= (async () => {
       try {
         let newest = (await store.dataKeys(tenant)).at(-1);
@@ -324,37 +343,38 @@ export function createVaultWith(crypto: VaultCrypto, options: VaultOptions): Vau
     return entry.refreshing;
   };
 
-  const seal = async (tenant: string, name: string, plaintext: Uint8Array, api: string) => {
-    const current = await currentKey(tenant, api);
-    const nonce = crypto.randomBytes(NONCE_BYTES);
-    const aad = associatedData(current.header, { purpose: 'secret', store: store.name, tenant, name });
-    const sealed = await crypto.seal(current.key, nonce, plaintext, aad);
-    return { envelope: joinEnvelope(current.header, nonce, sealed), generation: current.generation };
-  };
-
+  /** Encrypts a value for a tenant and name; the steady state awaits nothing on node:crypto. */
   const sealValue = async (tenant: string, name: string, value: Secret | string, api: string) => {
-    const plaintext = encoder.encode(
-      typeof value === 'string' ? Secret.from(value).reveal() : revealChecked(value, api),
-    );
+    const text = plainText(value, api);
+    const plaintext = new Uint8Array(utf8Length(text));
+    writeUtf8(plaintext, 0, text);
     try {
-      return await seal(tenant, name, plaintext, api);
+      const pending = currentKey(tenant, api);
+      const current = pending instanceof Promise ? await pending : pending;
+      const nonce = crypto.randomBytes(NONCE_BYTES);
+      const aad = associatedData(current.header, { purpose: 'secret', store: store.name, tenant, name });
+      const sealing = crypto.seal(current.key, nonce, plaintext, aad);
+      const sealed = sealing instanceof Promise ? await sealing : sealing;
+      return { envelope: joinEnvelope(current.header, nonce, sealed), generation: current.generation };
     } finally {
       plaintext.fill(0);
     }
   };
 
+  /** Decrypts an envelope bound to a tenant and name; the caller zeroes the result. */
   const openBytes = async (tenant: string, name: string, envelope: Uint8Array, api: string): Promise<Uint8Array> => {
     const parsed = parseEnvelope(envelope, api);
-    const generation = DATA_KEY_ID.exec(parsed.keyId)?.[1];
-    if (!generation) {
+    const generation = dataKeyGeneration(parsed.keyId);
+    if (generation === undefined) {
       throw new VaultError(api, 'malformed_envelope', `envelope key id ${parsed.keyId} is not a tenant data key id`, {
         tenant,
         secretName: name,
       });
     }
-    const key = await dataKey(tenant, Number(generation), api);
+    const key = tenantKeys(tenant).ready.get(generation) ?? (await dataKey(tenant, generation, api));
     const aad = associatedData(parsed.header, { purpose: 'secret', store: store.name, tenant, name });
-    const plaintext = await crypto.open(key, parsed.nonce, parsed.sealed, aad);
+    const opening = crypto.open(key, parsed.nonce, parsed.sealed, aad);
+    const plaintext = opening instanceof Promise ? await opening : opening;
     if (!plaintext) {
       throw new VaultError(
         api,
@@ -568,11 +588,20 @@ export function createVaultWith(crypto: VaultCrypto, options: VaultOptions): Vau
   return Object.freeze(api);
 }
 
-function revealChecked(value: Secret, api: string): string {
-  if (typeof value !== 'object' || value === null || typeof value.reveal !== 'function') {
-    throw new VaultError(api, 'invalid_secret', `a secret must be a Secret or a non-empty string, got ${typeof value}`);
+/** The text of a value given to put/encrypt: a non-empty string or a Secret. */
+function plainText(value: Secret | string, api: string): string {
+  const text = isSecret(value) ? value.reveal() : value;
+  if (typeof text !== 'string' || text.length === 0) {
+    const got = text === '' ? 'an empty string' : typeof text;
+    throw new VaultError(api, 'invalid_secret', `a secret must be a Secret or a non-empty string, got ${got}`);
   }
-  return Secret.from(value.reveal()).reveal();
+  return text;
+}
+
+/** The generation in a data key id (`dk7` → 7), or undefined. */
+function dataKeyGeneration(keyId: string): number | undefined {
+  const digits = DATA_KEY_ID.exec(keyId)?.[1];
+  return digits === undefined ? undefined : Number(digits);
 }
 
 function checkLabels(tenant: string, name: string | undefined, api: string): void {
