@@ -108,6 +108,18 @@ describe('resilientFetch', () => {
     expect((error as ResilienceError).code).toBe('deadline_exceeded');
   });
 
+  it('pulls a call out of the limiter queue when the deadline passes', async () => {
+    vi.useFakeTimers();
+    const stuck: RateLimiter = {
+      schedule: (_fn, options) =>
+        new Promise((_, reject) => options?.signal?.addEventListener('abort', () => reject(options.signal?.reason))),
+    };
+    const f = resilientFetch({ deadlineMs: 1_000, limiter: stuck, fetch: async () => new Response('never') });
+    const pending = settle(f(URL_A));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(((await pending).error as ResilienceError).code).toBe('deadline_exceeded');
+  });
+
   it('reveals a vault Secret only into the outgoing header', async () => {
     let seen: string | null = null;
     server.use(

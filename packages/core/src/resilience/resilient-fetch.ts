@@ -109,24 +109,39 @@ export function resilientFetch(options: ResilientFetchOptions = {}): FetchLike {
   const timeoutEmit = emitter(onEvent);
   const observe = limiter?.observe === undefined ? undefined : limiter.observe.bind(limiter);
 
-  /** timeout → fetch, then the limiter learns from the response. */
+  /**
+   * timeout → fetch, then the limiter learns from the response. One timer
+   * covers both the per-attempt timeout and what is left of the deadline.
+   */
   const timed = (
     input: string | URL | Request,
     init: RequestInit | undefined,
     key: string,
     signal: AbortSignal | undefined,
+    deadlineAt: number,
   ): Promise<Response> => {
-    const pending =
-      timeoutMs === false
-        ? fetchImpl(input, signal === init?.signal ? init : { ...init, signal: signal ?? null })
-        : runWithTimeout(
-            (s) => fetchImpl(input, { ...init, signal: s }),
-            timeoutMs,
-            'attempt',
-            key,
-            signal,
-            timeoutEmit,
-          );
+    const attemptMs = timeoutMs === false ? Number.POSITIVE_INFINITY : timeoutMs;
+    const leftMs = deadlineAt - Date.now();
+    let pending: Promise<Response>;
+    if (leftMs <= 0) {
+      pending = Promise.reject(
+        new ResilienceError('deadline', 'deadline_exceeded', 'the deadline passed before the attempt could start', {
+          key,
+        }),
+      );
+    } else if (attemptMs === Number.POSITIVE_INFINITY && leftMs === Number.POSITIVE_INFINITY) {
+      pending = fetchImpl(input, signal === init?.signal ? init : { ...init, signal: signal ?? null });
+    } else {
+      const deadlineFirst = leftMs < attemptMs;
+      pending = runWithTimeout(
+        (s) => fetchImpl(input, { ...init, signal: s }),
+        Math.ceil(deadlineFirst ? leftMs : attemptMs),
+        deadlineFirst ? 'deadline' : 'attempt',
+        key,
+        signal,
+        timeoutEmit,
+      );
+    }
     return observe === undefined
       ? pending
       : pending.then((response) => {
@@ -141,12 +156,16 @@ export function resilientFetch(options: ResilientFetchOptions = {}): FetchLike {
     init: RequestInit | undefined,
     key: string,
     signal: AbortSignal | undefined,
+    deadlineAt: number,
   ): Promise<Response> => {
     const limited =
       limiter === undefined
-        ? (s?: AbortSignal) => timed(input, init, key, s)
+        ? (s?: AbortSignal) => timed(input, init, key, s, deadlineAt)
         : (s?: AbortSignal) =>
-            limiter.schedule((ls) => timed(input, init, key, ls ?? s), s === undefined ? { key } : { key, signal: s });
+            limiter.schedule(
+              (ls) => timed(input, init, key, ls ?? s, deadlineAt),
+              s === undefined ? { key } : { key, signal: s },
+            );
     return breakers === undefined
       ? limited(signal)
       : breakers.execute(key, limited, signal === undefined ? {} : { signal });
@@ -163,10 +182,10 @@ export function resilientFetch(options: ResilientFetchOptions = {}): FetchLike {
   ): Promise<Response> => {
     const inner =
       retryLayer === undefined
-        ? () => attempt(input, init, key, signal)
+        ? () => attempt(input, init, key, signal, deadlineAt)
         : () =>
             retryLayer.run({ input, init, method, url, key, deadlineAt, signal, emit: retryEmit }, (i, n) =>
-              attempt(i, n, key, signal),
+              attempt(i, n, key, signal, deadlineAt),
             );
     if (cacheLayer === undefined) return inner();
     return cacheLayer.run({ input, init, method, url, group: key, emit: cacheEmit }, inner);
@@ -181,8 +200,10 @@ export function resilientFetch(options: ResilientFetchOptions = {}): FetchLike {
     if (deadlineMs === undefined) {
       return call(input, init, url, method, key, callerSignal, Number.POSITIVE_INFINITY);
     }
-    // The deadline: one timer per call, aborting whatever layer is running when it fires.
     const deadlineAt = Date.now() + deadlineMs;
+    // Attempts run under min(timeout, what is left of the deadline), and a retry never
+    // waits past it. Only a limiter's queue needs a signal of its own for the deadline.
+    if (limiter === undefined) return call(input, init, url, method, key, callerSignal, deadlineAt);
     return runWithTimeout(
       (signal) => call(input, init, url, method, key, signal, deadlineAt),
       deadlineMs,

@@ -47,12 +47,51 @@ export function timeout(ms: number, options: TimeoutOptions = {}): Timeout {
 }
 
 /**
+ * The state of one guarded run. It is its own abort listener (`handleEvent`)
+ * and is handed to the timer as an argument, so guarding a call allocates no
+ * closures: this runs on every attempt.
+ */
+class Guard {
+  readonly controller = new AbortController();
+  timedOut = false;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  constructor(
+    readonly limitMs: number,
+    readonly scope: 'attempt' | 'deadline',
+    readonly key: string,
+    readonly callerSignal: AbortSignal | undefined,
+    readonly emit: ResilienceEventHandler | undefined,
+  ) {}
+  /** The caller's signal fired: pass its reason on. */
+  handleEvent(): void {
+    this.controller.abort(this.callerSignal?.reason);
+  }
+}
+
+function expire(guard: Guard): void {
+  guard.timedOut = true;
+  const { limitMs, key, scope } = guard;
+  const deadline = scope === 'deadline';
+  guard.emit?.({ type: 'timeout', at: Date.now(), key, scope, limitMs });
+  guard.controller.abort(
+    new ResilienceError(
+      deadline ? 'deadline' : 'timeout',
+      deadline ? 'deadline_exceeded' : 'timeout',
+      deadline
+        ? `the deadline passed (${limitMs} ms left when the attempt started)`
+        : `attempt took over ${limitMs} ms`,
+      { key, waitMs: limitMs },
+    ),
+  );
+}
+
+/**
  * Runs `fn` under a limit. `scope` picks the error: `timeout` for one attempt,
  * `deadline_exceeded` for the overall deadline. One timer and one controller,
  * both released when `fn` settles.
  * @internal
  */
-export function runWithTimeout<T>(
+export async function runWithTimeout<T>(
   fn: (signal: AbortSignal) => Promise<T>,
   limitMs: number,
   scope: 'attempt' | 'deadline',
@@ -60,45 +99,16 @@ export function runWithTimeout<T>(
   callerSignal: AbortSignal | undefined,
   emit: ResilienceEventHandler | undefined,
 ): Promise<T> {
-  if (callerSignal?.aborted) return Promise.reject(callerSignal.reason);
-  const controller = new AbortController();
-  let timedOut = false;
-  const onCallerAbort = () => controller.abort(callerSignal?.reason);
-  callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
-  const timer = setTimeout(() => {
-    timedOut = true;
-    const deadline = scope === 'deadline';
-    emit?.({ type: 'timeout', at: Date.now(), key, scope, limitMs });
-    controller.abort(
-      new ResilienceError(
-        deadline ? 'deadline' : 'timeout',
-        deadline ? 'deadline_exceeded' : 'timeout',
-        deadline
-          ? `the deadline passed (${limitMs} ms left when the attempt started)`
-          : `attempt took over ${limitMs} ms`,
-        { key, waitMs: limitMs },
-      ),
-    );
-  }, limitMs);
-  const done = () => {
-    clearTimeout(timer);
-    callerSignal?.removeEventListener('abort', onCallerAbort);
-  };
-  let pending: Promise<T>;
+  if (callerSignal?.aborted) throw callerSignal.reason;
+  const guard = new Guard(limitMs, scope, key, callerSignal, emit);
+  callerSignal?.addEventListener('abort', guard);
+  guard.timer = setTimeout(expire, limitMs, guard);
   try {
-    pending = fn(controller.signal);
+    return await fn(guard.controller.signal);
   } catch (error) {
-    done();
-    return Promise.reject(error);
+    throw guard.timedOut ? guard.controller.signal.reason : error;
+  } finally {
+    clearTimeout(guard.timer);
+    callerSignal?.removeEventListener('abort', guard);
   }
-  return pending.then(
-    (value) => {
-      done();
-      return value;
-    },
-    (error: unknown) => {
-      done();
-      throw timedOut ? controller.signal.reason : error;
-    },
-  );
 }
