@@ -244,7 +244,7 @@ describeWithRedis('redisRateLimiter', (url) => {
     const RUN_MS = 10_000;
     const arrivals: number[] = [];
     const server: Server = createServer((req, res) => {
-      arrivals.push(performance.timeOrigin + performance.now());
+      if (req.headers['x-warm-up'] === undefined) arrivals.push(performance.timeOrigin + performance.now());
       req.resume();
       req.on('end', () => res.end('ok'));
     });
