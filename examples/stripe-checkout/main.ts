@@ -72,10 +72,13 @@ async function toRequest(req: IncomingMessage): Promise<Request> {
 async function respond(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const request = await toRequest(req);
   const dev = /^\/dev\/complete\/([A-Za-z0-9_]+)$/.exec(new URL(request.url).pathname);
-  const response =
-    dev?.[1] && completeSession
-      ? (completeSession(dev[1]), Response.json({ completed: dev[1] }))
-      : await app.fetch(request);
+  let response: Response;
+  if (dev?.[1] && completeSession) {
+    completeSession(dev[1]);
+    response = Response.json({ completed: dev[1] });
+  } else {
+    response = await app.fetch(request);
+  }
   res.writeHead(response.status, Object.fromEntries(response.headers));
   res.end(Buffer.from(await response.arrayBuffer()));
 }
