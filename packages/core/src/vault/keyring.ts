@@ -143,7 +143,7 @@ export function keyMaterial(ring: Keyring, keyId: string, api: string): Uint8Arr
     throw new VaultError(
       api,
       'key_retired',
-      `master key ${keyId} is retired, and a data key still needs it: run vault.rotate() with it restored`,
+      `master key ${keyId} is retired but still needed here: put it back in the keyring (not as primary) and run vault.rotate() to move what needs it`,
       {
         keyId,
       },
