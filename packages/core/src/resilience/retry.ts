@@ -237,10 +237,11 @@ export function retryEngine(options: RetryOptions): RetryEngine {
     };
     if (call.signal?.aborted) return handBack(); // the caller's abort ends the call, as it is
 
-    let retryable = response !== undefined ? statuses.has(response.status) : isNetworkError(error);
+    const byDefault = response !== undefined ? statuses.has(response.status) : isNetworkError(error);
+    let retryable = byDefault;
     const allowed = safe || (response === undefined && NOT_SENT.has(errorCode(error) ?? ''));
     if (!allowed) {
-      if (retryable) giveUp('unsafe_method');
+      if (byDefault) giveUp('unsafe_method');
       return handBack();
     }
     if (classify !== undefined) {
@@ -256,13 +257,13 @@ export function retryEngine(options: RetryOptions): RetryEngine {
           return clone;
         },
         error,
-        retryable,
+        retryable: byDefault,
       };
       const verdict = await classify(ctx);
       if (typeof verdict === 'boolean') retryable = verdict;
     }
     if (!retryable) {
-      if (response === undefined || statuses.has(response.status)) giveUp('not_retryable');
+      if (byDefault) giveUp('not_retryable'); // a classifier vetoed what the default rule would retry
       return handBack();
     }
     if (attempt >= o.attempts) {
