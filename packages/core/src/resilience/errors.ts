@@ -10,7 +10,6 @@ import { BallastError, errorGuard } from '../errors';
  * - `retry_budget_exhausted`: the key's retry budget is empty, so a retryable failure is not retried.
  * - `no_cached_value`: the call failed and the cache had nothing fresh enough to serve instead.
  * - `invalid_options`: an option is out of range or of the wrong type (thrown when the layer is built).
- * - `invalid_request`: the request cannot be sent through the layers as given (e.g. a streamed body that a retry would need twice).
  */
 export type ResilienceErrorCode =
   | 'circuit_open'
@@ -19,8 +18,7 @@ export type ResilienceErrorCode =
   | 'timeout'
   | 'retry_budget_exhausted'
   | 'no_cached_value'
-  | 'invalid_options'
-  | 'invalid_request';
+  | 'invalid_options';
 
 /** Context a {@link ResilienceError} may carry. */
 export interface ResilienceErrorDetails {
