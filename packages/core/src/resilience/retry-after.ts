@@ -26,6 +26,9 @@ export function parseRetryAfter(value: string | null, now: number): number | und
   if (value === null) return undefined;
   const seconds = parseNumber(value);
   if (seconds !== undefined) return seconds * 1000;
+  // HTTP-dates start with a day name (IMF-fixdate, RFC 850, asctime); anything
+  // else (e.g. "-3", which Date.parse reads as a year) is not a date here.
+  if (!/^\s*[A-Za-z]{3}/.test(value)) return undefined;
   const date = Date.parse(value);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);

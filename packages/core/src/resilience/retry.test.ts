@@ -304,6 +304,11 @@ describe('retry', () => {
     [{ shouldRetry: 'yes' }, 'shouldRetry'],
     [{ idempotencyHeader: '' }, 'idempotencyHeader'],
     [{ maxRetryAfterMs: Number.NaN }, 'maxRetryAfterMs'],
+    [{ idempotentMethods: 'GET' }, 'idempotentMethods'],
+    [{ generateIdempotencyKey: 'yes' }, 'generateIdempotencyKey'],
+    [{ budget: 5 }, 'budget'],
+    [{ budget: { ratio: -1 } }, 'ratio'],
+    [{ random: 0.5 }, 'random'],
   ])('rejects bad options %j with invalid_options', (options, field) => {
     let error: unknown;
     try {

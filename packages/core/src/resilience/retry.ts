@@ -195,6 +195,15 @@ export function retryEngine(options: RetryOptions): RetryEngine {
   if (!Array.isArray(o.statuses) || !o.statuses.every((s) => Number.isInteger(s) && s >= 100 && s <= 599)) {
     throw new ResilienceError(api, 'invalid_options', 'statuses must be an array of HTTP status codes');
   }
+  if (!Array.isArray(o.idempotentMethods) || !o.idempotentMethods.every((m) => typeof m === 'string')) {
+    throw new ResilienceError(api, 'invalid_options', 'idempotentMethods must be an array of method names');
+  }
+  if (typeof o.generateIdempotencyKey !== 'boolean' && typeof o.generateIdempotencyKey !== 'function') {
+    throw new ResilienceError(api, 'invalid_options', 'generateIdempotencyKey must be a boolean or a function');
+  }
+  if (o.budget !== undefined && o.budget !== false && (typeof o.budget !== 'object' || o.budget === null)) {
+    throw new ResilienceError(api, 'invalid_options', 'budget must be a retryBudget(), its options, or false');
+  }
   if (typeof o.idempotencyHeader !== 'string' || o.idempotencyHeader === '') {
     throw new ResilienceError(api, 'invalid_options', 'idempotencyHeader must be a non-empty header name');
   }
