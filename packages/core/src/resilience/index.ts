@@ -4,11 +4,14 @@
  * fallback → retry → circuit breaker → rate limiter → per-attempt timeout →
  * fetch. Each layer is exported on its own too.
  *
- * Left out on purpose: the internal engines behind `retry` and `cache`
- * (`run`), the backoff helper and header parsers' internals.
+ * Exports are grouped by source file (the order the formatter keeps):
+ * cache and its stores, the breaker, errors, rate limiting, resilientFetch,
+ * retry, timeout, and the shared types (events, the RateLimiter contract).
+ *
+ * Left out on purpose: the engines behind `retry` and `cache` (their `run`),
+ * the backoff and header-scanning helpers, and the test support.
  */
 
-// cache and stores
 export type { Cache, CacheKeyRequest, CacheOptions } from './cache';
 export { CACHE_HEADER, cache, cacheStatus, defaultCacheKey } from './cache';
 export type { MemoryCacheOptions } from './cache-memory';
@@ -18,7 +21,6 @@ export { redisCache } from './cache-redis';
 export type { SqlCacheOptions } from './cache-sql';
 export { sqlCache } from './cache-sql';
 export type { CachedResponse, CacheStore } from './cache-store';
-// circuit breaker
 export type {
   BreakerCallOptions,
   BreakerHealth,
@@ -28,7 +30,6 @@ export type {
   CircuitBreakers,
 } from './circuit-breaker';
 export { circuitBreaker, defaultIsFailure } from './circuit-breaker';
-// errors, events and shared contracts
 export type { ResilienceErrorCode, ResilienceErrorDetails } from './errors';
 export { isResilienceError, ResilienceError } from './errors';
 // rate limiting (owner: rate-limit)
@@ -58,16 +59,13 @@ export {
   readRateLimitHeaders,
   redisRateLimiter,
 } from './rate-limit/index';
-// composition
 export type { HeaderSource, ResilientFetchOptions } from './resilient-fetch';
 export { resilientFetch } from './resilient-fetch';
-// retry
 export type { Retry, RetryContext, RetryOptions } from './retry';
 export { retry } from './retry';
 export { serverWaitMs } from './retry-after';
 export type { RetryBudget, RetryBudgetOptions } from './retry-budget';
 export { retryBudget } from './retry-budget';
-// timeout
 export type { Timeout, TimeoutCallOptions, TimeoutOptions } from './timeout';
 export { timeout } from './timeout';
 export type {
