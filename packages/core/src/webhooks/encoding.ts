@@ -26,12 +26,15 @@ export function toHex(bytes: Uint8Array): string {
   return out;
 }
 
-/** Decodes hex (either case); `undefined` for an odd length or a non-hex character. */
-export function fromHex(text: string): Uint8Array | undefined {
-  const length = text.length;
-  if (length % 2 !== 0) return undefined;
+/**
+ * Decodes hex (either case) from `text`, or from `text.slice(start, end)` without slicing it;
+ * `undefined` for an odd length or a non-hex character.
+ */
+export function fromHex(text: string, start = 0, end = text.length): Uint8Array | undefined {
+  const length = end - start;
+  if (length % 2 !== 0 || length < 0) return undefined;
   const out = new Uint8Array(length / 2);
-  for (let i = 0, j = 0; i < length; i += 2, j++) {
+  for (let i = start, j = 0; i < end; i += 2, j++) {
     const hi = text.charCodeAt(i);
     const lo = text.charCodeAt(i + 1);
     const h = hi < 128 ? (HEX_VALUE[hi] as number) : -1;
@@ -62,23 +65,24 @@ export function toBase64(bytes: Uint8Array): string {
 }
 
 /**
- * Decodes standard base64, with or without its `=` padding. Any character
+ * Decodes standard base64 from `text`, or from `text.slice(start, stop)` without slicing it, with or
+ * without its `=` padding. Any character
  * outside the alphabet, a misplaced `=`, an impossible length or non-zero
  * trailing bits (a non-canonical encoding) give `undefined`.
  */
-export function fromBase64(text: string): Uint8Array | undefined {
-  let end = text.length;
-  if (end % 4 === 0 && end > 0) {
+export function fromBase64(text: string, start = 0, stop = text.length): Uint8Array | undefined {
+  let end = stop;
+  if ((end - start) % 4 === 0 && end > start) {
     if (text.charCodeAt(end - 1) === 61) end--;
     if (text.charCodeAt(end - 1) === 61) end--;
   }
-  const tail = end % 4;
-  if (tail === 1) return undefined;
-  const out = new Uint8Array((end * 3) >> 2);
+  const length = end - start;
+  if (length % 4 === 1 || length < 0) return undefined;
+  const out = new Uint8Array((length * 3) >> 2);
   let bits = 0;
   let acc = 0;
   let j = 0;
-  for (let i = 0; i < end; i++) {
+  for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
     const v = c < 128 ? (B64_VALUE[c] as number) : -1;
     if (v < 0) return undefined;

@@ -23,31 +23,47 @@ function single(name: string, value: string | readonly string[] | undefined): st
   return single(name, value[0] as string);
 }
 
+const UPPER_CASE = /[A-Z]/;
+/** Marks a name seen under two letter cases. */
+const TWICE: unique symbol = Symbol('sent twice');
+
 /**
  * Builds a lookup by lower-case header name. A `Headers` object answers directly (it has already
- * joined repeated headers with `, `, which the schemes' parsers reject). A plain record is looked
- * up by the lower-case key first (Node's own header objects), then case-insensitively; a name that
- * appears under two letter cases or as an array of several values is a `duplicate_header`.
+ * joined repeated headers with `, `, which the schemes' parsers reject). A plain record whose keys
+ * are all lower case (Node's own header objects) is read directly; one with mixed-case keys is
+ * indexed once, case-insensitively. A name present under two letter cases, or as an array of
+ * several values, is a `duplicate_header`.
  */
 export function headerLookup(headers: WebhookHeaders): (name: string) => string | undefined {
   if (isHeaders(headers)) return (name) => headers.get(name) ?? undefined;
   const record = headers as HeaderRecord;
+  let index: Map<string, string | readonly string[] | undefined | typeof TWICE> | undefined;
+  let direct: boolean | undefined;
   return (name) => {
-    const exact = record[name];
-    let found: string | readonly string[] | undefined = exact;
-    let matches = exact === undefined ? 0 : 1;
-    // Scan every key so that one name under two letter cases is caught; keys of another length are skipped at once.
-    for (const key in record) {
-      if (key === name || key.length !== name.length || key.toLowerCase() !== name) continue;
-      if (record[key] === undefined) continue;
-      matches++;
-      found = record[key];
+    if (direct === undefined) {
+      direct = true;
+      for (const key in record) {
+        if (UPPER_CASE.test(key)) {
+          direct = false;
+          break;
+        }
+      }
+      if (!direct) {
+        index = new Map();
+        for (const key in record) {
+          const value = record[key];
+          if (value === undefined) continue;
+          const lower = key.toLowerCase();
+          index.set(lower, index.has(lower) ? TWICE : value);
+        }
+      }
     }
-    if (matches > 1) {
+    const value = direct ? record[name] : index?.get(name);
+    if (value === TWICE) {
       throw new WebhookVerificationError('duplicate_header', `the ${name} header appears more than once`, {
         header: name,
       });
     }
-    return single(name, found);
+    return single(name, value);
   };
 }

@@ -107,3 +107,41 @@ export function resolveVerifyOptions(options: VerifyWebhookOptions, api = 'verif
     payload,
   };
 }
+
+interface CachedResolution {
+  readonly fields: readonly unknown[];
+  readonly config: ResolvedVerifyOptions;
+}
+
+const resolutions = new WeakMap<object, CachedResolution>();
+
+/** Every input of the resolution, by identity: the cache is reused only when all of them are unchanged. */
+function fieldsOf(options: VerifyWebhookOptions): unknown[] | undefined {
+  const { scheme, secret, tolerance, maxFutureSkew, now, maxBodyBytes, payload } = options;
+  const fields: unknown[] = [scheme, tolerance, maxFutureSkew, now, maxBodyBytes, payload, secret];
+  const secrets: readonly unknown[] = Array.isArray(secret) ? secret : [secret];
+  for (const item of secrets) {
+    // a secret object may reveal a new value on each call: never cache around it
+    if (typeof item !== 'string') return undefined;
+    fields.push(item);
+  }
+  return fields;
+}
+
+/**
+ * {@link resolveVerifyOptions}, memoized per options object for callers that pass the same object
+ * on every call. The cached result is used only while every field (and every secret string) is
+ * still identical, so changing the object between calls is always seen. @internal
+ */
+export function resolveVerifyOptionsCached(options: VerifyWebhookOptions, api: string): ResolvedVerifyOptions {
+  if (typeof options !== 'object' || options === null) return resolveVerifyOptions(options, api);
+  const fields = fieldsOf(options);
+  if (fields === undefined) return resolveVerifyOptions(options, api);
+  const cached = resolutions.get(options);
+  if (cached && cached.fields.length === fields.length && cached.fields.every((value, i) => value === fields[i])) {
+    return cached.config;
+  }
+  const config = resolveVerifyOptions(options, api);
+  resolutions.set(options, { fields, config });
+  return config;
+}

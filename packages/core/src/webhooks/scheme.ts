@@ -1,3 +1,4 @@
+import { backend } from '#crypto';
 import { WebhookVerificationError, type WebhookVerificationErrorCode } from './errors';
 
 /** The request as a scheme sees it: the raw body and a header lookup. */
@@ -115,4 +116,34 @@ export function checkSecretShape(scheme: string, secret: string): void {
   if (secret.trim() !== secret) {
     throw schemeError(scheme, 'invalid_secret', 'the secret has leading or trailing whitespace');
   }
+}
+
+/**
+ * Applies `then` to a value that may be a promise, staying synchronous when it is not: the
+ * node:crypto backend answers synchronously, and the verification path skips the microtask hops.
+ */
+export function settle<T, R>(value: T | Promise<T>, then: (value: T) => R | Promise<R>): R | Promise<R> {
+  return value instanceof Promise ? value.then(then) : then(value);
+}
+
+/** True when `test` holds for any item, tried in order; synchronous as long as `test` is. */
+export function someItem<T>(
+  items: readonly T[],
+  test: (item: T) => boolean | Promise<boolean>,
+  from = 0,
+): boolean | Promise<boolean> {
+  for (let i = from; i < items.length; i++) {
+    const outcome = test(items[i] as T);
+    if (outcome instanceof Promise) return outcome.then((ok) => ok || someItem(items, test, i + 1));
+    if (outcome) return true;
+  }
+  return false;
+}
+
+/** True when `expected` equals one of the candidates, each compared in constant time. */
+export function matchesAny(expected: Uint8Array, candidates: readonly Uint8Array[]): boolean {
+  for (const candidate of candidates) {
+    if (backend.equal(expected, candidate)) return true;
+  }
+  return false;
 }

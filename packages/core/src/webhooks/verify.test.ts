@@ -64,6 +64,21 @@ describe('verifyWebhook input forms', () => {
     );
   });
 
+  it('sees changes to a reused options object between calls', async () => {
+    const reused: VerifyWebhookOptions = { scheme: 'stripe', secret, now };
+    const input = { body, headers: await stripeHeaders(body) };
+    await expect(verifyWebhook(input, reused)).resolves.toBeDefined();
+    reused.secret = 'whsec_rotated_away';
+    await expectRejection(verifyWebhook(input, reused), 'no_matching_signature');
+    const list = ['whsec_rotated_away'];
+    reused.secret = list;
+    await expectRejection(verifyWebhook(input, reused), 'no_matching_signature');
+    list.push(secret);
+    await expect(verifyWebhook(input, reused)).resolves.toBeDefined();
+    reused.now = () => (t + 1000) * 1000;
+    await expectRejection(verifyWebhook(input, reused), 'timestamp_too_old');
+  });
+
   it('never mutates the caller options', async () => {
     const frozen = Object.freeze({ ...options, secret: Object.freeze([secret]) as readonly string[] });
     const headers = await stripeHeaders(body);

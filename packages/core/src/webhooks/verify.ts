@@ -3,8 +3,8 @@ import { readWebBody } from './body/request';
 import { fromUtf8, toHex, utf8, utf8Length } from './encoding';
 import { isWebhookVerificationError, WebhookVerificationError } from './errors';
 import { headerLookup } from './headers';
-import { type ResolvedVerifyOptions, resolveVerifyOptions } from './options';
-import type { SchemeRequest } from './scheme';
+import { type ResolvedVerifyOptions, resolveVerifyOptions, resolveVerifyOptionsCached } from './options';
+import { type SchemeRequest, type SchemeVerdict, settle } from './scheme';
 import type { VerifiedWebhook, VerifyWebhookOptions, WebhookHeaders, WebhookInput } from './types';
 
 const API = 'verifyWebhook';
@@ -27,12 +27,8 @@ function isRequest(input: unknown): input is Request {
   );
 }
 
-/** Turns the caller's input into the raw body and a header lookup, enforcing the size limit. */
-async function readInput(input: WebhookInput, maxBytes: number): Promise<SchemeRequest> {
-  if (isRequest(input)) {
-    const body = await readWebBody(input, maxBytes, API);
-    return { body, header: headerLookup(input.headers) };
-  }
+/** Checks a `{ body, headers }` input and its size; synchronous. */
+function readPlainInput(input: WebhookInput, maxBytes: number): SchemeRequest {
   if (typeof input !== 'object' || input === null || !('body' in input) || !('headers' in input)) {
     throw fail('invalid_input', 'input must be a Request or { body, headers }');
   }
@@ -42,7 +38,7 @@ async function readInput(input: WebhookInput, maxBytes: number): Promise<SchemeR
   const raw: unknown = input.body;
   let body: string | Uint8Array;
   if (typeof raw === 'string') {
-    // a UTF-8 string is never shorter in bytes than in UTF-16 units, nor longer than three times
+    // a string's UTF-8 form is at least as long as its UTF-16 length and at most three times it
     if (raw.length > maxBytes || (raw.length * 3 > maxBytes && utf8Length(raw) > maxBytes)) {
       throw fail('body_too_large', `the body is larger than ${maxBytes} bytes`);
     }
@@ -76,14 +72,13 @@ function eventIdOf(payload: unknown): string | undefined {
   return meta === undefined ? undefined : eventIdOf({ id: (meta as { id?: unknown } | null)?.id });
 }
 
-async function run<P>(config: ResolvedVerifyOptions, input: WebhookInput): Promise<VerifiedWebhook<P>> {
-  const request = await readInput(input, config.maxBodyBytes);
-  const { body } = request;
-  const scheme = config.scheme;
-  if (body.length === 0) throw fail('empty_body', 'the body is empty', scheme.name);
-
-  const verdict = await scheme.verify(request, config.secrets);
-
+/** Once the signature matched: the replay window, then the payload and the id. */
+function finish<P>(
+  config: ResolvedVerifyOptions,
+  body: string | Uint8Array,
+  verdict: SchemeVerdict,
+): VerifiedWebhook<P> | Promise<VerifiedWebhook<P>> {
+  const scheme = config.scheme.name;
   const timestamp = verdict.timestamp;
   if (timestamp !== null) {
     const now = Math.floor(config.now() / 1000);
@@ -91,14 +86,15 @@ async function run<P>(config: ResolvedVerifyOptions, input: WebhookInput): Promi
       throw fail(
         'timestamp_too_old',
         `the signature is ${now - timestamp} s old (tolerance ${config.tolerance} s)`,
-        scheme.name,
+        scheme,
       );
     }
     if (timestamp - now > config.maxFutureSkew) {
+      const ahead = timestamp - now;
       throw fail(
         'timestamp_in_future',
-        `the signature is dated ${timestamp - now} s ahead (maxFutureSkew ${config.maxFutureSkew} s)`,
-        scheme.name,
+        `the signature is dated ${ahead} s ahead (maxFutureSkew ${config.maxFutureSkew} s)`,
+        scheme,
       );
     }
   }
@@ -119,12 +115,11 @@ async function run<P>(config: ResolvedVerifyOptions, input: WebhookInput): Promi
       }
     }
     if (wantJson) {
-      if (text === undefined) throw fail('invalid_body', 'the body is not valid UTF-8', scheme.name);
-      if (!parsedOk) throw fail('invalid_body', 'the body is not valid JSON', scheme.name);
+      if (text === undefined) throw fail('invalid_body', 'the body is not valid UTF-8', scheme);
+      if (!parsedOk) throw fail('invalid_body', 'the body is not valid JSON', scheme);
       payload = parsed;
     }
-    id ??= parsedOk ? eventIdOf(parsed) : undefined;
-    id ??= `sha256:${toHex(await backend.sha256(body))}`;
+    if (parsedOk) id ??= eventIdOf(parsed);
   }
 
   let rawBody: Uint8Array | undefined = typeof body === 'string' ? undefined : body;
@@ -132,11 +127,27 @@ async function run<P>(config: ResolvedVerifyOptions, input: WebhookInput): Promi
     rawBody ??= utf8(body as string);
     payload = rawBody;
   }
+  if (id !== undefined) return verified<P>(id, timestamp, scheme, payload, body, rawBody);
+  const digest = backend.sha256(body);
+  return settle(digest, (bytes) => verified<P>(`sha256:${toHex(bytes)}`, timestamp, scheme, payload, body, rawBody));
+}
+
+function verified<P>(
+  id: string,
+  timestamp: number | null,
+  scheme: string,
+  payload: unknown,
+  body: string | Uint8Array,
+  bytes: Uint8Array | undefined,
+): VerifiedWebhook<P> {
+  if (bytes !== undefined) return { id, timestamp, scheme, payload: payload as P, rawBody: bytes };
+  let rawBody: Uint8Array | undefined;
   return {
     id,
     timestamp,
-    scheme: scheme.name,
+    scheme,
     payload: payload as P,
+    // the bytes of a string body are encoded only if someone reads them
     get rawBody(): Uint8Array {
       rawBody ??= utf8(body as string);
       return rawBody;
@@ -144,10 +155,45 @@ async function run<P>(config: ResolvedVerifyOptions, input: WebhookInput): Promi
   };
 }
 
+/** The whole verification; synchronous on node:crypto for `{ body, headers }` inputs. */
+function verifyWith<P>(
+  config: ResolvedVerifyOptions,
+  input: WebhookInput,
+): VerifiedWebhook<P> | Promise<VerifiedWebhook<P>> {
+  if (isRequest(input)) {
+    return readWebBody(input, config.maxBodyBytes, API).then((body) =>
+      verifyRequest<P>(config, { body, header: headerLookup(input.headers) }),
+    );
+  }
+  return verifyRequest<P>(config, readPlainInput(input, config.maxBodyBytes));
+}
+
+function verifyRequest<P>(
+  config: ResolvedVerifyOptions,
+  request: SchemeRequest,
+): VerifiedWebhook<P> | Promise<VerifiedWebhook<P>> {
+  const { body } = request;
+  if (body.length === 0) throw fail('empty_body', 'the body is empty', config.scheme.name);
+  return settle(config.scheme.verify(request, config.secrets), (verdict) => finish<P>(config, body, verdict));
+}
+
 function normalizeError(error: unknown): WebhookVerificationError {
-  if (error instanceof WebhookVerificationError) return error;
-  if (isWebhookVerificationError(error)) return error;
+  if (error instanceof WebhookVerificationError || isWebhookVerificationError(error)) return error;
   return new WebhookVerificationError('invalid_input', 'the input could not be read', { cause: error });
+}
+
+function rejectUntyped(error: unknown): never {
+  throw normalizeError(error);
+}
+
+/** Runs `verify` and turns its outcome into a promise that only ever rejects with the typed error. */
+function guarded<P>(verify: () => VerifiedWebhook<P> | Promise<VerifiedWebhook<P>>): Promise<VerifiedWebhook<P>> {
+  try {
+    const outcome = verify();
+    return outcome instanceof Promise ? outcome.catch(rejectUntyped) : Promise.resolve(outcome);
+  } catch (error) {
+    return Promise.reject(normalizeError(error));
+  }
 }
 
 /**
@@ -167,28 +213,24 @@ function normalizeError(error: unknown): WebhookVerificationError {
  * }
  * ```
  */
-export async function verifyWebhook<P = unknown>(
+export function verifyWebhook<P = unknown>(
   input: WebhookInput,
   options: VerifyWebhookOptions & { payload: 'raw' },
 ): Promise<VerifiedWebhook<Uint8Array>>;
-export async function verifyWebhook<P = unknown>(
+export function verifyWebhook<P = unknown>(
   input: WebhookInput,
   options: VerifyWebhookOptions,
 ): Promise<VerifiedWebhook<P>>;
-export async function verifyWebhook<P = unknown>(
+export function verifyWebhook<P = unknown>(
   input: WebhookInput,
   options: VerifyWebhookOptions,
 ): Promise<VerifiedWebhook<P>> {
-  try {
-    return await run<P>(resolveVerifyOptions(options, API), input);
-  } catch (error) {
-    throw normalizeError(error);
-  }
+  return guarded(() => verifyWith<P>(resolveVerifyOptionsCached(options, API), input));
 }
 
 /**
- * Checks the options once and returns a verifier for many deliveries: the fastest way to verify
- * repeatedly, and the shape the inbox's `verify` option takes.
+ * Checks the options once and returns a verifier for many deliveries: the shape the inbox's
+ * `verify` option takes.
  *
  * Throws `invalid_options` / `invalid_secret` at once for a bad configuration.
  *
@@ -202,11 +244,5 @@ export function createWebhookVerifier(options: VerifyWebhookOptions & { payload:
 export function createWebhookVerifier<P = unknown>(options: VerifyWebhookOptions): WebhookVerifier<P>;
 export function createWebhookVerifier<P = unknown>(options: VerifyWebhookOptions): WebhookVerifier<P> {
   const config = resolveVerifyOptions(options, 'createWebhookVerifier');
-  return async (input) => {
-    try {
-      return await run<P>(config, input);
-    } catch (error) {
-      throw normalizeError(error);
-    }
-  };
+  return (input) => guarded(() => verifyWith<P>(config, input));
 }

@@ -8,6 +8,8 @@ import {
   type SchemeSignRequest,
   type SchemeVerdict,
   schemeError,
+  settle,
+  someItem,
   type WebhookScheme,
 } from '../scheme';
 
@@ -26,7 +28,7 @@ export const githubScheme: WebhookScheme = {
   checkSecret(secret) {
     checkSecretShape(NAME, secret);
   },
-  async verify(request: SchemeRequest, secrets: readonly string[]): Promise<SchemeVerdict> {
+  verify(request: SchemeRequest, secrets: readonly string[]): SchemeVerdict | Promise<SchemeVerdict> {
     const header = requireHeader(NAME, request, HEADER);
     const id = requireHeader(NAME, request, DELIVERY);
     if (!header.startsWith('sha256=')) {
@@ -38,10 +40,13 @@ export const githubScheme: WebhookScheme = {
       const code = hex.includes(',') ? 'duplicate_header' : 'malformed_header';
       throw schemeError(NAME, code, 'X-Hub-Signature-256 is not sha256= and 64 hex digits', HEADER);
     }
-    for (const secret of secrets) {
-      if (backend.equal(await backend.hmac(keyOf(secret), '', request.body), signature)) return { id, timestamp: null };
-    }
-    throw schemeError(NAME, 'no_matching_signature', 'the signature does not match the secret', HEADER);
+    const matched = someItem(secrets, (secret) =>
+      settle(backend.hmac(keyOf(secret), '', request.body), (mac) => backend.equal(mac, signature)),
+    );
+    return settle(matched, (ok) => {
+      if (!ok) throw schemeError(NAME, 'no_matching_signature', 'the signature does not match the secret', HEADER);
+      return { id, timestamp: null };
+    });
   },
   async sign(request: SchemeSignRequest): Promise<Record<string, string>> {
     const [secret, ...more] = request.secrets;

@@ -11,6 +11,8 @@ import {
   type SchemeSignRequest,
   type SchemeVerdict,
   schemeError,
+  settle,
+  someItem,
   type WebhookScheme,
 } from '../scheme';
 
@@ -111,7 +113,7 @@ export function hmacScheme(config: HmacSchemeConfig): WebhookScheme {
     checkSecret(secret) {
       checkSecretShape(name, secret);
     },
-    async verify(request: SchemeRequest, secrets: readonly string[]): Promise<SchemeVerdict> {
+    verify(request: SchemeRequest, secrets: readonly string[]): SchemeVerdict | Promise<SchemeVerdict> {
       const value = requireHeader(name, request, header);
       const signature = value.startsWith(prefix) ? decode(value.slice(prefix.length)) : undefined;
       if (!signature || signature.length !== digestLength) {
@@ -130,10 +132,13 @@ export function hmacScheme(config: HmacSchemeConfig): WebhookScheme {
         timestamp = parsed;
       }
       const signed = signedPrefix(timestampText, id ?? '');
-      for (const secret of secrets) {
-        if (backend.equal(await backend.hmac(keyOf(secret), signed, request.body), signature)) return { id, timestamp };
-      }
-      throw schemeError(name, 'no_matching_signature', 'the signature does not match the secret', header);
+      const matched = someItem(secrets, (secret) =>
+        settle(backend.hmac(keyOf(secret), signed, request.body), (mac) => backend.equal(mac, signature)),
+      );
+      return settle(matched, (ok) => {
+        if (!ok) throw schemeError(name, 'no_matching_signature', 'the signature does not match the secret', header);
+        return { id, timestamp };
+      });
     },
     async sign(request: SchemeSignRequest): Promise<Record<string, string>> {
       const [secret, ...more] = request.secrets;

@@ -4,12 +4,15 @@ import { fromBase64, toBase64 } from '../encoding';
 import {
   cachedKey,
   checkSecretShape,
+  matchesAny,
   parseUnixSeconds,
   requireHeader,
   type SchemeRequest,
   type SchemeSignRequest,
   type SchemeVerdict,
   schemeError,
+  settle,
+  someItem,
   type WebhookScheme,
 } from '../scheme';
 
@@ -45,6 +48,12 @@ function decodeKey(scheme: string, secret: string): StandardKey {
   return { kind: 'hmac', key: backend.hmacKey(raw, 'sha256') };
 }
 
+/** Header names as constants: lookups by a freshly concatenated name would re-hash it on every call. */
+const HEADERS = {
+  webhook: { id: 'webhook-id', timestamp: 'webhook-timestamp', signature: 'webhook-signature' },
+  svix: { id: 'svix-id', timestamp: 'svix-timestamp', signature: 'svix-signature' },
+} as const;
+
 interface Signatures {
   v1: Uint8Array[];
   v1a: Uint8Array[];
@@ -53,22 +62,38 @@ interface Signatures {
 /** Parses `webhook-signature`: space-separated `version,base64` entries; unknown versions are skipped. */
 export function parseStandardSignatures(scheme: string, header: string, name: string): Signatures {
   const out: Signatures = { v1: [], v1a: [] };
-  for (const entry of header.split(' ')) {
-    if (entry === '') continue;
-    const comma = entry.indexOf(',');
-    if (comma <= 0) throw schemeError(scheme, 'malformed_header', `a ${name} entry is not version,signature`, name);
-    const version = entry.slice(0, comma);
-    if (version !== 'v1' && version !== 'v1a') continue;
-    const bytes = fromBase64(entry.slice(comma + 1));
-    if (!bytes || bytes.length !== (version === 'v1' ? 32 : 64)) {
-      throw schemeError(
-        scheme,
-        'malformed_header',
-        `a ${version} signature in ${name} is not valid base64 of the right length`,
-        name,
-      );
+  let start = 0;
+  while (start < header.length) {
+    let end = header.indexOf(' ', start);
+    if (end === -1) end = header.length;
+    if (end > start) {
+      const comma = header.indexOf(',', start);
+      if (comma <= start || comma >= end) {
+        throw schemeError(scheme, 'malformed_header', `a ${name} entry is not version,signature`, name);
+      }
+      // versions are compared in place; only v1 and v1a are decoded, others are skipped
+      const v1 = comma - start >= 2 && header.charCodeAt(start) === 118 && header.charCodeAt(start + 1) === 49;
+      const version = !v1
+        ? undefined
+        : comma - start === 2
+          ? 'v1'
+          : comma - start === 3 && header.charCodeAt(start + 2) === 97
+            ? 'v1a'
+            : undefined;
+      if (version !== undefined) {
+        const bytes = fromBase64(header, comma + 1, end);
+        if (!bytes || bytes.length !== (version === 'v1' ? 32 : 64)) {
+          throw schemeError(
+            scheme,
+            'malformed_header',
+            `a ${version} signature in ${name} is not valid base64 of the right length`,
+            name,
+          );
+        }
+        out[version].push(bytes);
+      }
     }
-    out[version].push(bytes);
+    start = end + 1;
   }
   return out;
 }
@@ -99,37 +124,39 @@ export function createStandardScheme(options: StandardSchemeOptions = {}): Webho
         throw schemeError(name, 'invalid_secret', 'a whsk_ key signs; verify with its whpk_ public key');
       }
     },
-    async verify(request: SchemeRequest, secrets: readonly string[]): Promise<SchemeVerdict> {
-      const prefix = request.header('webhook-signature') !== undefined ? 'webhook' : 'svix';
-      const signatureHeader = `${prefix}-signature`;
-      const id = requireHeader(name, request, `${prefix}-id`);
-      const timestampText = requireHeader(name, request, `${prefix}-timestamp`);
+    verify(request: SchemeRequest, secrets: readonly string[]): SchemeVerdict | Promise<SchemeVerdict> {
+      const names = request.header(HEADERS.webhook.signature) !== undefined ? HEADERS.webhook : HEADERS.svix;
+      const signatureHeader = names.signature;
+      const id = requireHeader(name, request, names.id);
+      const timestampText = requireHeader(name, request, names.timestamp);
       const signatures = parseStandardSignatures(name, requireHeader(name, request, signatureHeader), signatureHeader);
       const timestamp = parseUnixSeconds(timestampText);
       if (timestamp === undefined) {
         const code = timestampText.includes(',') ? 'duplicate_header' : 'malformed_header';
-        throw schemeError(name, code, `${prefix}-timestamp is not unix seconds`, `${prefix}-timestamp`);
+        throw schemeError(name, code, `${names.timestamp} is not unix seconds`, names.timestamp);
       }
       const signed = `${id}.${timestampText}.`;
-      for (const secret of secrets) {
+      const matched = someItem(secrets, (secret) => {
         const key = keyOf(secret);
-        if (key.kind === 'hmac' && signatures.v1.length > 0) {
-          const expected = await backend.hmac(key.key, signed, request.body);
-          for (const signature of signatures.v1) {
-            if (backend.equal(expected, signature)) return { id, timestamp };
-          }
-        } else if (key.kind === 'public') {
-          for (const signature of signatures.v1a) {
-            if (await backend.ed25519Verify(key.key, signature, signed, request.body)) return { id, timestamp };
-          }
+        if (key.kind === 'hmac') {
+          return (
+            signatures.v1.length > 0 &&
+            settle(backend.hmac(key.key, signed, request.body), (mac) => matchesAny(mac, signatures.v1))
+          );
         }
-      }
-      throw schemeError(
-        name,
-        'no_matching_signature',
-        `no signature in ${signatureHeader} matches the secret`,
-        signatureHeader,
-      );
+        return someItem(signatures.v1a, (signature) => backend.ed25519Verify(key.key, signature, signed, request.body));
+      });
+      return settle(matched, (ok) => {
+        if (!ok) {
+          throw schemeError(
+            name,
+            'no_matching_signature',
+            `no signature in ${signatureHeader} matches the secret`,
+            signatureHeader,
+          );
+        }
+        return { id, timestamp };
+      });
     },
     async sign(request: SchemeSignRequest): Promise<Record<string, string>> {
       const signed = `${request.id}.${request.timestamp}.`;
@@ -143,10 +170,11 @@ export function createStandardScheme(options: StandardSchemeOptions = {}): Webho
             : `v1a,${toBase64(await backend.ed25519Sign(key.key, signed, request.body))}`,
         );
       }
+      const names = HEADERS[signPrefix];
       return {
-        [`${signPrefix}-id`]: request.id,
-        [`${signPrefix}-timestamp`]: String(request.timestamp),
-        [`${signPrefix}-signature`]: parts.join(' '),
+        [names.id]: request.id,
+        [names.timestamp]: String(request.timestamp),
+        [names.signature]: parts.join(' '),
       };
     },
   };

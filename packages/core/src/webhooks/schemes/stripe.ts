@@ -3,12 +3,15 @@ import { fromHex, toHex } from '../encoding';
 import {
   cachedKey,
   checkSecretShape,
+  matchesAny,
   parseUnixSeconds,
   requireHeader,
   type SchemeRequest,
   type SchemeSignRequest,
   type SchemeVerdict,
   schemeError,
+  settle,
+  someItem,
   type WebhookScheme,
 } from '../scheme';
 
@@ -39,9 +42,11 @@ export function parseStripeSignature(header: string): StripeHeader {
     if (eq === -1 || eq >= end) {
       throw schemeError(NAME, 'malformed_header', 'an entry of Stripe-Signature is not key=value', HEADER);
     }
-    const key = header.slice(start, eq);
-    const value = header.slice(eq + 1, end);
-    if (key === 't') {
+    // keys are compared in place: only t and v1 matter, and their values are the only slices taken
+    const keyLength = eq - start;
+    const first = header.charCodeAt(start);
+    if (keyLength === 1 && first === 116 /* t */) {
+      const value = header.slice(eq + 1, end);
       if (timestamp !== undefined) {
         throw schemeError(NAME, 'duplicate_header', 'Stripe-Signature carries two timestamps', HEADER);
       }
@@ -50,8 +55,8 @@ export function parseStripeSignature(header: string): StripeHeader {
         throw schemeError(NAME, 'malformed_header', 'the Stripe-Signature timestamp is not unix seconds', HEADER);
       }
       prefix = `${value}.`;
-    } else if (key === 'v1') {
-      const signature = value.length === 64 ? fromHex(value) : undefined;
+    } else if (keyLength === 2 && first === 118 /* v */ && header.charCodeAt(start + 1) === 49 /* 1 */) {
+      const signature = end - eq - 1 === 64 ? fromHex(header, eq + 1, end) : undefined;
       if (!signature) {
         throw schemeError(NAME, 'malformed_header', 'a v1 signature is not 64 hex digits', HEADER);
       }
@@ -78,18 +83,18 @@ export const stripeScheme: WebhookScheme = {
       throw schemeError(NAME, 'invalid_secret', 'a Stripe endpoint secret starts with whsec_');
     }
   },
-  async verify(request: SchemeRequest, secrets: readonly string[]): Promise<SchemeVerdict> {
+  verify(request: SchemeRequest, secrets: readonly string[]): SchemeVerdict | Promise<SchemeVerdict> {
     const { timestamp, prefix, signatures } = parseStripeSignature(requireHeader(NAME, request, HEADER));
     if (signatures.length === 0) {
       throw schemeError(NAME, 'no_matching_signature', 'Stripe-Signature has no v1 signature', HEADER);
     }
-    for (const secret of secrets) {
-      const expected = await backend.hmac(keyOf(secret), prefix, request.body);
-      for (const signature of signatures) {
-        if (backend.equal(expected, signature)) return { timestamp };
-      }
-    }
-    throw schemeError(NAME, 'no_matching_signature', 'no v1 signature matches the secret', HEADER);
+    const matched = someItem(secrets, (secret) =>
+      settle(backend.hmac(keyOf(secret), prefix, request.body), (mac) => matchesAny(mac, signatures)),
+    );
+    return settle(matched, (ok) => {
+      if (!ok) throw schemeError(NAME, 'no_matching_signature', 'no v1 signature matches the secret', HEADER);
+      return { timestamp };
+    });
   },
   async sign(request: SchemeSignRequest): Promise<Record<string, string>> {
     const prefix = `${request.timestamp}.`;
