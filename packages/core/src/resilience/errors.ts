@@ -10,6 +10,7 @@ import { BallastError, errorGuard } from '../errors';
  * - `retry_budget_exhausted`: the key's retry budget is empty, so a retryable failure is not retried.
  * - `no_cached_value`: the call failed and the cache had nothing fresh enough to serve instead.
  * - `invalid_options`: an option is out of range or of the wrong type (thrown when the layer is built).
+ * - `invalid_request`: the fetch input is not a URL string, a `URL` or a `Request`.
  */
 export type ResilienceErrorCode =
   | 'circuit_open'
@@ -18,7 +19,8 @@ export type ResilienceErrorCode =
   | 'timeout'
   | 'retry_budget_exhausted'
   | 'no_cached_value'
-  | 'invalid_options';
+  | 'invalid_options'
+  | 'invalid_request';
 
 /** Context a {@link ResilienceError} may carry. */
 export interface ResilienceErrorDetails {

@@ -3,7 +3,7 @@
  * @internal
  */
 import { isBallastError } from '../errors';
-import { isResilienceError } from './errors';
+import { isResilienceError, ResilienceError } from './errors';
 import type { ResilienceEvent, ResilienceEventHandler } from './types';
 
 /** Drops keys whose value is undefined, so spreading over defaults keeps the defaults. */
@@ -15,9 +15,22 @@ export function definedOnly<T extends object>(options: T): Partial<T> {
   return out;
 }
 
-/** The URL of a fetch input, as a string, without parsing it. */
+/**
+ * The URL of a fetch input, as a string, without parsing it.
+ * @throws ResilienceError `invalid_request` when the input is not a string, a URL or a Request
+ */
 export function urlOf(input: string | URL | Request): string {
-  return typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  if (typeof input === 'string') return input;
+  if (input instanceof URL) return input.href;
+  const url = (input as { url?: unknown } | null | undefined)?.url;
+  if (typeof url !== 'string') {
+    throw new ResilienceError(
+      'resilientFetch',
+      'invalid_request',
+      `fetch input must be a URL string, a URL or a Request, got ${input === null ? 'null' : typeof input}`,
+    );
+  }
+  return url;
 }
 
 /** The upper-cased method of a fetch call. */

@@ -149,6 +149,14 @@ describe('resilientFetch', () => {
     expect(rec.types()).toContain('cache.stale');
   });
 
+  it('rejects an input that is not a URL string, a URL or a Request with invalid_request', async () => {
+    const f = resilientFetch({ fetch: async () => new Response('never') });
+    for (const bad of [undefined, null, 42, {}]) {
+      const { error } = await settle(f(bad as never));
+      expect((error as ResilienceError).code).toBe('invalid_request');
+    }
+  });
+
   it.each([
     [{ fetch: 'x' }, 'fetch'],
     [{ timeoutMs: 0 }, 'timeoutMs'],
