@@ -163,7 +163,8 @@ export function syncContract(open: () => Promise<SqlClient>): void {
       const failure = await rejection(t.run(flaky.source, { mode: 'full', onPage: (p) => pagesSeen.push(p.pages) }));
       expect(failure.code).toBe('source_failed');
       expect(failure.message).toContain('after 3 stored pages');
-      expect(pagesSeen).toEqual([1, 2, 3]);
+      // the three fetched pages were stored (with their checkpoint) before the failure was reported
+      expect(pagesSeen).toEqual([3]);
       const [interrupted] = await t.runs();
       expect(interrupted).toMatchObject({ status: 'interrupted', pages: 3, cursor: '30', errorCode: 'source_failed' });
       expect(await t.count()).toBe(30);
@@ -250,21 +251,45 @@ export function syncContract(open: () => Promise<SqlClient>): void {
       expect(starts[1]).toMatchObject({ since: inc.startedAt, cursor: 'token-2' });
     });
 
+    it('groups small pages into batches of batchSize records, one checkpoint each', async () => {
+      const t = table({ batchSize: 25 });
+      const records = Array.from({ length: 100 }, (_, i) => person(i + 1));
+      const progress: Array<[number, string | null]> = [];
+      const run = await t.run(provider(() => records, 10).source, {
+        mode: 'full',
+        onPage: (p) => progress.push([p.pages, p.cursor]),
+      });
+      expect(progress).toEqual([
+        [3, '30'],
+        [6, '60'],
+        [9, '90'],
+        [10, null],
+      ]);
+      expect(run.counts).toMatchObject({ seen: 100, inserted: 100 });
+    });
+
     it('stops between pages when aborted, and resumes later', async () => {
-      const t = table();
+      const t = table({ batchSize: 10 });
       const records = Array.from({ length: 30 }, (_, i) => person(i + 1));
       const controller = new AbortController();
-      const error = await rejection(
-        t.run(provider(() => records, 10).source, {
-          mode: 'full',
-          signal: controller.signal,
-          onPage: (p) => {
-            if (p.pages === 1) controller.abort();
+      // the signal fires while page 2 is being fetched
+      const source: PageSource<Person> = (start) =>
+        cursorPages<Person>({
+          async fetch({ cursor }) {
+            const offset = Number(cursor ?? 0);
+            if (offset === 10) controller.abort(new Error('shutting down'));
+            return { records: records.slice(offset, offset + 10), next: offset + 10 < 30 ? String(offset + 10) : null };
           },
-        }),
-      );
+        })(start);
+      const error = await rejection(t.run(source, { mode: 'full', signal: controller.signal }));
       expect(error.code).toBe('aborted');
-      expect((await t.runs())[0]).toMatchObject({ status: 'interrupted', pages: 1, errorCode: 'aborted' });
+      expect((error.cause as Error).message).toBe('shutting down');
+      expect((await t.runs())[0]).toMatchObject({
+        status: 'interrupted',
+        pages: 1,
+        cursor: '10',
+        errorCode: 'aborted',
+      });
       const run = await t.run(provider(() => records, 10).source, { mode: 'full' });
       expect(run).toMatchObject({ resumed: true, pages: 3 });
       expect(run.counts).toMatchObject({ seen: 30, inserted: 30 });

@@ -40,8 +40,10 @@ export interface SyncTableOptions<T = unknown> {
    */
   maxDeleteRatio?: number;
   /**
-   * Most records written by one statement; a longer page is split, still in
-   * one transaction.
+   * Records per write: pages are buffered until they hold this many records,
+   * then stored in one transaction with the checkpoint after the last of them
+   * (one lookup and one upsert statement per `batchSize` records). Small
+   * provider pages (Stripe's 100) are grouped; a larger page is split.
    * @default 1000
    */
   batchSize?: number;
@@ -74,7 +76,7 @@ export interface RunOptions<T = unknown> {
   maxDeleteRatio?: number;
   /** Stops the run between pages; it stays resumable from its checkpoint. */
   signal?: AbortSignal;
-  /** Called after each page is stored, with the run's running counts. */
+  /** Called after each stored batch of pages, with the run's running counts. */
   onPage?(progress: SyncProgress): void;
   /** Called for a record that cannot be stored (no usable id, not JSON); it counts as `failed`. */
   onInvalidRecord?(record: T, reason: string): void;
@@ -82,7 +84,7 @@ export interface RunOptions<T = unknown> {
 
 /** Counts of one run (or one `upsert` call). */
 export interface SyncCounts {
-  /** Records read; an id repeated within one page counts once. Always `inserted + changed + unchanged + failed`. */
+  /** Records read; an id repeated within one stored batch counts once. Always `inserted + changed + unchanged + failed`. */
   seen: number;
   /** Records new to the table. */
   inserted: number;
@@ -96,7 +98,7 @@ export interface SyncCounts {
   failed: number;
 }
 
-/** Progress of a run, after each stored page. */
+/** Progress of a run, after each stored batch of pages. */
 export interface SyncProgress {
   /** The run's id. */
   runId: number;

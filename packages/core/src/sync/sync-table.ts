@@ -157,10 +157,10 @@ function toRun(r: RunRecord): SyncRun {
   };
 }
 
-interface Prepared {
+interface Prepared<T> {
   id: string;
   hash: string;
-  data: string;
+  record: T;
 }
 
 function errorMessage(error: unknown): string {
@@ -216,6 +216,10 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
   const sql = {
     lock: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
     existing: `SELECT external_id, hash, deleted_at IS NOT NULL AS deleted FROM ${rows} WHERE ${KEY} AND external_id = ANY($4::text[])`,
+    // Upserts the records sent (new or changed by the lookup) and writes only
+    // those whose hash differs or that come back from a soft delete. In a full
+    // run, records seen but not written go to sync_seen: the known-unchanged
+    // ids ($8) and any sent record the hash guard skipped.
     write: `WITH input AS (
         SELECT * FROM unnest($4::text[], $5::text[], $6::text[]) AS i(external_id, hash, data)
       ), up AS (
@@ -225,19 +229,22 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
           data = excluded.data, hash = excluded.hash, synced_at = now(), changed_at = now(),
           deleted_at = NULL, run_id = excluded.run_id, change_seq = excluded.change_seq
         WHERE r.hash <> excluded.hash OR r.deleted_at IS NOT NULL
-        RETURNING (xmax = 0) AS inserted
+        RETURNING external_id, (xmax = 0) AS inserted
       ), seen AS (
-        INSERT INTO ${seenTable} (run_id, external_id) SELECT $7, unnest($8::text[])
+        INSERT INTO ${seenTable} (run_id, external_id)
+        SELECT $7, id FROM unnest($8::text[]) AS id WHERE $9
+        UNION ALL
+        SELECT $7, i.external_id FROM input i WHERE $9 AND NOT EXISTS (SELECT 1 FROM up WHERE up.external_id = i.external_id)
       )
       SELECT (count(*) FILTER (WHERE inserted))::int AS inserted, (count(*) FILTER (WHERE NOT inserted))::int AS changed FROM up`,
   };
 
-  /** Prepares one page: ids, JSON and hashes; deduplicates ids (the last wins). */
+  /** Reads ids and hashes of records; deduplicates ids (the last wins). Serializing waits until a record must be sent. */
   async function prepare(
     records: readonly T[],
     onInvalid: ((record: T, reason: string) => void) | undefined,
-  ): Promise<{ items: Prepared[]; failed: number }> {
-    const byId = new Map<string, { data: string; canonical: string }>();
+  ): Promise<{ items: Prepared<T>[]; failed: number }> {
+    const byId = new Map<string, { record: T; canonical: string }>();
     let failed = 0;
     for (const record of records) {
       let reason: string | undefined;
@@ -251,14 +258,14 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         if (typeof id === 'number' && Number.isFinite(id)) id = String(id);
         if (typeof id !== 'string' || id.length === 0) reason = 'the record has no string or finite number id';
       }
+      if (reason === undefined && (record === null || typeof record !== 'object' || Array.isArray(record))) {
+        reason = 'the record is not a JSON object';
+      }
       if (reason === undefined) {
         try {
-          const data = JSON.stringify(record);
-          if (typeof data !== 'string' || data[0] !== '{') reason = 'the record is not a JSON object';
-          else {
-            byId.delete(id as string);
-            byId.set(id as string, { data, canonical: canonicalJson(record, volatile) });
-          }
+          const canonical = canonicalJson(record, volatile);
+          byId.delete(id as string);
+          byId.set(id as string, { record, canonical });
         } catch (error) {
           reason = `the record is not JSON: ${errorMessage(error)}`;
         }
@@ -270,47 +277,80 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     }
     const entries = [...byId];
     const hashes = await sha256Hex(entries.map(([, v]) => v.canonical));
-    return { items: entries.map(([id, v], i) => ({ id, data: v.data, hash: hashes[i] as string })), failed };
+    return { items: entries.map(([id, v], i) => ({ id, record: v.record, hash: hashes[i] as string })), failed };
   }
 
   /**
-   * Writes prepared records in batches inside `tx` (which holds the table
-   * lock): looks up the stored hashes, sends only new or changed records, and
-   * records every id as seen when `seenRunId` is set.
+   * Writes prepared records in chunks of `batchSize` inside `tx` (which holds
+   * the table lock): looks up the stored hashes, sends only new or changed
+   * records, and in a full run records the ids it did not write as seen.
+   *
+   * The lookup is skipped while the previous chunk found no stored rows (a
+   * first load): the upsert's hash guard keeps that correct, only slower when
+   * a chunk of unchanged records follows a chunk of new ones.
    */
   async function writeItems(
     tx: SqlExecutor,
-    items: Prepared[],
+    items: Prepared<T>[],
     runId: number | null,
-    seenRunId: number | null,
-  ): Promise<{ inserted: number; changed: number }> {
+    full: boolean,
+    probe: { lookup: boolean },
+    onInvalid: ((record: T, reason: string) => void) | undefined,
+  ): Promise<{ inserted: number; changed: number; failed: number }> {
     let inserted = 0;
     let changed = 0;
+    let failed = 0;
     for (let start = 0; start < items.length; start += batchSize) {
       const chunk = items.slice(start, start + batchSize);
-      const ids = chunk.map((c) => c.id);
-      const stored = await tx.query<{ external_id: string; hash: string; deleted: boolean }>(sql.existing, [
-        ...key,
-        ids,
-      ]);
-      const known = new Map(stored.rows.map((r) => [r.external_id, r]));
-      const dirty = chunk.filter((c) => {
-        const k = known.get(c.id);
-        return k === undefined || k.hash !== c.hash || k.deleted;
-      });
-      if (dirty.length === 0 && seenRunId === null) continue;
+      let dirty = chunk;
+      const clean: string[] = [];
+      if (probe.lookup) {
+        const stored = await tx.query<{ external_id: string; hash: string; deleted: boolean }>(sql.existing, [
+          ...key,
+          chunk.map((c) => c.id),
+        ]);
+        const known = new Map(stored.rows.map((r) => [r.external_id, r]));
+        dirty = [];
+        for (const c of chunk) {
+          const k = known.get(c.id);
+          if (k === undefined || k.hash !== c.hash || k.deleted) dirty.push(c);
+          else clean.push(c.id);
+        }
+        probe.lookup = stored.rows.length > 0;
+      }
+      const ids: string[] = [];
+      const hashes: string[] = [];
+      const data: string[] = [];
+      for (const d of dirty) {
+        let json: string | undefined;
+        try {
+          json = JSON.stringify(d.record);
+        } catch (error) {
+          failed++;
+          onInvalid?.(d.record, `the record is not JSON: ${errorMessage(error)}`);
+          continue;
+        }
+        ids.push(d.id);
+        hashes.push(d.hash);
+        data.push(json);
+      }
+      if (ids.length === 0 && !full) continue;
       const res = await tx.query<{ inserted: number; changed: number }>(sql.write, [
         ...key,
-        dirty.map((d) => d.id),
-        dirty.map((d) => d.hash),
-        dirty.map((d) => d.data),
+        ids,
+        hashes,
+        data,
         runId,
-        seenRunId === null ? [] : ids,
+        clean,
+        full,
       ]);
+      const written = (res.rows[0]?.inserted ?? 0) + (res.rows[0]?.changed ?? 0);
       inserted += res.rows[0]?.inserted ?? 0;
       changed += res.rows[0]?.changed ?? 0;
+      // stored rows turned up although the lookup was skipped: look up again
+      if (!probe.lookup && ((res.rows[0]?.changed ?? 0) > 0 || written < ids.length)) probe.lookup = true;
     }
-    return { inserted, changed };
+    return { inserted, changed, failed };
   }
 
   /** Runs `fn` in a transaction that holds this table's write lock; database errors become `store_failed`. */
@@ -380,21 +420,62 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     });
   }
 
-  /** Stores one page and its checkpoint in one transaction; returns the run's updated record. */
-  async function storePage(run: SyncRun, page: SyncPage<T>, ro: NormalizedRunOptions): Promise<SyncRun> {
-    const { items, failed } = await prepare(page.records, ro.onInvalidRecord);
-    const next = page.next ?? null;
+  /** A batch of pages, hashed and ready to store. */
+  interface PreparedBatch {
+    items: Prepared<T>[];
+    failed: number;
+    pages: number;
+    next: string | null;
+    lastCursor: string | null;
+  }
+
+  /** Reads ids and hashes of buffered pages (CPU work, done while the previous batch is being stored). */
+  async function prepareBatch(pages: readonly SyncPage<T>[], ro: NormalizedRunOptions): Promise<PreparedBatch> {
+    const records = pages.length === 1 ? (pages[0] as SyncPage<T>).records : pages.flatMap((p) => p.records);
+    const { items, failed } = await prepare(records, ro.onInvalidRecord);
+    return {
+      items,
+      failed,
+      pages: pages.length,
+      next: pages[pages.length - 1]?.next ?? null,
+      lastCursor: pages.findLast((p) => typeof p.next === 'string')?.next ?? null,
+    };
+  }
+
+  /**
+   * Stores a prepared batch and the checkpoint after its last page in one
+   * transaction; returns the run's updated record.
+   */
+  async function storeBatch(
+    run: SyncRun,
+    batch: PreparedBatch,
+    ro: NormalizedRunOptions,
+    probe: { lookup: boolean },
+  ): Promise<SyncRun> {
+    const { items, failed, next, lastCursor } = batch;
     return locked(
       'syncTable.run',
       async (tx) => {
-        const written = await writeItems(tx, items, run.id, ro.mode === 'full' ? run.id : null);
-        const unchanged = items.length - written.inserted - written.changed;
+        const written = await writeItems(tx, items, run.id, ro.mode === 'full', probe, ro.onInvalidRecord);
+        const stored = items.length - written.failed;
+        const unchanged = stored - written.inserted - written.changed;
         const res = await tx.query<RunRecord>(
-          `UPDATE ${runs} SET pages = pages + 1, cursor = $3, last_cursor = coalesce($3, last_cursor),
+          `UPDATE ${runs} SET pages = pages + $9, cursor = $3, last_cursor = coalesce($10, last_cursor),
              seen = seen + $4, inserted = inserted + $5, changed = changed + $6, unchanged = unchanged + $7,
              failed = failed + $8, updated_at = now()
            WHERE id = $1 AND pages = $2 AND status = 'running' RETURNING ${RUN_COLUMNS}`,
-          [run.id, run.pages, next, items.length + failed, written.inserted, written.changed, unchanged, failed],
+          [
+            run.id,
+            run.pages,
+            next,
+            items.length + failed,
+            written.inserted,
+            written.changed,
+            unchanged,
+            failed + written.failed,
+            batch.pages,
+            lastCursor,
+          ],
         );
         const updated = res.rows[0];
         if (!updated) {
@@ -420,8 +501,11 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
       async (tx) => {
         let deleted = 0;
         if (run.mode === 'full') {
-          const unseen = `${KEY} AND deleted_at IS NULL AND NOT EXISTS (
-            SELECT 1 FROM ${seenTable} s WHERE s.run_id = $4 AND s.external_id = r.external_id)`;
+          // unseen: live, not written since the run started (what the run wrote it saw),
+          // and not recorded as seen unchanged
+          const unseen = `${KEY} AND deleted_at IS NULL
+            AND changed_at < (SELECT started_at FROM ${runs} WHERE id = $4)
+            AND NOT EXISTS (SELECT 1 FROM ${seenTable} s WHERE s.run_id = $4 AND s.external_id = r.external_id)`;
           const tally = await tx.query<{ live: number; missing: number }>(
             `SELECT (SELECT count(*) FROM ${rows} WHERE ${KEY} AND deleted_at IS NULL)::int AS live,
                     (SELECT count(*) FROM ${rows} r WHERE ${unseen})::int AS missing`,
@@ -483,12 +567,10 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
       .catch(() => {});
   }
 
-  function checkPage(value: unknown, run: SyncRun): SyncPage<T> {
+  function checkPage(value: unknown, pageNumber: number, runId: number): SyncPage<T> {
     const page = value as Partial<SyncPage<T>> | null;
     const bad = (why: string) =>
-      new SyncError('syncTable.run', 'invalid_page', `page ${run.pages + 1} of run ${run.id} ${why}`, {
-        runId: run.id,
-      });
+      new SyncError('syncTable.run', 'invalid_page', `page ${pageNumber} of run ${runId} ${why}`, { runId });
     if (page === null || typeof page !== 'object' || !Array.isArray(page.records)) {
       throw bad('is not { records: [...], next? }');
     }
@@ -539,13 +621,39 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
           p.catch(() => {}); // read below; a prefetch abandoned by an error must not go unhandled
           return p;
         };
-        // one page is fetched ahead while the previous one is stored
+        // Pages are buffered up to batchSize records and stored together with
+        // the checkpoint after the last of them; whatever was fetched is stored
+        // before a failure is reported, so a resumed run refetches nothing.
+        const buffer: SyncPage<T>[] = [];
+        let buffered = 0;
+        const probe = { lookup: true };
+        // the store of the previous batch, running while the next one is hashed
+        let storing: Promise<void> = Promise.resolve();
+        const flush = async () => {
+          if (buffer.length > 0) {
+            const pages = buffer.splice(0);
+            buffered = 0;
+            const batch = await prepareBatch(pages, ro);
+            await storing;
+            storing = storeBatch(run, batch, ro, probe).then((updated) => {
+              run = updated;
+              ro.onPage?.({ runId: run.id, pages: run.pages, counts: run.counts, cursor: run.cursor });
+            });
+            storing.catch(() => {}); // awaited by the next flush or the end of the run
+          }
+        };
+        const drain = async () => {
+          await flush();
+          await storing;
+        };
+        // the next page is fetched while the previous ones are stored
         let pending = pull();
         for (;;) {
           let step: IteratorResult<SyncPage<T>>;
           try {
             step = await pending;
           } catch (error) {
+            await drain();
             if (ro.signal?.aborted) throw abortError();
             throw new SyncError(
               'syncTable.run',
@@ -555,12 +663,23 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
             );
           }
           if (step.done) break;
-          if (ro.signal?.aborted) throw abortError();
-          const page = checkPage(step.value, run);
+          if (ro.signal?.aborted) {
+            await drain();
+            throw abortError();
+          }
+          let page: SyncPage<T>;
+          try {
+            page = checkPage(step.value, run.pages + buffer.length + 1, run.id);
+          } catch (error) {
+            await drain();
+            throw error;
+          }
+          buffer.push(page);
+          buffered += page.records.length;
           pending = pull();
-          run = await storePage(run, page, ro);
-          ro.onPage?.({ runId: run.id, pages: run.pages, counts: run.counts, cursor: run.cursor });
+          if (buffered >= batchSize) await flush();
         }
+        await drain();
         iterator = undefined;
       } catch (error) {
         const failure = isSyncError(error)
@@ -582,14 +701,16 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         throw new SyncError('syncTable.upsert', 'invalid_options', 'records must be an array');
       }
       const { items, failed } = await prepare(records, undefined);
-      const written = await locked('syncTable.upsert', (tx) => writeItems(tx, items, null, null));
+      const written = await locked('syncTable.upsert', (tx) =>
+        writeItems(tx, items, null, false, { lookup: true }, undefined),
+      );
       return {
         seen: items.length + failed,
         inserted: written.inserted,
         changed: written.changed,
-        unchanged: items.length - written.inserted - written.changed,
+        unchanged: items.length - written.failed - written.inserted - written.changed,
         deleted: 0,
-        failed,
+        failed: failed + written.failed,
       };
     },
 

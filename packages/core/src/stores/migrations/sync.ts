@@ -74,7 +74,7 @@ CREATE TABLE ${n.table('sync_seen')} (
   external_id text NOT NULL
 );
 
-CREATE INDEX sync_seen_run ON ${n.table('sync_seen')} (run_id);
+CREATE INDEX sync_seen_run ON ${n.table('sync_seen')} (run_id, external_id);
 
 CREATE TABLE ${n.table('sync_mappers')} (
   name text NOT NULL,
