@@ -2,7 +2,7 @@ import {
   type ClaimOutcome,
   type ClaimRequest,
   type CompleteRequest,
-  fingerprintsCompatible,
+  claimable,
   type IdempotencyRecord,
   type IdempotencyStore,
   type ReleaseRequest,
@@ -41,21 +41,18 @@ export function memoryIdempotencyStore(): IdempotencyStore {
         createdAt,
         updatedAt: req.now,
       });
-      if (current === undefined || (current.expiresAt <= req.now && current.leaseUntil <= req.now)) {
-        const record = fresh(1, req.now);
-        records.set(req.key, record);
-        return { claimed: true, takeover: false, record: { ...record } };
+      if (current !== undefined) {
+        const verdict = claimable(current, req);
+        if (verdict === false) return { claimed: false, record: { ...current } };
+        if (verdict === 'takeover') {
+          const record = fresh(current.claims + 1, current.createdAt);
+          records.set(req.key, record);
+          return { claimed: true, takeover: true, record: { ...record } };
+        }
       }
-      if (
-        current.state === 'running' &&
-        current.leaseUntil <= req.now &&
-        fingerprintsCompatible(current.fingerprint, req.fingerprint)
-      ) {
-        const record = fresh(current.claims + 1, current.createdAt);
-        records.set(req.key, record);
-        return { claimed: true, takeover: true, record: { ...record } };
-      }
-      return { claimed: false, record: { ...current } };
+      const record = fresh(1, req.now);
+      records.set(req.key, record);
+      return { claimed: true, takeover: false, record: { ...record } };
     },
 
     async complete(req: CompleteRequest): Promise<boolean> {

@@ -1,15 +1,16 @@
 import { type SqlClient, type SqlExecutor, sqlNames } from '../stores/sql';
 import { IdempotencyError, IdempotencyInProgressError } from './errors';
-import type {
-  ClaimOutcome,
-  ClaimRequest,
-  CompleteRequest,
-  IdempotencyRecord,
-  IdempotencyState,
-  ReleaseRequest,
-  TransactionalIdempotencyStore,
-  VersionApplyRequest,
-  VersionStore,
+import {
+  type ClaimOutcome,
+  type ClaimRequest,
+  type CompleteRequest,
+  claimable,
+  type IdempotencyRecord,
+  type IdempotencyState,
+  type ReleaseRequest,
+  type TransactionalIdempotencyStore,
+  type VersionApplyRequest,
+  type VersionStore,
 } from './store';
 
 /** Options of {@link sqlIdempotencyStore} and {@link sqlVersionStore}. */
@@ -120,24 +121,41 @@ export function sqlIdempotencyStore(
 ): TransactionalIdempotencyStore {
   const table = tableName('sqlIdempotencyStore', db, options, 'idempotency_keys');
 
+  // A new key is claimed and a finished one read in one round trip. DO NOTHING
+  // leaves the existing row unlocked, so a replay writes nothing (DO UPDATE
+  // would lock the row, which costs a WAL write and a commit flush per replay).
+  // The second SELECT reads the statement's snapshot: a row committed by a
+  // concurrent claim while this statement ran can be missing, and then no row
+  // comes back and claim() tries again.
   const claimSql = `
-INSERT INTO ${table} AS cur (key, state, fingerprint, token, value, claims, lease_until, expires_at, created_at, updated_at)
-VALUES ($1, 'running', $2, $3, NULL, 1, $5::timestamptz, $6::timestamptz, $4::timestamptz, $4::timestamptz)
-ON CONFLICT (key) DO UPDATE SET
+WITH inserted AS (
+  INSERT INTO ${table} (key, state, fingerprint, token, value, claims, lease_until, expires_at, created_at, updated_at)
+  VALUES ($1, 'running', $2, $3, NULL, 1, $5::timestamptz, $6::timestamptz, $4::timestamptz, $4::timestamptz)
+  ON CONFLICT (key) DO NOTHING
+  RETURNING ${COLUMNS}
+)
+SELECT true AS claimed, * FROM inserted
+UNION ALL
+SELECT false AS claimed, ${COLUMNS} FROM ${table} WHERE key = $1 AND NOT EXISTS (SELECT 1 FROM inserted)`;
+  // Replaces a dead record or takes over an expired lease: a compare-and-set on
+  // the token that was read, with the rules of claimable() evaluated again on
+  // the latest row version, so of several racing takeovers exactly one wins.
+  const dead = `expires_at <= $4::timestamptz AND lease_until <= $4::timestamptz`;
+  const takeoverSql = `
+UPDATE ${table} SET
   state = 'running',
-  fingerprint = excluded.fingerprint,
-  token = excluded.token,
+  fingerprint = $2,
+  token = $3,
   value = NULL,
-  claims = CASE WHEN cur.expires_at <= excluded.updated_at AND cur.lease_until <= excluded.updated_at
-    THEN 1 ELSE cur.claims + 1 END,
-  created_at = CASE WHEN cur.expires_at <= excluded.updated_at AND cur.lease_until <= excluded.updated_at
-    THEN excluded.created_at ELSE cur.created_at END,
-  lease_until = excluded.lease_until,
-  expires_at = excluded.expires_at,
-  updated_at = excluded.updated_at
-WHERE (cur.expires_at <= excluded.updated_at AND cur.lease_until <= excluded.updated_at)
-   OR (cur.state = 'running' AND cur.lease_until <= excluded.updated_at
-       AND (cur.fingerprint IS NULL OR excluded.fingerprint IS NULL OR cur.fingerprint = excluded.fingerprint))
+  claims = CASE WHEN ${dead} THEN 1 ELSE claims + 1 END,
+  created_at = CASE WHEN ${dead} THEN $4::timestamptz ELSE created_at END,
+  lease_until = $5::timestamptz,
+  expires_at = $6::timestamptz,
+  updated_at = $4::timestamptz
+WHERE key = $1 AND token = $7
+  AND ((${dead})
+    OR (state = 'running' AND lease_until <= $4::timestamptz
+        AND (fingerprint IS NULL OR $2::text IS NULL OR fingerprint = $2::text)))
 RETURNING ${COLUMNS}`;
   const getSql = `SELECT ${COLUMNS} FROM ${table} WHERE key = $1`;
   const completeSql = `
@@ -153,19 +171,25 @@ DELETE FROM ${table}
 WHERE key IN (SELECT key FROM ${table} WHERE ${expired} LIMIT ${PURGE_BATCH}) AND ${expired}`;
 
   function bound(q: SqlExecutor): TransactionalIdempotencyStore {
+    async function readRecord(key: string): Promise<IdempotencyRecord | undefined> {
+      const row = (await q.query<Row>(getSql, [key])).rows[0];
+      return row && toRecord(row);
+    }
+
     return {
       async claim(req: ClaimRequest): Promise<ClaimOutcome> {
         const params = [req.key, req.fingerprint, req.token, iso(req.now), iso(req.leaseUntil), iso(req.expiresAt)];
         for (let round = 0; round < CLAIM_ROUNDS; round++) {
-          const claimed = await q.query<Row>(claimSql, params);
-          const row = claimed.rows[0];
-          if (row) {
-            const record = toRecord(row);
-            return { claimed: true, takeover: record.claims > 1, record };
-          }
-          const existing = (await q.query<Row>(getSql, [req.key])).rows[0];
-          if (existing) return { claimed: false, record: toRecord(existing) };
-          // The row was released or purged between the two statements: claim again.
+          const row = (await q.query<Row & { claimed: boolean }>(claimSql, params)).rows[0];
+          if (row?.claimed) return { claimed: true, takeover: false, record: toRecord(row) };
+          // No row: one committed concurrently and escaped the snapshot; read it afresh.
+          const existing = row ? toRecord(row) : await readRecord(req.key);
+          if (existing === undefined) continue; // released or purged meanwhile: insert again
+          const verdict = claimable(existing, req);
+          if (verdict === false) return { claimed: false, record: existing };
+          const taken = (await q.query<Row>(takeoverSql, [...params, existing.token])).rows[0];
+          if (taken) return { claimed: true, takeover: verdict === 'takeover', record: toRecord(taken) };
+          // Another claim changed the row first: look again.
         }
         throw new IdempotencyInProgressError('in_progress', req.key, req.now);
       },
@@ -186,10 +210,7 @@ WHERE key IN (SELECT key FROM ${table} WHERE ${expired} LIMIT ${PURGE_BATCH}) AN
         return (await q.query(releaseSql, [req.key, req.token])).rows.length === 1;
       },
 
-      async get(key: string): Promise<IdempotencyRecord | undefined> {
-        const row = (await q.query<Row>(getSql, [key])).rows[0];
-        return row && toRecord(row);
-      },
+      get: readRecord,
 
       async purgeExpired(now = Date.now()): Promise<number> {
         let total = 0;

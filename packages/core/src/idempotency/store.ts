@@ -44,6 +44,27 @@ export function fingerprintsCompatible(a: string | null, b: string | null): bool
   return a === null || b === null || a === b;
 }
 
+/**
+ * Whether a claim may replace an existing record, by the rules every driver
+ * follows: `fresh` when the record is dead (its expiry and lease both passed),
+ * `takeover` when it is running with an expired lease and a compatible
+ * fingerprint, otherwise `false` (the record stands).
+ */
+export function claimable(
+  record: Pick<IdempotencyRecord, 'state' | 'fingerprint' | 'leaseUntil' | 'expiresAt'>,
+  claim: Pick<ClaimRequest, 'fingerprint' | 'now'>,
+): 'fresh' | 'takeover' | false {
+  if (record.expiresAt <= claim.now && record.leaseUntil <= claim.now) return 'fresh';
+  if (
+    record.state === 'running' &&
+    record.leaseUntil <= claim.now &&
+    fingerprintsCompatible(record.fingerprint, claim.fingerprint)
+  ) {
+    return 'takeover';
+  }
+  return false;
+}
+
 /** Arguments of {@link IdempotencyStore.claim}. */
 export interface ClaimRequest {
   /** The key to claim. */
