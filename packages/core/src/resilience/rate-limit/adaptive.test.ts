@@ -109,3 +109,35 @@ describe('adaptiveRateLimiter against a provider enforcing 20 requests per 2 s',
     },
   );
 });
+
+describe('adaptiveRateLimiter inside resilientFetch', () => {
+  it('keeps a bulk job of 200 requests free of 429s after the first window, retries included', async () => {
+    const { resilientFetch } = await import('../resilient-fetch');
+    const provider = fakeProvider({ limit: 20, windowMs: 2000, latencyMs: 50, rolling: true });
+    const limiter = adaptiveRateLimiter({ concurrency: 5 });
+    const fetch = resilientFetch({
+      fetch: () => provider.call(),
+      limiter,
+      breaker: false,
+      cache: false,
+      retry: { attempts: 5 },
+    });
+    let finished = 0;
+    const all = Array.from({ length: 200 }, (_, i) =>
+      fetch(`https://company.pipedrive.com/api/v2/persons/${i}`).then((res) => {
+        finished++;
+        return res.status;
+      }),
+    );
+    while (finished < 200 && Date.now() - provider.t0 < 120_000) await vi.advanceTimersByTimeAsync(100);
+    const statuses = await Promise.all(all);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(provider.rejected.filter((t) => t >= 2000)).toEqual([]);
+    const elapsed = Math.max(...provider.accepted) + 50;
+    const minimum = (200 / 20 - 1) * 2000 + 50;
+    expect(elapsed).toBeLessThanOrEqual(minimum * 1.1);
+    console.info(
+      `adaptive in resilientFetch: ${elapsed} ms for 200 requests (minimum ${minimum} ms, ${(elapsed / minimum).toFixed(3)}x), ${provider.rejected.length} 429s, all in the first window`,
+    );
+  });
+});

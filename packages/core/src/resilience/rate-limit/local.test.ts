@@ -357,6 +357,33 @@ describe('rateLimiter: adaptive pauses', () => {
     expect(starts.at(-1)).toBe(2000);
   });
 
+  it('adaptive: a response counted before one of our grants left the window books nothing extra', async () => {
+    const limiter = adaptiveRateLimiter({ limit: 2, interval: 1000, providerWindow: 1000 });
+    const t0 = Date.now();
+    const slow = () => new Promise((resolve) => setTimeout(resolve, 100));
+    // confirm the limit (2 per 1 s) and learn the call duration (100 ms)
+    const first = limiter.schedule(slow);
+    await vi.advanceTimersByTimeAsync(100);
+    await first;
+    limiter.observe(
+      new Response(null, {
+        headers: { 'x-ratelimit-limit': '2', 'x-ratelimit-remaining': '1', 'x-ratelimit-reset': '1' },
+      }),
+    );
+    await vi.advanceTimersByTimeAsync(850);
+    const second = limiter.schedule(slow); // at 950: the provider now counts 0 and 950
+    await vi.advanceTimersByTimeAsync(100);
+    await second;
+    // at 1050 the answer to the call of 950 says 0 left, but the grant of 0 has left the window since
+    limiter.observe(
+      new Response(null, {
+        headers: { 'x-ratelimit-limit': '2', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '1' },
+      }),
+    );
+    expect(limiter.stats()).toMatchObject({ used: 1, pausedUntil: 0 });
+    await expect(limiter.schedule(async () => Date.now() - t0)).resolves.toBe(1050);
+  });
+
   it('adaptive: takes the window from RateLimit-Policy', async () => {
     const limiter = adaptiveRateLimiter();
     limiter.observe(

@@ -186,6 +186,8 @@ interface KeyState {
   pausedUntil: number;
   /** Longest reset seen, the inferred provider window (adaptive). */
   longestReset: number;
+  /** Recent call duration, a decaying maximum (adaptive): how stale a response's count can be. */
+  latency: number;
   lastGrant: number;
   /** Shared settle handlers, so a call that runs at once allocates no closures. */
   readonly onSettled: <T>(value: T) => T;
@@ -236,6 +238,7 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
       timerAt: 0,
       pausedUntil: 0,
       longestReset: 0,
+      latency: 0,
       lastGrant: Number.NEGATIVE_INFINITY,
       onSettled: <T>(value: T): T => {
         release(state);
@@ -294,7 +297,17 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
       release(state);
       return Promise.reject(error);
     }
-    return Promise.resolve(result).then(state.onSettled, state.onFailed);
+    if (!config.adaptive) return Promise.resolve(result).then(state.onSettled, state.onFailed);
+    // adaptive keys time their calls (one closure per call, on HTTP-scale work only)
+    return Promise.resolve(result).then(
+      (value) => state.onSettled(timed(state, now, value)),
+      (error: unknown) => state.onFailed(timed(state, now, error)),
+    );
+  }
+
+  function timed<V>(state: KeyState, startedAt: number, value: V): V {
+    state.latency = Math.max(Date.now() - startedAt, state.latency * 0.9);
+    return value;
   }
 
   /** When `weight` more may start, or a time ≤ now for "now". Prunes the log. */
@@ -468,13 +481,18 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
     state.interval = window;
     if (state.log === undefined) state.log = new GrantLog(Math.min(1024, limit));
     const log = state.log;
+    // the provider counted at some point during the call, up to one call
+    // duration ago: compare with what this process had sent by then, so grants
+    // that left the window since are not taken for someone else's
+    const staleness = Math.min(window, Math.ceil(state.latency * 2) + 1);
+    log.retain = staleness;
     log.prune(now, window);
     // the provider counted more than this process knows of (other processes,
     // calls made before the limit was learned): book the difference so the
     // local view never promises more than the provider has left
     const remaining = signal.remaining;
     if (remaining !== undefined) {
-      const unknown = limit - log.used - remaining;
+      const unknown = limit - log.usedSince(now - window - staleness) - remaining;
       if (unknown > 0) {
         const expiresIn = signal.resetMs !== undefined ? Math.min(signal.resetMs, window) : window;
         log.add(Math.max(log.last(), now + expiresIn - window), unknown);
