@@ -127,20 +127,24 @@ describe('stripeClient requests', () => {
     expect(fake.requests.slice(2).map((r) => r.status)).toEqual([503, 503, 503]);
   });
 
-  it('does not retry a plain 429 rate_limit, 400 or 402 unless told to', async () => {
+  it('retries a plain 429 rate_limit by default (and not with retryRateLimited: false); never 400 or 402', async () => {
     const { client, fake } = setup({ attempts: 3 });
     fake.fail({ kind: 'status', status: 429, code: 'rate_limit', type: 'invalid_request_error' });
-    const limited = await rejection(client.get('/v1/customers'));
-    expect(limited.name).toBe('StripeRateLimitError');
-    expect(limited.stripeCode).toBe('rate_limit');
+    await client.get('/v1/customers');
     fake.fail({ kind: 'status', status: 402, type: 'card_error', code: 'card_declined' });
     expect((await rejection(client.get('/v1/customers'))).name).toBe('StripeCardError');
-    expect(fake.requests.map((r) => r.status)).toEqual([429, 402]);
+    fake.fail({ kind: 'status', status: 400, code: 'parameter_missing' });
+    expect((await rejection(client.get('/v1/customers'))).name).toBe('StripeInvalidRequestError');
+    expect(fake.requests.map((r) => r.status)).toEqual([429, 200, 402, 400]);
 
-    const eager = setup({ attempts: 3, retryRateLimited: true });
-    eager.fake.fail({ kind: 'status', status: 429, code: 'rate_limit' });
-    await eager.client.get('/v1/customers');
-    expect(eager.fake.requests.map((r) => r.status)).toEqual([429, 200]);
+    const strict = setup({ attempts: 3, retryRateLimited: false });
+    strict.fake.fail({ kind: 'status', status: 429, code: 'rate_limit' });
+    const limited = await rejection(strict.client.get('/v1/customers'));
+    expect(limited.name).toBe('StripeRateLimitError');
+    expect(limited.stripeCode).toBe('rate_limit');
+    strict.fake.fail({ kind: 'lock_timeout' });
+    await strict.client.get('/v1/customers');
+    expect(strict.fake.requests.map((r) => r.status)).toEqual([429, 429, 200]);
   });
 
   it('lets Stripe-Should-Retry override the status rule both ways', async () => {

@@ -2,6 +2,7 @@ import {
   type CircuitBreakerOptions,
   type CircuitBreakers,
   type FetchLike,
+  isResilienceError,
   type RateLimiter,
   type ResilienceEventHandler,
   rateLimiter,
@@ -33,7 +34,8 @@ export interface StripeClientOptions {
   /**
    * The rate limiter every attempt passes through; `false` for none. Share a
    * Redis-backed limiter between processes that use the same account.
-   * @default a local limiter at Stripe's global limit for the key's mode: 100/s live, 25/s test
+   * @default a local limiter at Stripe's global limit for the key's mode: 100/s live, 25/s test,
+   *   paced in fifths of a second (20 or 5 per 200 ms)
    */
   limiter?: RateLimiter | false;
   /**
@@ -52,8 +54,11 @@ export interface StripeClientOptions {
    */
   maxDelayMs?: number;
   /**
-   * Also retry a plain `429 rate_limit` with backoff (Stripe's SDKs do not).
-   * @default false
+   * Retry a plain `429 rate_limit` with backoff, as Stripe's rate-limit guide
+   * advises (its SDKs do not). A client pacing at exactly the limit still
+   * sees some: requests arrive at Stripe with jitter (decision 0702).
+   * `Stripe-Should-Retry: false` still wins.
+   * @default true
    */
   retryRateLimited?: boolean;
   /**
@@ -132,12 +137,15 @@ const VERSION = /^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/;
 const ACCOUNT = /^acct_[A-Za-z0-9]+$/;
 const PATH = /^\/v1\/[A-Za-z0-9_./-]+$/;
 
+/** The default limiter spends Stripe's per-second budget in this many equal slices. */
+const PACING_SLICES = 5;
+
 const DEFAULTS = {
   baseUrl: 'https://api.stripe.com',
   attempts: 3,
   baseDelayMs: 500,
   maxDelayMs: 5_000,
-  retryRateLimited: false,
+  retryRateLimited: true,
   timeoutMs: 80_000,
 } as const;
 
@@ -218,7 +226,10 @@ export function stripeClient(options: StripeClientOptions): StripeClient {
   const limiter =
     options.limiter === false
       ? undefined
-      : (options.limiter ?? rateLimiter({ limit: limit.requests, interval: limit.intervalMs }));
+      : // Stripe's budget in fifths of a second: never more than it in any second, and no
+        // burst at each second's start for network jitter to push over the edge (decision 0702).
+        (options.limiter ??
+        rateLimiter({ limit: limit.requests / PACING_SLICES, interval: limit.intervalMs / PACING_SLICES }));
 
   const send = resilientFetch({
     ...(options.fetch ? { fetch: options.fetch } : {}),
@@ -278,6 +289,12 @@ export function stripeClient(options: StripeClientOptions): StripeClient {
         ...(call.signal ? { signal: call.signal } : {}),
       });
     } catch (error) {
+      // A layer that gave up on an HTTP answer (retry budget, deadline) hands it back: report Stripe's error.
+      if (isResilienceError(error) && error.response) {
+        const last = error.response;
+        const failure = stripeErrorFromResponse(last.status, await readJson(last), last.headers);
+        throw Object.assign(failure, { cause: error });
+      }
       throw new StripeConnectionError('connection', `${method} ${path} got no answer from Stripe: ${describe(error)}`, {
         cause: error,
       });
@@ -352,6 +369,14 @@ export function stripeClient(options: StripeClientOptions): StripeClient {
     pages,
     list,
   };
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  try {
+    return await response.json();
+  } catch {
+    return undefined;
+  }
 }
 
 function describe(error: unknown): string {

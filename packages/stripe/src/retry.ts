@@ -4,7 +4,8 @@ import type { RetryContext } from '@ballast/core/resilience';
 export interface StripeRetryRuleOptions {
   /**
    * Also retry a plain `429 rate_limit` (with backoff). Stripe's SDKs do not;
-   * Stripe's rate-limit guide recommends backing off and retrying.
+   * Stripe's rate-limit guide recommends backing off and retrying, and
+   * `stripeClient` turns it on by default.
    * @default false
    */
   retryRateLimited?: boolean;
@@ -25,8 +26,8 @@ async function errorCodeOf(response: Response | undefined): Promise<string | und
  * The retry rule Stripe expects, as a classifier for core's `retry`
  * (`shouldRetry`): `Stripe-Should-Retry` decides when present; otherwise
  * connection errors and timeouts, 409 (a concurrent request with the same
- * idempotency key), 5xx, and a 429 whose code is `lock_timeout` are retried,
- * and nothing else is.
+ * idempotency key), 5xx, and a 429 whose code is `lock_timeout` (or any 429
+ * with `retryRateLimited`) are retried, and nothing else is.
  */
 export function stripeShouldRetry(
   options: StripeRetryRuleOptions = {},

@@ -130,6 +130,13 @@ export interface FakeStripe {
 }
 
 const KEY = /^(sk|rk)_(live|test)_[A-Za-z0-9_]+$/;
+
+/**
+ * When the local server saw each request's first byte, on the fake's clock:
+ * the rate limiter counts arrivals, as Stripe's edge does, not the moment the
+ * body finished reading on a busy event loop.
+ */
+const arrivals = new WeakMap<Request, number>();
 const DAY = 86_400;
 
 interface SavedResult {
@@ -285,10 +292,9 @@ export function createFakeStripe(options: FakeStripeOptions = {}): FakeStripe {
     return json(fault.status, { error }, { ...headers, ...extra });
   };
 
-  const overLimit = (bucket: string, livemode: boolean): boolean => {
+  const overLimit = (bucket: string, livemode: boolean, now: number): boolean => {
     if (!rateLimit) return false;
     const limit = livemode ? rateLimit.live : rateLimit.test;
-    const now = clock();
     const recent = (hits.get(bucket) ?? []).filter((t) => now - t < 1000);
     if (recent.length >= limit) {
       hits.set(bucket, recent);
@@ -357,7 +363,7 @@ export function createFakeStripe(options: FakeStripeOptions = {}): FakeStripe {
     const edgeFault = takeFault(method, url.pathname, 'edge');
     if (edgeFault) return faultResponse(edgeFault, base);
 
-    if (overLimit(`${apiKey}|${account ?? ''}`, livemode)) {
+    if (overLimit(`${apiKey}|${account ?? ''}`, livemode, arrivals.get(request) ?? clock())) {
       return json(
         429,
         {
@@ -514,7 +520,7 @@ export function createFakeStripe(options: FakeStripeOptions = {}): FakeStripe {
   return {
     handle,
     fetch: fakeFetch,
-    listen: (listenOptions = {}) => listen(handle, listenOptions.port ?? 0),
+    listen: (listenOptions = {}) => listen(handle, listenOptions.port ?? 0, clock),
     fail(fault, faultOptions = {}) {
       const entry: (typeof faults)[number] = { fault, left: faultOptions.times ?? 1 };
       if (faultOptions.method) entry.method = faultOptions.method;
@@ -553,9 +559,14 @@ export function createFakeStripe(options: FakeStripeOptions = {}): FakeStripe {
   };
 }
 
-async function listen(handle: (request: Request) => Promise<Response>, port: number): Promise<FakeStripeServer> {
+async function listen(
+  handle: (request: Request) => Promise<Response>,
+  port: number,
+  clock: () => number,
+): Promise<FakeStripeServer> {
   const http = await import('node:http');
   const server = http.createServer((req, res) => {
+    const arrivedAt = clock();
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -570,6 +581,7 @@ async function listen(handle: (request: Request) => Promise<Response>, port: num
         headers,
         ...(body && req.method !== 'GET' && req.method !== 'HEAD' ? { body } : {}),
       });
+      arrivals.set(request, arrivedAt);
       handle(request).then(
         async (response) => {
           if (response.type === 'error') {
