@@ -117,6 +117,37 @@ describeWithRedis('redisRateLimiter', (url) => {
     expect(second).toBeLessThan(freesAt + 150);
   });
 
+  it('starts waiting calls of this process by priority, and caps them at `concurrency`', async () => {
+    const keyPrefix = uniqueKeyPrefix();
+    const limiter = redisRateLimiter({
+      redis,
+      limit: 1,
+      interval: 150,
+      keyPrefix,
+      concurrency: 1,
+      holdUntilSettled: false,
+    });
+    const order: string[] = [];
+    let running = 0;
+    let peak = 0;
+    const job = (name: string) => async () => {
+      running++;
+      peak = Math.max(peak, running);
+      order.push(name);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      running--;
+    };
+    const first = limiter.schedule(job('first'));
+    const rest = [
+      limiter.schedule(job('low'), { priority: 0 }),
+      limiter.schedule(job('high'), { priority: 5 }),
+      limiter.schedule(job('mid'), { priority: 2 }),
+    ];
+    await Promise.all([first, ...rest]);
+    expect(order).toEqual(['first', 'high', 'mid', 'low']);
+    expect(peak).toBe(1);
+  });
+
   it('keeps keys apart and counts weights', async () => {
     const keyPrefix = uniqueKeyPrefix();
     const limiter = redisRateLimiter({ redis, limit: 10, interval: 1000, keyPrefix, maxWait: 100 });
