@@ -18,7 +18,7 @@ export interface StripeMswOptions {
  * ```ts
  * const fake = createFakeStripe();
  * const server = setupServer(...stripeMswHandlers(fake));
- * server.listen({ onUnhandledRequest: 'error' });
+ * server.listen({ onUnhandledFrame: 'error' });
  * ```
  */
 export function stripeMswHandlers(fake: FakeStripe, options: StripeMswOptions = {}): RequestHandler[] {
