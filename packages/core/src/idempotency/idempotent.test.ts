@@ -312,6 +312,41 @@ describe('idempotent() purging and store failures', () => {
     expect((await store.claim({ ...claimNow('k'), fingerprint: null })).claimed).toBe(true);
   });
 
+  it("rethrows fn's own error when storing a cached failure fails", async () => {
+    const store = memoryIdempotencyStore();
+    vi.spyOn(store, 'complete').mockRejectedValue(new Error('store unreachable'));
+    const boom = new Error('boom');
+    const wrapped = idempotent(
+      async () => {
+        throw boom;
+      },
+      { store, key: () => 'k', cacheErrors: true },
+    );
+    await expect(wrapped(undefined)).rejects.toBe(boom);
+  });
+
+  it('treats a throwing cacheErrors function as "do not cache" and releases the key', async () => {
+    const store = memoryIdempotencyStore();
+    const boom = new Error('boom');
+    let runs = 0;
+    const wrapped = idempotent(
+      async () => {
+        runs++;
+        throw boom;
+      },
+      {
+        store,
+        key: () => 'k',
+        cacheErrors: () => {
+          throw new Error('predicate bug');
+        },
+      },
+    );
+    await expect(wrapped(undefined)).rejects.toBe(boom);
+    await expect(wrapped(undefined)).rejects.toBe(boom);
+    expect(runs).toBe(2);
+  });
+
   it('reports lease_lost when the completion finds another holder', async () => {
     const store: IdempotencyStore = { ...memoryIdempotencyStore(), complete: async () => false };
     await expect(idempotent(async () => 1, { store, key: () => 'k' })(undefined)).rejects.toMatchObject({

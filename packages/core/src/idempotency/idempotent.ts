@@ -345,14 +345,25 @@ export function idempotent<Input, Result>(
     });
   }
 
-  async function storeFailure(key: string, token: string, value: string): Promise<void> {
+  // After fn failed, the caller must see fn's error, not a store error: if the
+  // store cannot record the failure or the release, the lease frees the key.
+  async function storeFailureQuietly(key: string, token: string, error: unknown): Promise<void> {
     const now = o.now();
-    await store.complete({ key, token, state: 'failed', value, now, expiresAt: now + o.retention });
+    const value = encodeError(serializeError(error));
+    await store.complete({ key, token, state: 'failed', value, now, expiresAt: now + o.retention }).catch(() => false);
   }
 
   async function releaseQuietly(key: string, token: string): Promise<void> {
-    // If the store is unreachable, the lease expiring frees the key anyway; the caller sees fn's own error.
     await store.release({ key, token }).catch(() => false);
+  }
+
+  /** Whether to cache this failure; a throwing `cacheErrors` function counts as "no". */
+  function shouldCache(error: unknown): boolean {
+    try {
+      return o.cacheErrors(error) === true;
+    } catch {
+      return false;
+    }
   }
 
   async function runPlain(input: Input, context: IdempotencyContext, token: string): Promise<Awaited<Result>> {
@@ -361,7 +372,7 @@ export function idempotent<Input, Result>(
     try {
       result = await fn(input, context as TransactionalIdempotencyContext);
     } catch (error) {
-      if (o.cacheErrors(error)) await storeFailure(key, token, encodeError(serializeError(error)));
+      if (shouldCache(error)) await storeFailureQuietly(key, token, error);
       else await releaseQuietly(key, token);
       throw error;
     }
@@ -370,7 +381,7 @@ export function idempotent<Input, Result>(
       value = encodeResult(result, key);
     } catch (error) {
       // fn's side effects happened: mark the key failed rather than let a retry repeat them.
-      await storeFailure(key, token, encodeError(serializeError(error)));
+      await storeFailureQuietly(key, token, error);
       throw error;
     }
     const now = o.now();
@@ -411,7 +422,7 @@ export function idempotent<Input, Result>(
     } catch (error) {
       if (!lost) {
         // Nothing committed: release for a retry, or store the failure when asked to.
-        if (!unserializable && o.cacheErrors(error)) await storeFailure(key, token, encodeError(serializeError(error)));
+        if (!unserializable && shouldCache(error)) await storeFailureQuietly(key, token, error);
         else await releaseQuietly(key, token);
       }
       throw error;

@@ -38,6 +38,6 @@ export type {
   VersionApplyRequest,
   VersionStore,
 } from './store';
-export { fingerprintsCompatible } from './store';
+export { claimable, fingerprintsCompatible } from './store';
 export type { VersionGuard, VersionGuardCallOptions, VersionGuardOptions } from './version-guard';
 export { versionGuard } from './version-guard';
