@@ -64,18 +64,32 @@ async function sqlVault(db: SqlClient): Promise<Vault> {
 
 // The vault's API is async (stores, Web Crypto), and mitata times async functions one call at a
 // time, so the floors are measured the same way; the sync rows show what that harness mode costs.
-const rows: BenchRow[] = [
-  await measureRow('floor encrypt', async () => floorEncrypt(VALUE)),
-  await measureRow('ballast encrypt', () => warm.encrypt('acme', 'stripe', value)),
-  await measureRow('floor decrypt', async () => floorDecrypt(floorEnvelope)),
-  await measureRow('ballast decrypt', () => warm.decrypt('acme', 'stripe', envelope)),
-  await measureRow('floor encrypt (sync)', () => floorEncrypt(VALUE)),
-  await measureRow('floor decrypt (sync)', () => floorDecrypt(floorEnvelope)),
-  await measureRow('ballast decrypt (cold data key)', () => {
-    coldTurn ^= 1;
-    return cold.decrypt(`t${coldTurn}`, 'stripe', coldEnvelopes[coldTurn] as string);
-  }),
+// The machine is shared and noisy: the crypto rows run in ROUNDS interleaved passes and each row
+// keeps its best pass, so a burst of load during one row does not decide a ratio.
+const ROUNDS = 3;
+const cryptoRows: [string, () => unknown][] = [
+  ['floor encrypt', async () => floorEncrypt(VALUE)],
+  ['ballast encrypt', () => warm.encrypt('acme', 'stripe', value)],
+  ['floor decrypt', async () => floorDecrypt(floorEnvelope)],
+  ['ballast decrypt', () => warm.decrypt('acme', 'stripe', envelope)],
+  ['floor encrypt (sync)', () => floorEncrypt(VALUE)],
+  ['floor decrypt (sync)', () => floorDecrypt(floorEnvelope)],
+  [
+    'ballast decrypt (cold data key)',
+    () => {
+      coldTurn ^= 1;
+      return cold.decrypt(`t${coldTurn}`, 'stripe', coldEnvelopes[coldTurn] as string);
+    },
+  ],
 ];
+const best = new Map<string, BenchRow>();
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [name, fn] of cryptoRows) {
+    const row = await measureRow(name, fn, `best of ${ROUNDS}`);
+    if (row.opsPerSec > (best.get(name)?.opsPerSec ?? 0)) best.set(name, row);
+  }
+}
+const rows: BenchRow[] = [...best.values()];
 
 const pglite = await createPGlite();
 const pgliteVault = await sqlVault(pglite);

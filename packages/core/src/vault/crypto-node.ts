@@ -4,11 +4,15 @@
  * @internal
  */
 import { Buffer } from 'node:buffer';
-import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomFillSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import { type AeadKey, TAG_BYTES, type VaultCrypto } from './crypto';
 
+/**
+ * The key as a private Buffer copy: node:crypto sets up a cipher from raw
+ * bytes measurably faster than from a `KeyObject` (see docs/decisions).
+ */
 interface NodeKey extends AeadKey {
-  readonly key: KeyObject;
+  readonly key: Buffer;
 }
 
 const ALGORITHM = 'aes-256-gcm';
@@ -38,12 +42,12 @@ function randomBytes(length: number): Uint8Array {
 /** AES-256-GCM through node:crypto. */
 export const vaultCrypto: VaultCrypto = {
   backend: 'node',
-  importKey: async (raw) => ({ kind: 'aes-256-gcm', key: createSecretKey(raw) }) satisfies NodeKey,
+  importKey: async (raw) => ({ kind: 'aes-256-gcm', key: Buffer.from(raw) }) satisfies NodeKey,
   randomBytes,
   toBase64: (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64'),
   fromBase64: (text) => Buffer.from(text, 'base64'),
   seal(key, nonce, plaintext, aad) {
-    const cipher = createCipheriv(ALGORITHM, (key as NodeKey).key, nonce, { authTagLength: TAG_BYTES });
+    const cipher = createCipheriv(ALGORITHM, (key as NodeKey).key, nonce);
     cipher.setAAD(aad);
     const head = cipher.update(plaintext);
     const tail = cipher.final();
@@ -57,7 +61,7 @@ export const vaultCrypto: VaultCrypto = {
   open(key, nonce, sealed, aad) {
     if (sealed.length < TAG_BYTES) return undefined;
     const split = sealed.length - TAG_BYTES;
-    const decipher = createDecipheriv(ALGORITHM, (key as NodeKey).key, nonce, { authTagLength: TAG_BYTES });
+    const decipher = createDecipheriv(ALGORITHM, (key as NodeKey).key, nonce);
     decipher.setAAD(aad);
     decipher.setAuthTag(sealed.subarray(split));
     const head = decipher.update(sealed.subarray(0, split));
