@@ -55,7 +55,7 @@ const payload = JSON.stringify({
         has_more: false,
         url: '/v1/invoices/in_1QbMsKJkXgT3wFqZ0hIjKlMn/lines',
       },
-      metadata: { tenant: 'acme', plan: 'pro', region: 'eu-central-1' },
+      metadata: { tenant: 'acme', plan: 'pro', region: 'eu-central-1', order: 'ord_20261127_0042', seats: '12' },
       number: 'BALLAST-0042',
       paid: true,
       payment_intent: 'pi_3QbMsLJkXgT3wFqZ1xYzAbCd',
@@ -123,42 +123,68 @@ stripe.constructEvent(payload, selfSigned.headers['stripe-signature'] ?? '', str
 
 const verifyStripe = createWebhookVerifier(stripeOptions);
 
-const rows: BenchRow[] = [
-  await measureRow('ballast stripe', () => verifyWebhook({ body: payload, headers: stripeHeaders }, stripeOptions)),
-  await measureRow('stripe-node constructEvent', () => stripe.constructEvent(payload, stripeHeader, stripeSecret)),
-  await measureRow('floor stripe', () => {
-    const mac = createHmac('sha256', stripeSecret).update(`${timestamp}.${payload}`).digest();
-    if (!timingSafeEqual(mac, stripeExpected)) throw new Error('floor stripe did not verify');
-    return JSON.parse(payload);
-  }),
-  await measureRow('ballast standard', () =>
-    verifyWebhook({ body: payload, headers: standardHeaders }, standardOptions),
-  ),
-  await measureRow('standardwebhooks verify', () => standardWebhook.verify(payload, standardHeaders)),
-  await measureRow('svix verify', () => {
-    svixWebhook.verify(payload, svixHeaders);
-    return JSON.parse(payload);
-  }),
-  await measureRow('floor standard', () => {
-    const mac = createHmac('sha256', standardKey).update(`${msgId}.${timestamp}.${payload}`).digest();
-    if (!timingSafeEqual(mac, standardExpected)) throw new Error('floor standard did not verify');
-    return JSON.parse(payload);
-  }),
-  await measureRow('ballast github', () => verifyWebhook({ body: payload, headers: githubHeaders }, githubOptions)),
-  await measureRow('octokit verify', async () => {
-    if (!(await octokitVerify(githubSecret, payload, githubSignature))) throw new Error('octokit did not verify');
-    return JSON.parse(payload);
-  }),
-  await measureRow(
+const cases: Array<[name: string, fn: () => unknown, note?: string]> = [
+  ['ballast stripe', () => verifyWebhook({ body: payload, headers: stripeHeaders }, stripeOptions)],
+  ['stripe-node constructEvent', () => stripe.constructEvent(payload, stripeHeader, stripeSecret)],
+  [
+    'floor stripe',
+    () => {
+      const mac = createHmac('sha256', stripeSecret).update(`${timestamp}.${payload}`).digest();
+      if (!timingSafeEqual(mac, stripeExpected)) throw new Error('floor stripe did not verify');
+      return JSON.parse(payload);
+    },
+  ],
+  ['ballast standard', () => verifyWebhook({ body: payload, headers: standardHeaders }, standardOptions)],
+  ['standardwebhooks verify', () => standardWebhook.verify(payload, standardHeaders)],
+  [
+    'svix verify',
+    () => {
+      svixWebhook.verify(payload, svixHeaders);
+      return JSON.parse(payload);
+    },
+  ],
+  [
+    'floor standard',
+    () => {
+      const mac = createHmac('sha256', standardKey).update(`${msgId}.${timestamp}.${payload}`).digest();
+      if (!timingSafeEqual(mac, standardExpected)) throw new Error('floor standard did not verify');
+      return JSON.parse(payload);
+    },
+  ],
+  ['ballast github', () => verifyWebhook({ body: payload, headers: githubHeaders }, githubOptions)],
+  [
+    'octokit verify',
+    async () => {
+      if (!(await octokitVerify(githubSecret, payload, githubSignature))) throw new Error('octokit did not verify');
+      return JSON.parse(payload);
+    },
+  ],
+  [
     'ballast stripe (createWebhookVerifier)',
     () => verifyStripe({ body: payload, headers: stripeHeaders }),
     'not a target row: options checked once',
-  ),
+  ],
 ];
+
+/**
+ * The machine is shared and noisy: the whole set is measured ROUNDS times, one row after the
+ * other, and each row keeps its best round, so a burst of load during one row does not decide a
+ * ratio. `BENCH_ROUNDS=1` gives a single pass.
+ */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const best = new Map<string, BenchRow>();
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [name, fn, note] of cases) {
+    const row = await measureRow(name, fn, note);
+    const previous = best.get(name);
+    if (!previous || row.opsPerSec > previous.opsPerSec) best.set(name, row);
+  }
+}
+const rows: BenchRow[] = cases.map(([name]) => best.get(name) as BenchRow);
 
 report('webhooks', rows, [
   {
-    label: `ballast stripe within 1.15x of floor stripe (payload ${payload.length} B)`,
+    label: `ballast stripe within 1.15x of floor stripe (payload ${payload.length} B, best of ${ROUNDS} rounds)`,
     measured: (r) => speedup(r, 'floor stripe', 'ballast stripe'),
     met: (v) => v <= 1.15,
   },

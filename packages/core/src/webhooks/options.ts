@@ -109,39 +109,52 @@ export function resolveVerifyOptions(options: VerifyWebhookOptions, api = 'verif
 }
 
 interface CachedResolution {
-  readonly fields: readonly unknown[];
+  readonly options: Readonly<VerifyWebhookOptions>;
+  readonly secrets: readonly string[] | undefined;
   readonly config: ResolvedVerifyOptions;
 }
 
 const resolutions = new WeakMap<object, CachedResolution>();
 
-/** Every input of the resolution, by identity: the cache is reused only when all of them are unchanged. */
-function fieldsOf(options: VerifyWebhookOptions): unknown[] | undefined {
-  const { scheme, secret, tolerance, maxFutureSkew, now, maxBodyBytes, payload } = options;
-  const fields: unknown[] = [scheme, tolerance, maxFutureSkew, now, maxBodyBytes, payload, secret];
-  const secrets: readonly unknown[] = Array.isArray(secret) ? secret : [secret];
-  for (const item of secrets) {
-    // a secret object may reveal a new value on each call: never cache around it
-    if (typeof item !== 'string') return undefined;
-    fields.push(item);
+/** The secret strings by value, or `undefined` when a secret is an object (it may reveal a new value each time). */
+function secretStrings(secret: unknown): string[] | undefined {
+  const list: readonly unknown[] = Array.isArray(secret) ? secret : [secret];
+  for (const item of list) if (typeof item !== 'string') return undefined;
+  return list.slice() as string[];
+}
+
+function unchanged(cached: CachedResolution, options: VerifyWebhookOptions): boolean {
+  const before = cached.options;
+  if (
+    before.scheme !== options.scheme ||
+    before.secret !== options.secret ||
+    before.tolerance !== options.tolerance ||
+    before.maxFutureSkew !== options.maxFutureSkew ||
+    before.now !== options.now ||
+    before.maxBodyBytes !== options.maxBodyBytes ||
+    before.payload !== options.payload
+  ) {
+    return false;
   }
-  return fields;
+  const secrets = cached.secrets;
+  if (secrets === undefined) return false;
+  if (!Array.isArray(options.secret)) return true;
+  const current = options.secret as readonly unknown[];
+  if (current.length !== secrets.length) return false;
+  for (let i = 0; i < current.length; i++) if (current[i] !== secrets[i]) return false;
+  return true;
 }
 
 /**
  * {@link resolveVerifyOptions}, memoized per options object for callers that pass the same object
- * on every call. The cached result is used only while every field (and every secret string) is
- * still identical, so changing the object between calls is always seen. @internal
+ * on every call. The cached result is used only while every field (and every secret string of a
+ * secret array) is still identical, so changing the object between calls is always seen. @internal
  */
 export function resolveVerifyOptionsCached(options: VerifyWebhookOptions, api: string): ResolvedVerifyOptions {
   if (typeof options !== 'object' || options === null) return resolveVerifyOptions(options, api);
-  const fields = fieldsOf(options);
-  if (fields === undefined) return resolveVerifyOptions(options, api);
   const cached = resolutions.get(options);
-  if (cached && cached.fields.length === fields.length && cached.fields.every((value, i) => value === fields[i])) {
-    return cached.config;
-  }
+  if (cached !== undefined && unchanged(cached, options)) return cached.config;
   const config = resolveVerifyOptions(options, api);
-  resolutions.set(options, { fields, config });
+  resolutions.set(options, { options: { ...options }, secrets: secretStrings(options.secret), config });
   return config;
 }
