@@ -125,6 +125,8 @@ describe('checkout fulfilment under chaos (PGlite)', () => {
       fake.completeCheckoutSession(session.id);
     }
     const since = Math.floor(Date.now() / 1000) - 60;
+    // product + price (inline price_data), then customer, payment_intent ×2, charge and the session
+    expect(fake.events()).toHaveLength(SESSIONS * 7);
 
     const report = await sender.flush();
     state.down = false;
