@@ -13,12 +13,14 @@ const work = async (): Promise<number> => 1;
 
 // under the limit: a finite sliding-window budget that the bench never reaches, and a concurrency cap
 const ballast = rateLimiter({ limit: 1e9, interval: 1000, concurrency: 1000 });
+const keyed = { key: 'api.example.com', signal: new AbortController().signal };
 const bottleneck = new Bottleneck();
 const pQueue = new PQueue();
 
 const rows: BenchRow[] = [
   await measureRow('direct call', () => work()),
   await measureRow('ballast rateLimiter', () => ballast.schedule(work)),
+  await measureRow('ballast rateLimiter (key + signal)', () => ballast.schedule(work, keyed)),
   await measureRow('p-queue add', () => pQueue.add(work)),
   await measureRow('bottleneck schedule', () => bottleneck.schedule(work)),
 ];
