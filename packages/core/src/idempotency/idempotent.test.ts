@@ -145,7 +145,9 @@ describe('idempotent() keys and fingerprints', () => {
       { store: memoryIdempotencyStore(), key: () => 'k', lease: 10_000 },
     );
     await wrapped(undefined);
-    expect(seen).toEqual([{ key: 'k', takeover: false, leaseUntil: Date.now() + 10_000 }]);
+    expect(seen).toEqual([
+      { key: 'k', takeover: false, leaseUntil: Date.now() + 10_000, extendLease: expect.any(Function) },
+    ]);
   });
 });
 
@@ -359,6 +361,34 @@ function claimNow(key: string) {
   const now = Date.now();
   return { key, token: 'probe', now, leaseUntil: now + 1, expiresAt: now + 1 };
 }
+
+describe('idempotent() lease extension', () => {
+  it('rejects a bad extension with invalid_options', async () => {
+    const results: unknown[] = [];
+    const wrapped = idempotent(
+      async (ms: number, ctx) => {
+        results.push(await ctx.extendLease(ms).catch((e: unknown) => e));
+      },
+      { store: memoryIdempotencyStore(), key: String },
+    );
+    for (const ms of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) await wrapped(ms);
+    expect(results).toHaveLength(4);
+    for (const r of results) expect(r).toMatchObject({ code: 'invalid_options' });
+  });
+
+  it('extends by the lease option by default', async () => {
+    const store = memoryIdempotencyStore();
+    let extended = 0;
+    await idempotent(
+      async (_: undefined, ctx) => {
+        await vi.advanceTimersByTimeAsync(1_000);
+        extended = await ctx.extendLease();
+      },
+      { store, key: () => 'k', lease: 5_000 },
+    )(undefined);
+    expect(extended).toBe(Date.now() + 5_000);
+  });
+});
 
 describe('idempotency errors', () => {
   it('are BallastErrors with scoped messages, codes and working guards', () => {

@@ -115,8 +115,14 @@ export interface IdempotencyContext {
   key: string;
   /** True when this call took the key over from a holder whose lease expired (the function may have run before). */
   takeover: boolean;
-  /** Until when this call holds the key (milliseconds since the epoch). */
+  /** Until when this call holds the key (milliseconds since the epoch), as claimed. */
   leaseUntil: number;
+  /**
+   * Extends this call's lease to `ms` (default: the `lease` option) from now,
+   * for work that runs longer than planned; resolves to the new end of the
+   * lease. Rejects with `lease_lost` when another call already took the key over.
+   */
+  extendLease(ms?: number): Promise<number>;
 }
 
 /** What the wrapped function receives in transactional mode. */
@@ -168,7 +174,7 @@ function duration(name: string, value: unknown, fallback: number, { allowZero = 
   return value;
 }
 
-const STORE_METHODS = ['claim', 'complete', 'release', 'get', 'purgeExpired'] as const;
+const STORE_METHODS = ['claim', 'complete', 'release', 'extend', 'get', 'purgeExpired'] as const;
 
 /** Validates the options and returns a new, fully defaulted object (the caller's is never touched). */
 function resolveOptions<Input>(options: IdempotentOptions<Input>): Resolved<Input> {
@@ -269,11 +275,13 @@ function deriveFingerprint<Input>(fn: ((input: Input) => string) | undefined, in
   return fingerprint;
 }
 
-function leaseLost(key: string): IdempotencyError<'lease_lost'> {
+function leaseLost(key: string, during: 'complete' | 'extend'): IdempotencyError<'lease_lost'> {
   return new IdempotencyError(
     'idempotent',
     'lease_lost',
-    `the lease on key ${JSON.stringify(key)} expired and another call took it over before this one finished; its result was not stored (use a longer lease)`,
+    `the lease on key ${JSON.stringify(key)} expired and another call took the key over${
+      during === 'complete' ? ' before this one finished; its result was not stored (use a longer lease)' : ''
+    }`,
     { key },
   );
 }
@@ -357,6 +365,23 @@ export function idempotent<Input, Result>(
     await store.release({ key, token }).catch(() => false);
   }
 
+  async function extendLease(key: string, token: string, ms: number = o.lease): Promise<number> {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
+      throw new IdempotencyError(
+        'idempotent',
+        'invalid_options',
+        `extendLease(ms) needs a positive finite number of milliseconds, got ${String(ms)}`,
+        { key },
+      );
+    }
+    const now = o.now();
+    const leaseUntil = now + ms;
+    if (!(await store.extend({ key, token, now, leaseUntil, expiresAt: leaseUntil + o.retention }))) {
+      throw leaseLost(key, 'extend');
+    }
+    return leaseUntil;
+  }
+
   /** Whether to cache this failure; a throwing `cacheErrors` function counts as "no". */
   function shouldCache(error: unknown): boolean {
     try {
@@ -386,7 +411,7 @@ export function idempotent<Input, Result>(
     }
     const now = o.now();
     const stored = await store.complete({ key, token, state: 'succeeded', value, now, expiresAt: now + o.retention });
-    if (!stored) throw leaseLost(key);
+    if (!stored) throw leaseLost(key, 'complete');
     return result;
   }
 
@@ -415,7 +440,7 @@ export function idempotent<Input, Result>(
         });
         if (!stored) {
           lost = true;
-          throw leaseLost(key); // rolls back fn's writes: the new holder's run is the one that counts
+          throw leaseLost(key, 'complete'); // rolls back fn's writes: the new holder's run is the one that counts
         }
         return result;
       });
@@ -449,7 +474,12 @@ export function idempotent<Input, Result>(
         expiresAt: leaseUntil + o.retention,
       });
       if (outcome.claimed) {
-        const context: IdempotencyContext = { key, takeover: outcome.takeover, leaseUntil };
+        const context: IdempotencyContext = {
+          key,
+          takeover: outcome.takeover,
+          leaseUntil,
+          extendLease: (ms) => extendLease(key, token, ms),
+        };
         return o.transactional ? runInTransaction(input, context, token) : runPlain(input, context, token);
       }
       const { record } = outcome;

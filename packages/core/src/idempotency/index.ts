@@ -30,6 +30,7 @@ export type {
   ClaimOutcome,
   ClaimRequest,
   CompleteRequest,
+  ExtendRequest,
   IdempotencyRecord,
   IdempotencyState,
   IdempotencyStore,

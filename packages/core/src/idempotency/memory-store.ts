@@ -3,6 +3,7 @@ import {
   type ClaimRequest,
   type CompleteRequest,
   claimable,
+  type ExtendRequest,
   type IdempotencyRecord,
   type IdempotencyStore,
   type ReleaseRequest,
@@ -72,6 +73,18 @@ export function memoryIdempotencyStore(): IdempotencyStore {
       const current = records.get(req.key);
       if (current?.state !== 'running' || current.token !== req.token) return false;
       records.delete(req.key);
+      return true;
+    },
+
+    async extend(req: ExtendRequest): Promise<boolean> {
+      const current = records.get(req.key);
+      if (current?.state !== 'running' || current.token !== req.token) return false;
+      records.set(req.key, {
+        ...current,
+        leaseUntil: req.leaseUntil,
+        expiresAt: Math.max(current.expiresAt, req.expiresAt),
+        updatedAt: req.now,
+      });
       return true;
     },
 

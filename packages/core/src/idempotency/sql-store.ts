@@ -5,6 +5,7 @@ import {
   type ClaimRequest,
   type CompleteRequest,
   claimable,
+  type ExtendRequest,
   type IdempotencyRecord,
   type IdempotencyState,
   type ReleaseRequest,
@@ -162,6 +163,10 @@ RETURNING ${COLUMNS}`;
 UPDATE ${table} SET state = $3, value = $4, updated_at = $5::timestamptz, expires_at = $6::timestamptz
 WHERE key = $1 AND token = $2 AND state = 'running'
 RETURNING key`;
+  const extendSql = `
+UPDATE ${table} SET lease_until = $3::timestamptz, expires_at = GREATEST(expires_at, $4::timestamptz), updated_at = $5::timestamptz
+WHERE key = $1 AND token = $2 AND state = 'running'
+RETURNING key`;
   const releaseSql = `DELETE FROM ${table} WHERE key = $1 AND token = $2 AND state = 'running' RETURNING key`;
   // The outer conditions repeat the inner ones on purpose: a row re-claimed while
   // this statement waits for its lock is re-checked and spared.
@@ -208,6 +213,11 @@ WHERE key IN (SELECT key FROM ${table} WHERE ${expired} LIMIT ${PURGE_BATCH}) AN
 
       async release(req: ReleaseRequest): Promise<boolean> {
         return (await q.query(releaseSql, [req.key, req.token])).rows.length === 1;
+      },
+
+      async extend(req: ExtendRequest): Promise<boolean> {
+        const params = [req.key, req.token, iso(req.leaseUntil), iso(req.expiresAt), iso(req.now)];
+        return (await q.query(extendSql, params)).rows.length === 1;
       },
 
       get: readRecord,

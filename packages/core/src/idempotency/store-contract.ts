@@ -179,6 +179,33 @@ export function testIdempotencyStore({ name, create }: IdempotencyStoreContract)
       expect((await store.get(old.key))?.claims).toBe(2);
     });
 
+    it('extends the lease of the holder only, never shortening the expiry', async () => {
+      const store = await create();
+      const req = claimAt(key(), T0);
+      await store.claim(req);
+      const moved = { leaseUntil: T0 + 3 * LEASE, expiresAt: T0 + 3 * LEASE };
+      expect(await store.extend({ key: req.key, token: randomUUID(), now: T0 + 1, ...moved })).toBe(false);
+      expect(await store.extend({ key: req.key, token: req.token, now: T0 + 1, ...moved })).toBe(true);
+      expect(await store.get(req.key)).toMatchObject({
+        leaseUntil: T0 + 3 * LEASE,
+        expiresAt: req.expiresAt, // later than the requested one: kept
+        updatedAt: T0 + 1,
+      });
+      expect((await store.claim(claimAt(req.key, T0 + 2 * LEASE))).claimed).toBe(false);
+      expect(await store.claim(claimAt(req.key, T0 + 3 * LEASE))).toMatchObject({ claimed: true, takeover: true });
+      expect(await store.extend({ key: req.key, token: req.token, now: T0 + 3 * LEASE, ...moved })).toBe(false);
+    });
+
+    it('does not extend a finished record', async () => {
+      const store = await create();
+      const req = claimAt(key(), T0);
+      await store.claim(req);
+      await store.complete({ ...req, state: 'succeeded', value: '{}', now: T0, expiresAt: T0 + RETENTION });
+      const ext = { key: req.key, token: req.token, now: T0 + 1, leaseUntil: T0 + 9 * LEASE, expiresAt: T0 };
+      expect(await store.extend(ext)).toBe(false);
+      expect(await store.get(req.key)).toMatchObject({ state: 'succeeded', leaseUntil: req.leaseUntil });
+    });
+
     it('takes over only with a compatible fingerprint (equal, or either side null)', async () => {
       const store = await create();
       const old = claimAt(key(), T0, { fingerprint: 'a' });
@@ -438,6 +465,62 @@ export function testIdempotencyStore({ name, create }: IdempotencyStoreContract)
       expect(await fn('stale')).toBe('fresh');
     });
 
+    it('keeps the key through an extended lease', async () => {
+      const store = await create();
+      const c = clock();
+      const k = key();
+      const gates = { extend: deferred(), finish: deferred() };
+      const steps: string[] = [];
+      const fn = idempotent(
+        async (who: 'slow' | 'other', ctx) => {
+          steps.push(`${who}:start`);
+          if (who === 'other') return who;
+          await gates.extend.promise;
+          steps.push(`extended to +${(await ctx.extendLease()) - c.t}`);
+          await gates.finish.promise;
+          return who;
+        },
+        { store, key: () => k, lease: LEASE, now: c.now, purgeInterval: false },
+      );
+      const slow = fn('slow');
+      await waitUntil(() => steps.length === 1);
+      c.t += LEASE - 1;
+      gates.extend.resolve();
+      await waitUntil(() => steps.length === 2);
+      c.t += LEASE - 1; // past the first lease, within the extended one
+      await expect(fn('other')).rejects.toMatchObject({ code: 'in_progress' });
+      gates.finish.resolve();
+      expect(await slow).toBe('slow');
+      expect(steps).toEqual(['slow:start', `extended to +${LEASE}`]);
+      expect(await fn('other')).toBe('slow');
+    });
+
+    it('reports lease_lost to a holder that extends after another call took the key over', async () => {
+      const store = await create();
+      const c = clock();
+      const k = key();
+      const gate = deferred();
+      const outcomes: unknown[] = [];
+      const fn = idempotent(
+        async (who: 'stale' | 'fresh', ctx) => {
+          if (who === 'stale') {
+            await gate.promise;
+            outcomes.push(await ctx.extendLease().catch((e: unknown) => e));
+          }
+          return who;
+        },
+        { store, key: () => k, lease: LEASE, now: c.now, purgeInterval: false },
+      );
+      const stale = fn('stale');
+      await waitUntil(async () => (await store.get(k)) !== undefined);
+      c.t += LEASE;
+      const freshToken = await fn('fresh').then(async () => (await store.get(k))?.token);
+      gate.resolve();
+      await expect(stale).rejects.toMatchObject({ code: 'lease_lost' });
+      expect(outcomes).toEqual([expect.objectContaining({ code: 'lease_lost', key: k })]);
+      expect(await store.get(k)).toMatchObject({ state: 'succeeded', token: freshToken });
+    });
+
     it('refuses a result JSON cannot store, and does not run fn again for that key', async () => {
       const store = await create();
       const k = key();
@@ -478,9 +561,9 @@ export function testIdempotencyStore({ name, create }: IdempotencyStoreContract)
 }
 
 /** Polls a condition until it holds, for up to 10 s (the suite runs on real timers). */
-async function waitUntil(condition: () => boolean): Promise<void> {
+async function waitUntil(condition: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 10_000;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error('condition not reached within 10 s');
     await new Promise<void>((resolve) => setTimeout(resolve, 2));
   }

@@ -117,13 +117,27 @@ export interface ReleaseRequest {
   token: string;
 }
 
+/** Arguments of {@link IdempotencyStore.extend}. */
+export interface ExtendRequest {
+  /** The key whose lease to extend. */
+  key: string;
+  /** The token of the claim: nothing happens unless it still holds the key. */
+  token: string;
+  /** The caller's current time. */
+  now: number;
+  /** The new end of the lease. */
+  leaseUntil: number;
+  /** The new purge time if the record is never completed (at least `leaseUntil`); an earlier one is kept if later. */
+  expiresAt: number;
+}
+
 /**
  * The idempotency store driver contract: atomic claims with a lease and a
  * fencing token, completion with a stored result, release, read and purge.
  *
  * Drivers ship for memory (`@ballast/core/stores/memory`) and SQL, PGlite and
  * Postgres alike (`@ballast/core/stores/sql`). A driver for another backend
- * implements these five methods and passes the same contract tests.
+ * implements these six methods and passes the same contract tests.
  */
 export interface IdempotencyStore {
   /**
@@ -144,6 +158,12 @@ export interface IdempotencyStore {
    * Returns `false`, changing nothing, when `token` no longer holds the key.
    */
   release(request: ReleaseRequest): Promise<boolean>;
+  /**
+   * Moves the lease of a running record held by `token` to `leaseUntil`, for
+   * a holder that needs longer than its lease. Returns `false`, changing
+   * nothing, when `token` no longer holds the key.
+   */
+  extend(request: ExtendRequest): Promise<boolean>;
   /** Reads one record, whatever its state; `undefined` when there is none. */
   get(key: string): Promise<IdempotencyRecord | undefined>;
   /**
