@@ -1,6 +1,7 @@
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFakeStripe, stripeMswHandlers } from './index';
+import { isStripeUsageError } from '../errors';
+import { createFakeStripe, createWebhookSender, stripeMswHandlers, type WebhookSenderOptions } from './index';
 
 const KEY = { authorization: 'Bearer sk_test_fake1' };
 
@@ -137,5 +138,38 @@ describe('stripeMswHandlers', () => {
   it('a connection fault becomes a network error', async () => {
     fake.fail({ kind: 'connection' });
     await expect(fetch('https://api.stripe.com/v1/customers', { headers: KEY })).rejects.toThrow();
+  });
+});
+
+describe('testing API input', () => {
+  it.each([
+    ['createFakeStripe rateLimit 0', () => createFakeStripe({ rateLimit: { live: 0, test: 25 } })],
+    ['createFakeStripe a publishable apiKey', () => createFakeStripe({ apiKeys: ['pk_test_x'] })],
+    ['createFakeStripe a string clock', () => createFakeStripe({ now: 5 as unknown as () => number })],
+    ['fail with an unknown kind', () => createFakeStripe().fail({ kind: 'boom' } as unknown as { kind: 'connection' })],
+    ['fail with status 200', () => createFakeStripe().fail({ kind: 'status', status: 200 })],
+    ['fail zero times', () => createFakeStripe().fail({ kind: 'connection' }, { times: 0 })],
+    ['completing an unknown session', () => createFakeStripe().completeCheckoutSession('cs_test_missing')],
+    [
+      'a sender without target',
+      () => createWebhookSender(undefined, { secret: 'whsec_x' } as unknown as WebhookSenderOptions),
+    ],
+    ['a sender with a bad URL', () => createWebhookSender(undefined, { target: 'not a url', secret: 'whsec_x' })],
+    [
+      'a sender with drop 2',
+      () => createWebhookSender(undefined, { target: 'http://x/', secret: 'whsec_x', chaos: { drop: 2 } }),
+    ],
+    ['a sender with no secret', () => createWebhookSender(undefined, { target: 'http://x/', secret: [] })],
+    [
+      'a sender with 0 attempts',
+      () => createWebhookSender(undefined, { target: 'http://x/', secret: 's', maxAttempts: 0 }),
+    ],
+  ])('rejects %s with a StripeUsageError', (_name, fn) => {
+    try {
+      fn();
+      expect.unreachable();
+    } catch (error) {
+      expect(isStripeUsageError(error)).toBe(true);
+    }
   });
 });

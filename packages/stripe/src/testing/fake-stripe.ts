@@ -1,3 +1,4 @@
+import { StripeUsageError } from '../errors';
 import { decodeStripeForm } from '../form';
 import { FakeApiError, invalid, type JsonObject, type Params } from './params';
 import { seededRandom } from './random';
@@ -146,6 +147,29 @@ interface SavedResult {
   requestId: string;
 }
 
+function usage(api: string, message: string): StripeUsageError {
+  return new StripeUsageError(api, api === 'completeCheckoutSession' ? 'invalid_params' : 'invalid_options', message);
+}
+
+function checkFakeOptions(options: FakeStripeOptions): void {
+  if (typeof options !== 'object' || options === null) throw usage('createFakeStripe', 'options must be an object');
+  if (options.now !== undefined && typeof options.now !== 'function')
+    throw usage('createFakeStripe', 'now must be a function');
+  if (options.seed !== undefined && !Number.isInteger(options.seed))
+    throw usage('createFakeStripe', 'seed must be an integer');
+  const limit = options.rateLimit;
+  if (limit !== undefined && limit !== false) {
+    const ok = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n > 0;
+    if (typeof limit !== 'object' || limit === null || !ok(limit.live) || !ok(limit.test))
+      throw usage('createFakeStripe', 'rateLimit must be false or { live, test } positive integers');
+  }
+  if (options.apiKeys !== undefined && (!Array.isArray(options.apiKeys) || !options.apiKeys.every((k) => KEY.test(k))))
+    throw usage('createFakeStripe', 'apiKeys must be secret or restricted keys (sk_/rk_ + test_/live_)');
+  const days = options.eventRetentionDays;
+  if (days !== undefined && (typeof days !== 'number' || !(days > 0)))
+    throw usage('createFakeStripe', 'eventRetentionDays must be positive');
+}
+
 function json(status: number, body: unknown, headers: Record<string, string>): Response {
   return new Response(JSON.stringify(body, null, 2), {
     status,
@@ -188,6 +212,7 @@ function mask(key: string): string {
  * ```
  */
 export function createFakeStripe(options: FakeStripeOptions = {}): FakeStripe {
+  checkFakeOptions(options);
   const clock = options.now ?? Date.now;
   const random = seededRandom(options.seed ?? 1);
   const apiVersion = options.apiVersion ?? '2026-10-28.endive';
@@ -522,6 +547,16 @@ export function createFakeStripe(options: FakeStripeOptions = {}): FakeStripe {
     fetch: fakeFetch,
     listen: (listenOptions = {}) => listen(handle, listenOptions.port ?? 0, clock),
     fail(fault, faultOptions = {}) {
+      const kind = (fault as { kind?: unknown } | null)?.kind;
+      if (kind !== 'connection' && kind !== 'lock_timeout' && kind !== 'status')
+        throw usage('fail', "fault.kind must be 'connection', 'lock_timeout' or 'status'");
+      if (kind === 'status') {
+        const status = (fault as { status?: unknown }).status;
+        if (typeof status !== 'number' || !Number.isInteger(status) || status < 400 || status > 599)
+          throw usage('fail', 'fault.status must be an HTTP error status (400-599)');
+      }
+      const times = faultOptions.times ?? 1;
+      if (!Number.isInteger(times) || times < 1) throw usage('fail', 'times must be a positive integer');
       const entry: (typeof faults)[number] = { fault, left: faultOptions.times ?? 1 };
       if (faultOptions.method) entry.method = faultOptions.method;
       if (faultOptions.path) entry.path = faultOptions.path;
@@ -532,6 +567,9 @@ export function createFakeStripe(options: FakeStripeOptions = {}): FakeStripe {
       current = { requestId: null, idempotencyKey: null, livemode: session?.livemode === true, account: null };
       try {
         return completeSession(ctx, id);
+      } catch (error) {
+        if (error instanceof FakeApiError) throw usage('completeCheckoutSession', error.message);
+        throw error;
       } finally {
         current = { requestId: null, idempotencyKey: null, livemode: false, account: null };
       }

@@ -1,3 +1,4 @@
+import { StripeUsageError } from '../errors';
 import type { FakeStripe } from './fake-stripe';
 import type { JsonObject } from './params';
 import { seededRandom } from './random';
@@ -84,6 +85,38 @@ export interface WebhookSender {
   close(): void;
 }
 
+function checkSenderOptions(options: WebhookSenderOptions): void {
+  const fail = (message: string) => new StripeUsageError('createWebhookSender', 'invalid_options', message);
+  if (typeof options !== 'object' || options === null) throw fail('options must be an object');
+  const { target, secret } = options;
+  if (typeof target === 'string') {
+    if (!URL.canParse(target)) throw fail('target must be a URL or a (request) => Promise<Response> function');
+  } else if (typeof target !== 'function')
+    throw fail('target must be a URL or a (request) => Promise<Response> function');
+  const secrets = typeof secret === 'string' ? [secret] : secret;
+  if (!Array.isArray(secrets) || secrets.length === 0 || !secrets.every((s) => typeof s === 'string' && s.length > 0))
+    throw fail('secret must be a non-empty string or a list of them');
+  const chaos = options.chaos ?? {};
+  for (const name of ['duplicate', 'reorder', 'drop'] as const) {
+    const p = chaos[name];
+    if (p !== undefined && (typeof p !== 'number' || !(p >= 0 && p <= 1)))
+      throw fail(`chaos.${name} must be a probability in [0, 1]`);
+  }
+  if (chaos.delay !== undefined) {
+    const { probability, ms } = chaos.delay;
+    if (!(probability >= 0 && probability <= 1) || !(ms >= 0))
+      throw fail('chaos.delay needs a probability in [0, 1] and ms >= 0');
+  }
+  const positive = (value: number | undefined, name: string) => {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1))
+      throw fail(`${name} must be a positive integer`);
+  };
+  positive(options.maxAttempts, 'maxAttempts');
+  positive(options.concurrency, 'concurrency');
+  positive(options.timeoutMs, 'timeoutMs');
+  if (options.retryDelayMs !== undefined && !(options.retryDelayMs >= 0)) throw fail('retryDelayMs must be >= 0');
+}
+
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -101,6 +134,7 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  * ```
  */
 export function createWebhookSender(fake: FakeStripe | undefined, options: WebhookSenderOptions): WebhookSender {
+  checkSenderOptions(options);
   const random = seededRandom(options.seed ?? 1);
   const chaos = options.chaos ?? {};
   const maxAttempts = options.maxAttempts ?? 4;
