@@ -333,5 +333,5 @@ describeWithRedis('redisRateLimiter', (url) => {
       for (const child of children) if (child.exitCode === null) child.kill();
       await new Promise((resolve) => server.close(resolve));
     }
-  }, 40_000);
+  }, 60_000);
 });
