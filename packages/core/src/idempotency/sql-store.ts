@@ -97,10 +97,11 @@ const PURGE_BATCH = 1000;
 const CLAIM_ROUNDS = 10;
 
 /**
- * The idempotency store on SQL: PGlite and Postgres share it. Claims are one
- * `INSERT ... ON CONFLICT DO UPDATE ... WHERE` statement, so two processes
- * can never both hold a key; completion and release are fenced by the claim
- * token. Supports `transactional: true` in `idempotent()`.
+ * The idempotency store on SQL: PGlite and Postgres share it. A claim is an
+ * `INSERT ... ON CONFLICT (key) DO NOTHING` (the primary key decides, so two
+ * processes can never both hold a key), and a takeover a compare-and-set on
+ * the token it read; completion, release and extension are fenced by the
+ * claim token. Supports `transactional: true` in `idempotent()`.
  *
  * Run `migrate(db)` first (it creates `<schema>.idempotency_keys`).
  *

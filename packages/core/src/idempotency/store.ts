@@ -15,7 +15,7 @@ export type IdempotencyState = 'running' | 'succeeded' | 'failed';
 export interface IdempotencyRecord {
   /** The idempotency key. */
   key: string;
-  /** `running` while a call holds the key, then `succeeded` or `failed` (failures are kept only with `cacheErrors`). */
+  /** `running` while a call holds the key, then `succeeded`, or `failed` (with `cacheErrors`, or a result JSON could not store). */
   state: IdempotencyState;
   /** The request fingerprint given by the claim that created or took over the record, if any. */
   fingerprint: string | null;
