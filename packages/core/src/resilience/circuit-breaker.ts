@@ -182,17 +182,14 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
   const retryIn = (e: Entry) => (e.state === 'open' ? Math.max(0, e.openedAt + o.cooldownMs - Date.now()) : 0);
 
   const create = (key: string): Entry => {
+    const status = leanStatus(o.windowMs, rotate);
     const breaker = new OpossumBreaker<Parameters<Action>, unknown>(action, {
+      status,
       name: key,
       timeout: false,
       resetTimeout: o.cooldownMs,
       errorThresholdPercentage: o.errorRate * 100,
       volumeThreshold: o.minimumVolume,
-      rollingCountTimeout: o.windowMs,
-      rollingCountBuckets: BUCKETS,
-      rollingPercentilesEnabled: false,
-      enableSnapshots: false,
-      rotateBucketController: rotate,
       errorFilter,
     });
     const e: Entry = { breaker, state: 'closed', consecutive: 0, openedAt: 0, lastUsed: Date.now(), inFlight: 0 };
@@ -268,4 +265,29 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
       ticker = undefined;
     },
   };
+}
+
+/**
+ * opossum's rolling window, minus the latency log: opossum's `Status` keeps
+ * every call's latency in the current bucket even with percentiles off (a
+ * number per call for the whole window). Counting is all the breaker needs,
+ * so `increment` only counts.
+ */
+function leanStatus(windowMs: number, rotate: EventEmitter): OpossumBreaker.Status {
+  const status = OpossumBreaker.newStatus({
+    rollingCountBuckets: BUCKETS,
+    rollingCountTimeout: windowMs,
+    rollingPercentilesEnabled: false,
+    enableSnapshots: false,
+    rotateBucketController: rotate,
+  });
+  const windowKey = Object.getOwnPropertySymbols(status).find((s) => s.description === 'window');
+  const buckets = windowKey === undefined ? undefined : (status as unknown as Record<symbol, unknown>)[windowKey];
+  if (!Array.isArray(buckets)) return status; // an opossum without that field: keep its own increment
+  const counts = buckets as Array<Record<string, number>>;
+  (status as unknown as { increment(property: string): void }).increment = (property: string) => {
+    const current = counts[0];
+    if (current !== undefined) current[property] = (current[property] ?? 0) + 1;
+  };
+  return status;
 }
