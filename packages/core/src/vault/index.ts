@@ -8,23 +8,16 @@
  */
 
 export { createVault } from './create-vault';
+export { dataKeyId } from './data-keys';
 export type { VaultErrorCode, VaultErrorContext } from './errors';
 export { isVaultError, VaultError } from './errors';
 export type { Keyring, KeyringConfig } from './keyring';
 export { isKeyring, keyring } from './keyring';
 export type { MemoryVaultStoreOptions } from './memory-store';
 export { memoryVaultStore } from './memory-store';
+export type { KeyStatus, RotateOptions, RotationFailure, RotationProgress } from './rotation';
 export { isSecret, REDACTED, revealSecret, Secret, secret } from './secret';
 export type { SqlVaultStoreOptions } from './sql-store';
 export { sqlVaultStore } from './sql-store';
 export type { SecretReplacement, StoredDataKey, StoredSecret, VaultStore } from './store';
-export type {
-  KeyStatus,
-  RotateOptions,
-  RotationFailure,
-  RotationProgress,
-  SecretInfo,
-  Vault,
-  VaultOptions,
-} from './vault';
-export { dataKeyId } from './vault';
+export type { SecretInfo, Vault, VaultOptions } from './vault';

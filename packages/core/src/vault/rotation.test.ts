@@ -6,9 +6,10 @@ import { createPostgres } from '../stores/postgres';
 import type { SqlClient } from '../stores/sql';
 import { vaultCrypto } from './crypto-node';
 import { keyring } from './keyring';
+import type { RotationProgress } from './rotation';
 import { sqlVaultStore } from './sql-store';
 import type { VaultStore } from './store';
-import { createVaultWith, type RotationProgress } from './vault';
+import { createVaultWith } from './vault';
 import { newMasterKey } from './vault-contract';
 
 const TENANTS = 20;
