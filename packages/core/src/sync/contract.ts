@@ -81,8 +81,8 @@ export function syncContract(open: () => Promise<SqlClient>): void {
     (
       await db.query<{ external_id: string; change_seq: string; changed_at: Date; synced_at: Date; tuple: string }>(
         `SELECT external_id, change_seq::text, changed_at, synced_at, xmin::text AS tuple FROM ${names.table('sync_rows')}
-         WHERE tenant = $1 AND source = $2 AND entity = $3 ORDER BY external_id`,
-        [t.tenant, t.source, t.entity],
+         WHERE table_id = $1 ORDER BY external_id`,
+        [await t.tableId()],
       )
     ).rows;
 

@@ -189,18 +189,19 @@ export function mapper<Raw, Row>(options: MapperOptions<Raw, Row>): Mapper {
   const write = options.write;
   const onDelete = options.onDelete;
 
-  function tables(table: SyncTable) {
-    if (table === null || typeof table !== 'object' || typeof table.db?.transaction !== 'function') {
-      throw new SyncError('mapper.run', 'invalid_options', 'table must be a SyncTable (syncTable(db, ...))');
+  async function tables(table: SyncTable, api: string) {
+    if (table === null || typeof table !== 'object' || typeof table.tableId !== 'function') {
+      throw new SyncError(api, 'invalid_options', 'table must be a SyncTable (syncTable(db, ...))');
     }
     const names = sqlNames(table.schema);
-    const q = (t: string) => names.table(t);
+    const id = await table.tableId();
     return {
       db: table.db,
-      key: [name, table.tenant, table.source, table.entity] as const,
-      rows: q('sync_rows'),
-      mappers: q('sync_mappers'),
-      quarantine: q('sync_quarantine'),
+      key: [name, id] as const,
+      ref: { tenant: table.tenant, source: table.source, entity: table.entity },
+      rows: names.table('sync_rows'),
+      mappers: names.table('sync_mappers'),
+      quarantine: names.table('sync_quarantine'),
     };
   }
 
@@ -239,13 +240,24 @@ export function mapper<Raw, Row>(options: MapperOptions<Raw, Row>): Mapper {
     }
   }
 
+  async function countQuarantine(table: SyncTable): Promise<number> {
+    const t = await tables(table, 'mapper.quarantineCount');
+    return guard('mapper.quarantineCount', async () => {
+      const res = await t.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${t.quarantine} WHERE mapper = $1 AND table_id = $2`,
+        t.key,
+      );
+      return res.rows[0]?.n ?? 0;
+    });
+  }
+
   return {
     name,
     version,
 
     async run(table, runOptions = {}) {
-      const t = tables(table);
-      const [, tenant, source, entity] = t.key;
+      const t = await tables(table, 'mapper.run');
+      const { tenant, source, entity } = t.ref;
       const result: MapperRunResult = {
         reprojected: false,
         batches: 0,
@@ -261,15 +273,18 @@ export function mapper<Raw, Row>(options: MapperOptions<Raw, Row>): Mapper {
       // reset a newer version's position (it gets run_conflict below)
       result.reprojected = await guard('mapper.run', async () => {
         const res = await t.db.query<{ reset: boolean }>(
-          `INSERT INTO ${t.mappers} AS m (name, tenant, source, entity, version, position)
-           VALUES ($1, $2, $3, $4, $5, 0)
-           ON CONFLICT (name, tenant, source, entity) DO UPDATE SET version = excluded.version, position = 0, updated_at = now()
+          `INSERT INTO ${t.mappers} AS m (name, table_id, version, position)
+           VALUES ($1, $2, $3, 0)
+           ON CONFLICT (name, table_id) DO UPDATE SET version = excluded.version, position = 0, updated_at = now()
            WHERE m.version < excluded.version
            RETURNING true AS reset`,
           [...t.key, version],
         );
         return res.rows.length > 0;
       });
+
+      // rows leave quarantine only when some are in it: skip the delete otherwise
+      let quarantineSize = await countQuarantine(table);
 
       for (;;) {
         if (runOptions.signal?.aborted) {
@@ -280,7 +295,7 @@ export function mapper<Raw, Row>(options: MapperOptions<Raw, Row>): Mapper {
         const done = await guard('mapper.run', () =>
           t.db.transaction(async (tx) => {
             const state = await tx.query<{ version: number; position: string | number }>(
-              `SELECT version, position FROM ${t.mappers} WHERE name = $1 AND tenant = $2 AND source = $3 AND entity = $4 FOR UPDATE`,
+              `SELECT version, position FROM ${t.mappers} WHERE name = $1 AND table_id = $2 FOR UPDATE`,
               t.key,
             );
             const current = state.rows[0];
@@ -293,9 +308,9 @@ export function mapper<Raw, Row>(options: MapperOptions<Raw, Row>): Mapper {
             }
             const batch = await tx.query<RawRecord>(
               `SELECT external_id, data, deleted_at, changed_at, change_seq FROM ${t.rows}
-               WHERE tenant = $1 AND source = $2 AND entity = $3 AND change_seq > $4
-               ORDER BY change_seq LIMIT $5`,
-              [tenant, source, entity, current.position, batchSize],
+               WHERE table_id = $1 AND change_seq > $2
+               ORDER BY change_seq LIMIT $3`,
+              [t.key[1], current.position, batchSize],
             );
             if (batch.rows.length === 0) return true;
 
@@ -339,10 +354,10 @@ export function mapper<Raw, Row>(options: MapperOptions<Raw, Row>): Mapper {
 
             if (failures.length > 0) {
               await tx.query(
-                `INSERT INTO ${t.quarantine} (mapper, tenant, source, entity, external_id, mapper_version, stage, error, issues, change_seq)
-                 SELECT $1, $2, $3, $4, f.id, $5, f.stage, f.error, f.issues::jsonb, f.seq
-                 FROM unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[]) AS f(id, stage, error, issues, seq)
-                 ON CONFLICT (mapper, tenant, source, entity, external_id) DO UPDATE SET
+                `INSERT INTO ${t.quarantine} (mapper, table_id, external_id, mapper_version, stage, error, issues, change_seq)
+                 SELECT $1, $2, f.id, $3, f.stage, f.error, f.issues::jsonb, f.seq
+                 FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[]) AS f(id, stage, error, issues, seq)
+                 ON CONFLICT (mapper, table_id, external_id) DO UPDATE SET
                    mapper_version = excluded.mapper_version, stage = excluded.stage, error = excluded.error,
                    issues = excluded.issues, change_seq = excluded.change_seq, quarantined_at = now()`,
                 [
@@ -357,16 +372,18 @@ export function mapper<Raw, Row>(options: MapperOptions<Raw, Row>): Mapper {
               );
             }
             let released = 0;
-            if (cleared.length > 0) {
+            if (cleared.length > 0 && quarantineSize > 0) {
               const res = await tx.query(
-                `DELETE FROM ${t.quarantine} WHERE mapper = $1 AND tenant = $2 AND source = $3 AND entity = $4 AND external_id = ANY($5::text[])`,
+                `DELETE FROM ${t.quarantine} WHERE mapper = $1 AND table_id = $2 AND external_id = ANY($3::text[])`,
                 [...t.key, cleared],
               );
               released = res.rowCount;
+              quarantineSize -= released;
             }
+            quarantineSize += failures.length;
             const last = batch.rows[batch.rows.length - 1] as RawRecord;
             await tx.query(
-              `UPDATE ${t.mappers} SET position = $5, updated_at = now() WHERE name = $1 AND tenant = $2 AND source = $3 AND entity = $4`,
+              `UPDATE ${t.mappers} SET position = $3, updated_at = now() WHERE name = $1 AND table_id = $2`,
               [...t.key, last.change_seq],
             );
             result.batches++;
@@ -383,7 +400,7 @@ export function mapper<Raw, Row>(options: MapperOptions<Raw, Row>): Mapper {
     },
 
     async quarantined(table, listOptions = {}) {
-      const t = tables(table);
+      const t = await tables(table, 'mapper.quarantined');
       const limit = listOptions.limit ?? 100;
       if (!Number.isInteger(limit) || limit < 1) {
         throw new SyncError('mapper.quarantined', 'invalid_options', `limit must be a positive integer, got ${limit}`);
@@ -399,9 +416,9 @@ export function mapper<Raw, Row>(options: MapperOptions<Raw, Row>): Mapper {
           quarantined_at: Date;
         }>(
           `SELECT q.external_id, q.mapper_version, q.stage, q.error, q.issues, r.data, q.quarantined_at
-           FROM ${t.quarantine} q JOIN ${t.rows} r USING (tenant, source, entity, external_id)
-           WHERE q.mapper = $1 AND q.tenant = $2 AND q.source = $3 AND q.entity = $4
-           ORDER BY q.quarantined_at, q.external_id LIMIT $5`,
+           FROM ${t.quarantine} q JOIN ${t.rows} r USING (table_id, external_id)
+           WHERE q.mapper = $1 AND q.table_id = $2
+           ORDER BY q.quarantined_at, q.external_id LIMIT $3`,
           [...t.key, limit],
         );
         return res.rows.map((r) => ({
@@ -416,15 +433,6 @@ export function mapper<Raw, Row>(options: MapperOptions<Raw, Row>): Mapper {
       });
     },
 
-    async quarantineCount(table) {
-      const t = tables(table);
-      return guard('mapper.quarantineCount', async () => {
-        const res = await t.db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM ${t.quarantine} WHERE mapper = $1 AND tenant = $2 AND source = $3 AND entity = $4`,
-          t.key,
-        );
-        return res.rows[0]?.n ?? 0;
-      });
-    },
+    quarantineCount: countQuarantine,
   };
 }

@@ -86,6 +86,11 @@ export interface SyncTable<T = unknown> {
   /** The database the table lives in. */
   readonly db: SqlClient;
   /**
+   * This table's id in `sync_tables` (registered on first use): the
+   * `table_id` of its rows in `sync_rows`, for the app's own SQL.
+   */
+  tableId(): Promise<number>;
+  /**
    * Runs a sync: reads the source page by page, stores each page in one
    * transaction with the checkpoint, and for a full run soft-deletes the rows
    * it did not see (within `maxDeleteRatio`).
@@ -202,42 +207,77 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     throw new SyncError('syncTable', 'invalid_options', errorMessage(error), { cause: error });
   }
   const { tenant, source, entity, batchSize } = opts;
-  const key = [tenant, source, entity] as const;
   const volatile = compileVolatile(opts.volatileFields);
   const idOf = (opts.idOf as ((record: T) => unknown) | undefined) ?? defaultIdOf;
 
+  const tablesTable = names.table('sync_tables');
   const rows = names.table('sync_rows');
   const runs = names.table('sync_runs');
   const seenTable = names.table('sync_seen');
   const changeSeq = `nextval('${names.table('sync_change_seq')}')`;
   const lockKey = `ballast:sync:${names.schema}:${tenant}:${source}:${entity}`;
-  const KEY = 'tenant = $1 AND source = $2 AND entity = $3';
+  const KEY = 'table_id = $1';
 
   const sql = {
     lock: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
-    existing: `SELECT external_id, hash, deleted_at IS NOT NULL AS deleted FROM ${rows} WHERE ${KEY} AND external_id = ANY($4::text[])`,
+    // one index probe per id (the LATERAL ... LIMIT 1 keeps the planner from
+    // scanning the whole table's key range when its statistics are stale)
+    existing: `SELECT i.id AS external_id, r.hash, r.deleted FROM unnest($2::text[]) AS i(id)
+      CROSS JOIN LATERAL (
+        SELECT hash, deleted_at IS NOT NULL AS deleted FROM ${rows}
+        WHERE ${KEY} AND external_id = i.id LIMIT 1
+      ) r`,
     // Upserts the records sent (new or changed by the lookup) and writes only
     // those whose hash differs or that come back from a soft delete. In a full
     // run, records seen but not written go to sync_seen: the known-unchanged
-    // ids ($8) and any sent record the hash guard skipped.
+    // ids ($6) and any sent record the hash guard skipped.
     write: `WITH input AS (
-        SELECT * FROM unnest($4::text[], $5::text[], $6::text[]) AS i(external_id, hash, data)
+        SELECT * FROM unnest($2::text[], $3::text[], $4::text[]) AS i(external_id, hash, data)
       ), up AS (
-        INSERT INTO ${rows} AS r (tenant, source, entity, external_id, data, hash, run_id)
-        SELECT $1, $2, $3, i.external_id, i.data::jsonb, i.hash, $7 FROM input i
-        ON CONFLICT (tenant, source, entity, external_id) DO UPDATE SET
+        INSERT INTO ${rows} AS r (table_id, external_id, data, hash, run_id)
+        SELECT $1, i.external_id, i.data::jsonb, i.hash, $5 FROM input i
+        ON CONFLICT (table_id, external_id) DO UPDATE SET
           data = excluded.data, hash = excluded.hash, synced_at = now(), changed_at = now(),
           deleted_at = NULL, run_id = excluded.run_id, change_seq = excluded.change_seq
         WHERE r.hash <> excluded.hash OR r.deleted_at IS NOT NULL
         RETURNING external_id, (xmax = 0) AS inserted
       ), seen AS (
         INSERT INTO ${seenTable} (run_id, external_id)
-        SELECT $7, id FROM unnest($8::text[]) AS id WHERE $9
+        SELECT $5, id FROM unnest($6::text[]) AS id WHERE $7
         UNION ALL
-        SELECT $7, i.external_id FROM input i WHERE $9 AND NOT EXISTS (SELECT 1 FROM up WHERE up.external_id = i.external_id)
+        SELECT $5, i.external_id FROM input i WHERE $7 AND NOT EXISTS (SELECT 1 FROM up WHERE up.external_id = i.external_id)
       )
       SELECT (count(*) FILTER (WHERE inserted))::int AS inserted, (count(*) FILTER (WHERE NOT inserted))::int AS changed FROM up`,
   };
+
+  /** This table's id in sync_tables, registered on first use; `[id]` once resolved. */
+  let key: readonly [number] = [0];
+  let resolved: Promise<number> | undefined;
+  function tableId(api: string): Promise<number> {
+    resolved ??= (async () => {
+      const register = `WITH ins AS (
+          INSERT INTO ${tablesTable} (tenant, source, entity) VALUES ($1, $2, $3)
+          ON CONFLICT (tenant, source, entity) DO NOTHING RETURNING id
+        )
+        SELECT id FROM ins UNION ALL SELECT id FROM ${tablesTable} WHERE tenant = $1 AND source = $2 AND entity = $3`;
+      // a concurrent first registration can hide the row from this statement's snapshot: ask twice
+      for (let attempt = 0; ; attempt++) {
+        const found = await query<{ id: number }>(api, register, [tenant, source, entity]);
+        const id = found[0]?.id;
+        if (id !== undefined) {
+          key = [Number(id)];
+          return Number(id);
+        }
+        if (attempt > 0) {
+          throw new SyncError(api, 'store_failed', `could not register ${tenant}/${source}/${entity} in sync_tables`);
+        }
+      }
+    })();
+    resolved.catch(() => {
+      resolved = undefined; // not migrated yet, say: try again on the next call
+    });
+    return resolved;
+  }
 
   /** Reads ids and hashes of records; deduplicates ids (the last wins). Serializing waits until a record must be sent. */
   async function prepare(
@@ -412,8 +452,8 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         cursor = last.rows[0]?.last_cursor ?? null;
       }
       const res = await tx.query<RunRecord>(
-        `INSERT INTO ${runs} (tenant, source, entity, mode, status, since, cursor, last_cursor)
-         VALUES ($1, $2, $3, $4, 'running', $5, $6, $6) RETURNING ${RUN_COLUMNS}`,
+        `INSERT INTO ${runs} (table_id, mode, status, since, cursor, last_cursor)
+         VALUES ($1, $2, 'running', $3, $4, $4) RETURNING ${RUN_COLUMNS}`,
         [...key, ro.mode, since, cursor],
       );
       return { run: toRun(res.rows[0] as RunRecord), resumed: false };
@@ -504,8 +544,8 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
           // unseen: live, not written since the run started (what the run wrote it saw),
           // and not recorded as seen unchanged
           const unseen = `${KEY} AND deleted_at IS NULL
-            AND changed_at < (SELECT started_at FROM ${runs} WHERE id = $4)
-            AND NOT EXISTS (SELECT 1 FROM ${seenTable} s WHERE s.run_id = $4 AND s.external_id = r.external_id)`;
+            AND changed_at < (SELECT started_at FROM ${runs} WHERE id = $2)
+            AND NOT EXISTS (SELECT 1 FROM ${seenTable} s WHERE s.run_id = $2 AND s.external_id = r.external_id)`;
           const tally = await tx.query<{ live: number; missing: number }>(
             `SELECT (SELECT count(*) FROM ${rows} WHERE ${KEY} AND deleted_at IS NULL)::int AS live,
                     (SELECT count(*) FROM ${rows} r WHERE ${unseen})::int AS missing`,
@@ -523,7 +563,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
             );
           } else if (missing > 0) {
             const res = await tx.query(
-              `UPDATE ${rows} r SET deleted_at = now(), synced_at = now(), run_id = $4, change_seq = ${changeSeq} WHERE ${unseen}`,
+              `UPDATE ${rows} r SET deleted_at = now(), synced_at = now(), run_id = $2, change_seq = ${changeSeq} WHERE ${unseen}`,
               [...key, run.id],
             );
             deleted = res.rowCount;
@@ -586,6 +626,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     tenant,
     schema: names.schema,
     db,
+    tableId: () => tableId('syncTable.tableId'),
 
     async run(src, runOptions) {
       const ro = normalizeRunOptions(runOptions);
@@ -597,6 +638,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
           'source must be a function (start) => AsyncIterable<page> or an async iterable of pages',
         );
       }
+      await tableId('syncTable.run');
       const opened = await openRun(ro, resumable);
       let run = opened.run;
       const start: SourceStart = { mode: ro.mode, cursor: run.cursor, since: run.since, signal: ro.signal };
@@ -700,6 +742,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
       if (!Array.isArray(records)) {
         throw new SyncError('syncTable.upsert', 'invalid_options', 'records must be an array');
       }
+      await tableId('syncTable.upsert');
       const { items, failed } = await prepare(records, undefined);
       const written = await locked('syncTable.upsert', (tx) =>
         writeItems(tx, items, null, false, { lookup: true }, undefined),
@@ -729,10 +772,11 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         return String(id);
       });
       if (ids.length === 0) return 0;
+      await tableId('syncTable.markDeleted');
       return locked('syncTable.markDeleted', async (tx) => {
         const res = await tx.query(
           `UPDATE ${rows} SET deleted_at = now(), synced_at = now(), run_id = NULL, change_seq = ${changeSeq}
-           WHERE ${KEY} AND external_id = ANY($4::text[]) AND deleted_at IS NULL`,
+           WHERE ${KEY} AND external_id = ANY($2::text[]) AND deleted_at IS NULL`,
           [...key, ids],
         );
         return res.rowCount;
@@ -740,6 +784,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     },
 
     async get(externalId) {
+      await tableId('syncTable.get');
       const found = await query<{
         external_id: string;
         data: T;
@@ -753,7 +798,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
       }>(
         'syncTable.get',
         `SELECT external_id, data, hash, first_seen_at, synced_at, changed_at, deleted_at, run_id, change_seq
-         FROM ${rows} WHERE ${KEY} AND external_id = $4`,
+         FROM ${rows} WHERE ${KEY} AND external_id = $2`,
         [...key, String(externalId)],
       );
       const r = found[0];
@@ -772,6 +817,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     },
 
     async count(countOptions = {}) {
+      await tableId('syncTable.count');
       const found = await query<{ n: number }>(
         'syncTable.count',
         `SELECT count(*)::int AS n FROM ${rows} WHERE ${KEY}${countOptions.includeDeleted ? '' : ' AND deleted_at IS NULL'}`,
@@ -785,9 +831,10 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
       if (!Number.isInteger(limit) || limit < 1) {
         throw new SyncError('syncTable.runs', 'invalid_options', `limit must be a positive integer, got ${limit}`);
       }
+      await tableId('syncTable.runs');
       const found = await query<RunRecord>(
         'syncTable.runs',
-        `SELECT ${RUN_COLUMNS} FROM ${runs} WHERE ${KEY} ORDER BY id DESC LIMIT $4`,
+        `SELECT ${RUN_COLUMNS} FROM ${runs} WHERE ${KEY} ORDER BY id DESC LIMIT $2`,
         [...key, limit],
       );
       return found.map(toRun);

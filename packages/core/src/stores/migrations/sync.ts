@@ -3,15 +3,16 @@ import type { Migration } from './index';
 /**
  * Tables of the `sync` module.
  *
+ * - `sync_tables`: one row per (tenant, source, entity); its `id` keys the rest.
  * - `sync_rows`: every raw record of every synced entity, one shared table
- *   keyed on (tenant, source, entity, external_id) (decision 0400). A change
+ *   keyed on (table_id, external_id) (decision 0400). A change
  *   (insert, content change, soft delete, restore) stamps the row with a new
  *   `change_seq`; writers of one table hold an advisory lock, so sequence
  *   order is commit order and mappers read changes by `change_seq` (decision 0402).
  * - `sync_runs`: one row per run, with counts and the checkpoint cursor. At
  *   most one open (running or interrupted) run per table.
- * - `sync_seen`: the ids a full run has seen, for delete detection; emptied
- *   when the run ends.
+ * - `sync_seen`: the ids a full run saw but did not write, for delete
+ *   detection; emptied when the run ends.
  * - `sync_mappers`: each mapper's version and position per table.
  * - `sync_quarantine`: raw rows a mapper could not validate or map, with the error.
  */
@@ -21,12 +22,19 @@ export const syncMigrations: Migration[] = [
     version: 1,
     name: 'sync rows, runs, seen ids, mapper positions and quarantine',
     up: (n) => `
-CREATE SEQUENCE ${n.table('sync_change_seq')};
-
-CREATE TABLE ${n.table('sync_rows')} (
+CREATE TABLE ${n.table('sync_tables')} (
+  id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   tenant text NOT NULL,
   source text NOT NULL,
   entity text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (tenant, source, entity)
+);
+
+CREATE SEQUENCE ${n.table('sync_change_seq')};
+
+CREATE TABLE ${n.table('sync_rows')} (
+  table_id integer NOT NULL,
   external_id text NOT NULL,
   data jsonb NOT NULL,
   hash text NOT NULL,
@@ -36,16 +44,14 @@ CREATE TABLE ${n.table('sync_rows')} (
   deleted_at timestamptz,
   run_id bigint,
   change_seq bigint NOT NULL DEFAULT nextval('${n.table('sync_change_seq')}'),
-  PRIMARY KEY (tenant, source, entity, external_id)
+  PRIMARY KEY (table_id, external_id)
 );
 
-CREATE INDEX sync_rows_changes ON ${n.table('sync_rows')} (tenant, source, entity, change_seq);
+CREATE INDEX sync_rows_changes ON ${n.table('sync_rows')} (table_id, change_seq);
 
 CREATE TABLE ${n.table('sync_runs')} (
-  id bigserial PRIMARY KEY,
-  tenant text NOT NULL,
-  source text NOT NULL,
-  entity text NOT NULL,
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  table_id integer NOT NULL,
   mode text NOT NULL CHECK (mode IN ('full', 'incremental')),
   status text NOT NULL CHECK (status IN ('running', 'interrupted', 'completed', 'failed', 'abandoned')),
   since timestamptz,
@@ -65,9 +71,9 @@ CREATE TABLE ${n.table('sync_runs')} (
   finished_at timestamptz
 );
 
-CREATE UNIQUE INDEX sync_runs_one_open ON ${n.table('sync_runs')} (tenant, source, entity) WHERE status IN ('running', 'interrupted');
+CREATE UNIQUE INDEX sync_runs_one_open ON ${n.table('sync_runs')} (table_id) WHERE status IN ('running', 'interrupted');
 
-CREATE INDEX sync_runs_by_table ON ${n.table('sync_runs')} (tenant, source, entity, id DESC);
+CREATE INDEX sync_runs_by_table ON ${n.table('sync_runs')} (table_id, id DESC);
 
 CREATE TABLE ${n.table('sync_seen')} (
   run_id bigint NOT NULL,
@@ -78,20 +84,16 @@ CREATE INDEX sync_seen_run ON ${n.table('sync_seen')} (run_id, external_id);
 
 CREATE TABLE ${n.table('sync_mappers')} (
   name text NOT NULL,
-  tenant text NOT NULL,
-  source text NOT NULL,
-  entity text NOT NULL,
+  table_id integer NOT NULL,
   version integer NOT NULL,
   position bigint NOT NULL DEFAULT 0,
   updated_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (name, tenant, source, entity)
+  PRIMARY KEY (name, table_id)
 );
 
 CREATE TABLE ${n.table('sync_quarantine')} (
   mapper text NOT NULL,
-  tenant text NOT NULL,
-  source text NOT NULL,
-  entity text NOT NULL,
+  table_id integer NOT NULL,
   external_id text NOT NULL,
   mapper_version integer NOT NULL,
   stage text NOT NULL CHECK (stage IN ('validate', 'map')),
@@ -99,7 +101,7 @@ CREATE TABLE ${n.table('sync_quarantine')} (
   issues jsonb,
   change_seq bigint NOT NULL,
   quarantined_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (mapper, tenant, source, entity, external_id)
+  PRIMARY KEY (mapper, table_id, external_id)
 );
 `,
   },
