@@ -153,13 +153,13 @@ try {
     try {
       const copy = client.query(copyFrom(`COPY ${schema}.bare (external_id, data) FROM STDIN`));
       // text format: tab-separated, with \ , tab and newline escaped in the JSON
-      const escape = (s: string) => s.replaceAll('\\', '\\\\').replaceAll('\t', '\\t').replaceAll('\n', '\\n');
+      const copyText = (s: string) => s.replaceAll('\\', '\\\\').replaceAll('\t', '\\t').replaceAll('\n', '\\n');
       async function* lines() {
         for (let offset = 0; offset < TOTAL; offset += PAGE) {
           let chunk = '';
           for (let i = offset; i < Math.min(offset + PAGE, TOTAL); i++) {
             const record = contact(i + 1);
-            chunk += `${record.id}\t${escape(JSON.stringify(record))}\n`;
+            chunk += `${record.id}\t${copyText(JSON.stringify(record))}\n`;
           }
           sample();
           yield chunk;
