@@ -195,6 +195,22 @@ describe('idempotent() with wait', () => {
     expect(error).toMatchObject({ code: 'wait_timeout', key: 'k', leaseExpiresAt: Date.now() - 1_000 + 60_000 });
   });
 
+  it('stays bounded under an injected clock that never moves', async () => {
+    const store = memoryIdempotencyStore();
+    const frozen = () => Date.UTC(2026, 0, 1);
+    const wrapped = idempotent(async () => new Promise<never>(() => {}), {
+      store,
+      key: () => 'k',
+      now: frozen,
+      wait: { timeout: 2_000 },
+    });
+    void wrapped(undefined);
+    await flush();
+    const waiter = wrapped(undefined).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(await waiter).toMatchObject({ code: 'wait_timeout' });
+  });
+
   it('runs fn itself when the holder fails and releases the key', async () => {
     const store = memoryIdempotencyStore();
     const gate = deferred();

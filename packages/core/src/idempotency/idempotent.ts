@@ -460,6 +460,7 @@ export function idempotent<Input, Result>(
     const started = o.now();
     maybePurge(started);
     let delay = o.wait?.initialDelay ?? 0;
+    let slept = 0; // bounds the wait even under an injected clock that does not move
 
     for (;;) {
       const now = o.now();
@@ -486,9 +487,11 @@ export function idempotent<Input, Result>(
       if (!fingerprintsCompatible(record.fingerprint, fingerprint)) throw new IdempotencyConflictError(key);
       if (record.state !== 'running') return replay(record) as Awaited<Result>;
       if (o.wait === undefined) throw new IdempotencyInProgressError('in_progress', key, record.leaseUntil);
-      const remaining = started + o.wait.timeout - o.now();
+      const remaining = Math.min(started + o.wait.timeout - o.now(), o.wait.timeout - slept);
       if (remaining <= 0) throw new IdempotencyInProgressError('wait_timeout', key, record.leaseUntil);
-      await sleep(Math.min(delay, remaining));
+      const pause = Math.min(delay, remaining);
+      await sleep(pause);
+      slept += pause;
       delay = Math.min(delay * 2, o.wait.maxDelay);
     }
   };
