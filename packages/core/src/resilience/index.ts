@@ -40,6 +40,7 @@ export type {
   BatchOutcome,
   BatchProgress,
   BatchReport,
+  HeaderReader,
   LocalRateLimiter,
   RateLimitErrorCode,
   RateLimitErrorContext,

@@ -166,6 +166,8 @@ describe('resilientFetch', () => {
     [{ cache: 'yes' }, 'cache'],
     [{ limiter: {} }, 'limiter'],
     [{ key: 1 }, 'key'],
+    [{ headers: { authorization: 42 } }, 'authorization'],
+    [{ headers: 'x' }, 'headers'],
   ])('rejects a bad policy %j with invalid_options', (options, field) => {
     expect(() => resilientFetch(options as never)).toThrow(expect.objectContaining({ code: 'invalid_options' }));
     expect(() => resilientFetch(options as never)).toThrow(new RegExp(field));

@@ -99,7 +99,7 @@ export function resilientFetch(options: ResilientFetchOptions = {}): FetchLike {
   const fetchImpl: FetchLike = given ?? ((input, init) => globalThis.fetch(input, init));
   const keyOf = options.key ?? hostOf;
   const deadlineMs = options.deadlineMs;
-  const headerSources = options.headers === undefined ? undefined : Object.entries(options.headers);
+  const headerSources = options.headers === undefined ? undefined : checkHeaders(options.headers);
 
   const retryLayer = buildRetry(options.retry);
   const cacheLayer = buildCache(options.cache);
@@ -209,7 +209,7 @@ export function resilientFetch(options: ResilientFetchOptions = {}): FetchLike {
       deadlineMs,
       'deadline',
       key,
-      callerSignal ?? undefined,
+      callerSignal,
       timeoutEmit,
     );
   };
@@ -244,6 +244,27 @@ function buildBreaker(value: ResilientFetchOptions['breaker'], onEvent: Resilien
   const opts = (value ?? {}) as CircuitBreakerOptions;
   const merged = emitter(opts.onEvent, onEvent);
   return circuitBreaker(merged === undefined ? opts : { ...opts, onEvent: merged });
+}
+
+function checkHeaders(headers: Record<string, HeaderSource>): Array<[string, HeaderSource]> {
+  if (typeof headers !== 'object' || headers === null) {
+    throw new ResilienceError(API, 'invalid_options', 'headers must be an object of header names to values');
+  }
+  const entries = Object.entries(headers);
+  for (const [name, value] of entries) {
+    const ok =
+      typeof value === 'string' ||
+      typeof value === 'function' ||
+      (typeof value === 'object' && value !== null && typeof (value as { reveal?: unknown }).reveal === 'function');
+    if (!ok) {
+      throw new ResilienceError(
+        API,
+        'invalid_options',
+        `headers[${JSON.stringify(name)}] must be a string, a Secret or a function returning one`,
+      );
+    }
+  }
+  return entries;
 }
 
 function isEngine<T>(value: unknown): value is T {
