@@ -10,6 +10,24 @@
  * already succeeded.
  */
 
+/** The part of `Headers` the reader needs: any fetch implementation's headers fit. */
+export interface HeaderReader {
+  get(name: string): string | null;
+}
+
+/**
+ * True for anything shaped like a fetch `Response` (a status and readable
+ * headers), from this realm or another fetch implementation.
+ * @internal
+ */
+export function isResponseLike(value: unknown): value is { status: number; headers: HeaderReader } {
+  if (typeof value !== 'object' || value === null) return false;
+  const { status, headers } = value as { status?: unknown; headers?: { get?: unknown } | null };
+  return (
+    typeof status === 'number' && typeof headers === 'object' && headers !== null && typeof headers.get === 'function'
+  );
+}
+
 /** What a response says about the budget of the key it was sent under. */
 export interface RateLimitSignal {
   /** Units the window allows in total. */
@@ -113,7 +131,7 @@ function parsePolicies(field: string | null): Policy[] {
   });
 }
 
-function readIetf(headers: Headers, now: number, into: RateLimitSignal): void {
+function readIetf(headers: HeaderReader, now: number, into: RateLimitSignal): void {
   const policies = parsePolicies(headers.get('ratelimit-policy'));
   const field = headers.get('ratelimit');
   if (field !== null) {
@@ -166,10 +184,17 @@ function setIfDefined<K extends keyof RateLimitSignal>(
 }
 
 /**
- * Reads every rate-limit header Ballast understands from `headers`. IETF
+ * Reads every rate-limit header Ballast understands from `source`. IETF
  * fields win over `X-RateLimit-*` when a response carries both.
  */
-export function readRateLimitHeaders(headers: Headers, now: number = Date.now()): RateLimitSignal {
+export function readRateLimitHeaders(source: HeaderReader, now: number = Date.now()): RateLimitSignal {
+  // header objects of other fetch implementations may answer undefined, or repeat a field as an array
+  const headers: HeaderReader = {
+    get: (name) => {
+      const value: unknown = source.get(name);
+      return typeof value === 'string' ? value : null;
+    },
+  };
   const signal: RateLimitSignal = {};
   setIfDefined(signal, 'limit', nonNegative(headers.get('x-ratelimit-limit')));
   setIfDefined(signal, 'remaining', nonNegative(headers.get('x-ratelimit-remaining')));

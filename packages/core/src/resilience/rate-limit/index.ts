@@ -15,7 +15,7 @@ export type {
 export { batch } from './batch';
 export type { RateLimitErrorCode, RateLimitErrorContext } from './errors';
 export { isRateLimitError, RateLimitError } from './errors';
-export type { RateLimitSignal } from './headers';
+export type { HeaderReader, RateLimitSignal } from './headers';
 export { readRateLimitHeaders } from './headers';
 export type { LocalRateLimiter, RateLimiterKeyStats, RateLimiterOptions } from './local';
 export { adaptiveRateLimiter, rateLimiter } from './local';

@@ -334,6 +334,17 @@ describe('rateLimiter: adaptive pauses', () => {
     expect(limiter.stats()?.pausedUntil).toBe(now + 10_000);
   });
 
+  it('reads any response-shaped object (another fetch implementation), and ignores what is not one', async () => {
+    const limiter = rateLimiter();
+    const foreign = { status: 429, headers: new Map([['retry-after', '2']]) };
+    limiter.observe(foreign as unknown as Response, 'foreign');
+    expect(limiter.stats('foreign')?.pausedUntil).toBe(Date.now() + 2000);
+    for (const junk of [null, 'x', { status: 429 }, { status: '429', headers: new Headers() }]) {
+      expect(() => limiter.observe(junk as unknown as Response, 'junk')).not.toThrow();
+    }
+    expect(limiter.stats('junk')).toBeUndefined();
+  });
+
   it('ignores headers it cannot read', async () => {
     const limiter = rateLimiter();
     limiter.observe(new Response(null, { headers: { 'x-ratelimit-remaining': 'zero', 'x-ratelimit-reset': '-4' } }));

@@ -1,7 +1,7 @@
 import type { RateLimiter, ResilienceEventHandler, ScheduleOptions, ThrottleEvent } from '../types';
 import { RateLimitError } from './errors';
 import { GrantLog } from './grant-log';
-import { type RateLimitSignal, readRateLimitHeaders } from './headers';
+import { isResponseLike, type RateLimitSignal, readRateLimitHeaders } from './headers';
 import {
   type CallOptions,
   nonEmptyString,
@@ -502,7 +502,7 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
   }
 
   function observe(response: Response, key: string = defaultKey): void {
-    if (closed || !(response instanceof Response)) return;
+    if (closed || !isResponseLike(response)) return;
     const now = Date.now();
     const state = stateFor(key);
     const signal = readRateLimitHeaders(response.headers, now);

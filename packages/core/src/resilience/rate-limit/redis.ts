@@ -1,6 +1,6 @@
 import type { RateLimiter, ResilienceEventHandler, ScheduleOptions, ThrottleEvent } from '../types';
 import { RateLimitError } from './errors';
-import { readRateLimitHeaders } from './headers';
+import { isResponseLike, readRateLimitHeaders } from './headers';
 import {
   type CallOptions,
   nonEmptyString,
@@ -572,7 +572,7 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
   return {
     schedule,
     observe(response: Response, key: string = defaultKey): void {
-      if (closed || !(response instanceof Response)) return;
+      if (closed || !isResponseLike(response)) return;
       const signal = readRateLimitHeaders(response.headers);
       let ms: number | undefined;
       if (response.status === 429) ms = signal.retryAfterMs ?? signal.resetMs ?? config.pauseOn429;
