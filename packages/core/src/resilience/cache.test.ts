@@ -1,7 +1,10 @@
 import { HttpResponse, http } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
+import { migrate } from '../stores/migrate';
+import { createPGlite } from '../stores/pglite';
 import { CACHE_HEADER, cache, cacheStatus } from './cache';
 import { memoryCache } from './cache-memory';
+import { sqlCache } from './cache-sql';
 import { circuitBreaker } from './circuit-breaker';
 import type { ResilienceError } from './errors';
 import { resilientFetch } from './resilient-fetch';
@@ -136,6 +139,24 @@ describe('cache (stale-if-error)', () => {
     await f(URL_A);
     await c.flush();
     expect(store.size).toBe(0);
+  });
+
+  it('serves stale from a SQL store written by another process (a new cache over the same table)', async () => {
+    const db = await createPGlite();
+    try {
+      await migrate(db, { modules: ['cache'] });
+      const p = provider();
+      const first = cache({ store: sqlCache(db) });
+      await first.wrap((i, n) => fetch(i, n))(URL_A);
+      await first.flush();
+      p.mode = 503;
+      const restarted = cache({ store: sqlCache(db) }).wrap((i, n) => fetch(i, n));
+      const res = await restarted(URL_A);
+      expect(cacheStatus(res)).toBe('stale');
+      expect(await res.json()).toEqual({ version: 1 });
+    } finally {
+      await db.close();
+    }
   });
 
   it('treats a failing store as a miss, never a crash', async () => {
