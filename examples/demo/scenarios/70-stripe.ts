@@ -61,6 +61,8 @@ export default {
       baseDelayMs: 20,
       maxDelayMs: 200,
       attempts: 4,
+      // The demo injects failures into a burst of 40 calls: more retries than the default budget expects.
+      retryBudget: { ratio: 0.5, maxTokens: 20 },
       onEvent: (e) => e.type === 'retry' && retries.push(e.status ?? 0),
     });
     const app = await createCheckoutApp({

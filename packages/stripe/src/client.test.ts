@@ -147,6 +147,16 @@ describe('stripeClient requests', () => {
     expect(strict.fake.requests.map((r) => r.status)).toEqual([429, 429, 200]);
   });
 
+  it('reports an exhausted retry budget as the typed error of the last answer', async () => {
+    const { client, fake } = setup({ attempts: 5, retryBudget: { ratio: 0, minPerSecond: 0, maxTokens: 1 } });
+    fake.fail({ kind: 'status', status: 503 }, { times: 5 });
+    const error = await rejection(client.get('/v1/customers'));
+    expect(error.name).toBe('StripeAPIError');
+    expect(error.status).toBe(503);
+    expect((error.cause as { code?: string }).code).toBe('retry_budget_exhausted');
+    expect(fake.requests).toHaveLength(2);
+  });
+
   it('lets Stripe-Should-Retry override the status rule both ways', async () => {
     const { client, fake } = setup({ attempts: 3 });
     fake.fail({ kind: 'status', status: 500, shouldRetry: false });

@@ -5,6 +5,8 @@ import {
   isResilienceError,
   type RateLimiter,
   type ResilienceEventHandler,
+  type RetryBudget,
+  type RetryBudgetOptions,
   rateLimiter,
   resilientFetch,
 } from '@ballast/core/resilience';
@@ -61,6 +63,11 @@ export interface StripeClientOptions {
    * @default true
    */
   retryRateLimited?: boolean;
+  /**
+   * The retry budget every retry draws from (a shared one, its options, or `false`).
+   * @default core's retryBudget() (20% of first attempts, at most 10 banked)
+   */
+  retryBudget?: RetryBudget | RetryBudgetOptions | false;
   /**
    * Time limit of one attempt, in milliseconds.
    * @default 80_000 (Stripe's SDK timeout)
@@ -242,6 +249,7 @@ export function stripeClient(options: StripeClientOptions): StripeClient {
       baseDelayMs,
       maxDelayMs,
       shouldRetry: stripeShouldRetry({ retryRateLimited: options.retryRateLimited ?? DEFAULTS.retryRateLimited }),
+      ...(options.retryBudget === undefined ? {} : { budget: options.retryBudget }),
     },
     headers: { authorization: () => `Bearer ${revealKey()}` },
   });
