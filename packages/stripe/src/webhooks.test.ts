@@ -1,4 +1,5 @@
 import { memoryInbox } from '@ballast/core/stores/memory';
+import { secret } from '@ballast/core/vault';
 import Stripe from 'stripe';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StripeAnyEvent } from './events';
@@ -204,10 +205,13 @@ describe('stripeWebhooks', () => {
     expect(dead.events[0]?.lastError).toMatch(/invalid_event|does not match/);
   });
 
-  it('verifies what the fake sender signs, with two secrets during a rotation and the test-mode v0', async () => {
+  it('verifies what the fake sender signs, with two secrets during a rotation (one a vault Secret) and the test-mode v0', async () => {
     const fake = createFakeStripe({ rateLimit: false });
     const handled: StripeAnyEvent[] = [];
-    const { webhook, drain } = endpoint({ '*': (e) => void handled.push(e) }, { secret: ['whsec_new_one', SECRET] });
+    const { webhook, drain } = endpoint(
+      { '*': (e) => void handled.push(e) },
+      { secret: [secret('whsec_new_one'), SECRET] },
+    );
     const sender = createWebhookSender(fake, { target: webhook, secret: ['whsec_new_one', 'whsec_old_one'] });
     fake.emit('customer.created', customer('cus_r', 'r@example.com'));
     const report = await sender.flush();
