@@ -49,6 +49,7 @@ describe('idempotent() options', () => {
     ['lease as text', { ...base, lease: '30s' }, /lease must be a positive/],
     ['lease infinite', { ...base, lease: Number.POSITIVE_INFINITY }, /lease must be a positive/],
     ['retention negative', { ...base, retention: -5 }, /retention must be a non-negative/],
+    ['retention beyond any date', { ...base, retention: 1e20 }, /retention must be .* at most 100 years/],
     ['cacheErrors as text', { ...base, cacheErrors: 'yes' }, /cacheErrors must be/],
     ['wait as text', { ...base, wait: 'forever' }, /wait must be/],
     ['wait.timeout zero', { ...base, wait: { timeout: 0 } }, /wait.timeout must be a positive/],
@@ -387,8 +388,8 @@ describe('idempotent() lease extension', () => {
       },
       { store: memoryIdempotencyStore(), key: String },
     );
-    for (const ms of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) await wrapped(ms);
-    expect(results).toHaveLength(4);
+    for (const ms of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 1e20]) await wrapped(ms);
+    expect(results).toHaveLength(5);
     for (const r of results) expect(r).toMatchObject({ code: 'invalid_options' });
   });
 

@@ -164,11 +164,20 @@ function optionsError(message: string): IdempotencyError<'invalid_options'> {
   return new IdempotencyError('idempotent', 'invalid_options', message);
 }
 
+/** The longest duration accepted (a century), so deadlines stay valid dates in every store. */
+const MAX_DURATION = 100 * 365.25 * 24 * 60 * 60 * 1000;
+
 function duration(name: string, value: unknown, fallback: number, { allowZero = false } = {}): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < 0 ||
+    (!allowZero && value === 0) ||
+    value > MAX_DURATION
+  ) {
     throw optionsError(
-      `${name} must be a ${allowZero ? 'non-negative' : 'positive'} finite number of milliseconds, got ${String(value)}`,
+      `${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds, at most 100 years, got ${String(value)}`,
     );
   }
   return value;
@@ -366,11 +375,11 @@ export function idempotent<Input, Result>(
   }
 
   async function extendLease(key: string, token: string, ms: number = o.lease): Promise<number> {
-    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0 || ms > MAX_DURATION) {
       throw new IdempotencyError(
         'idempotent',
         'invalid_options',
-        `extendLease(ms) needs a positive finite number of milliseconds, got ${String(ms)}`,
+        `extendLease(ms) needs a positive number of milliseconds, at most 100 years, got ${String(ms)}`,
         { key },
       );
     }
