@@ -260,6 +260,26 @@ export function describeVaultContract(
       expect((await rotator.list(tenant())).every((s) => s.keyId === 'dk2')).toBe(true);
     });
 
+    it('lets two rotation jobs run at once: each row moves exactly once', async () => {
+      for (let i = 0; i < 60; i++) await vault.put(tenant(i % 3 === 0 ? 'a' : 'b'), `s${i}`, `value-${i}`);
+      const ring2 = keyring({ primary: 'k2', keys: { k1, k2 } });
+      const [one, two] = await Promise.all([
+        createVaultWith(crypto, { keyring: ring2, store }).rotate({ reencrypt: true, batchSize: 7 }),
+        createVaultWith(crypto, { keyring: ring2, store }).rotate({ reencrypt: true, batchSize: 5 }),
+      ]);
+      expect([...one.failures, ...two.failures]).toEqual([]);
+      expect(one.dataKeysCreated + two.dataKeysCreated).toBe(2);
+      expect(one.secretsReencrypted + two.secretsReencrypted).toBe(60);
+      const reader = createVaultWith(crypto, {
+        keyring: keyring({ primary: 'k2', keys: { k2 }, retired: ['k1'] }),
+        store,
+      });
+      for (let i = 0; i < 60; i++) {
+        expect((await reader.get(tenant(i % 3 === 0 ? 'a' : 'b'), `s${i}`)).reveal()).toBe(`value-${i}`);
+      }
+      expect(await reader.keyStatus()).toMatchObject({ dataKeysByMasterKey: { k2: 4 }, secretsOnOldDataKeys: 0 });
+    });
+
     it('reports key usage, to tell when a master key can be retired', async () => {
       await vault.put(tenant(), 'u', 'value-u');
       const status = await vault.keyStatus();
