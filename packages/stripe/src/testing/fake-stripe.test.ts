@@ -124,8 +124,11 @@ describe('fake Stripe behaviour', () => {
 
 describe('stripeMswHandlers', () => {
   const fake = createFakeStripe({ rateLimit: false });
-  const server = setupServer(...stripeMswHandlers(fake));
-  beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
+  const server = setupServer();
+  beforeAll(async () => {
+    server.use(...(await stripeMswHandlers(fake)));
+    server.listen({ onUnhandledFrame: 'error' });
+  });
   afterAll(() => server.close());
 
   it('answers calls to api.stripe.com from the fake', async () => {

@@ -1,4 +1,4 @@
-import { http, type RequestHandler } from 'msw';
+import type { RequestHandler } from 'msw';
 import type { FakeStripe } from './fake-stripe';
 
 /** Options for {@link stripeMswHandlers}. */
@@ -12,16 +12,19 @@ export interface StripeMswOptions {
 
 /**
  * msw request handlers that answer Stripe API calls from a fake Stripe, for
- * tests whose code calls `https://api.stripe.com` directly.
+ * tests whose code calls `https://api.stripe.com` directly. msw is loaded
+ * when this is called, so the rest of `@ballast/stripe/testing` works
+ * without it (it is an optional peer).
  *
  * @example
  * ```ts
  * const fake = createFakeStripe();
- * const server = setupServer(...stripeMswHandlers(fake));
+ * const server = setupServer(...(await stripeMswHandlers(fake)));
  * server.listen({ onUnhandledFrame: 'error' });
  * ```
  */
-export function stripeMswHandlers(fake: FakeStripe, options: StripeMswOptions = {}): RequestHandler[] {
+export async function stripeMswHandlers(fake: FakeStripe, options: StripeMswOptions = {}): Promise<RequestHandler[]> {
+  const { http } = await import('msw');
   const base = (options.baseUrl ?? 'https://api.stripe.com').replace(/\/+$/, '');
   return [http.all(`${base}/v1/*`, ({ request }) => fake.handle(request))];
 }
