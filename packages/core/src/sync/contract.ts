@@ -244,11 +244,14 @@ export function syncContract(open: () => Promise<SqlClient>): void {
           yield { records, next };
         };
       const inc = await t.run(changes([person(3, 2), person(13)], 'token-2'), { mode: 'incremental' });
-      expect(starts[0]).toMatchObject({ mode: 'incremental', since: first.startedAt, cursor: '10' });
+      expect(starts[0]).toMatchObject({ mode: 'incremental', since: first.startedAt, cursor: null, lastCursor: '10' });
       expect(inc.counts).toEqual({ seen: 2, inserted: 1, changed: 1, unchanged: 0, deleted: 0, failed: 0 });
       expect(await t.count()).toBe(13);
       await t.run(changes([], null), { mode: 'incremental' });
-      expect(starts[1]).toMatchObject({ since: inc.startedAt, cursor: 'token-2' });
+      expect(starts[1]).toMatchObject({ since: inc.startedAt, cursor: null, lastCursor: 'token-2' });
+      // a run that sees no cursor keeps the feed position for the next one
+      await t.run(changes([], null), { mode: 'incremental' });
+      expect(starts[2]?.lastCursor).toBe('token-2');
     });
 
     it('groups small pages into batches of batchSize records, one checkpoint each', async () => {

@@ -24,8 +24,7 @@ export interface SourceStart {
   mode: 'full' | 'incremental';
   /**
    * The checkpoint to continue from: the `next` of the last stored page of an
-   * interrupted run, or for a new incremental run the last cursor of the
-   * previous completed run. `null` means from the beginning.
+   * interrupted run. `null` when the run starts (from the beginning).
    */
   cursor: string | null;
   /**
@@ -33,6 +32,12 @@ export interface SourceStart {
    * `updated_since` filter. `null` for full runs and for the first run.
    */
   since: Date | null;
+  /**
+   * Incremental runs: the last cursor of the previous completed run, for
+   * change feeds that continue from a position (an event id, a sync token):
+   * start from `cursor ?? lastCursor`. `null` for full runs and the first run.
+   */
+  lastCursor: string | null;
   /** Fires when the run is aborted; pass it on to `fetch`. */
   signal: AbortSignal | undefined;
 }
@@ -51,6 +56,8 @@ export type SyncSource<T> = PageSource<T> | AsyncIterable<SyncPage<T>>;
 interface FetchContext {
   /** Incremental runs: when the previous completed run started (for `updated_since`), else `null`. */
   since: Date | null;
+  /** Incremental runs: the previous completed run's last cursor, else `null` (see {@link SourceStart}). */
+  lastCursor: string | null;
   /** The run's mode. */
   mode: 'full' | 'incremental';
   /** Fires when the run is aborted. */
@@ -106,7 +113,13 @@ export function cursorPages<T>(options: CursorPagesOptions<T>): PageSource<T> {
   return async function* (start) {
     let cursor = start.cursor;
     for (;;) {
-      const page = await fetchPage({ cursor, since: start.since, mode: start.mode, signal: start.signal });
+      const page = await fetchPage({
+        cursor,
+        since: start.since,
+        lastCursor: start.lastCursor,
+        mode: start.mode,
+        signal: start.signal,
+      });
       checkRecords(api, page?.records);
       const next = page.next ?? null;
       if (next !== null && next === cursor) {
@@ -170,7 +183,14 @@ export function offsetPages<T>(options: OffsetPagesOptions<T>): PageSource<T> {
       }
     }
     for (;;) {
-      const page = await fetchPage({ offset, limit, since: start.since, mode: start.mode, signal: start.signal });
+      const page = await fetchPage({
+        offset,
+        limit,
+        since: start.since,
+        lastCursor: start.lastCursor,
+        mode: start.mode,
+        signal: start.signal,
+      });
       checkRecords(api, page?.records);
       const more = page.more ?? page.records.length >= limit;
       const nextOffset = offset + page.records.length;
@@ -228,6 +248,7 @@ export function startingAfterPages<T>(options: StartingAfterPagesOptions<T>): Pa
       const page = await fetchPage({
         startingAfter: after,
         since: start.since,
+        lastCursor: start.lastCursor,
         mode: start.mode,
         signal: start.signal,
       });

@@ -44,8 +44,10 @@ export interface SyncRun {
   mode: 'full' | 'incremental';
   /** Its status. */
   status: SyncRunStatus;
-  /** Incremental runs: the `since` the source was given. */
+  /** Incremental runs: the `since` the source is given (when the previous completed run started). */
   since: Date | null;
+  /** Incremental runs: the `lastCursor` the source is given (the previous completed run's last cursor). */
+  fromCursor: string | null;
   /** The checkpoint: where the next page starts (`null` once the last page is stored). */
   cursor: string | null;
   /** The last non-null cursor the run saw; the next incremental run starts from it. */
@@ -120,6 +122,7 @@ interface RunRecord {
   mode: 'full' | 'incremental';
   status: SyncRunStatus;
   since: Date | null;
+  from_cursor: string | null;
   cursor: string | null;
   last_cursor: string | null;
   pages: number;
@@ -136,7 +139,7 @@ interface RunRecord {
 }
 
 const RUN_COLUMNS =
-  'id, mode, status, since, cursor, last_cursor, pages, seen, inserted, changed, unchanged, deleted, failed, error_code, error, started_at, finished_at';
+  'id, mode, status, since, from_cursor, cursor, last_cursor, pages, seen, inserted, changed, unchanged, deleted, failed, error_code, error, started_at, finished_at';
 
 function toRun(r: RunRecord): SyncRun {
   return {
@@ -144,6 +147,7 @@ function toRun(r: RunRecord): SyncRun {
     mode: r.mode,
     status: r.status,
     since: r.since,
+    fromCursor: r.from_cursor,
     cursor: r.cursor,
     lastCursor: r.last_cursor,
     pages: r.pages,
@@ -452,7 +456,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         cursor = last.rows[0]?.last_cursor ?? null;
       }
       const res = await tx.query<RunRecord>(
-        `INSERT INTO ${runs} (table_id, mode, status, since, cursor, last_cursor)
+        `INSERT INTO ${runs} (table_id, mode, status, since, from_cursor, last_cursor)
          VALUES ($1, $2, 'running', $3, $4, $4) RETURNING ${RUN_COLUMNS}`,
         [...key, ro.mode, since, cursor],
       );
@@ -641,7 +645,13 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
       await tableId('syncTable.run');
       const opened = await openRun(ro, resumable);
       let run = opened.run;
-      const start: SourceStart = { mode: ro.mode, cursor: run.cursor, since: run.since, signal: ro.signal };
+      const start: SourceStart = {
+        mode: ro.mode,
+        cursor: run.cursor,
+        since: run.since,
+        lastCursor: run.fromCursor,
+        signal: ro.signal,
+      };
       const abortError = () =>
         new SyncError('syncTable.run', 'aborted', `run ${run.id} was aborted after ${run.pages} pages`, {
           runId: run.id,

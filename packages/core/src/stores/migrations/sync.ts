@@ -55,6 +55,7 @@ CREATE TABLE ${n.table('sync_runs')} (
   mode text NOT NULL CHECK (mode IN ('full', 'incremental')),
   status text NOT NULL CHECK (status IN ('running', 'interrupted', 'completed', 'failed', 'abandoned')),
   since timestamptz,
+  from_cursor text,
   cursor text,
   last_cursor text,
   pages integer NOT NULL DEFAULT 0,
