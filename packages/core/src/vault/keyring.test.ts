@@ -81,6 +81,7 @@ describe('keyring', () => {
       { primary: Buffer.from(k1, 'base64').toString('base64url'), keys: { k2 } },
       { primary: 'k1', keys: { [k1]: k2 } },
       { primary: 'k1', keys: { [Buffer.from(k1, 'base64').toString('base64url')]: k2 } },
+      { primary: 'k1', keys: { [Buffer.from(k1, 'base64').toString('base64url')]: 42 } },
       `${k1},k2:${k2}`,
       `k1:${k1},k1:${k2}`,
     ];

@@ -72,7 +72,10 @@ export function keyring(config: KeyringConfig | string | Keyring): Keyring {
   }
   const parsed = configSchema.safeParse(typeof config === 'string' ? parseKeyringText(config) : config);
   if (!parsed.success) {
-    const where = parsed.error.issues.map((issue) => issue.path.join('.') || '(root)').join(', ');
+    // Path segments under `keys` are ids the caller chose; show them only when they look like ids.
+    const where = parsed.error.issues
+      .map((issue) => issue.path.map((segment) => printableId(String(segment))).join('.') || '(root)')
+      .join(', ');
     throw new VaultError(API, 'invalid_argument', `keyring configuration has the wrong shape at: ${where}`);
   }
   const { primary, keys, retired = [] } = parsed.data;
