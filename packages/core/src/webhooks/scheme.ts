@@ -1,4 +1,5 @@
 import { backend } from '#crypto';
+import type { HmacKey } from './crypto/types';
 import { WebhookVerificationError, type WebhookVerificationErrorCode } from './errors';
 
 /** The request as a scheme sees it: the raw body and a header lookup. */
@@ -95,7 +96,7 @@ const KEY_CACHE_SIZE = 64;
  */
 export function cachedKey<K>(scope: string, secret: string, derive: (secret: string) => K): K {
   let cache = keyCaches.get(scope);
-  if (!cache) {
+  if (cache === undefined) {
     cache = new Map();
     keyCaches.set(scope, cache);
   }
@@ -146,4 +147,51 @@ export function matchesAny(expected: Uint8Array, candidates: readonly Uint8Array
     if (backend.equal(expected, candidate)) return true;
   }
   return false;
+}
+
+/**
+ * True when the HMAC of `prefix + body` under the key of any secret equals any candidate, each
+ * compared in constant time. `keyOf` returns `undefined` for a secret that is not an HMAC key.
+ * Synchronous with a synchronous backend, and without a closure per call on that path.
+ */
+export function anyHmacMatches(
+  secrets: readonly string[],
+  keyOf: (secret: string) => HmacKey | undefined,
+  prefix: string,
+  body: string | Uint8Array,
+  candidates: readonly Uint8Array[],
+  from = 0,
+): boolean | Promise<boolean> {
+  if (candidates.length === 0) return false;
+  for (let i = from; i < secrets.length; i++) {
+    const key = keyOf(secrets[i] as string);
+    if (key === undefined) continue;
+    const mac = backend.hmac(key, prefix, body);
+    if (mac instanceof Promise) {
+      return mac.then(
+        (bytes) => matchesAny(bytes, candidates) || anyHmacMatches(secrets, keyOf, prefix, body, candidates, i + 1),
+      );
+    }
+    if (matchesAny(mac, candidates)) return true;
+  }
+  return false;
+}
+
+/** Resolves to `verdict` when `matched`, else rejects with `no_matching_signature` for `header`. */
+export function verdictWhen(
+  matched: boolean | Promise<boolean>,
+  verdict: SchemeVerdict,
+  scheme: string,
+  header: string,
+): SchemeVerdict | Promise<SchemeVerdict> {
+  if (matched === true) return verdict;
+  if (matched === false) throw noMatch(scheme, header);
+  return matched.then((ok) => {
+    if (!ok) throw noMatch(scheme, header);
+    return verdict;
+  });
+}
+
+function noMatch(scheme: string, header: string): WebhookVerificationError {
+  return schemeError(scheme, 'no_matching_signature', `no signature in ${header} matches the secret`, header);
 }

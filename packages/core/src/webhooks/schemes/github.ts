@@ -1,6 +1,7 @@
 import { backend } from '#crypto';
 import { fromHex, toHex } from '../encoding';
 import {
+  anyHmacMatches,
   cachedKey,
   checkSecretShape,
   requireHeader,
@@ -8,8 +9,7 @@ import {
   type SchemeSignRequest,
   type SchemeVerdict,
   schemeError,
-  settle,
-  someItem,
+  verdictWhen,
   type WebhookScheme,
 } from '../scheme';
 
@@ -40,13 +40,8 @@ export const githubScheme: WebhookScheme = {
       const code = hex.includes(',') ? 'duplicate_header' : 'malformed_header';
       throw schemeError(NAME, code, 'X-Hub-Signature-256 is not sha256= and 64 hex digits', HEADER);
     }
-    const matched = someItem(secrets, (secret) =>
-      settle(backend.hmac(keyOf(secret), '', request.body), (mac) => backend.equal(mac, signature)),
-    );
-    return settle(matched, (ok) => {
-      if (!ok) throw schemeError(NAME, 'no_matching_signature', 'the signature does not match the secret', HEADER);
-      return { id, timestamp: null };
-    });
+    const matched = anyHmacMatches(secrets, keyOf, '', request.body, [signature]);
+    return verdictWhen(matched, { id, timestamp: null }, NAME, HEADER);
   },
   async sign(request: SchemeSignRequest): Promise<Record<string, string>> {
     const [secret, ...more] = request.secrets;

@@ -3,6 +3,7 @@ import type { HashAlgorithm } from '../crypto/types';
 import { fromBase64, fromHex, toBase64, toHex } from '../encoding';
 import { WebhookVerificationError } from '../errors';
 import {
+  anyHmacMatches,
   cachedKey,
   checkSecretShape,
   parseUnixSeconds,
@@ -11,8 +12,7 @@ import {
   type SchemeSignRequest,
   type SchemeVerdict,
   schemeError,
-  settle,
-  someItem,
+  verdictWhen,
   type WebhookScheme,
 } from '../scheme';
 
@@ -132,13 +132,8 @@ export function hmacScheme(config: HmacSchemeConfig): WebhookScheme {
         timestamp = parsed;
       }
       const signed = signedPrefix(timestampText, id ?? '');
-      const matched = someItem(secrets, (secret) =>
-        settle(backend.hmac(keyOf(secret), signed, request.body), (mac) => backend.equal(mac, signature)),
-      );
-      return settle(matched, (ok) => {
-        if (!ok) throw schemeError(name, 'no_matching_signature', 'the signature does not match the secret', header);
-        return { id, timestamp };
-      });
+      const matched = anyHmacMatches(secrets, keyOf, signed, request.body, [signature]);
+      return verdictWhen(matched, { id, timestamp }, name, header);
     },
     async sign(request: SchemeSignRequest): Promise<Record<string, string>> {
       const [secret, ...more] = request.secrets;

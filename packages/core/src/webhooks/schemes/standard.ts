@@ -2,9 +2,9 @@ import { backend } from '#crypto';
 import type { Ed25519Key, HmacKey } from '../crypto/types';
 import { fromBase64, toBase64 } from '../encoding';
 import {
+  anyHmacMatches,
   cachedKey,
   checkSecretShape,
-  matchesAny,
   parseUnixSeconds,
   requireHeader,
   type SchemeRequest,
@@ -13,6 +13,7 @@ import {
   schemeError,
   settle,
   someItem,
+  verdictWhen,
   type WebhookScheme,
 } from '../scheme';
 
@@ -116,7 +117,12 @@ export interface StandardSchemeOptions {
 export function createStandardScheme(options: StandardSchemeOptions = {}): WebhookScheme {
   const signPrefix = options.headerNames ?? 'webhook';
   const name = signPrefix === 'svix' ? 'svix' : 'standard';
-  const keyOf = (secret: string) => cachedKey('standard', secret, (s) => decodeKey(name, s));
+  const decode = (secret: string) => decodeKey(name, secret);
+  const keyOf = (secret: string) => cachedKey('standard', secret, decode);
+  const hmacKeyOf = (secret: string) => {
+    const key = keyOf(secret);
+    return key.kind === 'hmac' ? key.key : undefined;
+  };
   return {
     name,
     checkSecret(secret) {
@@ -125,38 +131,29 @@ export function createStandardScheme(options: StandardSchemeOptions = {}): Webho
       }
     },
     verify(request: SchemeRequest, secrets: readonly string[]): SchemeVerdict | Promise<SchemeVerdict> {
-      const names = request.header(HEADERS.webhook.signature) !== undefined ? HEADERS.webhook : HEADERS.svix;
+      const standardSignature = request.header(HEADERS.webhook.signature);
+      const names = standardSignature !== undefined ? HEADERS.webhook : HEADERS.svix;
       const signatureHeader = names.signature;
       const id = requireHeader(name, request, names.id);
       const timestampText = requireHeader(name, request, names.timestamp);
-      const signatures = parseStandardSignatures(name, requireHeader(name, request, signatureHeader), signatureHeader);
+      const signatureText = standardSignature || requireHeader(name, request, signatureHeader);
+      const signatures = parseStandardSignatures(name, signatureText, signatureHeader);
       const timestamp = parseUnixSeconds(timestampText);
       if (timestamp === undefined) {
         const code = timestampText.includes(',') ? 'duplicate_header' : 'malformed_header';
         throw schemeError(name, code, `${names.timestamp} is not unix seconds`, names.timestamp);
       }
       const signed = `${id}.${timestampText}.`;
-      const matched = someItem(secrets, (secret) => {
+      const hmacMatched = anyHmacMatches(secrets, hmacKeyOf, signed, request.body, signatures.v1);
+      if (signatures.v1a.length === 0) return verdictWhen(hmacMatched, { id, timestamp }, name, signatureHeader);
+      // Ed25519 (v1a) against each whpk_ public key, once no HMAC signature matched
+      const publicKeyMatches = (secret: string) => {
         const key = keyOf(secret);
-        if (key.kind === 'hmac') {
-          return (
-            signatures.v1.length > 0 &&
-            settle(backend.hmac(key.key, signed, request.body), (mac) => matchesAny(mac, signatures.v1))
-          );
-        }
+        if (key.kind !== 'public') return false;
         return someItem(signatures.v1a, (signature) => backend.ed25519Verify(key.key, signature, signed, request.body));
-      });
-      return settle(matched, (ok) => {
-        if (!ok) {
-          throw schemeError(
-            name,
-            'no_matching_signature',
-            `no signature in ${signatureHeader} matches the secret`,
-            signatureHeader,
-          );
-        }
-        return { id, timestamp };
-      });
+      };
+      const matched = settle(hmacMatched, (ok) => ok || someItem(secrets, publicKeyMatches));
+      return verdictWhen(matched, { id, timestamp }, name, signatureHeader);
     },
     async sign(request: SchemeSignRequest): Promise<Record<string, string>> {
       const signed = `${request.id}.${request.timestamp}.`;

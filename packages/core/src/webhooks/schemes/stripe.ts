@@ -1,17 +1,16 @@
 import { backend } from '#crypto';
 import { fromHex, toHex } from '../encoding';
 import {
+  anyHmacMatches,
   cachedKey,
   checkSecretShape,
-  matchesAny,
   parseUnixSeconds,
   requireHeader,
   type SchemeRequest,
   type SchemeSignRequest,
   type SchemeVerdict,
   schemeError,
-  settle,
-  someItem,
+  verdictWhen,
   type WebhookScheme,
 } from '../scheme';
 
@@ -88,13 +87,8 @@ export const stripeScheme: WebhookScheme = {
     if (signatures.length === 0) {
       throw schemeError(NAME, 'no_matching_signature', 'Stripe-Signature has no v1 signature', HEADER);
     }
-    const matched = someItem(secrets, (secret) =>
-      settle(backend.hmac(keyOf(secret), prefix, request.body), (mac) => matchesAny(mac, signatures)),
-    );
-    return settle(matched, (ok) => {
-      if (!ok) throw schemeError(NAME, 'no_matching_signature', 'no v1 signature matches the secret', HEADER);
-      return { timestamp };
-    });
+    const matched = anyHmacMatches(secrets, keyOf, prefix, request.body, signatures);
+    return verdictWhen(matched, { timestamp }, NAME, HEADER);
   },
   async sign(request: SchemeSignRequest): Promise<Record<string, string>> {
     const prefix = `${request.timestamp}.`;
