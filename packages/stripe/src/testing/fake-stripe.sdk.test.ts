@@ -81,6 +81,8 @@ describe('the official stripe SDK against the fake server', () => {
     expect(price.type).toBe('recurring');
     expect((await sdk.prices.list({ product: product.id })).data.map((p) => p.id)).toEqual([price.id]);
     expect((await sdk.products.retrieve(product.id)).name).toBe('Pro plan');
+    expect((await sdk.products.list({ active: true, limit: 100 })).data.map((p) => p.id)).toContain(product.id);
+    expect((await sdk.prices.retrieve(price.id)).unit_amount).toBe(1500);
     expect((await sdk.products.update(product.id, { active: false })).active).toBe(false);
     expect((await sdk.prices.update(price.id, { nickname: 'monthly' })).nickname).toBe('monthly');
 
@@ -95,6 +97,7 @@ describe('the official stripe SDK against the fake server', () => {
     expect(invoices.data).toHaveLength(1);
     expect(invoices.data[0]?.amount_paid).toBe(3000);
     expect((await sdk.invoices.retrieve(invoices.data[0]?.id as string)).status).toBe('paid');
+    expect((await sdk.invoices.list({ subscription: subscription.id })).data).toHaveLength(1);
     expect((await sdk.subscriptions.update(subscription.id, { metadata: { seat: 'a' } })).metadata).toEqual({
       seat: 'a',
     });
@@ -131,7 +134,10 @@ describe('the official stripe SDK against the fake server', () => {
     expect((await sdk.paymentIntents.update(intent.id, { amount: 700 })).amount).toBe(700);
     const confirmed = await sdk.paymentIntents.confirm(intent.id);
     expect(confirmed.status).toBe('succeeded');
-    expect((await sdk.paymentIntents.retrieve(intent.id)).latest_charge).toMatch(/^ch_/);
+    const chargeId = (await sdk.paymentIntents.retrieve(intent.id)).latest_charge as string;
+    expect(chargeId).toMatch(/^ch_/);
+    expect((await sdk.charges.retrieve(chargeId)).amount).toBe(700);
+    expect((await sdk.charges.list({ payment_intent: intent.id })).data.map((c) => c.id)).toEqual([chargeId]);
     const spare = await sdk.paymentIntents.create({ amount: 100, currency: 'usd' });
     expect((await sdk.paymentIntents.cancel(spare.id)).status).toBe('canceled');
     expect((await sdk.paymentIntents.list({ limit: 2 })).data.map((p) => p.id)).toEqual([spare.id, intent.id]);
