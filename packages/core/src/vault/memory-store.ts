@@ -1,5 +1,4 @@
-import { VaultError } from './errors';
-import { type StoredDataKey, type StoredSecret, sameBytes, type VaultStore } from './store';
+import { type StoredDataKey, type StoredSecret, sameBytes, type VaultStore, validStoreName } from './store';
 
 /** Options for {@link memoryVaultStore}. */
 export interface MemoryVaultStoreOptions {
@@ -115,20 +114,4 @@ export function memoryVaultStore(options: MemoryVaultStoreOptions = {}): VaultSt
 /** Byte-order comparison of strings (matches Postgres with COLLATE "C"). */
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function hasControlCharacter(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 0x20) return true;
-  return false;
-}
-
-/**
- * Checks a store name: 1-64 printable characters.
- * @internal
- */
-export function validStoreName(name: unknown, api: string): string {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 64 || hasControlCharacter(name)) {
-    throw new VaultError(api, 'invalid_argument', 'the store name must be 1-64 printable characters');
-  }
-  return name;
 }

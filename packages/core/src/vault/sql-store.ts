@@ -1,8 +1,13 @@
 import { type SqlClient, sqlNames } from '../stores/sql';
 import { toBase64 } from './envelope';
 import { VaultError } from './errors';
-import { validStoreName } from './memory-store';
-import type { SecretReplacement, StoredDataKey, StoredSecret, VaultStore } from './store';
+import {
+  type SecretReplacement,
+  type StoredDataKey,
+  type StoredSecret,
+  type VaultStore,
+  validStoreName,
+} from './store';
 
 /** Options for {@link sqlVaultStore}. */
 export interface SqlVaultStoreOptions {

@@ -2,6 +2,7 @@
  * The driver contract behind a vault: rows of ciphertext and metadata only.
  * Drivers never see plaintext or unwrapped keys.
  */
+import { VaultError } from './errors';
 
 /** One stored secret: its envelope and metadata. */
 export interface StoredSecret {
@@ -80,4 +81,20 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 0x20) return true;
+  return false;
+}
+
+/**
+ * Checks a store name: 1-64 printable characters.
+ * @internal
+ */
+export function validStoreName(name: unknown, api: string): string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 64 || hasControlCharacter(name)) {
+    throw new VaultError(api, 'invalid_argument', 'the store name must be 1-64 printable characters');
+  }
+  return name;
 }
