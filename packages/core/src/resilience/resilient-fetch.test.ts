@@ -4,6 +4,7 @@ import { secret } from '../vault/secret';
 import { cacheStatus } from './cache';
 import { circuitBreaker } from './circuit-breaker';
 import type { ResilienceError } from './errors';
+import { rateLimiter } from './rate-limit/index';
 import { resilientFetch } from './resilient-fetch';
 import { recorder, settle, useMsw } from './test-support';
 import type { RateLimiter, ScheduleOptions } from './types';
@@ -118,6 +119,20 @@ describe('resilientFetch', () => {
     const pending = settle(f(URL_A));
     await vi.advanceTimersByTimeAsync(1_000);
     expect(((await pending).error as ResilienceError).code).toBe('deadline_exceeded');
+  });
+
+  it('with the real rateLimiter: a queued call fails with deadline_exceeded, the caller’s abort with its reason', async () => {
+    vi.useFakeTimers();
+    const limiter = rateLimiter({ limit: 1, interval: 60_000 });
+    const f = resilientFetch({ deadlineMs: 1_000, limiter, breaker: false, fetch: async () => new Response('ok') });
+    expect((await f(URL_A)).status).toBe(200); // takes the only slot, at once
+    const queued = settle(f(URL_A));
+    const controller = new AbortController();
+    const cancelled = settle(f(URL_A, { signal: controller.signal }));
+    controller.abort(new Error('user left'));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(((await queued).error as ResilienceError).code).toBe('deadline_exceeded');
+    expect(((await cancelled).error as Error).message).toBe('user left');
   });
 
   it('reveals a vault Secret only into the outgoing header', async () => {

@@ -161,11 +161,14 @@ export function resilientFetch(options: ResilientFetchOptions = {}): FetchLike {
     const limited =
       limiter === undefined
         ? (s?: AbortSignal) => timed(input, init, key, s, deadlineAt)
-        : (s?: AbortSignal) =>
-            limiter.schedule(
-              (ls) => timed(input, init, key, ls ?? s, deadlineAt),
-              s === undefined ? { key } : { key, signal: s },
-            );
+        : deadlineAt === Number.POSITIVE_INFINITY
+          ? (s?: AbortSignal) =>
+              limiter.schedule(
+                (ls) => timed(input, init, key, ls ?? s, deadlineAt),
+                s === undefined ? { key } : { key, signal: s },
+              )
+          : (s?: AbortSignal) =>
+              scheduleBefore(limiter, deadlineAt, key, s, timeoutEmit, () => timed(input, init, key, s, deadlineAt));
     return breakers === undefined
       ? limited(signal)
       : breakers.execute(key, limited, signal === undefined ? {} : { signal });
@@ -200,18 +203,10 @@ export function resilientFetch(options: ResilientFetchOptions = {}): FetchLike {
     if (deadlineMs === undefined) {
       return call(input, init, url, method, key, callerSignal, Number.POSITIVE_INFINITY);
     }
-    const deadlineAt = Date.now() + deadlineMs;
-    // Attempts run under min(timeout, what is left of the deadline), and a retry never
-    // waits past it. Only a limiter's queue needs a signal of its own for the deadline.
-    if (limiter === undefined) return call(input, init, url, method, key, callerSignal, deadlineAt);
-    return runWithTimeout(
-      (signal) => call(input, init, url, method, key, signal, deadlineAt),
-      deadlineMs,
-      'deadline',
-      key,
-      callerSignal,
-      timeoutEmit,
-    );
+    // The deadline needs no timer of its own: attempts run under min(timeout, what is
+    // left of it), a retry never starts a wait that would pass it, and a call held in a
+    // limiter's queue is pulled out when it passes (see scheduleBefore).
+    return call(input, init, url, method, key, callerSignal, Date.now() + deadlineMs);
   };
 }
 
@@ -244,6 +239,82 @@ function buildBreaker(value: ResilientFetchOptions['breaker'], onEvent: Resilien
   const opts = (value ?? {}) as CircuitBreakerOptions;
   const merged = emitter(opts.onEvent, onEvent);
   return circuitBreaker(merged === undefined ? opts : { ...opts, onEvent: merged });
+}
+
+/**
+ * A limiter's queue bounded by the deadline. The gate's signal is what the
+ * limiter sees; its timer (and the caller's abort listener) are set only when
+ * the limiter did not start the call at once, so the usual path costs one
+ * controller and no timer.
+ */
+class QueueGate {
+  readonly controller = new AbortController();
+  started = false;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  constructor(
+    readonly key: string,
+    readonly callerSignal: AbortSignal | undefined,
+    readonly emit: ResilienceEventHandler | undefined,
+  ) {}
+  /** The caller aborted while the call was queued. */
+  handleEvent(): void {
+    this.controller.abort(this.callerSignal?.reason);
+  }
+  /** The limiter started the call (or gave up on it): the gate has no more work. */
+  release(): void {
+    this.started = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.callerSignal?.removeEventListener('abort', this);
+  }
+}
+
+function expireGate(gate: QueueGate, limitMs: number): void {
+  gate.emit?.({ type: 'timeout', at: Date.now(), key: gate.key, scope: 'deadline', limitMs });
+  gate.controller.abort(
+    new ResilienceError(
+      'deadline',
+      'deadline_exceeded',
+      'the deadline passed while the call waited for the rate limiter',
+      {
+        key: gate.key,
+        waitMs: limitMs,
+      },
+    ),
+  );
+}
+
+function scheduleBefore(
+  limiter: RateLimiter,
+  deadlineAt: number,
+  key: string,
+  callerSignal: AbortSignal | undefined,
+  emit: ResilienceEventHandler | undefined,
+  run: () => Promise<Response>,
+): Promise<Response> {
+  if (callerSignal?.aborted) return Promise.reject(callerSignal.reason);
+  const gate = new QueueGate(key, callerSignal, emit);
+  const pending = limiter.schedule(
+    () => {
+      gate.release();
+      return run();
+    },
+    { key, signal: gate.controller.signal },
+  );
+  if (gate.started) return pending; // started at once: no timer, no listener
+  const leftMs = Math.max(0, deadlineAt - Date.now());
+  gate.timer = setTimeout(expireGate, leftMs, gate, leftMs);
+  callerSignal?.addEventListener('abort', gate);
+  return pending.then(
+    (response) => {
+      gate.release();
+      return response;
+    },
+    (error: unknown) => {
+      gate.release();
+      // queued and pulled out: the deadline's (or the caller's) reason, not the limiter's wrapper
+      throw gate.controller.signal.aborted ? gate.controller.signal.reason : error;
+    },
+  );
 }
 
 function checkHeaders(headers: Record<string, HeaderSource>): Array<[string, HeaderSource]> {
