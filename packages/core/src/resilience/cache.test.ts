@@ -127,6 +127,22 @@ describe('cache (stale-if-error)', () => {
     expect((other.error as ResilienceError).code).toBe('no_cached_value');
   });
 
+  it('stores the decoded body without the headers that described its transfer', async () => {
+    server.use(
+      http.get(URL_A, () =>
+        HttpResponse.json({ ok: true }, { headers: { 'content-encoding': 'identity', 'content-length': '11' } }),
+      ),
+    );
+    const store = memoryCache();
+    const c = cache({ store });
+    await c.wrap((i, n) => fetch(i, n))(URL_A);
+    await c.flush();
+    const names = (await store.get(`GET ${URL_A}`))?.headers.map(([name]) => name);
+    expect(names).toContain('content-type');
+    expect(names).not.toContain('content-encoding');
+    expect(names).not.toContain('content-length');
+  });
+
   it('leaves POST requests and no-store responses alone', async () => {
     const store = memoryCache();
     server.use(

@@ -70,6 +70,12 @@ export const CACHE_HEADER = 'x-ballast-cache';
 const served = new WeakMap<Response, 'hit' | 'stale'>();
 
 /**
+ * Headers that describe how the body travelled, not what it is: `fetch` has
+ * already decoded the body, so a stored copy must not claim gzip or a length.
+ */
+const BODY_FRAMING = new Set(['content-encoding', 'content-length', 'transfer-encoding']);
+
+/**
  * How the cache served a response: `hit` (fresh), `stale` (standing in for a
  * failure), or undefined (from the provider).
  */
@@ -187,7 +193,7 @@ export function cacheEngine(options: CacheOptions): CacheEngine {
           {
             status: copy.status,
             statusText: copy.statusText,
-            headers: [...copy.headers],
+            headers: [...copy.headers].filter(([name]) => !BODY_FRAMING.has(name)),
             body: new Uint8Array(body),
             storedAt: now,
           },
