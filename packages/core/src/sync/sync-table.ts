@@ -170,6 +170,8 @@ interface Prepared<T> {
   id: string;
   hash: string;
   record: T;
+  /** The record's JSON, when serialized ahead (first loads send every record). */
+  json?: string;
 }
 
 function errorMessage(error: unknown): string {
@@ -224,6 +226,10 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
 
   const sql = {
     lock: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
+    // run batches only: their checkpoint commits with them, so a crash that
+    // loses the last commits loses data and checkpoint together, and the
+    // resumed run fetches those pages again (decision 0403)
+    relaxed: 'SET LOCAL synchronous_commit = off',
     // one index probe per id (the LATERAL ... LIMIT 1 keeps the planner from
     // scanning the whole table's key range when its statistics are stale)
     existing: `SELECT i.id AS external_id, r.hash, r.deleted FROM unnest($2::text[]) AS i(id)
@@ -368,7 +374,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
       for (const d of dirty) {
         let json: string | undefined;
         try {
-          json = JSON.stringify(d.record);
+          json = d.json ?? JSON.stringify(d.record);
         } catch (error) {
           failed++;
           onInvalid?.(d.record, `the record is not JSON: ${errorMessage(error)}`);
@@ -398,10 +404,16 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
   }
 
   /** Runs `fn` in a transaction that holds this table's write lock; database errors become `store_failed`. */
-  async function locked<R>(api: string, fn: (tx: SqlExecutor) => Promise<R>, runId?: number): Promise<R> {
+  async function locked<R>(
+    api: string,
+    fn: (tx: SqlExecutor) => Promise<R>,
+    run?: { id: number; checkpointed: boolean },
+  ): Promise<R> {
+    const runId = run?.id;
     try {
       return await db.transaction(async (tx) => {
         await tx.query(sql.lock, [lockKey]);
+        if (run?.checkpointed) await tx.query(sql.relaxed);
         return fn(tx);
       });
     } catch (error) {
@@ -474,9 +486,23 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
   }
 
   /** Reads ids and hashes of buffered pages (CPU work, done while the previous batch is being stored). */
-  async function prepareBatch(pages: readonly SyncPage<T>[], ro: NormalizedRunOptions): Promise<PreparedBatch> {
+  async function prepareBatch(
+    pages: readonly SyncPage<T>[],
+    ro: NormalizedRunOptions,
+    probe: { lookup: boolean },
+  ): Promise<PreparedBatch> {
     const records = pages.length === 1 ? (pages[0] as SyncPage<T>).records : pages.flatMap((p) => p.records);
     const { items, failed } = await prepare(records, ro.onInvalidRecord);
+    if (!probe.lookup) {
+      // a first load sends every record: serialize now, while the previous batch is stored
+      for (const item of items) {
+        try {
+          item.json = JSON.stringify(item.record);
+        } catch {
+          // left for the store step, which counts it as failed
+        }
+      }
+    }
     return {
       items,
       failed,
@@ -532,7 +558,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         }
         return toRun(updated);
       },
-      run.id,
+      { id: run.id, checkpointed: true },
     );
   }
 
@@ -595,7 +621,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         }
         return toRun(updated);
       },
-      run.id,
+      { id: run.id, checkpointed: false },
     );
     if (refusal) throw refusal;
     return finished;
@@ -685,7 +711,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
           if (buffer.length > 0) {
             const pages = buffer.splice(0);
             buffered = 0;
-            const batch = await prepareBatch(pages, ro);
+            const batch = await prepareBatch(pages, ro, probe);
             await storing;
             storing = storeBatch(run, batch, ro, probe).then((updated) => {
               run = updated;
