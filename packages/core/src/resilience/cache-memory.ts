@@ -1,5 +1,5 @@
 import type { CachedResponse, CacheStore } from './cache-store';
-import { checkNumber } from './errors';
+import { checkNumber, checkOptions } from './errors';
 
 /** Options of {@link memoryCache}. */
 export interface MemoryCacheOptions {
@@ -20,6 +20,7 @@ export interface MemoryCacheOptions {
  * ```
  */
 export function memoryCache(options: MemoryCacheOptions = {}): CacheStore & { readonly size: number } {
+  checkOptions('memoryCache', options);
   const maxEntries = options.maxEntries ?? 1000;
   checkNumber('memoryCache', 'maxEntries', maxEntries, 1);
   const entries = new Map<string, { entry: CachedResponse; expiresAt: number }>();

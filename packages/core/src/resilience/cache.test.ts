@@ -192,6 +192,7 @@ describe('cache (stale-if-error)', () => {
     [{ maxStaleMs: Number.NaN }, 'maxStaleMs'],
     [{ key: 'x' }, 'key'],
     [{ store: {} }, 'store'],
+    [null, 'options'],
   ])('rejects bad options %j with invalid_options', (options, field) => {
     expect(() => cache(options as never)).toThrow(expect.objectContaining({ code: 'invalid_options' }));
     expect(() => cache(options as never)).toThrow(new RegExp(field));

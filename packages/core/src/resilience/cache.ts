@@ -1,6 +1,6 @@
 import { memoryCache } from './cache-memory';
 import type { CachedResponse, CacheStore } from './cache-store';
-import { checkFunction, checkNumber, ResilienceError } from './errors';
+import { checkFunction, checkNumber, checkOptions, ResilienceError } from './errors';
 import { definedOnly, discard, emitter, headerOf, hostOf, methodOf, urlOf } from './internal';
 import type { FetchLike, ResilienceEventHandler } from './types';
 
@@ -135,6 +135,7 @@ export function cache(options: CacheOptions = {}): Cache {
 /** @internal */
 export function cacheEngine(options: CacheOptions): CacheEngine {
   const api = 'cache';
+  checkOptions(api, options);
   const o = { ...DEFAULTS, ...definedOnly(options) };
   checkNumber(api, 'ttlMs', o.ttlMs, 0);
   checkNumber(api, 'maxStaleMs', o.maxStaleMs, 0);

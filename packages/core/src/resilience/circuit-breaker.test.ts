@@ -233,6 +233,8 @@ describe('circuitBreaker', () => {
     [{ windowMs: 5 }, 'windowMs'],
     [{ isFailure: 1 }, 'isFailure'],
     [{ idleMs: -1 }, 'idleMs'],
+    ['fast', 'options'],
+    [[], 'options'],
   ])('rejects bad options %j with invalid_options', (options, field) => {
     expect(() => circuitBreaker(options as never)).toThrow(expect.objectContaining({ code: 'invalid_options' }));
     expect(() => circuitBreaker(options as never)).toThrow(new RegExp(field));

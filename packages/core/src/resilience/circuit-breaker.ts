@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import OpossumBreaker from 'opossum';
-import { checkFunction, checkNumber, ResilienceError } from './errors';
+import { checkFunction, checkNumber, checkOptions, ResilienceError } from './errors';
 import { definedOnly, emitter, isNetworkError } from './internal';
 import type { ResilienceEventHandler } from './types';
 
@@ -137,8 +137,9 @@ interface Entry {
  * ```
  */
 export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreakers {
-  const o = { ...DEFAULTS, ...definedOnly(options) };
   const api = 'circuitBreaker';
+  checkOptions(api, options);
+  const o = { ...DEFAULTS, ...definedOnly(options) };
   checkNumber(api, 'failureThreshold', o.failureThreshold, 2);
   checkNumber(api, 'errorRate', o.errorRate, Number.MIN_VALUE, 1);
   checkNumber(api, 'minimumVolume', o.minimumVolume, 2);

@@ -81,3 +81,14 @@ export function checkFunction(api: string, name: string, value: unknown) {
     throw new ResilienceError(api, 'invalid_options', `${name} must be a function, got ${typeof value}`);
   }
 }
+
+/** Throws `invalid_options` unless `options` is a plain object (or undefined). @internal */
+export function checkOptions(api: string, options: unknown) {
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw new ResilienceError(
+      api,
+      'invalid_options',
+      `options must be an object, got ${options === null ? 'null' : typeof options}`,
+    );
+  }
+}

@@ -1,4 +1,4 @@
-import { checkNumber } from './errors';
+import { checkNumber, checkOptions } from './errors';
 import { definedOnly } from './internal';
 
 /** Options of {@link retryBudget}. */
@@ -57,6 +57,7 @@ interface Bucket {
  * ```
  */
 export function retryBudget(options: RetryBudgetOptions = {}): RetryBudget {
+  checkOptions('retryBudget', options);
   const o = { ...DEFAULTS, ...definedOnly(options) };
   checkNumber('retryBudget', 'ratio', o.ratio, 0, 1000);
   checkNumber('retryBudget', 'minPerSecond', o.minPerSecond, 0);

@@ -309,6 +309,7 @@ describe('retry', () => {
     [{ budget: 5 }, 'budget'],
     [{ budget: { ratio: -1 } }, 'ratio'],
     [{ random: 0.5 }, 'random'],
+    [3, 'options'],
   ])('rejects bad options %j with invalid_options', (options, field) => {
     let error: unknown;
     try {

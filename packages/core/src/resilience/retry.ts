@@ -1,6 +1,6 @@
 import pRetry, { AbortError } from 'p-retry';
 import { fullJitter } from './backoff';
-import { checkFunction, checkNumber, ResilienceError } from './errors';
+import { checkFunction, checkNumber, checkOptions, ResilienceError } from './errors';
 import {
   definedOnly,
   discard,
@@ -182,6 +182,7 @@ export function retry(options: RetryOptions = {}): Retry {
 /** @internal */
 export function retryEngine(options: RetryOptions): RetryEngine {
   const api = 'retry';
+  checkOptions(api, options);
   const o = { ...DEFAULTS, ...definedOnly(options) };
   checkNumber(api, 'attempts', o.attempts, 1, 100);
   if (!Number.isInteger(o.attempts)) checkNumber(api, 'attempts (an integer)', Number.NaN, 1, 100);
