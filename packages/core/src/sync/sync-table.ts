@@ -229,18 +229,28 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     // run batches only: their checkpoint commits with them, so a crash that
     // loses the last commits loses data and checkpoint together, and the
     // resumed run fetches those pages again (decision 0403)
-    relaxed: 'SET LOCAL synchronous_commit = off',
-    // one index probe per id (the LATERAL ... LIMIT 1 keeps the planner from
-    // scanning the whole table's key range when its statistics are stale)
-    existing: `SELECT i.id AS external_id, r.hash, r.deleted FROM unnest($2::text[]) AS i(id)
-      CROSS JOIN LATERAL (
-        SELECT hash, deleted_at IS NOT NULL AS deleted FROM ${rows}
-        WHERE ${KEY} AND external_id = i.id LIMIT 1
-      ) r`,
-    // Upserts the records sent (new or changed by the lookup) and writes only
-    // those whose hash differs or that come back from a soft delete. In a full
-    // run, records seen but not written go to sync_seen: the known-unchanged
-    // ids ($6) and any sent record the hash guard skipped.
+    lockRelaxed: "SELECT pg_advisory_xact_lock(hashtextextended($1, 0)), set_config('synchronous_commit', 'off', true)",
+    // Compares the hashes of a chunk with the stored ones (one index probe per
+    // id: the LATERAL ... LIMIT 1 keeps the plan so whatever the statistics
+    // say), records the unchanged ids as seen in a full run ($5), and returns
+    // the ids that must be sent: new, changed, or back from a soft delete.
+    compare: `WITH input AS (
+        SELECT * FROM unnest($2::text[], $3::text[]) AS i(id, hash)
+      ), found AS (
+        SELECT i.id, i.hash AS sent, r.hash AS stored, r.deleted FROM input i
+        LEFT JOIN LATERAL (
+          SELECT hash, deleted_at IS NOT NULL AS deleted FROM ${rows}
+          WHERE ${KEY} AND external_id = i.id LIMIT 1
+        ) r ON true
+      ), seen AS (
+        INSERT INTO ${seenTable} (run_id, external_id)
+        SELECT $4, id FROM found WHERE $5 AND stored = sent AND NOT deleted
+      )
+      SELECT id, stored IS NOT NULL AS known FROM found WHERE stored IS DISTINCT FROM sent OR deleted`,
+    // Upserts the records sent and writes only those whose hash differs or
+    // that come back from a soft delete. In a full run, a sent record the hash
+    // guard skipped (possible when the compare step was skipped) goes to
+    // sync_seen.
     write: `WITH input AS (
         SELECT * FROM unnest($2::text[], $3::text[], $4::text[]) AS i(external_id, hash, data)
       ), up AS (
@@ -253,9 +263,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         RETURNING external_id, (xmax = 0) AS inserted
       ), seen AS (
         INSERT INTO ${seenTable} (run_id, external_id)
-        SELECT $5, id FROM unnest($6::text[]) AS id WHERE $7
-        UNION ALL
-        SELECT $5, i.external_id FROM input i WHERE $7 AND NOT EXISTS (SELECT 1 FROM up WHERE up.external_id = i.external_id)
+        SELECT $5, i.external_id FROM input i WHERE $6 AND NOT EXISTS (SELECT 1 FROM up WHERE up.external_id = i.external_id)
       )
       SELECT (count(*) FILTER (WHERE inserted))::int AS inserted, (count(*) FILTER (WHERE NOT inserted))::int AS changed FROM up`,
   };
@@ -353,20 +361,17 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     for (let start = 0; start < items.length; start += batchSize) {
       const chunk = items.slice(start, start + batchSize);
       let dirty = chunk;
-      const clean: string[] = [];
       if (probe.lookup) {
-        const stored = await tx.query<{ external_id: string; hash: string; deleted: boolean }>(sql.existing, [
+        const found = await tx.query<{ id: string; known: boolean }>(sql.compare, [
           ...key,
           chunk.map((c) => c.id),
+          chunk.map((c) => c.hash),
+          runId,
+          full,
         ]);
-        const known = new Map(stored.rows.map((r) => [r.external_id, r]));
-        dirty = [];
-        for (const c of chunk) {
-          const k = known.get(c.id);
-          if (k === undefined || k.hash !== c.hash || k.deleted) dirty.push(c);
-          else clean.push(c.id);
-        }
-        probe.lookup = stored.rows.length > 0;
+        const send = new Set(found.rows.map((r) => r.id));
+        dirty = chunk.filter((c) => send.has(c.id));
+        probe.lookup = dirty.length < chunk.length || found.rows.some((r) => r.known);
       }
       const ids: string[] = [];
       const hashes: string[] = [];
@@ -384,14 +389,13 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         hashes.push(d.hash);
         data.push(json);
       }
-      if (ids.length === 0 && !full) continue;
+      if (ids.length === 0) continue;
       const res = await tx.query<{ inserted: number; changed: number }>(sql.write, [
         ...key,
         ids,
         hashes,
         data,
         runId,
-        clean,
         full,
       ]);
       const written = (res.rows[0]?.inserted ?? 0) + (res.rows[0]?.changed ?? 0);
@@ -412,8 +416,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     const runId = run?.id;
     try {
       return await db.transaction(async (tx) => {
-        await tx.query(sql.lock, [lockKey]);
-        if (run?.checkpointed) await tx.query(sql.relaxed);
+        await tx.query(run?.checkpointed ? sql.lockRelaxed : sql.lock, [lockKey]);
         return fn(tx);
       });
     } catch (error) {
@@ -573,12 +576,13 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         if (run.mode === 'full') {
           // unseen: live, not written since the run started (what the run wrote it saw),
           // and not recorded as seen unchanged
-          const unseen = `${KEY} AND deleted_at IS NULL
-            AND changed_at < (SELECT started_at FROM ${runs} WHERE id = $2)
+          const notSeen = `changed_at < (SELECT started_at FROM ${runs} WHERE id = $2)
             AND NOT EXISTS (SELECT 1 FROM ${seenTable} s WHERE s.run_id = $2 AND s.external_id = r.external_id)`;
+          const unseen = `${KEY} AND deleted_at IS NULL AND ${notSeen}`;
+          // one pass over the table's live rows
           const tally = await tx.query<{ live: number; missing: number }>(
-            `SELECT (SELECT count(*) FROM ${rows} WHERE ${KEY} AND deleted_at IS NULL)::int AS live,
-                    (SELECT count(*) FROM ${rows} r WHERE ${unseen})::int AS missing`,
+            `SELECT count(*)::int AS live, (count(*) FILTER (WHERE ${notSeen}))::int AS missing
+             FROM ${rows} r WHERE ${KEY} AND deleted_at IS NULL`,
             [...key, run.id],
           );
           const { live = 0, missing = 0 } = tally.rows[0] ?? {};
