@@ -1,4 +1,5 @@
 import { type CachedResponse, type CacheStore, fromBase64, toBase64 } from './cache-store';
+import { ResilienceError } from './errors';
 
 /** The few ioredis methods {@link redisCache} uses (an ioredis `Redis` or `Cluster` fits). */
 export interface RedisCacheClient {
@@ -35,7 +36,14 @@ interface Stored {
  * ```
  */
 export function redisCache(redis: RedisCacheClient, options: RedisCacheOptions = {}): CacheStore {
+  const client = redis as Partial<RedisCacheClient> | null;
+  if (typeof client?.get !== 'function' || typeof client.set !== 'function' || typeof client.del !== 'function') {
+    throw new ResilienceError('redisCache', 'invalid_options', 'redis must be an ioredis client (get, set, del)');
+  }
   const prefix = options.prefix ?? 'ballast:cache:';
+  if (typeof prefix !== 'string') {
+    throw new ResilienceError('redisCache', 'invalid_options', 'prefix must be a string');
+  }
   return {
     async get(key) {
       const raw = await redis.get(prefix + key);

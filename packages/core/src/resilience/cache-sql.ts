@@ -1,5 +1,6 @@
 import { type SqlExecutor, sqlNames } from '../stores/sql';
 import type { CachedResponse, CacheStore } from './cache-store';
+import { ResilienceError } from './errors';
 
 /** Options of {@link sqlCache}. */
 export interface SqlCacheOptions {
@@ -31,7 +32,19 @@ interface Row {
  * ```
  */
 export function sqlCache(db: SqlExecutor, options: SqlCacheOptions = {}): CacheStore & { purge(): Promise<number> } {
-  const table = sqlNames(options.schema).table('cache_entries');
+  if (typeof (db as Partial<SqlExecutor> | null)?.query !== 'function') {
+    throw new ResilienceError(
+      'sqlCache',
+      'invalid_options',
+      'db must be a SqlClient (createPGlite(), createPostgres(), ...)',
+    );
+  }
+  let table: string;
+  try {
+    table = sqlNames(options.schema).table('cache_entries');
+  } catch (error) {
+    throw new ResilienceError('sqlCache', 'invalid_options', `schema must be a plain SQL identifier`, { cause: error });
+  }
   return {
     async get(key) {
       const res = await db.query<Row>(

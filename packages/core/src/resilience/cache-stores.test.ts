@@ -35,6 +35,18 @@ describe('memoryCache', () => {
   });
 });
 
+describe('store construction', () => {
+  it('rejects what is not a SQL client or a Redis client, and a bad schema or prefix', () => {
+    const bad = expect.objectContaining({ code: 'invalid_options' });
+    expect(() => sqlCache({} as never)).toThrow(bad);
+    expect(() => sqlCache({ query: async () => ({ rows: [], rowCount: 0 }) }, { schema: 'x; DROP' })).toThrow(bad);
+    expect(() => redisCache(null as never)).toThrow(bad);
+    expect(() => redisCache({ get: async () => null } as never)).toThrow(bad);
+    const client = { get: async () => null, set: async () => 'OK', del: async () => 0 };
+    expect(() => redisCache(client, { prefix: 1 as never })).toThrow(bad);
+  });
+});
+
 describe('sqlCache [pglite]', () => {
   let db: SqlClient;
   cacheStoreContract(async () => {
