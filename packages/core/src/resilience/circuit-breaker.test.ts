@@ -132,6 +132,31 @@ describe('circuitBreaker', () => {
     breakers.close();
   });
 
+  it('opens again, rather than closing, when the caller aborts the probe', async () => {
+    vi.useFakeTimers();
+    let status = 503;
+    server.use(
+      http.get(URL_A, async () => {
+        if (status === 200) await new Promise((r) => setTimeout(r, 1_000));
+        return new HttpResponse(null, { status });
+      }),
+    );
+    const breakers = circuitBreaker({ failureThreshold: 2, cooldownMs: 1_000 });
+    const f = resilientFetch({ retry: false, breaker: breakers, timeoutMs: false });
+    await f(URL_A);
+    await f(URL_A);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(breakers.state('provider.test')).toBe('half_open');
+    status = 200;
+    const controller = new AbortController();
+    const probe = settle(f(URL_A, { signal: controller.signal }));
+    await vi.advanceTimersByTimeAsync(10);
+    controller.abort();
+    expect(((await probe).error as Error).name).toBe('AbortError');
+    expect(breakers.state('provider.test')).toBe('open');
+    breakers.close();
+  });
+
   it('keeps one breaker per host (or per key function)', async () => {
     vi.useFakeTimers();
     provider(URL_A, () => 503);

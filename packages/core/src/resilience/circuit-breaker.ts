@@ -177,12 +177,19 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
       if (result instanceof Response && isFailure({ response: result })) throw new CountedResponse(result);
       return result;
     });
-  const errorFilter = (error: unknown, _fn?: unknown, signal?: AbortSignal): boolean =>
-    !(error instanceof CountedResponse) && (signal?.aborted === true || !isFailure({ error }));
 
   const retryIn = (e: Entry) => (e.state === 'open' ? Math.max(0, e.openedAt + o.cooldownMs - Date.now()) : 0);
 
   const create = (key: string): Entry => {
+    const holder: { entry?: Entry } = {};
+    /** True when opossum should not count an error (it then reports a success). */
+    const errorFilter = (error: unknown, _fn?: unknown, signal?: AbortSignal): boolean => {
+      if (error instanceof CountedResponse) return false;
+      // The caller's own abort says nothing about the provider, except during the probe:
+      // an aborted probe proved nothing, so the breaker opens again rather than closing.
+      if (signal?.aborted === true) return holder.entry?.state !== 'half_open';
+      return !isFailure({ error });
+    };
     const status = leanStatus(o.windowMs, rotate);
     const breaker = new OpossumBreaker<Parameters<Action>, unknown>(action, {
       status,
@@ -194,6 +201,7 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
       errorFilter,
     });
     const e: Entry = { breaker, state: 'closed', consecutive: 0, openedAt: 0, lastUsed: Date.now(), inFlight: 0 };
+    holder.entry = e;
     const change = (to: BreakerState) => {
       const from = e.state;
       if (from === to) return;
