@@ -79,23 +79,34 @@ export function fromBase64(text: string, start = 0, stop = text.length): Uint8Ar
   const length = end - start;
   if (length % 4 === 1 || length < 0) return undefined;
   const out = new Uint8Array((length * 3) >> 2);
-  let bits = 0;
-  let acc = 0;
+  const full = start + length - (length % 4);
   let j = 0;
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    const v = c < 128 ? (B64_VALUE[c] as number) : -1;
-    if (v < 0) return undefined;
-    acc = (acc << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[j++] = (acc >> bits) & 255;
-    }
+  // four characters make three bytes; a character outside the alphabet is -1, which keeps the sign
+  // bit set whatever it is shifted by, so one sign check per quad catches it
+  for (let i = start; i < full; i += 4) {
+    const n = (sextet(text, i) << 18) | (sextet(text, i + 1) << 12) | (sextet(text, i + 2) << 6) | sextet(text, i + 3);
+    if (n < 0) return undefined;
+    out[j++] = n >> 16;
+    out[j++] = (n >> 8) & 255;
+    out[j++] = n & 255;
   }
-  // the leftover bits of the last character must be zero (canonical encoding)
-  if ((acc & ((1 << bits) - 1)) !== 0) return undefined;
+  const rest = end - full;
+  if (rest > 0) {
+    const n =
+      (sextet(text, full) << 18) | (sextet(text, full + 1) << 12) | (rest === 3 ? sextet(text, full + 2) << 6 : 0);
+    if (n < 0) return undefined;
+    // the unused low bits of the last character must be zero (a canonical encoding)
+    if ((rest === 2 ? n & 0xffff : n & 0xff) !== 0) return undefined;
+    out[j++] = n >> 16;
+    if (rest === 3) out[j] = (n >> 8) & 255;
+  }
   return out;
+}
+
+/** The 6-bit value of the base64 character at `i`, or -1 when it is not one. */
+function sextet(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  return c < 128 ? (B64_VALUE[c] as number) : -1;
 }
 
 const encoder = new TextEncoder();
@@ -131,4 +142,28 @@ export function utf8Length(text: string): number {
     } else length += 3;
   }
   return length;
+}
+
+/** True when `text.slice(start, end)` is hex digits only (either case). */
+export function isHex(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || (HEX_VALUE[c] as number) < 0) return false;
+  }
+  return true;
+}
+
+/**
+ * True when `text.slice(start, end)` is the padded standard base64 of exactly `bytes` bytes
+ * (alphabet characters, then the `=` padding that length requires).
+ */
+export function isPaddedBase64(text: string, start: number, end: number, bytes: number): boolean {
+  const chars = Math.ceil((bytes * 4) / 3);
+  if (end - start !== Math.ceil(bytes / 3) * 4) return false;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    const valid = i < start + chars ? c < 128 && (B64_VALUE[c] as number) >= 0 : c === 61;
+    if (!valid) return false;
+  }
+  return true;
 }

@@ -23,7 +23,6 @@ function single(name: string, value: string | readonly string[] | undefined): st
   return single(name, value[0] as string);
 }
 
-const UPPER_CASE = /[A-Z]/;
 /** Marks a name seen under two letter cases. */
 const TWICE: unique symbol = Symbol('sent twice');
 
@@ -43,7 +42,7 @@ export function headerLookup(headers: WebhookHeaders): (name: string) => string 
     if (direct === undefined) {
       direct = true;
       for (const key in record) {
-        if (UPPER_CASE.test(key)) {
+        if (key !== key.toLowerCase()) {
           direct = false;
           break;
         }

@@ -195,3 +195,47 @@ export function verdictWhen(
 function noMatch(scheme: string, header: string): WebhookVerificationError {
   return schemeError(scheme, 'no_matching_signature', `no signature in ${header} matches the secret`, header);
 }
+
+/** Constant-time equality of two strings (only their lengths, which are public, end it early). */
+export function equalText(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+/**
+ * {@link anyHmacMatches} for signatures kept as they are written in the header (lower-case hex or
+ * padded base64): the expected HMAC is encoded once per secret and compared as text in constant
+ * time, so no candidate is decoded or allocated.
+ */
+export function anyHmacTextMatches(
+  secrets: readonly string[],
+  keyOf: (secret: string) => HmacKey | undefined,
+  prefix: string,
+  body: string | Uint8Array,
+  encoding: 'hex' | 'base64',
+  candidates: readonly string[],
+  from = 0,
+): boolean | Promise<boolean> {
+  if (candidates.length === 0) return false;
+  for (let i = from; i < secrets.length; i++) {
+    const key = keyOf(secrets[i] as string);
+    if (key === undefined) continue;
+    const mac = backend.hmacText(key, prefix, body, encoding);
+    if (mac instanceof Promise) {
+      return mac.then(
+        (text) =>
+          matchesAnyText(text, candidates) ||
+          anyHmacTextMatches(secrets, keyOf, prefix, body, encoding, candidates, i + 1),
+      );
+    }
+    if (matchesAnyText(mac, candidates)) return true;
+  }
+  return false;
+}
+
+function matchesAnyText(expected: string, candidates: readonly string[]): boolean {
+  for (const candidate of candidates) if (equalText(expected, candidate)) return true;
+  return false;
+}

@@ -56,6 +56,14 @@ export const backend: CryptoBackend = {
         .digest();
     return createHmac(k.algorithm, k.key).update(prefix).update(body).digest();
   },
+  hmacText(key, prefix, body, encoding) {
+    const k = key as NodeHmacKey;
+    if (typeof body === 'string')
+      return createHmac(k.algorithm, k.key)
+        .update(prefix + body)
+        .digest(encoding);
+    return createHmac(k.algorithm, k.key).update(prefix).update(body).digest(encoding);
+  },
   equal(a, b) {
     return a.length === b.length && timingSafeEqual(a, b);
   },

@@ -7,7 +7,7 @@ import { backend as web } from './web';
 const text = fc.oneof(fc.string(), fc.uint8Array({ maxLength: 200 }));
 
 describe('node:crypto and Web Crypto backends agree', () => {
-  it('on HMAC-SHA256/512 of prefix + body, and on SHA-256', async () => {
+  it('on HMAC-SHA256/512 of prefix + body (as bytes, hex and base64), and on SHA-256', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(fc.string({ minLength: 1 }), fc.uint8Array({ minLength: 1, maxLength: 64 })),
@@ -18,6 +18,11 @@ describe('node:crypto and Web Crypto backends agree', () => {
           const a = await node.hmac(node.hmacKey(secret, algorithm), prefix, body);
           const b = await web.hmac(web.hmacKey(secret, algorithm), prefix, body);
           expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+          for (const encoding of ['hex', 'base64'] as const) {
+            const text = await node.hmacText(node.hmacKey(secret, algorithm), prefix, body, encoding);
+            expect(await web.hmacText(web.hmacKey(secret, algorithm), prefix, body, encoding)).toBe(text);
+            expect(text).toBe(Buffer.from(a).toString(encoding));
+          }
           expect(Buffer.from(await node.sha256(body)).equals(Buffer.from(await web.sha256(body)))).toBe(true);
         },
       ),

@@ -29,6 +29,16 @@ export interface CryptoBackend {
   hmacKey(secret: string | Uint8Array, algorithm: HashAlgorithm): HmacKey;
   /** HMAC of `prefix + body` (prefix as UTF-8, body as UTF-8 when a string). */
   hmac(key: HmacKey, prefix: string, body: string | Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /**
+   * The same HMAC written as lower-case hex or padded standard base64, the way senders put it in
+   * headers, so a signature can be compared without decoding it.
+   */
+  hmacText(
+    key: HmacKey,
+    prefix: string,
+    body: string | Uint8Array,
+    encoding: 'hex' | 'base64',
+  ): string | Promise<string>;
   /** Constant-time equality; false at once when the lengths differ. */
   equal(a: Uint8Array, b: Uint8Array): boolean;
   /** SHA-256 of `body`. */

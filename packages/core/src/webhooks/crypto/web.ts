@@ -1,3 +1,4 @@
+import { toBase64, toHex } from '../encoding';
 import type { CryptoBackend, Ed25519Key, HashAlgorithm, HmacKey } from './types';
 
 /**
@@ -68,6 +69,10 @@ export const backend: CryptoBackend = {
   async hmac(key, prefix, body) {
     const cryptoKey = await hmacCryptoKey(key as WebHmacKey);
     return new Uint8Array(await crypto.subtle.sign('HMAC', cryptoKey, message(prefix, body)));
+  },
+  async hmacText(key, prefix, body, encoding) {
+    const mac = await this.hmac(key, prefix, body);
+    return encoding === 'hex' ? toHex(mac) : toBase64(mac);
   },
   equal(a, b) {
     if (a.length !== b.length) return false;

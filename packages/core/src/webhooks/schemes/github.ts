@@ -1,7 +1,7 @@
 import { backend } from '#crypto';
-import { fromHex, toHex } from '../encoding';
+import { isHex, toHex } from '../encoding';
 import {
-  anyHmacMatches,
+  anyHmacTextMatches,
   cachedKey,
   checkSecretShape,
   requireHeader,
@@ -34,13 +34,11 @@ export const githubScheme: WebhookScheme = {
     if (!header.startsWith('sha256=')) {
       throw schemeError(NAME, 'malformed_header', 'X-Hub-Signature-256 does not start with sha256=', HEADER);
     }
-    const hex = header.slice(7);
-    const signature = hex.length === 64 ? fromHex(hex) : undefined;
-    if (!signature) {
-      const code = hex.includes(',') ? 'duplicate_header' : 'malformed_header';
+    if (header.length !== 71 || !isHex(header, 7, 71)) {
+      const code = header.includes(',') ? 'duplicate_header' : 'malformed_header';
       throw schemeError(NAME, code, 'X-Hub-Signature-256 is not sha256= and 64 hex digits', HEADER);
     }
-    const matched = anyHmacMatches(secrets, keyOf, '', request.body, [signature]);
+    const matched = anyHmacTextMatches(secrets, keyOf, '', request.body, 'hex', [header.slice(7)]);
     return verdictWhen(matched, { id, timestamp: null }, NAME, HEADER);
   },
   async sign(request: SchemeSignRequest): Promise<Record<string, string>> {

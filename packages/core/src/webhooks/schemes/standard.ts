@@ -1,8 +1,8 @@
 import { backend } from '#crypto';
 import type { Ed25519Key, HmacKey } from '../crypto/types';
-import { fromBase64, toBase64 } from '../encoding';
+import { fromBase64, isPaddedBase64, toBase64 } from '../encoding';
 import {
-  anyHmacMatches,
+  anyHmacTextMatches,
   cachedKey,
   checkSecretShape,
   parseUnixSeconds,
@@ -56,7 +56,9 @@ const HEADERS = {
 } as const;
 
 interface Signatures {
-  v1: Uint8Array[];
+  /** HMAC signatures as written (padded base64 of 32 bytes), compared as text */
+  v1: string[];
+  /** Ed25519 signatures, decoded */
   v1a: Uint8Array[];
 }
 
@@ -81,17 +83,17 @@ export function parseStandardSignatures(scheme: string, header: string, name: st
           : comma - start === 3 && header.charCodeAt(start + 2) === 97
             ? 'v1a'
             : undefined;
-      if (version !== undefined) {
-        const bytes = fromBase64(header, comma + 1, end);
-        if (!bytes || bytes.length !== (version === 'v1' ? 32 : 64)) {
-          throw schemeError(
-            scheme,
-            'malformed_header',
-            `a ${version} signature in ${name} is not valid base64 of the right length`,
-            name,
-          );
+      if (version === 'v1') {
+        if (!isPaddedBase64(header, comma + 1, end, 32)) {
+          throw schemeError(scheme, 'malformed_header', `a v1 signature in ${name} is not base64 of 32 bytes`, name);
         }
-        out[version].push(bytes);
+        out.v1.push(header.slice(comma + 1, end));
+      } else if (version === 'v1a') {
+        const bytes = fromBase64(header, comma + 1, end);
+        if (bytes?.length !== 64) {
+          throw schemeError(scheme, 'malformed_header', `a v1a signature in ${name} is not base64 of 64 bytes`, name);
+        }
+        out.v1a.push(bytes);
       }
     }
     start = end + 1;
@@ -144,7 +146,7 @@ export function createStandardScheme(options: StandardSchemeOptions = {}): Webho
         throw schemeError(name, code, `${names.timestamp} is not unix seconds`, names.timestamp);
       }
       const signed = `${id}.${timestampText}.`;
-      const hmacMatched = anyHmacMatches(secrets, hmacKeyOf, signed, request.body, signatures.v1);
+      const hmacMatched = anyHmacTextMatches(secrets, hmacKeyOf, signed, request.body, 'base64', signatures.v1);
       if (signatures.v1a.length === 0) return verdictWhen(hmacMatched, { id, timestamp }, name, signatureHeader);
       // Ed25519 (v1a) against each whpk_ public key, once no HMAC signature matched
       const publicKeyMatches = (secret: string) => {

@@ -1,7 +1,7 @@
 import { backend } from '#crypto';
-import { fromHex, toHex } from '../encoding';
+import { isHex, toHex } from '../encoding';
 import {
-  anyHmacMatches,
+  anyHmacTextMatches,
   cachedKey,
   checkSecretShape,
   parseUnixSeconds,
@@ -23,14 +23,15 @@ interface StripeHeader {
   timestamp: number;
   /** `${t}.`, exactly as signed */
   prefix: string;
-  signatures: Uint8Array[];
+  /** the v1 signatures as written: 64 hex digits each */
+  signatures: string[];
 }
 
 /** Parses the Stripe-Signature header; throws `malformed_header` / `duplicate_header`. */
 export function parseStripeSignature(header: string): StripeHeader {
   let timestamp: number | undefined;
   let prefix = '';
-  const signatures: Uint8Array[] = [];
+  const signatures: string[] = [];
   let start = 0;
   while (start <= header.length) {
     // a header sent twice arrives joined with ", ": skip the space so its "t" is seen as a second timestamp
@@ -55,11 +56,11 @@ export function parseStripeSignature(header: string): StripeHeader {
       }
       prefix = `${value}.`;
     } else if (keyLength === 2 && first === 118 /* v */ && header.charCodeAt(start + 1) === 49 /* 1 */) {
-      const signature = end - eq - 1 === 64 ? fromHex(header, eq + 1, end) : undefined;
-      if (!signature) {
+      if (end - eq - 1 !== 64 || !isHex(header, eq + 1, end)) {
         throw schemeError(NAME, 'malformed_header', 'a v1 signature is not 64 hex digits', HEADER);
       }
-      signatures.push(signature);
+      // compared as text against the lower-case hex HMAC, as Stripe's own libraries do
+      signatures.push(header.slice(eq + 1, end));
     }
     // other schemes (v0 test signatures, future ones) are ignored
     start = end + 1;
@@ -87,7 +88,7 @@ export const stripeScheme: WebhookScheme = {
     if (signatures.length === 0) {
       throw schemeError(NAME, 'no_matching_signature', 'Stripe-Signature has no v1 signature', HEADER);
     }
-    const matched = anyHmacMatches(secrets, keyOf, prefix, request.body, signatures);
+    const matched = anyHmacTextMatches(secrets, keyOf, prefix, request.body, 'hex', signatures);
     return verdictWhen(matched, { timestamp }, NAME, HEADER);
   },
   async sign(request: SchemeSignRequest): Promise<Record<string, string>> {
