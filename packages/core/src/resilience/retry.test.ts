@@ -196,6 +196,23 @@ describe('retry', () => {
       expect(calls).toBe(1);
     });
 
+    it('retries a POST without a key when the connection was refused before anything was sent', async () => {
+      vi.useFakeTimers();
+      const refused = Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
+      const reset = Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNRESET' } });
+      let calls = 0;
+      const flaky = retry({ random: () => 0, budget: false }).wrap(async () => {
+        calls++;
+        if (calls === 1) throw refused;
+        if (calls === 2) throw reset; // dropped mid-flight: must not be sent again
+        return new Response('created', { status: 201 });
+      });
+      const pending = settle(flaky(URL_A, { method: 'POST', body: 'x' }));
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect((await pending).error).toBe(reset);
+      expect(calls).toBe(2);
+    });
+
     it('retries a PATCH that carries an Idempotency-Key, sending the same key and body each time', async () => {
       vi.useFakeTimers();
       const seen = sequence([503, 502, 200]);
