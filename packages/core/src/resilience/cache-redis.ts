@@ -32,7 +32,7 @@ interface Stored {
  * @example
  * ```ts
  * import Redis from 'ioredis';
- * const fetch = resilientFetch({ cache: { store: redisCache(new Redis(redisUrl)) } });
+ * const fetch = resilientFetch({ cache: { store: redisCache(new Redis('redis://127.0.0.1:6379')) } });
  * ```
  */
 export function redisCache(redis: RedisCacheClient, options: RedisCacheOptions = {}): CacheStore {

@@ -124,8 +124,8 @@ export interface CacheEngine extends Cache {
  * ```ts
  * const c = cache({ store: memoryCache(), ttlMs: 0, maxStaleMs: 3_600_000 });
  * const fetch = resilientFetch({ cache: c });
- * const res = await fetch(url); // on an outage: the last good response, marked stale
- * if (cacheStatus(res) === 'stale') showBanner();
+ * const res = await fetch('https://api.example.com/v1/prices'); // on an outage: the last good response, marked stale
+ * if (cacheStatus(res) === 'stale') console.warn('the provider is down: served from the cache');
  * ```
  */
 export function cache(options: CacheOptions = {}): Cache {

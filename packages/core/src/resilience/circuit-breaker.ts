@@ -133,7 +133,7 @@ interface Entry {
  * ```ts
  * const breakers = circuitBreaker({ failureThreshold: 5, cooldownMs: 30_000 });
  * const fetch = resilientFetch({ breaker: breakers });
- * app.get('/health', () => Response.json(breakers.health()));
+ * const health = Response.json(breakers.health()); // what a /health route can return
  * ```
  */
 export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreakers {

@@ -172,7 +172,7 @@ const RETRY_NOW = new RetryNow('retry');
  * @example
  * ```ts
  * const fetchWithRetry = retry({ attempts: 4, generateIdempotencyKey: true }).wrap(fetch);
- * await fetchWithRetry('https://api.example.com/charges', { method: 'POST', body });
+ * await fetchWithRetry('https://api.example.com/v1/charges', { method: 'POST', body: '{"amount":1000}' });
  * ```
  */
 export function retry(options: RetryOptions = {}): Retry {

@@ -34,7 +34,7 @@ export interface Timeout {
  * @example
  * ```ts
  * const fiveSeconds = timeout(5_000);
- * const res = await fiveSeconds.execute((signal) => fetch(url, { signal }));
+ * const res = await fiveSeconds.execute((signal) => fetch('https://api.example.com/v1/items', { signal }));
  * ```
  */
 export function timeout(ms: number, options: TimeoutOptions = {}): Timeout {
