@@ -209,14 +209,9 @@ function rejectUntyped(error: unknown): never {
   throw normalizeError(error);
 }
 
-/** Runs `verify` and turns its outcome into a promise that only ever rejects with the typed error. */
-function guarded<P>(verify: () => VerifiedWebhook<P> | Promise<VerifiedWebhook<P>>): Promise<VerifiedWebhook<P>> {
-  try {
-    const outcome = verify();
-    return outcome instanceof Promise ? outcome.catch(rejectUntyped) : Promise.resolve(outcome);
-  } catch (error) {
-    return Promise.reject(normalizeError(error));
-  }
+/** Turns an outcome into a promise that only ever rejects with the typed error. */
+function settled<P>(outcome: VerifiedWebhook<P> | Promise<VerifiedWebhook<P>>): Promise<VerifiedWebhook<P>> {
+  return outcome instanceof Promise ? outcome.catch(rejectUntyped) : Promise.resolve(outcome);
 }
 
 /**
@@ -248,7 +243,11 @@ export function verifyWebhook<P = unknown>(
   input: WebhookInput,
   options: VerifyWebhookOptions,
 ): Promise<VerifiedWebhook<P>> {
-  return guarded(() => verifyWith<P>(resolveVerifyOptionsCached(options, API), input));
+  try {
+    return settled(verifyWith<P>(resolveVerifyOptionsCached(options, API), input));
+  } catch (error) {
+    return Promise.reject(normalizeError(error));
+  }
 }
 
 /**
@@ -267,5 +266,11 @@ export function createWebhookVerifier(options: VerifyWebhookOptions & { payload:
 export function createWebhookVerifier<P = unknown>(options: VerifyWebhookOptions): WebhookVerifier<P>;
 export function createWebhookVerifier<P = unknown>(options: VerifyWebhookOptions): WebhookVerifier<P> {
   const config = resolveVerifyOptions(options, 'createWebhookVerifier');
-  return (input) => guarded(() => verifyWith<P>(config, input));
+  return (input) => {
+    try {
+      return settled(verifyWith<P>(config, input));
+    } catch (error) {
+      return Promise.reject(normalizeError(error));
+    }
+  };
 }
