@@ -232,6 +232,36 @@ export function syncContract(open: () => Promise<SqlClient>): void {
       expect((await t.runs()).map((r) => r.status)).toEqual(['completed', 'abandoned', 'completed']);
     });
 
+    it('stops a run whose open record another process took over, with run_conflict', async () => {
+      const t = table({ batchSize: 10 });
+      const other = syncTable<Person>(db, {
+        schema,
+        source: t.source,
+        entity: t.entity,
+        volatileFields: ['fetched_at'],
+      });
+      const records = Array.from({ length: 40 }, (_, i) => person(i + 1));
+      let tookOver = false;
+      // while page 3 is fetched, another process starts over (abandoning this run) and completes
+      const source: PageSource<Person> = (start) =>
+        cursorPages<Person>({
+          async fetch({ cursor }) {
+            const offset = Number(cursor ?? 0);
+            if (offset === 20 && !tookOver) {
+              tookOver = true;
+              await other.run(provider(() => records, 10).source, { mode: 'full', resume: false });
+            }
+            return { records: records.slice(offset, offset + 10), next: offset + 10 < 40 ? String(offset + 10) : null };
+          },
+        })(start);
+      const error = await rejection(t.run(source, { mode: 'full' }));
+      expect(error.code).toBe('run_conflict');
+      const [latest, first] = await t.runs({ limit: 2 });
+      expect(latest).toMatchObject({ status: 'completed', counts: expect.objectContaining({ seen: 40 }) });
+      expect(first?.status).toBe('abandoned');
+      expect(await t.count()).toBe(40);
+    });
+
     it('starts an incremental run from the last completed run, and never deletes in one', async () => {
       const t = table();
       const records = Array.from({ length: 12 }, (_, i) => person(i + 1));

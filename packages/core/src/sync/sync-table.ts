@@ -231,7 +231,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     // resumed run fetches those pages again (decision 0403)
     lockRelaxed: "SELECT pg_advisory_xact_lock(hashtextextended($1, 0)), set_config('synchronous_commit', 'off', true)",
     // Compares the hashes of a chunk with the stored ones (one index probe per
-    // id: the LATERAL ... LIMIT 1 keeps the plan so whatever the statistics
+    // id: the LATERAL ... LIMIT 1 keeps that plan whatever the statistics
     // say), records the unchanged ids as seen in a full run ($5), and returns
     // the ids that must be sent: new, changed, or back from a soft delete.
     compare: `WITH input AS (
