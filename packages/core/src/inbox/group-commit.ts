@@ -16,10 +16,18 @@ export interface GroupCommitOptions {
   lingerMs?: number;
   /**
    * Batches written at the same time, each on its own connection. One is right
-   * for PGlite (a single connection); a few let Postgres overlap round trips.
-   * @default 2
+   * for PGlite (a single connection); a few let Postgres overlap commits.
+   * @default 4
    */
   maxInFlight?: number;
+  /**
+   * While a batch is in flight, a further one starts only once this many
+   * events wait: concurrent batches then stay large (few commits) instead of
+   * splitting the load into many small ones. A batch with none in flight
+   * always starts at once, so a quiet endpoint pays no wait.
+   * @default 16
+   */
+  minParallelBatch?: number;
   /**
    * A batch that has not committed after this many milliseconds fails its
    * events with `store_unavailable`, so the endpoint can answer 503 and the
@@ -33,7 +41,8 @@ export interface GroupCommitOptions {
 export const GROUP_COMMIT_DEFAULTS: Readonly<Required<GroupCommitOptions>> = Object.freeze({
   maxBatch: 500,
   lingerMs: 0,
-  maxInFlight: 2,
+  maxInFlight: 4,
+  minParallelBatch: 16,
   timeoutMs: 10_000,
 });
 
@@ -53,6 +62,7 @@ export function normalizeGroupCommit(options: GroupCommitOptions = {}): Required
   check('maxBatch', 1);
   check('lingerMs', 0);
   check('maxInFlight', 1);
+  check('minParallelBatch', 1);
   check('timeoutMs', 1);
   return merged;
 }
@@ -60,6 +70,16 @@ export function normalizeGroupCommit(options: GroupCommitOptions = {}): Required
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/** Runs `fn` after the pending I/O callbacks: `setImmediate` on Node, Deno and Bun, a timer elsewhere. */
+const afterIo: (fn: () => void) => void =
+  typeof globalThis.setImmediate === 'function'
+    ? (fn) => {
+        globalThis.setImmediate(fn);
+      }
+    : (fn) => {
+        setTimeout(fn, 0);
+      };
 
 interface Waiter<I, O> {
   item: I;
@@ -95,8 +115,10 @@ export function groupCommitter<I, O>(
   function schedule(): void {
     if (scheduled) return;
     scheduled = true;
-    // a microtask lets submissions made in the same turn share the batch
-    queueMicrotask(() => {
+    // After the I/O callbacks of this event-loop turn: every request read in the turn joins the
+    // batch. A microtask would flush after the first one, and with a store that answers without
+    // real I/O (PGlite) every request would then commit alone.
+    afterIo(() => {
       scheduled = false;
       pump();
     });
@@ -104,6 +126,8 @@ export function groupCommitter<I, O>(
 
   function pump(): void {
     while (inFlight < options.maxInFlight && pending.length > 0) {
+      // overlap batches only when there is enough waiting to make each one worth a commit
+      if (inFlight > 0 && pending.length < options.minParallelBatch && !closed) return;
       if (options.lingerMs > 0 && pending.length < options.maxBatch && !closed && !lingerDue) {
         lingerTimer ??= setTimeout(() => {
           lingerTimer = undefined;

@@ -306,3 +306,60 @@ describe('inbox store failures', () => {
     expect(isInboxError(error) && error.code).toBe('stopped');
   });
 });
+
+describe('group commit', () => {
+  it('overlaps batches only when enough events wait, and commits each waiter with its own batch', async () => {
+    const driver = memoryInboxDriver();
+    const batches: string[][] = [];
+    const gates: (() => void)[] = [];
+    const inbox = createInbox(
+      {
+        ...driver,
+        insert: async (events, now) => {
+          batches.push(events.map((e) => e.eventId));
+          await new Promise<void>((resolve) => gates.push(resolve));
+          return driver.insert(events, now);
+        },
+      },
+      { groupCommit: { maxInFlight: 4, minParallelBatch: 3 } },
+    );
+    const tick = () => new Promise((resolve) => setImmediate(resolve));
+    const first = inbox.ingest('s', { id: 'a', payload: {} });
+    await tick();
+    expect(batches).toEqual([['a']]); // alone: written at once
+    const second = [inbox.ingest('s', { id: 'b', payload: {} }), inbox.ingest('s', { id: 'c', payload: {} })];
+    await tick();
+    expect(batches).toHaveLength(1); // two waiting is below minParallelBatch: no second commit yet
+    const third = inbox.ingest('s', { id: 'd', payload: {} });
+    await tick();
+    expect(batches).toEqual([['a'], ['b', 'c', 'd']]); // three waiting: a parallel batch
+    let settled = false;
+    void third.then(() => {
+      settled = true;
+    });
+    gates.shift()?.();
+    expect((await first).outcome).toBe('stored');
+    await tick();
+    expect(settled).toBe(false); // the second batch has not committed: its waiters still wait
+    gates.shift()?.();
+    expect((await Promise.all([...second, third])).map((r) => r.outcome)).toEqual(['stored', 'stored', 'stored']);
+  });
+
+  it('rejects bad group-commit options with invalid_options', () => {
+    for (const groupCommit of [
+      { maxBatch: 0 },
+      { maxInFlight: 1.5 },
+      { lingerMs: -1 },
+      { timeoutMs: 0 },
+      { minParallelBatch: 0 },
+    ]) {
+      let error: unknown;
+      try {
+        createInbox(memoryInboxDriver(), { groupCommit });
+      } catch (e) {
+        error = e;
+      }
+      expect(isInboxError(error) && error.code, JSON.stringify(groupCommit)).toBe('invalid_options');
+    }
+  });
+});

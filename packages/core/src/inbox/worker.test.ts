@@ -143,7 +143,8 @@ describe('inbox worker on memory', () => {
   workerContract(async (options) => ({ inbox: memoryInbox(options) }));
 
   it('drives retries through the queue and the sweep on timers', async () => {
-    vi.useFakeTimers({ now: Date.UTC(2026, 0, 1) });
+    // setImmediate stays real: group commit flushes on it, after the I/O of the turn
+    vi.useFakeTimers({ now: Date.UTC(2026, 0, 1), toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     try {
       const inbox = memoryInbox();
       const attempts: number[] = [];

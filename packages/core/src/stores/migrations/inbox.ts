@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS ${names.table('inbox_events')} (
 );
 CREATE INDEX IF NOT EXISTS inbox_events_due_idx ON ${names.table('inbox_events')} (source, next_attempt_at)
   WHERE status IN ('received', 'failed', 'processing');
-CREATE INDEX IF NOT EXISTS inbox_events_status_idx ON ${names.table('inbox_events')} (status, source, type);
+CREATE INDEX IF NOT EXISTS inbox_events_attention_idx ON ${names.table('inbox_events')} (source, type, id)
+  WHERE status IN ('failed', 'dead');
 `,
   },
 ];

@@ -1,0 +1,345 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createWebhookHandler, type GroupCommitOptions, toNodeHandler } from '@ballast/core/inbox';
+import { createPGlite } from '@ballast/core/stores/pglite';
+import { createPostgres } from '@ballast/core/stores/postgres';
+import { migrate, sqlInbox } from '@ballast/core/stores/sql';
+import { createWebhookVerifier } from '@ballast/core/webhooks';
+import autocannon from 'autocannon';
+import { type BenchRow, report, speedup } from '../harness';
+
+/**
+ * Webhook ingest over loopback HTTP: verify the Stripe signature, store the
+ * event durably, answer 200. Each server runs in its own process (this file,
+ * with INBOX_BENCH_ROLE=server) so autocannon does not share its event loop;
+ * 64 connections, every request a distinct signed event. Processing is off
+ * (no handlers): these rows measure ingest only.
+ *
+ * Rows: `bare node:http 200` (the floor), `verify + 200, nothing stored` (the
+ * ceiling of any durable endpoint on this machine), `naive insert per request` (verify,
+ * then one INSERT per request on a pg pool of 16), `ballast inbox (postgres)`
+ * (group commit on a pool of 16), `ballast inbox (pglite)` (group commit on an
+ * on-disk PGlite). Postgres rows need DATABASE_URL.
+ */
+
+const SECRET = 'whsec_bench_inbox';
+const CONNECTIONS = 64;
+const WARMUP_S = 2;
+const DURATION_S = Number(process.env.INBOX_BENCH_SECONDS ?? 8);
+
+type Kind = 'bare' | 'verify' | 'naive' | 'ballast-postgres' | 'ballast-pglite';
+
+// ---------------------------------------------------------------- server role
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+async function serve(kind: Kind): Promise<void> {
+  const url = process.env.DATABASE_URL ?? '';
+  const schema = process.env.INBOX_BENCH_SCHEMA ?? 'ballast_bench';
+  let listener: Parameters<typeof createServer>[1];
+  const cleanup: (() => Promise<void>)[] = [];
+
+  if (kind === 'bare') {
+    listener = (req, res) => {
+      readBody(req).then(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"received":true}');
+      });
+    };
+  } else if (kind === 'verify') {
+    const verify = createWebhookVerifier({ scheme: 'stripe', secret: SECRET });
+    listener = (req, res) => {
+      void (async () => {
+        try {
+          await verify({ body: await readBody(req), headers: req.headers });
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{"received":true}');
+        } catch {
+          res.writeHead(400);
+          res.end();
+        }
+      })();
+    };
+  } else if (kind === 'naive') {
+    const { pool } = await createPostgres({ connectionString: url, max: 16 });
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await pool.query(`DROP TABLE IF EXISTS ${schema}.naive_events`);
+    await pool.query(
+      `CREATE TABLE ${schema}.naive_events (source text NOT NULL, event_id text NOT NULL, type text NOT NULL,
+         payload jsonb NOT NULL, received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, event_id))`,
+    );
+    const verify = createWebhookVerifier({ scheme: 'stripe', secret: SECRET });
+    listener = (req, res) => {
+      void (async () => {
+        try {
+          const body = await readBody(req);
+          const event = await verify({ body, headers: req.headers });
+          await pool.query(
+            `INSERT INTO ${schema}.naive_events (source, event_id, type, payload) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING`,
+            ['stripe', event.id, (event.payload as { type: string }).type, JSON.stringify(event.payload)],
+          );
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{"received":true}');
+        } catch {
+          res.writeHead(503);
+          res.end();
+        }
+      })();
+    };
+    cleanup.push(() => pool.end());
+  } else {
+    // group commit: the library defaults, one batch at a time on PGlite (one connection);
+    // INBOX_BENCH_* variables override them for tuning runs
+    const env = (name: string) => (process.env[name] === undefined ? undefined : Number(process.env[name]));
+    const tuning: GroupCommitOptions = Object.fromEntries(
+      Object.entries({
+        maxInFlight: env('INBOX_BENCH_INFLIGHT') ?? (kind === 'ballast-pglite' ? 1 : undefined),
+        minParallelBatch: env('INBOX_BENCH_MINPAR'),
+        maxBatch: env('INBOX_BENCH_BATCH'),
+        lingerMs: env('INBOX_BENCH_LINGER'),
+      }).filter(([, v]) => v !== undefined),
+    );
+    let db: Awaited<ReturnType<typeof createPGlite>>;
+    if (kind === 'ballast-postgres') {
+      db = await createPostgres({ connectionString: url, max: 16 });
+      await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    } else {
+      const dir = mkdtempSync(join(tmpdir(), 'ballast-bench-pglite-'));
+      db = await createPGlite(dir);
+      cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    }
+    await migrate(db, { schema, modules: ['inbox', 'idempotency'] });
+    const handler = createWebhookHandler({
+      source: 'stripe',
+      verify: { scheme: 'stripe', secret: SECRET },
+      inbox: sqlInbox(db, { schema, groupCommit: tuning }),
+    });
+    listener = toNodeHandler(handler);
+    cleanup.unshift(() => db.close());
+  }
+
+  const server = createServer(listener);
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => {
+    process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
+  });
+  process.on('SIGTERM', () => {
+    server.close();
+    void Promise.all(cleanup.map((c) => c())).finally(() => process.exit(0));
+  });
+}
+
+// ------------------------------------------------------------------ main role
+
+async function startServer(kind: Kind, schema: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@ballast/source', '--import', 'tsx', fileURLToPath(import.meta.url)],
+    {
+      env: { ...process.env, INBOX_BENCH_ROLE: 'server', INBOX_BENCH_KIND: kind, INBOX_BENCH_SCHEMA: schema },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const port = await new Promise<number>((resolve, reject) => {
+    lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
+  });
+  return { child, port };
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Signs deliveries ahead of time, each a distinct event, so the load generator only sends. */
+let sequence = 0;
+function signedDeliveries(count: number): { body: string; headers: Record<string, string> }[] {
+  const t = Math.floor(Date.now() / 1000);
+  return Array.from({ length: count }, () => {
+    const id = `evt_bench_${++sequence}`;
+    const body = JSON.stringify({
+      id,
+      object: 'event',
+      type: 'invoice.paid',
+      created: t,
+      data: { object: { id: `in_${sequence}`, object: 'invoice', amount_paid: 1999, currency: 'eur' } },
+    });
+    const sig = createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
+    return { body, headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${sig}` } };
+  });
+}
+
+async function load(port: number, seconds: number): Promise<autocannon.Result> {
+  const deliveries = signedDeliveries(Math.max(20_000, seconds * 25_000));
+  let next = 0;
+  return autocannon({
+    url: `http://127.0.0.1:${port}/webhooks/stripe`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (request) => {
+          const d = deliveries[next++ % deliveries.length] as (typeof deliveries)[number];
+          return { ...request, body: d.body, headers: d.headers };
+        },
+      },
+    ],
+  });
+}
+
+async function measure(name: string, kind: Kind, schema: string): Promise<BenchRow> {
+  const { child, port } = await startServer(kind, schema);
+  try {
+    await load(port, WARMUP_S);
+    const result = await load(port, DURATION_S);
+    const ok = result['2xx'];
+    return {
+      name,
+      opsPerSec: ok / result.duration,
+      p50Ns: result.latency.p50 * 1e6,
+      p99Ns: result.latency.p99 * 1e6,
+      note: `${ok} ok, ${result.non2xx} non-2xx, ${result.errors} errors`,
+    };
+  } finally {
+    await stopServer(child);
+  }
+}
+
+/**
+ * The durable write alone, without HTTP: 64 concurrent writers in this
+ * process, one INSERT each on a pool of 16 against `inbox.ingest()` through
+ * group commit. Shows the mechanism when the HTTP path (and a noisy machine's
+ * scheduler) is not in the way.
+ */
+async function directRows(url: string | undefined, schema: string): Promise<BenchRow[]> {
+  const payload = { object: 'event', type: 'invoice.paid', data: { object: { id: 'in_1', amount_paid: 1999 } } };
+  const writers = CONNECTIONS;
+  const run = async (name: string, write: (i: number) => Promise<unknown>): Promise<BenchRow> => {
+    for (let i = 0; i < 500; i++) await write(-i - 1); // warm up connections and plans
+    let next = 0;
+    const latencies: number[] = [];
+    const started = performance.now();
+    const until = started + DURATION_S * 500;
+    await Promise.all(
+      Array.from({ length: writers }, async () => {
+        while (performance.now() < until) {
+          const t = performance.now();
+          await write(next++);
+          latencies.push(performance.now() - t);
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    latencies.sort((a, b) => a - b);
+    const at = (q: number) => (latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0) * 1e6;
+    return {
+      name,
+      opsPerSec: latencies.length / seconds,
+      p50Ns: at(0.5),
+      p99Ns: at(0.99),
+      note: `${latencies.length} writes`,
+    };
+  };
+  const rows: BenchRow[] = [];
+  if (url) {
+    const { pool } = await createPostgres({ connectionString: url, max: 16 });
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await pool.query(
+      `CREATE TABLE ${schema}.direct_naive (source text NOT NULL, event_id text NOT NULL, type text NOT NULL,
+         payload jsonb NOT NULL, received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, event_id))`,
+    );
+    const body = JSON.stringify(payload);
+    rows.push(
+      await run('direct: naive insert per event', (i) =>
+        pool.query(
+          `INSERT INTO ${schema}.direct_naive (source, event_id, type, payload) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+          ['stripe', `evt_${i}`, 'invoice.paid', body],
+        ),
+      ),
+    );
+    await pool.end();
+    const db = await createPostgres({ connectionString: url, max: 16 });
+    await migrate(db, { schema: `${schema}_direct`, modules: ['inbox'] });
+    const inbox = sqlInbox(db, { schema: `${schema}_direct` });
+    rows.push(
+      await run('direct: ballast ingest (postgres)', (i) => inbox.ingest('stripe', { id: `evt_${i}`, payload })),
+    );
+    await inbox.close();
+    await db.exec(`DROP SCHEMA IF EXISTS ${schema}_direct CASCADE`);
+    await db.close();
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'ballast-bench-pglite-'));
+  const lite = await createPGlite(dir);
+  await migrate(lite, { modules: ['inbox'] });
+  const liteInbox = sqlInbox(lite, { groupCommit: { maxInFlight: 1 } });
+  rows.push(
+    await run('direct: ballast ingest (pglite)', (i) => liteInbox.ingest('stripe', { id: `evt_${i}`, payload })),
+  );
+  await liteInbox.close();
+  await lite.close();
+  rmSync(dir, { recursive: true, force: true });
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const rows: BenchRow[] = [];
+  const schema = `ballast_bench_${process.pid}`;
+  const url = process.env.DATABASE_URL;
+  rows.push(await measure('bare node:http 200', 'bare', schema));
+  rows.push(await measure('verify + 200, nothing stored (ceiling)', 'verify', schema));
+  if (url) {
+    rows.push(await measure('naive insert per request', 'naive', `${schema}_naive`));
+    rows.push(await measure('ballast inbox (postgres)', 'ballast-postgres', `${schema}_inbox`));
+  } else {
+    console.log('DATABASE_URL is not set: the Postgres rows are skipped');
+  }
+  rows.push(await measure('ballast inbox (pglite)', 'ballast-pglite', schema));
+  rows.push(...(await directRows(url, schema)));
+  if (url) {
+    const db = await createPostgres({ connectionString: url, max: 1 });
+    for (const s of [schema, `${schema}_naive`, `${schema}_inbox`]) await db.exec(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+    await db.close();
+  }
+  const p99 = (rows: ReadonlyMap<string, BenchRow>, name: string) => rows.get(name)?.p99Ns ?? Number.NaN;
+  report('inbox', rows, [
+    {
+      label: 'ballast inbox (postgres) >= 2.5x naive insert per request',
+      measured: (r) => speedup(r, 'ballast inbox (postgres)', 'naive insert per request'),
+      met: (v) => v >= 2.5,
+    },
+    {
+      label: 'ballast inbox (postgres) p99 / naive p99 (<= 1)',
+      measured: (r) => p99(r, 'ballast inbox (postgres)') / p99(r, 'naive insert per request'),
+      met: (v) => v <= 1,
+    },
+    {
+      label: 'direct: ballast ingest (postgres) / naive insert per event (no HTTP)',
+      measured: (r) => speedup(r, 'direct: ballast ingest (postgres)', 'direct: naive insert per event'),
+      met: (v) => v >= 2.5,
+    },
+  ]);
+}
+
+if (process.env.INBOX_BENCH_ROLE === 'server') await serve(process.env.INBOX_BENCH_KIND as Kind);
+else await main();
