@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   describeWithPostgres,
   describeWithRedis,
@@ -59,9 +59,19 @@ describe('sqlCache [pglite]', () => {
   it('purges expired rows', async () => {
     const store = sqlCache(db);
     const e = { status: 200, statusText: '', headers: [], body: new Uint8Array([1]), storedAt: 0 };
-    await store.set('gone', e, 1);
-    await new Promise((r) => setTimeout(r, 5));
-    expect(await store.purge()).toBeGreaterThanOrEqual(1);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      await store.set('gone', e, 1_000);
+      await store.set('kept', e, 60_000);
+      vi.setSystemTime(Date.now() + 1_001);
+      expect(await store.purge()).toBeGreaterThanOrEqual(1);
+      const left = await db.query<{ key: string }>(
+        `SELECT key FROM ballast.cache_entries WHERE key IN ('gone', 'kept')`,
+      );
+      expect(left.rows.map((r) => r.key)).toEqual(['kept']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
