@@ -500,22 +500,29 @@ export function syncContract(open: () => Promise<SqlClient>): void {
       expect((await rejection(m1.run(t))).code).toBe('run_conflict');
     });
 
-    it('quarantines a row whose map throws, without stopping the batch', async () => {
+    it('quarantines a row whose map throws or returns nothing, without stopping the batch', async () => {
       const t = table();
-      await t.upsert([person(300), person(301), person(302)]);
+      await t.upsert([person(300), person(301), person(302), person(303), person(304)]);
       const m = mapper<V1, Contact>({
         name: 'picky',
         schema: v1Schema,
         version: 1,
         map: (p) => {
           if (p.id === 301) throw new Error('no mapping for 301');
+          if (p.id === 303) return undefined as unknown as Contact;
+          if (p.id === 304) return [];
           return { id: String(p.id), name: p.name, email: null };
         },
         write: writeContacts,
       });
-      expect(await m.run(t)).toMatchObject({ processed: 3, written: 2, quarantined: 1 });
+      expect(await m.run(t)).toMatchObject({ processed: 5, written: 2, quarantined: 2 });
       expect(await m.quarantined(t)).toEqual([
         expect.objectContaining({ externalId: '301', stage: 'map', error: 'no mapping for 301', issues: null }),
+        expect.objectContaining({
+          externalId: '303',
+          stage: 'map',
+          error: expect.stringContaining('returned undefined'),
+        }),
       ]);
       expect((await appRows('30')).map((r) => r.id)).toEqual(['300', '302']);
     });

@@ -221,7 +221,13 @@ export function mapper<Raw, Row>(options: MapperOptions<Raw, Row>): Mapper {
     raw: RawRecord,
     ref: RawRowRef,
   ): Promise<{ rows: readonly Row[] } | { failure: Omit<Failure, 'id' | 'seq'> }> {
-    const checked = schema.safeParse(raw.data);
+    let checked: ReturnType<typeof schema.safeParse>;
+    try {
+      checked = schema.safeParse(raw.data);
+    } catch (error) {
+      // e.g. a schema with async refinements, which safeParse cannot run
+      return { failure: { stage: 'validate', error: errorMessage(error), issues: null } };
+    }
     if (!checked.success) {
       const issues = checked.error.issues.map((i) => ({
         path: i.path.map((p) => (typeof p === 'number' ? p : String(p))),
@@ -234,6 +240,11 @@ export function mapper<Raw, Row>(options: MapperOptions<Raw, Row>): Mapper {
     }
     try {
       const out = await map(checked.data, ref);
+      if (out === undefined || out === null) {
+        return {
+          failure: { stage: 'map', error: `map returned ${String(out)} (return [] to project nothing)`, issues: null },
+        };
+      }
       return { rows: Array.isArray(out) ? (out as readonly Row[]) : [out as Row] };
     } catch (error) {
       return { failure: { stage: 'map', error: errorMessage(error), issues: null } };
