@@ -1,81 +1,24 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { WebhookVerificationError } from '../webhooks/errors';
+import { type ExpressRequestLike, readExpressBody } from '../webhooks/body/express';
+import { type FastifyInstanceLike, fastifyRawBody, readFastifyBody } from '../webhooks/body/fastify';
 import type { DeliveryInput, DeliveryResponse, WebhookHandler } from './handler';
 
 /**
  * Framework adapters for a {@link WebhookHandler}. Each one only reads the
- * method, headers and raw body, and writes the response: the decisions live in
- * `handler.handle()`. Framework types are described structurally, so no
- * framework is a dependency.
+ * method, headers and raw body (with the webhooks module's raw-body helpers),
+ * and writes the response: the decisions live in `handler.handle()`.
+ * Framework types are described structurally, so no framework is a dependency.
  */
-
-/** The body a framework's parser left on the request, if any. */
-type ParsedBody = { body?: unknown };
-
-/** Reads a Node request body as bytes, stopping at `maxBytes` (then `body_too_large`). */
-function readNodeStream(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > maxBytes) {
-    req.resume(); // drain without buffering, so the connection can be reused
-    return Promise.reject(tooLarge(maxBytes));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const onData = (chunk: Buffer) => {
-      total += chunk.length;
-      if (total > maxBytes) {
-        cleanup();
-        req.resume();
-        reject(tooLarge(maxBytes));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total));
-    };
-    const onError = (cause: unknown) => {
-      cleanup();
-      reject(new WebhookVerificationError('body_read_failed', 'reading the request body failed', { cause }, 'inbox'));
-    };
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-  });
-}
-
-const tooLarge = (maxBytes: number) =>
-  new WebhookVerificationError('body_too_large', `the body is larger than ${maxBytes} bytes`, {}, 'inbox');
 
 /**
- * The raw body of a Node request: the bytes a raw-body parser left in
- * `req.body` (Express `express.raw()`), or the stream itself. A body already
- * parsed into an object cannot be verified: `body_already_parsed`.
+ * The raw body of a Node or Express request: the bytes a raw-body parser left
+ * in `req.body` (`express.raw()`), or the stream itself, read up to the limit.
+ * A body already parsed into an object cannot be verified: `body_already_parsed`.
  */
-function nodeBody(req: IncomingMessage & ParsedBody): DeliveryInput['body'] {
-  const parsed = req.body;
-  if (parsed instanceof Uint8Array) return parsed;
-  if (typeof parsed === 'string') return new TextEncoder().encode(parsed);
-  if (parsed !== undefined && parsed !== null && !(typeof parsed === 'object' && Object.keys(parsed).length === 0)) {
-    return () =>
-      Promise.reject(
-        new WebhookVerificationError(
-          'body_already_parsed',
-          'the body was parsed before verification: mount the webhook route before any JSON body parser, or use express.raw()',
-          {},
-          'inbox',
-        ),
-      );
-  }
-  return (maxBytes) => readNodeStream(req, maxBytes);
-}
+const nodeBody =
+  (req: IncomingMessage & ExpressRequestLike): DeliveryInput['body'] =>
+  (maxBytes) =>
+    readExpressBody(req, { maxBytes });
 
 function writeNode(res: ServerResponse, result: DeliveryResponse): void {
   res.writeHead(result.status, { ...result.headers, 'content-length': Buffer.byteLength(result.body) });
@@ -119,19 +62,13 @@ export function toNodeHandler(handler: WebhookHandler): (req: IncomingMessage, r
  */
 export function toExpress(
   handler: WebhookHandler,
-): (req: IncomingMessage & ParsedBody, res: ServerResponse, next?: (error?: unknown) => void) => void {
+): (req: IncomingMessage & ExpressRequestLike, res: ServerResponse, next?: (error?: unknown) => void) => void {
   const node = toNodeHandler(handler);
   return (req, res) => node(req, res);
 }
 
-/** The parts of a Fastify instance the plugin uses. */
-export interface FastifyInstanceLike {
-  removeAllContentTypeParsers(): void;
-  addContentTypeParser(
-    contentType: string,
-    options: { parseAs: 'buffer'; bodyLimit?: number },
-    parser: (req: unknown, body: Buffer, done: (error: Error | null, body?: Buffer) => void) => void,
-  ): void;
+/** The parts of a Fastify instance the plugin uses (raw-body parser registration and one route). */
+export interface FastifyAppLike extends FastifyInstanceLike {
   post(
     path: string,
     options: { bodyLimit?: number },
@@ -172,14 +109,16 @@ export interface FastifyAdapterOptions {
 export function toFastify(
   handler: WebhookHandler,
   options: FastifyAdapterOptions,
-): (instance: FastifyInstanceLike) => Promise<void> {
-  const bodyLimit = handler.maxBodyBytes;
+): (instance: FastifyAppLike) => Promise<void> {
+  const maxBytes = handler.maxBodyBytes;
   return async (instance) => {
-    instance.removeAllContentTypeParsers();
-    instance.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
-    instance.post(options.path, { bodyLimit }, async (request, reply) => {
-      const body = request.body instanceof Uint8Array ? request.body : new Uint8Array(0);
-      const result = await handler.handle({ method: request.method, headers: request.headers, body });
+    fastifyRawBody(instance, { maxBytes });
+    instance.post(options.path, { bodyLimit: maxBytes }, async (request, reply) => {
+      const result = await handler.handle({
+        method: request.method,
+        headers: request.headers,
+        body: () => Promise.resolve(readFastifyBody(request, { maxBytes })),
+      });
       return reply.code(result.status).headers(result.headers).send(result.body);
     });
   };

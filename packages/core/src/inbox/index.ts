@@ -12,7 +12,7 @@
 
 export type {
   FastifyAdapterOptions,
-  FastifyInstanceLike,
+  FastifyAppLike,
   FastifyReplyLike,
   FastifyRequestLike,
   HonoContextLike,
