@@ -47,6 +47,14 @@ describe('verifyWebhook input forms', () => {
     await expectRejection(verifyWebhook({ body: reserialized, headers }, options), 'no_matching_signature');
   });
 
+  it('keeps rawBody of a string body through spread and structuredClone', async () => {
+    const event = await verifyWebhook({ body, headers: await stripeHeaders(body) }, options);
+    expect(Object.keys(event)).toContain('rawBody');
+    expect(Buffer.from({ ...event }.rawBody).toString()).toBe(body);
+    expect(Buffer.from(structuredClone(event).rawBody).toString()).toBe(body);
+    expect(event.rawBody).toBe(event.rawBody);
+  });
+
   it('returns the raw bytes untouched with payload: raw', async () => {
     const headers = await stripeHeaders(bytes);
     const event = await verifyWebhook({ body: bytes, headers }, { ...options, payload: 'raw' });
