@@ -1,13 +1,3 @@
-import { defineConfig } from 'tsup';
-import { entriesFromExports } from '../../scripts/tsup-entries.ts';
+import { ballastTsupConfig } from '../../scripts/tsup-preset.ts';
 
-export default defineConfig({
-  entry: entriesFromExports(new URL('./package.json', import.meta.url)),
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'node22',
-  splitting: true,
-  treeshake: true,
-});
+export default ballastTsupConfig(new URL('./package.json', import.meta.url));
