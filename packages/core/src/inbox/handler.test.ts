@@ -143,6 +143,7 @@ describe('createWebhookHandler responses', () => {
       { source: 'stripe', verify: 42, inbox },
       { source: 'stripe', verify: { scheme: 'stripe' as const, secret: SECRET }, inbox: {} },
       { source: 'stripe', verify: { scheme: 'stripe' as const, secret: SECRET }, inbox, maxBodyBytes: 0 },
+      { source: 'stripe', verify: { scheme: 'stripe' as const, secret: SECRET }, inbox, eventType: 'type' },
     ];
     for (const options of bad) {
       let error: unknown;

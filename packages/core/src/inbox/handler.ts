@@ -118,13 +118,11 @@ const reply = (status: number, body: string, headers: Record<string, string> = {
 const errorReply = (status: number, code: string, headers?: Record<string, string>) =>
   reply(status, JSON.stringify({ error: code }), headers);
 
-function defaultEventType(event: VerifiedWebhook): string {
-  const payload = event.payload;
-  if (typeof payload === 'object' && payload !== null && 'type' in payload) {
-    const type = (payload as { type: unknown }).type;
-    if (typeof type === 'string') return type;
-  }
-  return '';
+/** Turns the `verify` option into a verifier function, checking it once. */
+function resolveVerifier(verify: WebhookHandlerOptions['verify']): DeliveryVerifier {
+  if (typeof verify === 'function') return verify;
+  if (typeof verify === 'object' && verify !== null) return createWebhookVerifier(verify);
+  throw new InboxError('createWebhookHandler', 'invalid_options', 'verify must be verifyWebhook options or a function');
 }
 
 /**
@@ -156,14 +154,7 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
   if (typeof inbox?.ingest !== 'function') {
     throw new InboxError(api, 'invalid_options', 'inbox must be an Inbox (sqlInbox(db) or memoryInbox())');
   }
-  const verify: DeliveryVerifier =
-    typeof options.verify === 'function'
-      ? options.verify
-      : typeof options.verify === 'object' && options.verify !== null
-        ? createWebhookVerifier(options.verify)
-        : (() => {
-            throw new InboxError(api, 'invalid_options', 'verify must be verifyWebhook options or a function');
-          })();
+  const verify = resolveVerifier(options.verify);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1) {
     throw new InboxError(
@@ -172,7 +163,10 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
       `maxBodyBytes must be a positive integer, got ${String(maxBodyBytes)}`,
     );
   }
-  const eventType = options.eventType ?? defaultEventType;
+  const { eventType } = options;
+  if (eventType !== undefined && typeof eventType !== 'function') {
+    throw new InboxError(api, 'invalid_options', 'eventType must be a function (event) => string');
+  }
   const onError = options.onError ?? (() => {});
   const report = (error: unknown) => {
     try {
@@ -221,15 +215,17 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
       report(error);
       return errorReply(isBallastError(error) ? 400 : 500, isBallastError(error) ? error.code : 'internal_error');
     }
-    let type: string;
+    let type: string | undefined;
     try {
-      type = eventType(verified);
+      type = eventType?.(verified);
     } catch (error) {
       report(error);
       return errorReply(400, 'invalid_event');
     }
     try {
-      const result = await inbox.ingest(source, { id: verified.id, payload: verified.payload, type });
+      // without eventType, the inbox reads the payload's `type`
+      const event = type === undefined ? verified : { id: verified.id, payload: verified.payload, type };
+      const result = await inbox.ingest(source, event);
       return reply(200, result.outcome === 'stored' ? STORED : DUPLICATE);
     } catch (error) {
       if (isInboxError(error) && error.code === 'invalid_event') return errorReply(400, 'invalid_event');

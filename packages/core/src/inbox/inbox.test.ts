@@ -299,6 +299,17 @@ describe('inbox store failures', () => {
     expect((await inbox.counts()).total).toBe(2);
   });
 
+  it('turns failing reads and replays into store_unavailable', async () => {
+    const down = async () => {
+      throw new Error('connection terminated');
+    };
+    const inbox = createInbox({ ...memoryInboxDriver(), get: down, list: down, counts: down, replay: down });
+    for (const call of [() => inbox.get('s', 'e'), () => inbox.list(), () => inbox.counts(), () => inbox.replay('e')]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(isInboxError(error) && error.code).toBe('store_unavailable');
+    }
+  });
+
   it('refuses ingest after close with stopped', async () => {
     const inbox = createInbox(memoryInboxDriver());
     await inbox.close();

@@ -171,6 +171,17 @@ function storeError(error: unknown): InboxError {
   return new InboxError('ingest', 'store_unavailable', 'the inbox store is unavailable', { cause: error });
 }
 
+/** Runs a store call, turning a store failure into `store_unavailable`. */
+async function guard<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw isInboxError(error)
+      ? error
+      : new InboxError('inbox', 'store_unavailable', 'the inbox store is unavailable', { cause: error });
+  }
+}
+
 const keyString = (k: InboxEventKey) => `${k.source}\u0000${k.eventId}`;
 
 function normalizeStatuses(status: InboxFilter['status'], allowed: readonly string[]): void {
@@ -284,13 +295,7 @@ export function createInbox(driver: InboxDriver, options: InboxOptions = {}): In
       if (stored instanceof Error) throw stored;
       return { source, eventId: row.eventId, type: row.type, outcome: stored ? 'stored' : 'duplicate' };
     },
-    async get(source, eventId) {
-      try {
-        return await driver.get({ source, eventId });
-      } catch (error) {
-        throw storeError(error);
-      }
-    },
+    get: (source, eventId) => guard(() => driver.get({ source, eventId })),
     async list(listOptions = {}) {
       checkFilter(listOptions);
       const limit = listOptions.limit ?? 100;
@@ -300,10 +305,11 @@ export function createInbox(driver: InboxDriver, options: InboxOptions = {}): In
       if (listOptions.cursor !== undefined && !/^[0-9]{1,19}$/.test(listOptions.cursor)) {
         throw new InboxError('list', 'invalid_filter', 'cursor must be a nextCursor returned by list()');
       }
-      return driver.list({ ...listOptions, limit });
+      return guard(() => driver.list({ ...listOptions, limit }));
     },
     async counts(filter = {}) {
-      return driver.counts(checkFilter(filter));
+      checkFilter(filter);
+      return guard(() => driver.counts(filter));
     },
     async replay(target) {
       let filter: InboxFilter;
@@ -318,7 +324,7 @@ export function createInbox(driver: InboxDriver, options: InboxOptions = {}): In
         normalizeStatuses(status, ['dead', 'failed']);
         filter = { ...checkFilter(rest), status };
       }
-      const keys = await driver.replay(filter, new Date(now()));
+      const keys = await guard(() => driver.replay(filter, new Date(now())));
       notify(keys);
       return keys.length;
     },

@@ -1,9 +1,21 @@
-import type { PgBoss } from 'pg-boss';
 import { InboxError } from './errors';
 import type { InboxJob, InboxQueue } from './queue';
 
-/** The part of a started `PgBoss` instance the queue uses. */
-export type PgBossLike = Pick<PgBoss, 'createQueue' | 'getQueue' | 'insert' | 'work' | 'offWork'>;
+/**
+ * The part of a started pg-boss (v10 and later) instance the queue uses,
+ * described structurally so pg-boss stays an optional peer dependency.
+ */
+export interface PgBossLike {
+  getQueue(name: string): Promise<object | null>;
+  createQueue(name: string, options?: { retryLimit?: number }): Promise<void>;
+  insert(name: string, jobs: { data?: object; startAfter?: Date }[]): Promise<unknown>;
+  work<T>(
+    name: string,
+    options: { localConcurrency?: number; batchSize?: number; pollingIntervalSeconds?: number },
+    handler: (jobs: { data: T }[]) => Promise<unknown>,
+  ): Promise<string>;
+  offWork(name: string, options?: { id?: string; wait?: boolean }): Promise<void>;
+}
 
 /** Options for {@link pgBossQueue}. */
 export interface PgBossQueueOptions {
