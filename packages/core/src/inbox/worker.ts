@@ -320,7 +320,8 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
 
   /** Claims up to the free capacity of due events and processes them; resolves with how many. */
   async function sweepOnce(): Promise<number> {
-    const free = Math.max(1, concurrency - inFlight.size);
+    const free = concurrency - inFlight.size;
+    if (free <= 0) return 0;
     const events = await claim(undefined, free);
     for (const event of events) void track(() => processEvent(event), event);
     return events.length;
