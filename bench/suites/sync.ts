@@ -14,6 +14,8 @@ import { type BenchRow, report, speedup } from '../harness';
  *
  * The naive row is measured on a 5,000-record sample and its rate
  * extrapolated (at about 1 ms per round trip, 100,000 would take minutes).
+ * Every row runs twice and keeps its faster attempt: on a shared machine,
+ * other work only ever slows a row down.
  */
 
 const url = process.env.DATABASE_URL;
@@ -95,14 +97,20 @@ const db = await createPostgres({ connectionString: url, max: 4 });
 const schema = `bench_sync_${randomBytes(4).toString('hex')}`;
 const rows: BenchRow[] = [];
 
+const ROUNDS = 2;
+const best = new Map<string, BenchRow>();
+
+/** Times one row; across rounds the fastest attempt is kept (the machine's load only ever slows a row down). */
 async function timed(name: string, records: number, fn: (sample: () => void) => Promise<void>, extra = '') {
   const watch = memoryWatch();
   const started = performance.now();
   await fn(watch.sample);
   const seconds = (performance.now() - started) / 1000;
   const note = `${records.toLocaleString('en-US')} rows in ${seconds.toFixed(2)} s, ${watch.stop()}${extra}`;
-  rows.push({ name, opsPerSec: records / seconds, note });
   console.log(`  ${name}: ${Math.round(records / seconds).toLocaleString('en-US')} rows/s (${note})`);
+  const row: BenchRow = { name, opsPerSec: records / seconds, note: `best of ${ROUNDS}: ${note}` };
+  const previous = best.get(name);
+  if (!previous || previous.opsPerSec < row.opsPerSec) best.set(name, row);
 }
 
 try {
@@ -112,64 +120,70 @@ try {
     CREATE TABLE ${schema}.bare (external_id text, data jsonb);
   `);
 
-  await timed(
-    'naive upsert per row',
-    NAIVE_SAMPLE,
-    async (sample) => {
-      for (let i = 1; i <= NAIVE_SAMPLE; i++) {
-        const record = contact(i);
-        await db.query(
-          `INSERT INTO ${schema}.naive (external_id, data, synced_at) VALUES ($1, $2, now())
-           ON CONFLICT (external_id) DO UPDATE SET data = excluded.data, synced_at = now()`,
-          [String(record.id), JSON.stringify(record)],
-        );
-        if (i % PAGE === 0) sample();
-      }
-    },
-    `; sample of ${NAIVE_SAMPLE.toLocaleString('en-US')}, rate extrapolated to ${TOTAL.toLocaleString('en-US')}`,
-  );
+  for (let round = 1; round <= ROUNDS; round++) {
+    console.log(`round ${round} of ${ROUNDS}`);
+    await db.exec(`TRUNCATE ${schema}.naive, ${schema}.bare`);
+    await timed(
+      'naive upsert per row',
+      NAIVE_SAMPLE,
+      async (sample) => {
+        for (let i = 1; i <= NAIVE_SAMPLE; i++) {
+          const record = contact(i);
+          await db.query(
+            `INSERT INTO ${schema}.naive (external_id, data, synced_at) VALUES ($1, $2, now())
+             ON CONFLICT (external_id) DO UPDATE SET data = excluded.data, synced_at = now()`,
+            [String(record.id), JSON.stringify(record)],
+          );
+          if (i % PAGE === 0) sample();
+        }
+      },
+      `; sample of ${NAIVE_SAMPLE.toLocaleString('en-US')}, rate extrapolated to ${TOTAL.toLocaleString('en-US')}`,
+    );
 
-  const contacts: SyncTable<Contact> = syncTable<Contact>(db, {
-    schema,
-    source: 'bench',
-    entity: 'contacts',
-    volatileFields: ['fetched_at'],
-  });
-  const run = async (name: string, revOf: (i: number) => number, expect: Partial<Record<string, number>>) =>
-    timed(name, TOTAL, async (sample) => {
-      const result = await contacts.run(provider(revOf), { mode: 'full', onPage: sample });
-      for (const [k, v] of Object.entries(expect)) {
-        const got = result.counts[k as keyof typeof result.counts];
-        if (got !== v) throw new Error(`${name}: expected ${k} = ${v}, got ${got}`);
+    // a fresh entity per round, so each first load starts from an empty table
+    const contacts: SyncTable<Contact> = syncTable<Contact>(db, {
+      schema,
+      source: 'bench',
+      entity: `contacts_${round}`,
+      volatileFields: ['fetched_at'],
+    });
+    const run = async (name: string, revOf: (i: number) => number, expect: Partial<Record<string, number>>) =>
+      timed(name, TOTAL, async (sample) => {
+        const result = await contacts.run(provider(revOf), { mode: 'full', onPage: sample });
+        for (const [k, v] of Object.entries(expect)) {
+          const got = result.counts[k as keyof typeof result.counts];
+          if (got !== v) throw new Error(`${name}: expected ${k} = ${v}, got ${got}`);
+        }
+      });
+
+    await run('ballast first load', () => 0, { inserted: TOTAL });
+    await run('ballast unchanged re-sync', () => 0, { unchanged: TOTAL });
+    await run('ballast 10% changed', (i) => (i % 10 === 0 ? round : 0), { changed: TOTAL / 10 });
+
+    await timed('COPY into a bare table', TOTAL, async (sample) => {
+      const client = await db.pool.connect();
+      try {
+        const copy = client.query(copyFrom(`COPY ${schema}.bare (external_id, data) FROM STDIN`));
+        // text format: tab-separated, with \ , tab and newline escaped in the JSON
+        const copyText = (s: string) => s.replaceAll('\\', '\\\\').replaceAll('\t', '\\t').replaceAll('\n', '\\n');
+        async function* lines() {
+          for (let offset = 0; offset < TOTAL; offset += PAGE) {
+            let chunk = '';
+            for (let i = offset; i < Math.min(offset + PAGE, TOTAL); i++) {
+              const record = contact(i + 1);
+              chunk += `${record.id}\t${copyText(JSON.stringify(record))}\n`;
+            }
+            sample();
+            yield chunk;
+          }
+        }
+        await pipeline(lines, copy);
+      } finally {
+        client.release();
       }
     });
-
-  await run('ballast first load', () => 0, { inserted: TOTAL });
-  await run('ballast unchanged re-sync', () => 0, { unchanged: TOTAL });
-  await run('ballast 10% changed', (i) => (i % 10 === 0 ? 1 : 0), { changed: TOTAL / 10 });
-
-  await timed('COPY into a bare table', TOTAL, async (sample) => {
-    const client = await db.pool.connect();
-    try {
-      const copy = client.query(copyFrom(`COPY ${schema}.bare (external_id, data) FROM STDIN`));
-      // text format: tab-separated, with \ , tab and newline escaped in the JSON
-      const copyText = (s: string) => s.replaceAll('\\', '\\\\').replaceAll('\t', '\\t').replaceAll('\n', '\\n');
-      async function* lines() {
-        for (let offset = 0; offset < TOTAL; offset += PAGE) {
-          let chunk = '';
-          for (let i = offset; i < Math.min(offset + PAGE, TOTAL); i++) {
-            const record = contact(i + 1);
-            chunk += `${record.id}\t${copyText(JSON.stringify(record))}\n`;
-          }
-          sample();
-          yield chunk;
-        }
-      }
-      await pipeline(lines, copy);
-    } finally {
-      client.release();
-    }
-  });
+  }
+  rows.push(...best.values());
 } finally {
   await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
   await db.close();

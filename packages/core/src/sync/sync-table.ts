@@ -93,10 +93,17 @@ export interface SyncTable<T = unknown> {
    */
   tableId(): Promise<number>;
   /**
-   * Runs a sync: reads the source page by page, stores each page in one
-   * transaction with the checkpoint, and for a full run soft-deletes the rows
-   * it did not see (within `maxDeleteRatio`).
+   * Runs a sync: reads the source page by page, stores the pages in batches
+   * of `batchSize` records, each in one transaction with the counts and the
+   * checkpoint, and for a full run soft-deletes the rows it did not see
+   * (within `maxDeleteRatio`). An interrupted run of the same mode is resumed
+   * from its checkpoint.
    *
+   * @example
+   * ```ts
+   * const run = await persons.run(source, { mode: 'incremental', onPage: (p) => console.log(p.counts) });
+   * if (run.resumed) console.log(`continued run ${run.id} from its checkpoint`);
+   * ```
    * @throws {SyncError} `source_failed` or `aborted` (the run stays resumable),
    * `mass_delete` (nothing deleted), `invalid_page`, `invalid_options`,
    * `run_conflict`, `store_failed`.
@@ -252,10 +259,11 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     // guard skipped (possible when the compare step was skipped) goes to
     // sync_seen.
     write: `WITH input AS (
-        SELECT * FROM unnest($2::text[], $3::text[], $4::text[]) AS i(external_id, hash, data)
+        SELECT * FROM ROWS FROM (unnest($2::text[]), unnest($3::text[]), jsonb_array_elements($4::jsonb))
+          AS i(external_id, hash, data)
       ), up AS (
         INSERT INTO ${rows} AS r (table_id, external_id, data, hash, run_id)
-        SELECT $1, i.external_id, i.data::jsonb, i.hash, $5 FROM input i
+        SELECT $1, i.external_id, i.data, i.hash, $5 FROM input i
         ON CONFLICT (table_id, external_id) DO UPDATE SET
           data = excluded.data, hash = excluded.hash, synced_at = now(), changed_at = now(),
           deleted_at = NULL, run_id = excluded.run_id, change_seq = excluded.change_seq
@@ -394,7 +402,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         ...key,
         ids,
         hashes,
-        data,
+        `[${data.join(',')}]`,
         runId,
         full,
       ]);
