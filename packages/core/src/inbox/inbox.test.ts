@@ -119,10 +119,15 @@ function inboxContract(open: () => Promise<Harness>) {
       limit: 10,
     });
     expect(taken.map((e) => e.attempts)).toEqual([2, 2, 2, 2, 2]);
-    // the first holder lost its lease: its settle is refused
+    // the first holder lost its lease: its heartbeat and settle are refused
     const first = a?.[0];
     if (!first) throw new Error('no claim');
+    expect(await harness.driver.extend(first, 'a', at(9e12), later)).toBe(false);
     expect(await harness.driver.settle(first, 'a', { status: 'processed' }, later)).toBe(false);
+    // the holder's heartbeat moves the lease and the due time together
+    const extended = new Date(later.getTime() + 90_000);
+    expect(await harness.driver.extend(first, 'c', extended, later)).toBe(true);
+    expect(await inbox.get(source, first.eventId)).toMatchObject({ leaseUntil: extended, nextAttemptAt: extended });
     expect(await harness.driver.settle(first, 'c', { status: 'processed' }, later)).toBe(true);
     expect(await inbox.get(source, first.eventId)).toMatchObject({ status: 'processed', leaseOwner: null });
   });

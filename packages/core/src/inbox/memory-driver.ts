@@ -97,6 +97,15 @@ export function memoryInboxDriver(): InboxDriver {
       });
     },
 
+    async extend(key: InboxEventKey, owner: string, leaseUntil: Date, now: Date): Promise<boolean> {
+      const event = rows.get(keyOf(key))?.event;
+      if (event?.status !== 'processing' || event.leaseOwner !== owner) return false;
+      event.leaseUntil = leaseUntil;
+      event.nextAttemptAt = leaseUntil;
+      event.updatedAt = now;
+      return true;
+    },
+
     async settle(key: InboxEventKey, owner: string, outcome: Settlement, now: Date): Promise<boolean> {
       const event = rows.get(keyOf(key))?.event;
       if (event?.status !== 'processing' || event.leaseOwner !== owner) return false;

@@ -158,6 +158,15 @@ RETURNING source, event_id`;
       return res.rows.map((row) => toEvent(row) as ClaimedInboxEvent).sort(byReceived);
     },
 
+    async extend(key: InboxEventKey, owner: string, leaseUntil: Date, now: Date): Promise<boolean> {
+      const res = await db.query(
+        `UPDATE ${table} SET lease_until = $4, next_attempt_at = $4, updated_at = $5
+         WHERE source = $1 AND event_id = $2 AND lease_owner = $3 AND status = 'processing'`,
+        [key.source, key.eventId, owner, leaseUntil, now],
+      );
+      return res.rowCount > 0;
+    },
+
     async settle(key: InboxEventKey, owner: string, outcome: Settlement, now: Date): Promise<boolean> {
       const error = outcome.status === 'processed' ? null : outcome.error;
       const next = outcome.status === 'failed' ? outcome.nextAttemptAt : null;

@@ -144,6 +144,11 @@ export interface InboxDriver {
    * Concurrent claimers never get the same event.
    */
   claim(request: ClaimRequest): Promise<ClaimedInboxEvent[]>;
+  /**
+   * Extends the lease of a claimed event to `leaseUntil` (a heartbeat while its
+   * handler runs); `false` when `owner` no longer holds it.
+   */
+  extend(key: InboxEventKey, owner: string, leaseUntil: Date, now: Date): Promise<boolean>;
   /** Settles a claimed event; `false` when `owner` no longer holds its lease. */
   settle(key: InboxEventKey, owner: string, outcome: Settlement, now: Date): Promise<boolean>;
   /** Moves matching `dead` events (or `failed`, when asked) back to `received`, due at `now`. Resolves with the keys moved. */

@@ -99,6 +99,7 @@ function workerContract(open: (options: InboxOptions) => Promise<{ inbox: Inbox;
         source: 'acme',
         sweepIntervalMs: false,
         leaseMs: 5000,
+        heartbeat: false, // stands for a process that died: nothing extends its lease
         on: { '*': () => new Promise(() => void runs.push('stuck')) },
       }),
     );
@@ -178,6 +179,53 @@ describe('inbox worker on memory', () => {
     }
   });
 
+  it('keeps the lease of a long handler alive, so nobody takes it over while it runs', async () => {
+    vi.useFakeTimers({ now: Date.UTC(2026, 0, 1), toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const inbox = memoryInbox();
+      let finish: () => void = () => {};
+      const runs: string[] = [];
+      const slow = track(
+        createInboxWorker({
+          inbox,
+          source: 'acme',
+          sweepIntervalMs: false,
+          leaseMs: 3000,
+          on: {
+            '*': () =>
+              new Promise<void>((resolve) => {
+                runs.push('slow');
+                finish = resolve;
+              }),
+          },
+        }),
+      );
+      const other = track(
+        createInboxWorker({
+          inbox,
+          source: 'acme',
+          sweepIntervalMs: false,
+          leaseMs: 3000,
+          on: { '*': async () => void runs.push('other') },
+        }),
+      );
+      await inbox.ingest('acme', { id: 'long', payload: { type: 't' } });
+      const done = slow.drain();
+      await vi.waitFor(() => expect(runs).toEqual(['slow']));
+      for (let t = 0; t < 4; t++) {
+        await vi.advanceTimersByTimeAsync(2500); // 10 s in all: three times the lease
+        await other.drain();
+      }
+      expect(runs).toEqual(['slow']);
+      expect((await inbox.get('acme', 'long'))?.leaseUntil?.getTime()).toBeGreaterThan(Date.now());
+      finish();
+      await done;
+      expect(await inbox.get('acme', 'long')).toMatchObject({ status: 'processed', attempts: 1 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('rejects bad options with invalid_options', () => {
     const inbox = memoryInbox();
     const bad = [
@@ -189,6 +237,7 @@ describe('inbox worker on memory', () => {
       { inbox, source: 'a', on: {}, retry: { maxAttempts: 1.5 } },
       { inbox, source: 'a', on: {}, retry: { jitter: 2 } },
       { inbox, source: 'a', on: {}, sweepIntervalMs: 0 },
+      { inbox, source: 'a', on: {}, heartbeat: 'yes' },
     ];
     for (const options of bad) {
       let error: unknown;

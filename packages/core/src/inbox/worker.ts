@@ -97,6 +97,15 @@ export interface InboxWorkerOptions {
    * @default 60_000
    */
   leaseMs?: number;
+  /**
+   * Extend the lease (the event's and its idempotency key's) every `leaseMs / 3`
+   * while a handler runs, so a handler may run longer than `leaseMs` as long as
+   * its process lives; a process that dies stops extending, and the event is
+   * taken over once the lease runs out. A handler that hangs forever keeps its
+   * event: give slow calls their own timeouts.
+   * @default true
+   */
+  heartbeat?: boolean;
   /** Retry policy. */
   retry?: InboxRetryOptions;
   /**
@@ -224,6 +233,8 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
     options.sweepIntervalMs === false
       ? false
       : positive('sweepIntervalMs', options.sweepIntervalMs ?? WORKER_DEFAULTS.sweepIntervalMs);
+  const heartbeat = options.heartbeat ?? true;
+  if (typeof heartbeat !== 'boolean') throw invalid('heartbeat must be a boolean');
   const retry = normalizeRetry(options.retry);
   const random = options.random ?? Math.random;
   const onError = options.onError ?? (() => {});
@@ -261,14 +272,54 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
     });
   }
 
+  /** Keeps the lease of a running event alive; `attach` adds the idempotency key's lease. */
+  function keepAlive(event: ClaimedInboxEvent): { attach: AttachLease; stop(): void } {
+    let extendKey: ((ms: number) => Promise<number>) | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopped = !heartbeat;
+    const beat = async () => {
+      const at = now();
+      const held = await inbox.driver.extend(event, event.leaseOwner, new Date(at + leaseMs), new Date(at));
+      if (!held) {
+        stopped = true;
+        report(new InboxError('worker', 'stopped', `lost the lease on ${source}/${event.eventId} while it ran`), event);
+        return;
+      }
+      await extendKey?.(leaseMs);
+    };
+    const next = () => {
+      if (stopped) return;
+      timer = setTimeout(() => {
+        beat().then(next, (error: unknown) => {
+          report(error, event);
+          next();
+        });
+      }, leaseMs / 3);
+      (timer as { unref?: () => void }).unref?.();
+    };
+    next();
+    return {
+      attach: (extend) => {
+        extendKey = extend;
+      },
+      stop: () => {
+        stopped = true;
+        if (timer !== undefined) clearTimeout(timer);
+      },
+    };
+  }
+
   async function processEvent(event: ClaimedInboxEvent): Promise<void> {
     const handler = handlers[event.type] ?? handlers['*'];
+    const alive = keepAlive(event);
     try {
-      if (handler) await run(event, handler);
+      if (handler) await run(event, handler, alive.attach);
     } catch (error) {
       report(error, event);
       await fail(event, error);
       return;
+    } finally {
+      alive.stop();
     }
     const settled = await inbox.driver.settle(event, event.leaseOwner, { status: 'processed' }, new Date(now()));
     if (!settled) {
@@ -375,7 +426,10 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
   };
 }
 
-type Runner = (event: ClaimedInboxEvent, handler: InboxEventHandler) => Promise<void>;
+/** Hands the heartbeat the function that extends the idempotency key's lease. */
+type AttachLease = (extend: (ms: number) => Promise<number>) => void;
+
+type Runner = (event: ClaimedInboxEvent, handler: InboxEventHandler, attach: AttachLease) => Promise<void>;
 
 /** Builds how a handler is run: through `idempotent()` on the chosen store, or directly. */
 function idempotencyRunner(option: InboxIdempotencyOptions | false | undefined, inbox: Inbox, leaseMs: number): Runner {
@@ -388,31 +442,33 @@ function idempotencyRunner(option: InboxIdempotencyOptions | false | undefined, 
     if (option?.store === undefined && option?.transactional !== true) return direct;
     throw invalid('idempotency needs a store: pass idempotency.store or use sqlInbox/memoryInbox');
   }
-  type Input = { event: ClaimedInboxEvent; handler: InboxEventHandler };
+  type Input = { event: ClaimedInboxEvent; handler: InboxEventHandler; attach: AttachLease };
   const key = (input: Input) => `inbox:${input.event.source}:${input.event.eventId}`;
   if (option?.transactional === true) {
     if (typeof (store as Partial<TransactionalIdempotencyStore>).transaction !== 'function') {
       throw invalid('idempotency.transactional needs a store with transaction() (the SQL store)');
     }
     const once = idempotent(
-      async ({ event, handler }: Input, ctx) => {
+      async ({ event, handler, attach }: Input, ctx) => {
+        attach(ctx.extendLease);
         await handler(event, { attempt: event.attempts, key: ctx.key, takeover: ctx.takeover, tx: ctx.tx });
         return true;
       },
       { store: store as TransactionalIdempotencyStore, transactional: true, key, lease: leaseMs, now: inbox.now },
     );
-    return async (event, handler) => {
-      await once({ event, handler });
+    return async (event, handler, attach) => {
+      await once({ event, handler, attach });
     };
   }
   const once = idempotent(
-    async ({ event, handler }: Input, ctx) => {
+    async ({ event, handler, attach }: Input, ctx) => {
+      attach(ctx.extendLease);
       await handler(event, { attempt: event.attempts, key: ctx.key, takeover: ctx.takeover });
       return true;
     },
     { store, key, lease: leaseMs, now: inbox.now },
   );
-  return async (event, handler) => {
-    await once({ event, handler });
+  return async (event, handler, attach) => {
+    await once({ event, handler, attach });
   };
 }
