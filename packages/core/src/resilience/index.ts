@@ -40,13 +40,11 @@ export type {
   BatchOutcome,
   BatchProgress,
   BatchReport,
-  HeaderReader,
   LocalRateLimiter,
   RateLimitErrorCode,
   RateLimitErrorContext,
   RateLimiterKeyStats,
   RateLimiterOptions,
-  RateLimitSignal,
   RedisRateLimiter,
   RedisRateLimiterOptions,
   RedisScriptClient,
@@ -57,14 +55,14 @@ export {
   isRateLimitError,
   RateLimitError,
   rateLimiter,
-  readRateLimitHeaders,
   redisRateLimiter,
 } from './rate-limit/index';
+export type { HeaderReader, RateLimitSignal } from './rate-limit-headers';
+export { readRateLimitHeaders, serverWaitMs } from './rate-limit-headers';
 export type { HeaderSource, ResilientFetchOptions } from './resilient-fetch';
 export { resilientFetch } from './resilient-fetch';
 export type { Retry, RetryContext, RetryOptions } from './retry';
 export { retry } from './retry';
-export { serverWaitMs } from './retry-after';
 export type { RetryBudget, RetryBudgetOptions } from './retry-budget';
 export { retryBudget } from './retry-budget';
 export type { Timeout, TimeoutCallOptions, TimeoutOptions } from './timeout';

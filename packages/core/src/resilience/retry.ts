@@ -13,7 +13,7 @@ import {
   sleep,
   urlOf,
 } from './internal';
-import { serverWaitMs } from './retry-after';
+import { serverWaitMs } from './rate-limit-headers';
 import { type RetryBudget, type RetryBudgetOptions, retryBudget } from './retry-budget';
 import type { FetchLike, ResilienceEventHandler, RetryGiveUpEvent } from './types';
 

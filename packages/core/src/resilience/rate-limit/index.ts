@@ -15,8 +15,6 @@ export type {
 export { batch } from './batch';
 export type { RateLimitErrorCode, RateLimitErrorContext } from './errors';
 export { isRateLimitError, RateLimitError } from './errors';
-export type { HeaderReader, RateLimitSignal } from './headers';
-export { readRateLimitHeaders } from './headers';
 export type { LocalRateLimiter, RateLimiterKeyStats, RateLimiterOptions } from './local';
 export { adaptiveRateLimiter, rateLimiter } from './local';
 export type { RedisRateLimiter, RedisRateLimiterOptions, RedisScriptClient } from './redis';

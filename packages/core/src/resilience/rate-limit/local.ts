@@ -1,7 +1,7 @@
+import { isResponseLike, type RateLimitSignal, readRateLimitHeaders } from '../rate-limit-headers';
 import type { RateLimiter, ResilienceEventHandler, ScheduleOptions, ThrottleEvent } from '../types';
 import { RateLimitError } from './errors';
 import { GrantLog } from './grant-log';
-import { isResponseLike, type RateLimitSignal, readRateLimitHeaders } from './headers';
 import {
   type CallOptions,
   nonEmptyString,

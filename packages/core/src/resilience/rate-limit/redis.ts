@@ -1,6 +1,6 @@
+import { isResponseLike, readRateLimitHeaders } from '../rate-limit-headers';
 import type { RateLimiter, ResilienceEventHandler, ScheduleOptions, ThrottleEvent } from '../types';
 import { RateLimitError } from './errors';
-import { isResponseLike, readRateLimitHeaders } from './headers';
 import {
   type CallOptions,
   nonEmptyString,
