@@ -404,6 +404,36 @@ describe('rateLimiter: adaptive pauses', () => {
     expect(limiter.stats('ietf')).toMatchObject({ limit: 10, interval: 5000, used: 1 });
   });
 
+  it('reads no more than three headers of a response that cannot pause a key, unless adaptive', async () => {
+    const looked: string[] = [];
+    const counting = (headers: Record<string, string>) => {
+      const real = new Headers(headers);
+      return {
+        status: 200,
+        headers: {
+          get: (name: string) => {
+            looked.push(name);
+            return real.get(name);
+          },
+        },
+      } as unknown as Response;
+    };
+    const plain = rateLimiter();
+    plain.observe(counting({ 'content-type': 'application/json' }));
+    plain.observe(counting({ 'x-ratelimit-limit': '20', 'x-ratelimit-remaining': '7', 'x-ratelimit-reset': '2' }));
+    expect(looked.length).toBeLessThanOrEqual(6);
+    expect(plain.stats()?.pausedUntil).toBe(0);
+    looked.length = 0;
+    plain.observe(counting({ RateLimit: '"default";r=0;t=2' }), 'ietf');
+    expect(looked.length).toBeGreaterThan(3);
+    expect(plain.stats('ietf')?.pausedUntil).toBe(Date.now() + 2000);
+    looked.length = 0;
+    const adaptive = adaptiveRateLimiter({ providerWindow: 2000 });
+    adaptive.observe(counting({ 'x-ratelimit-limit': '20', 'x-ratelimit-remaining': '7' }));
+    expect(looked.length).toBeGreaterThan(3);
+    expect(adaptive.stats()).toMatchObject({ limit: 20, used: 13 });
+  });
+
   it('does not learn limits unless adaptive', async () => {
     const limiter = rateLimiter({ limit: 100, interval: 1000 });
     limiter.observe(new Response(null, { headers: { 'x-ratelimit-limit': '20', 'x-ratelimit-remaining': '10' } }));

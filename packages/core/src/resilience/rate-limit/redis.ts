@@ -1,4 +1,4 @@
-import { isResponseLike, readRateLimitHeaders } from '../rate-limit-headers';
+import { isResponseLike, mayReportSpentBudget, readRateLimitHeaders } from '../rate-limit-headers';
 import type { RateLimiter, ResilienceEventHandler, ScheduleOptions, ThrottleEvent } from '../types';
 import { RateLimitError } from './errors';
 import {
@@ -573,6 +573,8 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
     schedule,
     observe(response: Response, key: string = defaultKey): void {
       if (closed || !isResponseLike(response)) return;
+      // only a 429 or a spent budget pauses: skip reading the headers of other responses
+      if (response.status !== 429 && !mayReportSpentBudget(response.headers)) return;
       const signal = readRateLimitHeaders(response.headers);
       let ms: number | undefined;
       if (response.status === 429) ms = signal.retryAfterMs ?? signal.resetMs ?? config.pauseOn429;
