@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { signWebhook } from '../webhooks/sign';
 import { isInboxError } from './errors';
 import { createWebhookHandler, type WebhookHandler } from './handler';
@@ -172,6 +172,23 @@ describe('createWebhookHandler processing', () => {
     await handler.worker?.drain();
     expect(seen.sort()).toEqual(['evt_a', 'evt_b', 'evt_c']);
     expect((await inbox.counts()).processed).toBe(3);
+  });
+
+  it('processes events fed by a catch-up job through inbox.ingest, deduplicated against the webhooks', async () => {
+    const seen: string[] = [];
+    const { handler, inbox } = make({
+      on: { '*': async (event) => void seen.push(event.eventId) },
+      worker: { sweepIntervalMs: false },
+    });
+    expect((await handler(await delivery({ id: 'evt_hook', type: 'invoice.paid' }))).status).toBe(200);
+    // a reconcile job found two events: one the webhook already brought, one it missed
+    const results = await Promise.all(
+      ['evt_hook', 'evt_missed'].map((id) => inbox.ingest('stripe', { id, payload: { id, type: 'invoice.paid' } })),
+    );
+    expect(results.map((r) => r.outcome)).toEqual(['duplicate', 'stored']);
+    await vi.waitFor(() => expect(seen.sort()).toEqual(['evt_hook', 'evt_missed'])); // no drain: the queue brings them
+    await handler.worker?.drain();
+    expect(seen).toHaveLength(2);
   });
 
   it('publishes to the queue when it only ingests', async () => {
