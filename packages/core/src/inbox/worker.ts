@@ -65,8 +65,10 @@ export interface InboxIdempotencyOptions {
   store?: IdempotencyStore | TransactionalIdempotencyStore;
   /**
    * Run each handler in the store's transaction (`context.tx`): its writes and
-   * the run's record commit together. Needs the SQL store; on PGlite, keep
-   * handlers short, since the transaction holds the only connection.
+   * the run's record commit together. Needs the SQL store. On PGlite the
+   * transaction holds the only connection while the handler runs: keep handlers
+   * short, and query only through `context.tx` (a query on the database itself
+   * would wait for the transaction, which waits for the handler).
    * @default false
    */
   transactional?: boolean;
