@@ -250,8 +250,8 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
           WHERE ${KEY} AND external_id = i.id LIMIT 1
         ) r ON true
       ), seen AS (
-        INSERT INTO ${seenTable} (run_id, external_id)
-        SELECT $4, id FROM found WHERE $5 AND stored = sent AND NOT deleted
+        INSERT INTO ${seenTable} (run_id, external_ids)
+        SELECT $4, array_agg(id) FROM found WHERE $5 AND stored = sent AND NOT deleted HAVING count(*) > 0
       )
       SELECT id, stored IS NOT NULL AS known FROM found WHERE stored IS DISTINCT FROM sent OR deleted`,
     // Upserts the records sent and writes only those whose hash differs or
@@ -270,8 +270,9 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         WHERE r.hash <> excluded.hash OR r.deleted_at IS NOT NULL
         RETURNING external_id, (xmax = 0) AS inserted
       ), seen AS (
-        INSERT INTO ${seenTable} (run_id, external_id)
-        SELECT $5, i.external_id FROM input i WHERE $6 AND NOT EXISTS (SELECT 1 FROM up WHERE up.external_id = i.external_id)
+        INSERT INTO ${seenTable} (run_id, external_ids)
+        SELECT $5, array_agg(i.external_id) FROM input i
+        WHERE $6 AND NOT EXISTS (SELECT 1 FROM up WHERE up.external_id = i.external_id) HAVING count(*) > 0
       )
       SELECT (count(*) FILTER (WHERE inserted))::int AS inserted, (count(*) FILTER (WHERE NOT inserted))::int AS changed FROM up`,
   };
@@ -582,15 +583,16 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
       async (tx) => {
         let deleted = 0;
         if (run.mode === 'full') {
-          // unseen: live, not written since the run started (what the run wrote it saw),
-          // and not recorded as seen unchanged
-          const notSeen = `changed_at < (SELECT started_at FROM ${runs} WHERE id = $2)
-            AND NOT EXISTS (SELECT 1 FROM ${seenTable} s WHERE s.run_id = $2 AND s.external_id = r.external_id)`;
-          const unseen = `${KEY} AND deleted_at IS NULL AND ${notSeen}`;
-          // one pass over the table's live rows
+          // Unseen: live, not written since the run started (what the run wrote, it saw),
+          // and not recorded as seen unchanged. EXCEPT is a hash or sort set operation,
+          // never a nested loop, whatever the planner's statistics say.
+          const unseen = `SELECT external_id FROM ${rows} WHERE ${KEY} AND deleted_at IS NULL
+              AND changed_at < (SELECT started_at FROM ${runs} WHERE id = $2)
+            EXCEPT
+            SELECT unnest(external_ids) FROM ${seenTable} WHERE run_id = $2`;
           const tally = await tx.query<{ live: number; missing: number }>(
-            `SELECT count(*)::int AS live, (count(*) FILTER (WHERE ${notSeen}))::int AS missing
-             FROM ${rows} r WHERE ${KEY} AND deleted_at IS NULL`,
+            `SELECT (SELECT count(*) FROM ${rows} WHERE ${KEY} AND deleted_at IS NULL)::int AS live,
+                    (SELECT count(*) FROM (${unseen}) u)::int AS missing`,
             [...key, run.id],
           );
           const { live = 0, missing = 0 } = tally.rows[0] ?? {};
@@ -605,7 +607,8 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
             );
           } else if (missing > 0) {
             const res = await tx.query(
-              `UPDATE ${rows} r SET deleted_at = now(), synced_at = now(), run_id = $2, change_seq = ${changeSeq} WHERE ${unseen}`,
+              `UPDATE ${rows} SET deleted_at = now(), synced_at = now(), run_id = $2, change_seq = ${changeSeq}
+               WHERE ${KEY} AND external_id IN (${unseen})`,
               [...key, run.id],
             );
             deleted = res.rowCount;

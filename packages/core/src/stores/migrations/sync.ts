@@ -11,8 +11,8 @@ import type { Migration } from './index';
  *   order is commit order and mappers read changes by `change_seq` (decision 0402).
  * - `sync_runs`: one row per run, with counts and the checkpoint cursor. At
  *   most one open (running or interrupted) run per table.
- * - `sync_seen`: the ids a full run saw but did not write, for delete
- *   detection; emptied when the run ends.
+ * - `sync_seen`: the ids a full run saw but did not write, one array per
+ *   batch, for delete detection; emptied when the run ends.
  * - `sync_mappers`: each mapper's version and position per table.
  * - `sync_quarantine`: raw rows a mapper could not validate or map, with the error.
  */
@@ -78,10 +78,10 @@ CREATE INDEX sync_runs_by_table ON ${n.table('sync_runs')} (table_id, id DESC);
 
 CREATE TABLE ${n.table('sync_seen')} (
   run_id bigint NOT NULL,
-  external_id text NOT NULL
+  external_ids text[] NOT NULL
 );
 
-CREATE INDEX sync_seen_run ON ${n.table('sync_seen')} (run_id, external_id);
+CREATE INDEX sync_seen_run ON ${n.table('sync_seen')} (run_id);
 
 CREATE TABLE ${n.table('sync_mappers')} (
   name text NOT NULL,
