@@ -59,6 +59,11 @@ describe('canonicalJson', () => {
     expect(canonicalJson({ meta: { a: 1 }, id: 1 }, compileVolatile(['meta', 'meta.a']))).toBe('{"id":1}');
   });
 
+  it('keeps keys that look like separators apart', () => {
+    expect(canonicalJson({ a: 1, ',a': 2 })).toBe('{",a":2,"a":1}');
+    expect(canonicalJson({ b: { ',a': 1, a: 2 } })).toBe('{"b":{",a":1,"a":2}}');
+  });
+
   it('throws a TypeError for a bigint, as JSON.stringify does', () => {
     expect(() => canonicalJson({ n: 1n })).toThrow(TypeError);
   });

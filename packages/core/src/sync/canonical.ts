@@ -42,6 +42,23 @@ export function compileVolatile(paths: readonly string[]): VolatileTrie {
   return root as VolatileTrie;
 }
 
+// `"key":` and `,"key":` texts, reused across records of the same shape
+// (bounded: each map is cleared when it grows past 10,000 keys).
+const openers = new Map<string, string>();
+const followers = new Map<string, string>();
+
+/** The text that opens an object member: `"key":`, with a leading comma unless it is the first. */
+function member(key: string, first: boolean): string {
+  const cache = first ? openers : followers;
+  let text = cache.get(key);
+  if (text === undefined) {
+    if (cache.size > 10_000) cache.clear();
+    text = `${first ? '' : ','}${JSON.stringify(key)}:`;
+    cache.set(key, text);
+  }
+  return text;
+}
+
 function writeValue(value: unknown, volatile: VolatileTrie, out: string[]): void {
   let v = value;
   if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') {
@@ -89,9 +106,8 @@ function writeValue(value: unknown, volatile: VolatileTrie, out: string[]): void
     if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
     const rule = volatile.get(key);
     if (rule === true) continue;
-    if (!first) out.push(',');
+    out.push(member(key, first));
     first = false;
-    out.push(JSON.stringify(key), ':');
     writeValue(item, rule ?? EMPTY, out);
   }
   out.push('}');
