@@ -9,6 +9,7 @@ import type { SqlClient } from '../stores/sql';
 import { isInboxError } from './errors';
 import type { Inbox, InboxOptions } from './inbox';
 import { memoryInbox } from './memory';
+import { type InboxQueue, inProcessQueue } from './queue';
 import { sqlInbox } from './sql';
 import { backoffDelay, createInboxWorker, type InboxWorker, normalizeRetry } from './worker';
 
@@ -224,6 +225,33 @@ describe('inbox worker on memory', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('can start again after the queue failed to subscribe', async () => {
+    const inbox = memoryInbox();
+    let failures = 1;
+    const real = inProcessQueue();
+    const queue: InboxQueue = {
+      send: (topic, jobs, options) => real.send(topic, jobs, options),
+      work: async (topic, handler, options) => {
+        if (failures-- > 0) throw new Error('queue unreachable');
+        return real.work(topic, handler, options);
+      },
+    };
+    const seen: string[] = [];
+    const worker = track(
+      createInboxWorker({
+        inbox,
+        source: 'acme',
+        queue,
+        sweepIntervalMs: false,
+        on: { '*': async (e) => void seen.push(e.eventId) },
+      }),
+    );
+    await expect(worker.start()).rejects.toThrow('queue unreachable');
+    await worker.start();
+    await inbox.ingest('acme', { id: 'after', payload: { type: 't' } });
+    await vi.waitFor(() => expect(seen).toEqual(['after']));
   });
 
   it('rejects bad options with invalid_options', () => {

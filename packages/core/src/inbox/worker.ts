@@ -404,7 +404,14 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
           const mine = keys.filter((k) => k.source === source);
           if (mine.length > 0) queue.send(topic, mine).catch((error: unknown) => report(error));
         });
-        subscription = await queue.work(topic, onJob, { concurrency });
+        try {
+          subscription = await queue.work(topic, onJob, { concurrency });
+        } catch (error) {
+          // let a later start() try again (e.g. pg-boss was not reachable yet)
+          unsubscribe();
+          started = undefined;
+          throw error;
+        }
         scheduleSweep(0);
       })();
       return started;
