@@ -193,6 +193,15 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   );
 }
 
+/** Records hashed between two yields to the event loop. */
+const YIELD_EVERY = 200;
+
+const schedule: (fn: () => void) => void =
+  (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate ?? ((fn) => setTimeout(fn, 0));
+
+/** Resolves after pending I/O callbacks ran (a macrotask, not a microtask). */
+const yieldToIo = (): Promise<void> => new Promise((resolve) => schedule(resolve));
+
 const defaultIdOf = (record: unknown): unknown => (record as { id?: unknown } | null | undefined)?.id;
 
 /**
@@ -313,7 +322,10 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
   ): Promise<{ items: Prepared<T>[]; failed: number }> {
     const byId = new Map<string, { record: T; canonical: string }>();
     let failed = 0;
+    let done = 0;
     for (const record of records) {
+      // let the batch being stored take its next round trip while this one is hashed
+      if (++done % YIELD_EVERY === 0) await yieldToIo();
       let reason: string | undefined;
       let id: unknown;
       try {
@@ -507,7 +519,8 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     const { items, failed } = await prepare(records, ro.onInvalidRecord);
     if (!probe.lookup) {
       // a first load sends every record: serialize now, while the previous batch is stored
-      for (const item of items) {
+      for (const [i, item] of items.entries()) {
+        if (i > 0 && i % YIELD_EVERY === 0) await yieldToIo();
         try {
           item.json = JSON.stringify(item.record);
         } catch {
