@@ -225,6 +225,31 @@ function inboxContract(open: () => Promise<Harness>) {
     expect((await inbox.counts({ source, type: 'even' })).total).toBe(4);
   });
 
+  it('purges finished events older than asked, and leaves the rest', async () => {
+    source = nextSource();
+    for (const id of ['old_done', 'old_dead', 'new_done', 'pending']) {
+      await inbox.ingest(source, { id, payload: { type: 't' } });
+    }
+    const t0 = new Date(Date.now() + 1000);
+    const claimed = await harness.driver.claim({ source, owner: 'w', now: t0, leaseUntil: at(9e12), limit: 10 });
+    const settleAt = (id: string) => (id === 'new_done' ? new Date(t0.getTime() + 60_000) : t0);
+    for (const e of claimed.filter((c) => c.eventId !== 'pending')) {
+      const outcome =
+        e.eventId === 'old_dead' ? { status: 'dead' as const, error: 'x' } : { status: 'processed' as const };
+      await harness.driver.settle(e, 'w', outcome, settleAt(e.eventId));
+    }
+    const cutoff = new Date(t0.getTime() + 30_000);
+    expect(await harness.driver.purge({ statuses: ['processed'], before: cutoff, source, limit: 100 })).toBe(1);
+    expect(await inbox.get(source, 'old_done')).toBeNull();
+    expect(await harness.driver.purge({ statuses: ['processed', 'dead'], before: cutoff, source, limit: 100 })).toBe(1);
+    const left = (await inbox.list({ source })).events.map((e) => e.eventId);
+    expect(left).toEqual(['new_done', 'pending']);
+    // through the inbox, with its clock: everything finished before now
+    expect(await inbox.purge({ olderThanMs: 0, source })).toBe(0); // new_done was settled in the future
+    const error = await inbox.purge({ olderThanMs: -1 }).catch((e: unknown) => e);
+    expect(isInboxError(error) && error.code).toBe('invalid_filter');
+  });
+
   it('rejects malformed filters with invalid_filter', async () => {
     const attempts = [
       () => inbox.list({ limit: 0 }),
@@ -234,6 +259,9 @@ function inboxContract(open: () => Promise<Harness>) {
       () => inbox.counts({ status: [] }),
       () => inbox.counts({ source: 3 as never }),
       () => inbox.replay({ status: 'processed' as never }),
+      () => inbox.purge({ olderThanMs: 1, status: 'received' as never }),
+      () => inbox.purge({ olderThanMs: 1, limit: 0 }),
+      () => inbox.purge(null as never),
     ];
     for (const attempt of attempts) {
       const error = await attempt().catch((e: unknown) => e);

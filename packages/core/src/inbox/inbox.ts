@@ -62,6 +62,24 @@ export interface ReplayFilter extends Omit<InboxFilter, 'status'> {
   status?: 'dead' | 'failed' | readonly ('dead' | 'failed')[];
 }
 
+/** Options for {@link Inbox.purge}. */
+export interface PurgeOptions {
+  /** Delete events last updated more than this many milliseconds ago. */
+  olderThanMs: number;
+  /**
+   * Which finished events to delete.
+   * @default ['processed']
+   */
+  status?: 'processed' | 'dead' | readonly ('processed' | 'dead')[];
+  /** Only this source. */
+  source?: string;
+  /**
+   * The most events deleted by one call (call again while it returns the limit).
+   * @default 10000
+   */
+  limit?: number;
+}
+
 /** Receives the keys of events that became due for processing: new ones and replayed ones. */
 export type InboxListener = (keys: readonly InboxEventKey[]) => void;
 
@@ -91,6 +109,15 @@ export interface Inbox {
    * Resolves with how many events were replayed.
    */
   replay(target: ReplayTarget): Promise<number>;
+  /**
+   * Deletes finished events last updated more than `olderThanMs` ago, so the
+   * table does not grow forever; run it from a periodic job. A duplicate that
+   * arrives after its event was purged is stored again, and its handler run is
+   * then deduplicated by the idempotency record (kept for its own retention,
+   * seven days by default): purge later than that, or accept a second run.
+   * Resolves with how many events were deleted.
+   */
+  purge(options: PurgeOptions): Promise<number>;
   /** Subscribes to events becoming due (new and replayed), in this process. Returns the unsubscribe function. */
   subscribe(listener: InboxListener): () => void;
   /** The storage driver underneath (workers claim and settle through it). */
@@ -327,6 +354,29 @@ export function createInbox(driver: InboxDriver, options: InboxOptions = {}): In
       const keys = await guard(() => driver.replay(filter, new Date(now())));
       notify(keys);
       return keys.length;
+    },
+    async purge(purgeOptions) {
+      if (typeof purgeOptions !== 'object' || purgeOptions === null) {
+        throw new InboxError('purge', 'invalid_filter', 'purge takes { olderThanMs, status?, source?, limit? }');
+      }
+      const { olderThanMs, status = 'processed', source, limit = 10_000 } = purgeOptions;
+      if (typeof olderThanMs !== 'number' || !Number.isFinite(olderThanMs) || olderThanMs < 0) {
+        throw new InboxError(
+          'purge',
+          'invalid_filter',
+          `olderThanMs must be a non-negative number, got ${String(olderThanMs)}`,
+        );
+      }
+      if (!Number.isInteger(limit) || limit < 1) {
+        throw new InboxError('purge', 'invalid_filter', `limit must be a positive integer, got ${String(limit)}`);
+      }
+      normalizeStatuses(status, ['processed', 'dead']);
+      if (source !== undefined && typeof source !== 'string') {
+        throw new InboxError('purge', 'invalid_filter', 'source must be a string');
+      }
+      const statuses = typeof status === 'string' ? [status] : [...status];
+      const before = new Date(now() - olderThanMs);
+      return guard(() => driver.purge({ statuses, before, limit, ...(source === undefined ? {} : { source }) }));
     },
     subscribe(listener) {
       listeners.add(listener);

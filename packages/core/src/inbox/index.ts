@@ -67,6 +67,7 @@ export type {
   InboxPage,
   InboxStatus,
   NewInboxEvent,
+  PurgeRequest,
   Settlement,
 } from './types';
 export { INBOX_STATUSES } from './types';

@@ -9,6 +9,7 @@ import type {
   InboxListOptions,
   InboxPage,
   NewInboxEvent,
+  PurgeRequest,
   Settlement,
 } from './types';
 
@@ -132,6 +133,21 @@ export function memoryInboxDriver(): InboxDriver {
         moved.push({ source: event.source, eventId: event.eventId });
       }
       return moved;
+    },
+
+    async purge(request: PurgeRequest): Promise<number> {
+      const statuses: readonly string[] = request.statuses;
+      const doomed = [...rows.entries()]
+        .filter(
+          ([, { event }]) =>
+            statuses.includes(event.status) &&
+            event.updatedAt.getTime() < request.before.getTime() &&
+            (request.source === undefined || event.source === request.source),
+        )
+        .sort(([, a], [, b]) => a.seq - b.seq)
+        .slice(0, request.limit);
+      for (const [key] of doomed) rows.delete(key);
+      return doomed.length;
     },
 
     async get(key: InboxEventKey): Promise<InboxEvent | null> {

@@ -11,6 +11,7 @@ import type {
   InboxPage,
   InboxStatus,
   NewInboxEvent,
+  PurgeRequest,
   Settlement,
 } from './types';
 
@@ -193,6 +194,24 @@ RETURNING source, event_id`;
         params,
       );
       return res.rows.map((r) => ({ source: r.source, eventId: r.event_id }));
+    },
+
+    async purge(request: PurgeRequest): Promise<number> {
+      const params: unknown[] = [[...request.statuses], request.before, request.limit];
+      let bySource = '';
+      if (request.source !== undefined) {
+        params.push(request.source);
+        bySource = `AND source = $${params.length}`;
+      }
+      const res = await db.query(
+        `DELETE FROM ${table} WHERE id IN (
+           SELECT id FROM ${table}
+           WHERE status = ANY($1::text[]) AND updated_at < $2 ${bySource}
+           ORDER BY id LIMIT $3
+         )`,
+        params,
+      );
+      return res.rowCount;
     },
 
     async get(key: InboxEventKey): Promise<InboxEvent | null> {

@@ -118,6 +118,18 @@ export interface ClaimRequest {
   limit: number;
 }
 
+/** A purge request for {@link InboxDriver.purge}. */
+export interface PurgeRequest {
+  /** Only events in these states (finished ones: `processed`, `dead`). */
+  statuses: readonly ('processed' | 'dead')[];
+  /** Only events last updated before this time. */
+  before: Date;
+  /** Only this source. */
+  source?: string;
+  /** At most this many events. */
+  limit: number;
+}
+
 /** How an attempt ended, for {@link InboxDriver.settle}. */
 export type Settlement =
   | { status: 'processed' }
@@ -153,6 +165,11 @@ export interface InboxDriver {
   settle(key: InboxEventKey, owner: string, outcome: Settlement, now: Date): Promise<boolean>;
   /** Moves matching `dead` events (or `failed`, when asked) back to `received`, due at `now`. Resolves with the keys moved. */
   replay(filter: InboxFilter, now: Date): Promise<InboxEventKey[]>;
+  /**
+   * Deletes up to `limit` events in `statuses` last updated before `before`
+   * (optionally of one source), oldest first. Resolves with how many it deleted.
+   */
+  purge(request: PurgeRequest): Promise<number>;
   /** One event, or `null`. */
   get(key: InboxEventKey): Promise<InboxEvent | null>;
   /** A page of events, oldest first. */
