@@ -111,11 +111,10 @@ export interface Inbox {
   replay(target: ReplayTarget): Promise<number>;
   /**
    * Deletes finished events last updated more than `olderThanMs` ago, so the
-   * table does not grow forever; run it from a periodic job. A duplicate that
-   * arrives after its event was purged is stored again, and its handler run is
-   * then deduplicated by the idempotency record (kept for its own retention,
-   * seven days by default): purge later than that, or accept a second run.
-   * Resolves with how many events were deleted.
+   * table does not grow forever; run it from a periodic job. A duplicate is
+   * absorbed while its event's row or its idempotency record still exists; one
+   * arriving after both are gone is stored and run again, so keep `olderThanMs`
+   * well beyond the provider's retry window. Resolves with how many were deleted.
    */
   purge(options: PurgeOptions): Promise<number>;
   /** Subscribes to events becoming due (new and replayed), in this process. Returns the unsubscribe function. */
