@@ -255,6 +255,18 @@ export function mayReportSpentBudget(headers: HeaderReader): boolean {
   return rateLimit !== null && /(?:^|[;,\s])(?:r|remaining)\s*=\s*0/i.test(rateLimit);
 }
 
+/**
+ * How long a response asks a limiter to pause the key it was sent under, in
+ * milliseconds, or undefined for no pause: a 429 for its `Retry-After` /
+ * `retry-after-ms`, else its reset, else `pauseOn429`; any other response
+ * only when it reports nothing remaining, until its reset.
+ * @internal
+ */
+export function pauseAsked(status: number, signal: RateLimitSignal, pauseOn429: number): number | undefined {
+  if (status === 429) return signal.retryAfterMs ?? signal.resetMs ?? pauseOn429;
+  return signal.remaining !== undefined && signal.remaining <= 0 ? signal.resetMs : undefined;
+}
+
 function longer(a: number | undefined, b: number | undefined): number | undefined {
   return a === undefined || (b !== undefined && b > a) ? b : a;
 }

@@ -59,6 +59,18 @@ export interface ResilientFetchOptions {
   onEvent?: ResilienceEventHandler;
 }
 
+/**
+ * One attempt of a call as the inner layers pass it on, in arguments rather
+ * than an object so the success path allocates nothing for it.
+ */
+type Layer = (
+  input: string | URL | Request,
+  init: RequestInit | undefined,
+  key: string,
+  signal: AbortSignal | undefined,
+  deadlineAt: number,
+) => Promise<Response>;
+
 const DEFAULT_TIMEOUT_MS = 30_000;
 const API = 'resilientFetch';
 
@@ -113,13 +125,7 @@ export function resilientFetch(options: ResilientFetchOptions = {}): FetchLike {
    * timeout → fetch, then the limiter learns from the response. One timer
    * covers both the per-attempt timeout and what is left of the deadline.
    */
-  const timed = (
-    input: string | URL | Request,
-    init: RequestInit | undefined,
-    key: string,
-    signal: AbortSignal | undefined,
-    deadlineAt: number,
-  ): Promise<Response> => {
+  const timed: Layer = (input, init, key, signal, deadlineAt) => {
     const attemptMs = timeoutMs === false ? Number.POSITIVE_INFINITY : timeoutMs;
     const leftMs = deadlineAt - Date.now();
     let pending: Promise<Response>;
@@ -151,13 +157,7 @@ export function resilientFetch(options: ResilientFetchOptions = {}): FetchLike {
   };
 
   /** One attempt: breaker → limiter → timeout → fetch. */
-  const attempt = (
-    input: string | URL | Request,
-    init: RequestInit | undefined,
-    key: string,
-    signal: AbortSignal | undefined,
-    deadlineAt: number,
-  ): Promise<Response> => {
+  const attempt: Layer = (input, init, key, signal, deadlineAt) => {
     const limited =
       limiter === undefined
         ? (s?: AbortSignal) => timed(input, init, key, s, deadlineAt)

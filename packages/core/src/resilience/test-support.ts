@@ -1,10 +1,12 @@
 /**
  * Shared by the resilience tests: an msw server that fails loudly on any
- * request no test handled, and helpers to drive fake timers.
+ * request no test handled, helpers to drive fake timers, and helpers that
+ * return the error a call threw or rejected with.
  * @internal
  */
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, vi } from 'vitest';
+import { isRateLimitError, type RateLimitError } from './rate-limit/errors';
 import type { ResilienceEvent } from './types';
 
 /** Starts one msw server for the file, resetting handlers and timers between tests. */
@@ -38,4 +40,25 @@ export function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: unk
     (value) => ({ value }),
     (error: unknown) => ({ error }),
   );
+}
+
+/** The `RateLimitError` a promise rejects with; fails the test when it resolves or rejects with anything else. */
+export async function rejection(promise: Promise<unknown>): Promise<RateLimitError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isRateLimitError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** What `build` throws (a factory given bad options), or undefined when it does not throw. */
+export function thrownBy(build: () => unknown): unknown {
+  try {
+    build();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
 }

@@ -43,6 +43,49 @@ export interface RateLimiter {
   observe?(response: Response, key?: string): void;
 }
 
+/**
+ * The options every Ballast rate limiter takes (`rateLimiter`,
+ * `adaptiveRateLimiter`, `redisRateLimiter`). Every limit applies per key.
+ */
+export interface BaseRateLimiterOptions {
+  /**
+   * Length of the window `limit` applies to, in milliseconds (whole
+   * milliseconds for `redisRateLimiter`).
+   * @default 1000
+   */
+  interval?: number;
+  /**
+   * Calls of one key running at once (in this process, for a limiter shared
+   * through Redis).
+   * @default Infinity
+   */
+  concurrency?: number;
+  /**
+   * Calls of one key this process holds waiting; the next one rejects with `queue_full`.
+   * @default 10_000
+   */
+  maxQueued?: number;
+  /**
+   * The key of calls that name none.
+   * @default 'default'
+   */
+  defaultKey?: string;
+  /**
+   * How long a 429 that names no wait pauses its key (in every process, for
+   * a limiter shared through Redis), in milliseconds.
+   * @default 1000
+   */
+  pauseOn429?: number;
+  /**
+   * The longest pause a response can impose, in milliseconds: a guard against
+   * a provider header read wrongly.
+   * @default 300_000
+   */
+  maxPause?: number;
+  /** Receives a `throttle` event whenever a call waits for the budget or a key is paused. Must not throw. */
+  onEvent?: ResilienceEventHandler;
+}
+
 /** Fields every resilience event carries. */
 export interface ResilienceEventBase {
   /** Wall-clock time of the decision, in epoch milliseconds. */

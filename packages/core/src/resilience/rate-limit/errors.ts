@@ -48,3 +48,21 @@ export class RateLimitError extends BallastError<RateLimitErrorCode> {
 /** True for a {@link RateLimitError}, from any realm or copy of the package. */
 export const isRateLimitError: (value: unknown) => value is RateLimitError =
   errorGuard<RateLimitError>('RateLimitError');
+
+/** The error of a call whose signal aborted before it could start. @internal */
+export function abortedError(api: string, key: string, signal: AbortSignal): RateLimitError {
+  return new RateLimitError(api, 'aborted', `the call was aborted while it waited for key "${key}"`, {
+    key,
+    cause: signal.reason,
+  });
+}
+
+/** The error of a call whose weight is above its key's limit: it could never run. @internal */
+export function overweightError(api: string, key: string, weight: number, limit: number): RateLimitError {
+  return new RateLimitError(
+    api,
+    'invalid_argument',
+    `weight ${weight} exceeds the limit of key "${key}" (${limit}), so the call could never run`,
+    { key },
+  );
+}

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { rejection, thrownBy } from '../test-support';
 import type { ResilienceEvent } from '../types';
 import { isRateLimitError, RateLimitError } from './errors';
 import { adaptiveRateLimiter, rateLimiter } from './local';
@@ -10,16 +11,6 @@ function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => voi
     resolve = r;
   });
   return { promise, resolve };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RateLimitError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isRateLimitError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 beforeEach(() => {
@@ -490,12 +481,7 @@ describe('rateLimiter: bad input', () => {
     [{ limt: 5 }, 'unknown option "limt"'],
     ['fast', 'options must be an object'],
   ])('rejects options %j at construction', (options, mention) => {
-    let caught: unknown;
-    try {
-      rateLimiter(options as never);
-    } catch (error) {
-      caught = error;
-    }
+    const caught = thrownBy(() => rateLimiter(options as never));
     expect(isRateLimitError(caught)).toBe(true);
     expect((caught as RateLimitError).code).toBe('invalid_options');
     expect((caught as RateLimitError).message).toContain(mention);

@@ -1,27 +1,33 @@
+import { emitter } from '../internal';
 import {
   isResponseLike,
   mayReportSpentBudget,
+  pauseAsked,
   type RateLimitSignal,
   readRateLimitHeaders,
 } from '../rate-limit-headers';
-import type { RateLimiter, ResilienceEventHandler, ScheduleOptions, ThrottleEvent } from '../types';
-import { RateLimitError } from './errors';
+import type { BaseRateLimiterOptions, RateLimiter, ScheduleOptions } from '../types';
+import { overweightError, RateLimitError } from './errors';
 import { GrantLog } from './grant-log';
+import { emitThrottle, queueCall, rejectWaiting, takeWaiter, type Waiter } from './queue';
 import {
+  admitCall,
   type CallOptions,
-  nonEmptyString,
-  optionalFunction,
+  checkPause,
+  optionalBoolean,
   optionsObject,
-  positiveInteger,
   positiveNumber,
-  readCallOptions,
+  rejectUnknownOptions,
+  SHARED_DEFAULTS,
+  type SharedLimiterConfig,
+  sharedLimiterOptions,
 } from './validate';
-import { type HeapEntry, WaiterHeap } from './waiter-heap';
+import { WaiterHeap } from './waiter-heap';
 
 const API = 'rateLimiter';
 
 /** Options of {@link rateLimiter}. Every limit applies per key: each key has its own budget. */
-export interface RateLimiterOptions {
+export interface RateLimiterOptions extends BaseRateLimiterOptions {
   /**
    * Units (calls, or their weights) allowed in any window of `interval`
    * milliseconds. Enforced as a sliding window: no span of `interval` ms,
@@ -29,26 +35,6 @@ export interface RateLimiterOptions {
    * @default Infinity (no interval budget)
    */
   limit?: number;
-  /**
-   * Length of the window `limit` applies to, in milliseconds.
-   * @default 1000
-   */
-  interval?: number;
-  /**
-   * Calls of one key running at the same time.
-   * @default Infinity
-   */
-  concurrency?: number;
-  /**
-   * Calls one key may hold waiting; the next one rejects with `queue_full`.
-   * @default 10_000
-   */
-  maxQueued?: number;
-  /**
-   * The key of calls that name none.
-   * @default 'default'
-   */
-  defaultKey?: string;
   /**
    * Learn each key's limit and window from the provider's headers (passed to
    * `observe`), replacing `limit` / `interval` for that key.
@@ -63,24 +49,11 @@ export interface RateLimiterOptions {
    */
   providerWindow?: number;
   /**
-   * How long a 429 that names no wait pauses its key, in milliseconds.
-   * @default 1000
-   */
-  pauseOn429?: number;
-  /**
-   * The longest pause a response can impose, in milliseconds: a guard against
-   * a provider header read wrongly.
-   * @default 300_000
-   */
-  maxPause?: number;
-  /**
    * A key with nothing running, queued or paused and no grant for this long
    * is forgotten (checked without timers, when new keys arrive).
    * @default 60_000
    */
   idleTimeout?: number;
-  /** Receives a `throttle` event whenever a call is queued or a key is paused. Must not throw. */
-  onEvent?: ResilienceEventHandler;
 }
 
 /** What one key looks like right now, for health checks and tests. */
@@ -118,64 +91,33 @@ export interface LocalRateLimiter extends RateLimiter {
   close(): void;
 }
 
-interface Normalized {
+interface Normalized extends SharedLimiterConfig {
   limit: number;
   interval: number;
-  concurrency: number;
-  maxQueued: number;
-  defaultKey: string;
   adaptive: boolean;
   providerWindow: number | undefined;
-  pauseOn429: number;
-  maxPause: number;
   idleTimeout: number;
-  onEvent: ResilienceEventHandler | undefined;
 }
 
 const DEFAULTS = {
+  ...SHARED_DEFAULTS,
   limit: Number.POSITIVE_INFINITY,
-  interval: 1000,
-  concurrency: Number.POSITIVE_INFINITY,
-  maxQueued: 10_000,
-  defaultKey: 'default',
   adaptive: false,
-  pauseOn429: 1000,
-  maxPause: 300_000,
   idleTimeout: 60_000,
 } as const;
 
 function normalize(options: unknown): Normalized {
   const o = optionsObject(API, options, false);
-  const known = new Set([...Object.keys(DEFAULTS), 'providerWindow', 'onEvent']);
-  for (const name of Object.keys(o)) {
-    if (!known.has(name)) throw new RateLimitError(API, 'invalid_options', `unknown option "${name}"`);
-  }
-  if (o.adaptive !== undefined && typeof o.adaptive !== 'boolean') {
-    throw new RateLimitError(API, 'invalid_options', `adaptive must be a boolean, got ${typeof o.adaptive}`);
-  }
+  rejectUnknownOptions(API, o, [...Object.keys(DEFAULTS), 'providerWindow', 'onEvent']);
   return {
+    ...sharedLimiterOptions(API, o),
     limit: positiveNumber(API, 'limit', o.limit ?? DEFAULTS.limit, true),
     interval: positiveNumber(API, 'interval', o.interval ?? DEFAULTS.interval, false),
-    concurrency: positiveInteger(API, 'concurrency', o.concurrency ?? DEFAULTS.concurrency, true),
-    maxQueued: positiveInteger(API, 'maxQueued', o.maxQueued ?? DEFAULTS.maxQueued, true),
-    defaultKey: nonEmptyString(API, 'defaultKey', o.defaultKey ?? DEFAULTS.defaultKey),
-    adaptive: (o.adaptive as boolean | undefined) ?? DEFAULTS.adaptive,
+    adaptive: optionalBoolean(API, 'adaptive', o.adaptive, DEFAULTS.adaptive),
     providerWindow:
       o.providerWindow === undefined ? undefined : positiveNumber(API, 'providerWindow', o.providerWindow, false),
-    pauseOn429: positiveNumber(API, 'pauseOn429', o.pauseOn429 ?? DEFAULTS.pauseOn429, false),
-    maxPause: positiveNumber(API, 'maxPause', o.maxPause ?? DEFAULTS.maxPause, false),
     idleTimeout: positiveNumber(API, 'idleTimeout', o.idleTimeout ?? DEFAULTS.idleTimeout, false),
-    onEvent: optionalFunction<ResilienceEventHandler>(API, 'onEvent', o.onEvent),
   };
-}
-
-interface Waiter extends HeapEntry {
-  readonly fn: (signal?: AbortSignal) => Promise<unknown>;
-  readonly weight: number;
-  readonly signal: AbortSignal | undefined;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (reason: unknown) => void;
-  onAbort: (() => void) | undefined;
 }
 
 interface KeyState {
@@ -215,21 +157,13 @@ interface KeyState {
  */
 export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
   const config = normalize(options);
-  const { concurrency, maxQueued, defaultKey, onEvent } = config;
+  const { concurrency, maxQueued, defaultKey } = config;
+  const emit = emitter(config.onEvent);
   const keys = new Map<string, KeyState>();
   const call: CallOptions = { key: defaultKey, weight: 1, priority: 0, signal: undefined };
   let seq = 0;
   let lastSweep = Date.now();
   let closed = false;
-
-  function emit(key: string, reason: ThrottleEvent['reason'], waitMs: number): void {
-    if (onEvent === undefined) return;
-    try {
-      onEvent({ type: 'throttle', at: Date.now(), key, reason, waitMs: Math.max(0, waitMs) });
-    } catch {
-      // the hook must not break the limiter
-    }
-  }
 
   function createState(key: string): KeyState {
     const state: KeyState = {
@@ -346,11 +280,6 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
     }
   }
 
-  function detach(waiter: Waiter): void {
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
-    waiter.onAbort = undefined;
-  }
-
   /** Starts queued calls while the key allows, then arms one timer for the next start if needed. */
   function drain(state: KeyState): void {
     const queue = state.queue;
@@ -361,9 +290,8 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
         return;
       }
       if (head.weight > state.limit) {
-        queue.remove(head);
-        detach(head);
-        head.reject(overweight(state, head.weight));
+        takeWaiter(queue, head);
+        head.reject(overweightError(API, state.key, head.weight, state.limit));
         continue;
       }
       if (state.running >= concurrency) return;
@@ -373,101 +301,42 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
         arm(state, at, now);
         return;
       }
-      queue.remove(head);
-      detach(head);
+      takeWaiter(queue, head);
       head.resolve(start(state, head.fn, head.weight, head.signal, now));
     }
   }
 
-  function overweight(state: KeyState, weight: number): RateLimitError {
-    return new RateLimitError(
-      API,
-      'invalid_argument',
-      `weight ${weight} exceeds the limit of key "${state.key}" (${state.limit}), so the call could never run`,
-      { key: state.key },
-    );
-  }
-
-  function abortedError(key: string, signal: AbortSignal): RateLimitError {
-    return new RateLimitError(API, 'aborted', `the call was aborted while it waited for key "${key}"`, {
-      key,
-      cause: signal.reason,
-    });
-  }
-
-  function enqueue<T>(
-    state: KeyState,
-    fn: (signal?: AbortSignal) => Promise<T>,
-    weight: number,
-    priority: number,
-    signal: AbortSignal | undefined,
-    now: number,
-  ): Promise<T> {
-    if (state.queue.size >= maxQueued) {
-      return Promise.reject(
-        new RateLimitError(API, 'queue_full', `the queue of key "${state.key}" is full (${maxQueued} calls wait)`, {
-          key: state.key,
-        }),
-      );
-    }
-    return new Promise<T>((resolve, reject) => {
-      const waiter: Waiter = {
-        fn,
-        weight,
-        priority,
-        seq: seq++,
-        index: -1,
-        signal,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-        onAbort: undefined,
-      };
-      if (signal !== undefined) {
-        waiter.onAbort = () => {
-          waiter.onAbort = undefined;
-          if (state.queue.remove(waiter)) {
-            reject(abortedError(state.key, signal));
-            drain(state);
-          }
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      state.queue.push(waiter);
-      if (onEvent !== undefined) emit(state.key, 'queued', readyAt(state, weight, now) - now);
-      drain(state);
-    });
-  }
-
   function schedule<T>(fn: (signal?: AbortSignal) => Promise<T>, options?: ScheduleOptions): Promise<T> {
-    if (typeof fn !== 'function') {
-      return Promise.reject(new RateLimitError(API, 'invalid_argument', `fn must be a function, got ${typeof fn}`));
-    }
-    let key: string;
-    let weight: number;
-    let priority: number;
-    let signal: AbortSignal | undefined;
-    try {
-      ({ key, weight, priority, signal } = readCallOptions(API, options, defaultKey, call));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (closed) return Promise.reject(new RateLimitError(API, 'closed', 'the limiter is closed', { key }));
-    if (signal?.aborted) return Promise.reject(abortedError(key, signal));
+    const admitted = admitCall(API, fn, options, defaultKey, closed, call);
+    if (admitted instanceof RateLimitError) return Promise.reject(admitted);
+    // copied out: `call` is reused by the next schedule, which `fn` may make at once
+    const { key, weight, priority, signal } = admitted;
     const state = stateFor(key);
-    if (weight > state.limit) return Promise.reject(overweight(state, weight));
+    if (weight > state.limit) return Promise.reject(overweightError(API, key, weight, state.limit));
     const now = Date.now();
     // fast path: nothing queued ahead, a free slot, the budget allows it
     if (state.queue.size === 0 && state.running < concurrency && readyAt(state, weight, now) <= now) {
       return start(state, fn, weight, signal, now);
     }
-    return enqueue(state, fn, weight, priority, signal, now);
+    return queueCall<T, Waiter>(
+      API,
+      key,
+      state.queue,
+      maxQueued,
+      { fn, weight, priority, seq: seq++, signal },
+      () => {
+        if (emit !== undefined) emitThrottle(emit, key, 'queued', readyAt(state, weight, now) - now);
+        drain(state);
+      },
+      () => drain(state),
+    );
   }
 
   function pauseUntil(state: KeyState, until: number, now: number): void {
     const capped = Math.min(until, now + config.maxPause);
     if (capped <= state.pausedUntil || capped <= now) return;
     state.pausedUntil = capped;
-    emit(state.key, 'paused', capped - now);
+    emitThrottle(emit, state.key, 'paused', capped - now);
     if (state.queue.size > 0) drain(state);
   }
 
@@ -517,10 +386,9 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
     // a learned key's log already holds the provider's count, down to the
     // millisecond; a whole-second reset header would only round the pause up
     const synced = config.adaptive && learn(state, signal, now);
-    if (response.status === 429) {
-      pauseUntil(state, now + (signal.retryAfterMs ?? signal.resetMs ?? config.pauseOn429), now);
-    } else if (!synced && signal.remaining !== undefined && signal.remaining <= 0 && signal.resetMs !== undefined) {
-      pauseUntil(state, now + signal.resetMs, now);
+    if (response.status === 429 || !synced) {
+      const ms = pauseAsked(response.status, signal, config.pauseOn429);
+      if (ms !== undefined) pauseUntil(state, now + ms, now);
     }
     if (state.queue.size > 0) drain(state);
   }
@@ -529,14 +397,7 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
     schedule,
     observe,
     pause(key: string, ms: number): void {
-      if (typeof key !== 'string' || key === '') {
-        throw new RateLimitError(API, 'invalid_argument', 'pause needs a non-empty key');
-      }
-      if (typeof ms !== 'number' || !(ms >= 0)) {
-        throw new RateLimitError(API, 'invalid_argument', `pause needs a duration ≥ 0 in ms, got ${String(ms)}`, {
-          key,
-        });
-      }
+      checkPause(API, key, ms);
       const now = Date.now();
       pauseUntil(stateFor(key), now + ms, now);
     },
@@ -560,12 +421,7 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
       closed = true;
       for (const state of keys.values()) {
         disarm(state);
-        for (const waiter of state.queue.drain()) {
-          detach(waiter);
-          waiter.reject(
-            new RateLimitError(API, 'closed', 'the limiter was closed while the call waited', { key: state.key }),
-          );
-        }
+        rejectWaiting(API, state.key, state.queue);
       }
     },
   };

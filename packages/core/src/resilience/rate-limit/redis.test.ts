@@ -5,19 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithRedis, uniqueKeyPrefix } from '../../../../../test-support/services';
+import { rejection, thrownBy } from '../test-support';
 import type { ResilienceEvent } from '../types';
 import { isRateLimitError, type RateLimitError } from './errors';
 import { type RedisScriptClient, redisRateLimiter } from './redis';
-
-async function rejection(promise: Promise<unknown>): Promise<RateLimitError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isRateLimitError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** A client whose commands always fail, to see the limiter report `store_failed`. */
 const brokenRedis: RedisScriptClient = {
@@ -45,12 +36,7 @@ describe('redisRateLimiter: options and store errors (no server needed)', () => 
     [{ redis: brokenRedis, limit: 5, holdUntilSettled: 'yes' }, 'holdUntilSettled'],
     [{ redis: brokenRedis, limit: 5, maxHold: 0 }, 'maxHold'],
   ])('rejects %j at construction with invalid_options', (options, mention) => {
-    let caught: unknown;
-    try {
-      redisRateLimiter(options as never);
-    } catch (error) {
-      caught = error;
-    }
+    const caught = thrownBy(() => redisRateLimiter(options as never));
     expect(isRateLimitError(caught)).toBe(true);
     expect((caught as RateLimitError).code).toBe('invalid_options');
     expect((caught as RateLimitError).message).toContain(mention);

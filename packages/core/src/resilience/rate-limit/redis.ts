@@ -1,16 +1,23 @@
-import { isResponseLike, mayReportSpentBudget, readRateLimitHeaders } from '../rate-limit-headers';
-import type { RateLimiter, ResilienceEventHandler, ScheduleOptions, ThrottleEvent } from '../types';
-import { RateLimitError } from './errors';
+import { emitter } from '../internal';
+import { isResponseLike, mayReportSpentBudget, pauseAsked, readRateLimitHeaders } from '../rate-limit-headers';
+import type { BaseRateLimiterOptions, RateLimiter, ScheduleOptions } from '../types';
+import { overweightError, RateLimitError } from './errors';
+import { emitThrottle, queueCall, rejectWaiting, takeWaiter, type Waiter } from './queue';
 import {
+  admitCall,
   type CallOptions,
+  checkPause,
   nonEmptyString,
-  optionalFunction,
+  optionalBoolean,
   optionsObject,
   positiveInteger,
   positiveNumber,
-  readCallOptions,
+  rejectUnknownOptions,
+  SHARED_DEFAULTS,
+  type SharedLimiterConfig,
+  sharedLimiterOptions,
 } from './validate';
-import { type HeapEntry, WaiterHeap } from './waiter-heap';
+import { WaiterHeap } from './waiter-heap';
 
 const API = 'redisRateLimiter';
 
@@ -25,21 +32,11 @@ export interface RedisScriptClient {
 }
 
 /** Options of {@link redisRateLimiter}. Budgets are per key and shared by every process using the same Redis and prefix. */
-export interface RedisRateLimiterOptions {
+export interface RedisRateLimiterOptions extends BaseRateLimiterOptions {
   /** The Redis client (ioredis). */
   redis: RedisScriptClient;
   /** Units allowed in any window of `interval` milliseconds, across all processes. */
   limit: number;
-  /**
-   * Length of the window, in milliseconds.
-   * @default 1000
-   */
-  interval?: number;
-  /**
-   * Calls of one key running at once in this process.
-   * @default Infinity
-   */
-  concurrency?: number;
   /**
    * The longest a call waits for the shared budget before it rejects with
    * `wait_too_long`, in milliseconds.
@@ -47,20 +44,10 @@ export interface RedisRateLimiterOptions {
    */
   maxWait?: number;
   /**
-   * Calls of one key this process holds waiting; the next one rejects with `queue_full`.
-   * @default 10_000
-   */
-  maxQueued?: number;
-  /**
    * Prefix of the Redis keys (one sorted set and two strings per limiter key).
    * @default 'ballast:ratelimit:'
    */
   keyPrefix?: string;
-  /**
-   * The key of calls that name none.
-   * @default 'default'
-   */
-  defaultKey?: string;
   /**
    * Count a call against the window from its start until `interval` after it
    * settles, instead of `interval` after it starts. The provider counts
@@ -79,18 +66,6 @@ export interface RedisRateLimiterOptions {
    * @default 60_000
    */
   maxHold?: number;
-  /**
-   * How long a 429 that names no wait pauses its key (in every process), in milliseconds.
-   * @default 1000
-   */
-  pauseOn429?: number;
-  /**
-   * The longest pause a response can impose, in milliseconds.
-   * @default 300_000
-   */
-  maxPause?: number;
-  /** Receives a `throttle` event whenever a call waits for the budget or a key is paused. Must not throw. */
-  onEvent?: ResilienceEventHandler;
 }
 
 /** A {@link RateLimiter} whose budget lives in Redis, shared by every process that uses the same keys. */
@@ -194,40 +169,26 @@ function scriptDigests(): Promise<Record<ScriptName, string>> {
 }
 
 const DEFAULTS = {
-  interval: 1000,
-  concurrency: Number.POSITIVE_INFINITY,
+  ...SHARED_DEFAULTS,
   maxWait: 30_000,
-  maxQueued: 10_000,
   keyPrefix: 'ballast:ratelimit:',
-  defaultKey: 'default',
   holdUntilSettled: true,
   maxHold: 60_000,
-  pauseOn429: 1000,
-  maxPause: 300_000,
 } as const;
 
-interface Normalized {
+interface Normalized extends SharedLimiterConfig {
   redis: RedisScriptClient;
   limit: number;
   interval: number;
-  concurrency: number;
   maxWait: number;
-  maxQueued: number;
   keyPrefix: string;
-  defaultKey: string;
   holdUntilSettled: boolean;
   maxHold: number;
-  pauseOn429: number;
-  maxPause: number;
-  onEvent: ResilienceEventHandler | undefined;
 }
 
 function normalize(options: unknown): Normalized {
   const o = optionsObject(API, options, true);
-  const known = new Set([...Object.keys(DEFAULTS), 'redis', 'limit', 'onEvent']);
-  for (const name of Object.keys(o)) {
-    if (!known.has(name)) throw new RateLimitError(API, 'invalid_options', `unknown option "${name}"`);
-  }
+  rejectUnknownOptions(API, o, [...Object.keys(DEFAULTS), 'redis', 'limit', 'onEvent']);
   const redis = o.redis as Partial<RedisScriptClient> | undefined;
   if (
     typeof redis !== 'object' ||
@@ -238,45 +199,27 @@ function normalize(options: unknown): Normalized {
     throw new RateLimitError(API, 'invalid_options', 'redis must be a Redis client with eval and evalsha (ioredis)');
   }
   if (o.limit === undefined) throw new RateLimitError(API, 'invalid_options', 'limit is required');
-  if (o.holdUntilSettled !== undefined && typeof o.holdUntilSettled !== 'boolean') {
-    throw new RateLimitError(
-      API,
-      'invalid_options',
-      `holdUntilSettled must be a boolean, got ${typeof o.holdUntilSettled}`,
-    );
-  }
   return {
+    ...sharedLimiterOptions(API, o),
     redis: redis as RedisScriptClient,
     limit: positiveNumber(API, 'limit', o.limit, false),
     interval: positiveInteger(API, 'interval', o.interval ?? DEFAULTS.interval, false),
-    concurrency: positiveInteger(API, 'concurrency', o.concurrency ?? DEFAULTS.concurrency, true),
     maxWait: positiveNumber(API, 'maxWait', o.maxWait ?? DEFAULTS.maxWait, true),
-    maxQueued: positiveInteger(API, 'maxQueued', o.maxQueued ?? DEFAULTS.maxQueued, true),
     keyPrefix: nonEmptyString(API, 'keyPrefix', o.keyPrefix ?? DEFAULTS.keyPrefix),
-    defaultKey: nonEmptyString(API, 'defaultKey', o.defaultKey ?? DEFAULTS.defaultKey),
-    holdUntilSettled: (o.holdUntilSettled as boolean | undefined) ?? DEFAULTS.holdUntilSettled,
+    holdUntilSettled: optionalBoolean(API, 'holdUntilSettled', o.holdUntilSettled, DEFAULTS.holdUntilSettled),
     maxHold: positiveInteger(API, 'maxHold', o.maxHold ?? DEFAULTS.maxHold, false),
-    pauseOn429: positiveNumber(API, 'pauseOn429', o.pauseOn429 ?? DEFAULTS.pauseOn429, false),
-    maxPause: positiveNumber(API, 'maxPause', o.maxPause ?? DEFAULTS.maxPause, false),
-    onEvent: optionalFunction<ResilienceEventHandler>(API, 'onEvent', o.onEvent),
   };
 }
 
-interface Waiter extends HeapEntry {
-  readonly fn: (signal?: AbortSignal) => Promise<unknown>;
-  readonly weight: number;
-  readonly signal: AbortSignal | undefined;
+interface RedisWaiter extends Waiter {
   readonly deadline: number;
   readonly enqueuedAt: number;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (reason: unknown) => void;
-  onAbort: (() => void) | undefined;
 }
 
 interface KeyState {
   readonly key: string;
-  readonly redisKeys: readonly [string, string, string];
-  readonly queue: WaiterHeap<Waiter>;
+  readonly redisKeys: readonly [log: string, used: string, pause: string];
+  readonly queue: WaiterHeap<RedisWaiter>;
   running: number;
   /** True while this process has an acquire loop for the key (one at a time, so waiting callers don't flood Redis). */
   pumping: boolean;
@@ -303,7 +246,8 @@ interface KeyState {
  */
 export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLimiter {
   const config = normalize(options);
-  const { redis, limit, interval, concurrency, maxQueued, maxWait, defaultKey, onEvent } = config;
+  const { redis, limit, interval, concurrency, maxQueued, maxWait, defaultKey } = config;
+  const emit = emitter(config.onEvent);
   const keys = new Map<string, KeyState>();
   const call: CallOptions = { key: defaultKey, weight: 1, priority: 0, signal: undefined };
   const token = hex(crypto.getRandomValues(new Uint8Array(6)));
@@ -311,15 +255,6 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
   let counter = 0;
   let seq = 0;
   let closed = false;
-
-  function emit(key: string, reason: ThrottleEvent['reason'], waitMs: number): void {
-    if (onEvent === undefined) return;
-    try {
-      onEvent({ type: 'throttle', at: Date.now(), key, reason, waitMs: Math.max(0, waitMs) });
-    } catch {
-      // the hook must not break the limiter
-    }
-  }
 
   /** EVALSHA, falling back to EVAL (which also caches the script) when Redis does not know the script yet. */
   async function runScript(name: ScriptName, redisKeys: readonly string[], args: Array<string | number>) {
@@ -332,15 +267,19 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
     }
   }
 
+  /** The sorted set, the running sum and the pause of `key`; a hash tag keeps the three in one Redis Cluster slot. */
+  function redisKeysOf(key: string): readonly [log: string, used: string, pause: string] {
+    const base = `${config.keyPrefix}{${key}}`;
+    return [`${base}:log`, `${base}:used`, `${base}:pause`];
+  }
+
   function stateFor(key: string): KeyState {
     let state = keys.get(key);
     if (state === undefined) {
-      // a hash tag keeps the three keys in one Redis Cluster slot
-      const base = `${config.keyPrefix}{${key}}`;
       state = {
         key,
-        redisKeys: [`${base}:log`, `${base}:used`, `${base}:pause`],
-        queue: new WaiterHeap<Waiter>(),
+        redisKeys: redisKeysOf(key),
+        queue: new WaiterHeap<RedisWaiter>(),
         running: 0,
         pumping: false,
         timer: undefined,
@@ -373,8 +312,7 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
     else maybeForget(state);
   }
 
-  function start(state: KeyState, waiter: Waiter, member: string): void {
-    detach(waiter);
+  function start(state: KeyState, waiter: RedisWaiter, member: string): void {
     state.running++;
     let result: Promise<unknown>;
     try {
@@ -399,17 +337,11 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
     );
   }
 
-  function detach(waiter: Waiter): void {
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
-    waiter.onAbort = undefined;
-  }
-
   /** Rejects every waiter that cannot start before its deadline, given the head starts in `waitMs` at the earliest. */
   function expire(state: KeyState, now: number, waitMs: number): void {
     for (const waiter of [...state.queue.entries()]) {
       if (now + waitMs > waiter.deadline) {
-        state.queue.remove(waiter);
-        detach(waiter);
+        takeWaiter(state.queue, waiter);
         waiter.reject(
           new RateLimitError(
             API,
@@ -428,7 +360,7 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
     state.pumping = true;
     try {
       while (!closed && state.queue.size > 0 && state.running < concurrency) {
-        const head = state.queue.peek() as Waiter;
+        const head = state.queue.peek() as RedisWaiter;
         let granted: boolean;
         let wait: number;
         const id = `${token}:${counter++}`;
@@ -436,8 +368,7 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
           const reply = await runScript('acquire', state.redisKeys, [limit, interval, String(head.weight), id, holdMs]);
           [granted, wait] = parseReply(reply);
         } catch (cause) {
-          if (state.queue.remove(head)) {
-            detach(head);
+          if (takeWaiter(state.queue, head)) {
             head.reject(
               new RateLimitError(API, 'store_failed', `Redis could not grant a call of key "${state.key}"`, {
                 key: state.key,
@@ -449,13 +380,13 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
         }
         if (granted) {
           // a head aborted during the round trip leaves its grant unused: the budget errs on the safe side
-          if (state.queue.remove(head)) start(state, head, `${id}|${head.weight}`);
+          if (takeWaiter(state.queue, head)) start(state, head, `${id}|${head.weight}`);
           continue;
         }
         const now = Date.now();
         expire(state, now, wait);
         if (state.queue.size === 0) break;
-        emit(state.key, 'queued', wait);
+        emitThrottle(emit, state.key, 'queued', wait);
         await sleep(state, wait);
       }
     } finally {
@@ -472,75 +403,26 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
     return [Number(reply[0]) === 1, Number.isFinite(wait) && wait > 0 ? wait : 1];
   }
 
-  function abortedError(key: string, signal: AbortSignal): RateLimitError {
-    return new RateLimitError(API, 'aborted', `the call was aborted while it waited for key "${key}"`, {
-      key,
-      cause: signal.reason,
-    });
-  }
-
   function schedule<T>(fn: (signal?: AbortSignal) => Promise<T>, options?: ScheduleOptions): Promise<T> {
-    if (typeof fn !== 'function') {
-      return Promise.reject(new RateLimitError(API, 'invalid_argument', `fn must be a function, got ${typeof fn}`));
-    }
-    let key: string;
-    let weight: number;
-    let priority: number;
-    let signal: AbortSignal | undefined;
-    try {
-      ({ key, weight, priority, signal } = readCallOptions(API, options, defaultKey, call));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (closed) return Promise.reject(new RateLimitError(API, 'closed', 'the limiter is closed', { key }));
-    if (signal?.aborted) return Promise.reject(abortedError(key, signal));
-    if (weight > limit) {
-      return Promise.reject(
-        new RateLimitError(
-          API,
-          'invalid_argument',
-          `weight ${weight} exceeds the limit (${limit}), so the call could never run`,
-          {
-            key,
-          },
-        ),
-      );
-    }
+    const admitted = admitCall(API, fn, options, defaultKey, closed, call);
+    if (admitted instanceof RateLimitError) return Promise.reject(admitted);
+    // copied out: `call` is reused by the next schedule, which `fn` may make at once
+    const { key, weight, priority, signal } = admitted;
+    if (weight > limit) return Promise.reject(overweightError(API, key, weight, limit));
     const state = stateFor(key);
-    if (state.queue.size >= maxQueued) {
-      return Promise.reject(
-        new RateLimitError(API, 'queue_full', `the queue of key "${key}" is full (${maxQueued} calls wait)`, { key }),
-      );
-    }
-    return new Promise<T>((resolve, reject) => {
-      const now = Date.now();
-      const waiter: Waiter = {
-        fn,
-        weight,
-        priority,
-        seq: seq++,
-        index: -1,
-        signal,
-        enqueuedAt: now,
-        deadline: now + maxWait,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-        onAbort: undefined,
-      };
-      if (signal !== undefined) {
-        waiter.onAbort = () => {
-          waiter.onAbort = undefined;
-          if (state.queue.remove(waiter)) {
-            reject(abortedError(key, signal));
-            // the head's sleep may now be for nobody: let the loop look again
-            if (state.queue.size === 0) wakeUp(state);
-          }
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      state.queue.push(waiter);
-      void pump(state);
-    });
+    const now = Date.now();
+    return queueCall<T, RedisWaiter>(
+      API,
+      key,
+      state.queue,
+      maxQueued,
+      { fn, weight, priority, seq: seq++, signal, enqueuedAt: now, deadline: now + maxWait },
+      () => void pump(state),
+      // the head's sleep may now be for nobody: let the loop look again
+      () => {
+        if (state.queue.size === 0) wakeUp(state);
+      },
+    );
   }
 
   function wakeUp(state: KeyState): void {
@@ -552,21 +434,15 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
   }
 
   async function pause(key: string, ms: number): Promise<void> {
-    if (typeof key !== 'string' || key === '') {
-      throw new RateLimitError(API, 'invalid_argument', 'pause needs a non-empty key');
-    }
-    if (typeof ms !== 'number' || !(ms >= 0)) {
-      throw new RateLimitError(API, 'invalid_argument', `pause needs a duration ≥ 0 in ms, got ${String(ms)}`, { key });
-    }
+    checkPause(API, key, ms);
     const capped = Math.ceil(Math.min(ms, config.maxPause));
     if (capped <= 0) return;
-    const base = `${config.keyPrefix}{${key}}`;
     try {
-      await runScript('pause', [`${base}:pause`], [capped]);
+      await runScript('pause', [redisKeysOf(key)[2]], [capped]);
     } catch (cause) {
       throw new RateLimitError(API, 'store_failed', `Redis could not pause key "${key}"`, { key, cause });
     }
-    emit(key, 'paused', capped);
+    emitThrottle(emit, key, 'paused', capped);
   }
 
   return {
@@ -575,10 +451,7 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
       if (closed || !isResponseLike(response)) return;
       // only a 429 or a spent budget pauses: skip reading the headers of other responses
       if (response.status !== 429 && !mayReportSpentBudget(response.headers)) return;
-      const signal = readRateLimitHeaders(response.headers);
-      let ms: number | undefined;
-      if (response.status === 429) ms = signal.retryAfterMs ?? signal.resetMs ?? config.pauseOn429;
-      else if (signal.remaining !== undefined && signal.remaining <= 0) ms = signal.resetMs;
+      const ms = pauseAsked(response.status, readRateLimitHeaders(response.headers), config.pauseOn429);
       // observe cannot fail the call it observes: a Redis error here only loses the pause
       if (ms !== undefined && ms > 0) pause(key, ms).catch(() => undefined);
     },
@@ -586,12 +459,7 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
     close(): void {
       closed = true;
       for (const state of keys.values()) {
-        for (const waiter of state.queue.drain()) {
-          detach(waiter);
-          waiter.reject(
-            new RateLimitError(API, 'closed', 'the limiter was closed while the call waited', { key: state.key }),
-          );
-        }
+        rejectWaiting(API, state.key, state.queue);
         wakeUp(state);
       }
     },

@@ -1,6 +1,12 @@
-import { RateLimitError } from './errors';
-
-/** Validation helpers shared by the limiter factories. @internal */
+/**
+ * Checks shared by the limiters and `batch`: option values, the options every
+ * limiter takes, and each call's arguments. Every failure is a
+ * `RateLimitError`: `invalid_options` at construction, `invalid_argument` on
+ * a call.
+ * @internal
+ */
+import type { ResilienceEventHandler, ScheduleOptions } from '../types';
+import { abortedError, RateLimitError } from './errors';
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -56,6 +62,55 @@ export function optionsObject(api: string, options: unknown, required: boolean):
   return options as Record<string, unknown>;
 }
 
+/** Throws `invalid_options` unless `value` is a boolean or undefined; returns it, or `fallback`. */
+export function optionalBoolean(api: string, name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') {
+    throw new RateLimitError(api, 'invalid_options', `${name} must be a boolean, got ${typeof value}`);
+  }
+  return value;
+}
+
+/** Throws `invalid_options` for an option name outside `known` (a misspelt option would otherwise be ignored). */
+export function rejectUnknownOptions(api: string, options: Record<string, unknown>, known: Iterable<string>): void {
+  const names = new Set(known);
+  for (const name of Object.keys(options)) {
+    if (!names.has(name)) throw new RateLimitError(api, 'invalid_options', `unknown option "${name}"`);
+  }
+}
+
+/** Defaults of the options both limiters take (see {@link SharedLimiterOptions}). */
+export const SHARED_DEFAULTS = {
+  interval: 1000,
+  concurrency: Number.POSITIVE_INFINITY,
+  maxQueued: 10_000,
+  defaultKey: 'default',
+  pauseOn429: 1000,
+  maxPause: 300_000,
+} as const;
+
+/** The options both limiters take, checked, with defaults applied (`interval` is each limiter's own: see its rules). */
+export interface SharedLimiterConfig {
+  concurrency: number;
+  maxQueued: number;
+  defaultKey: string;
+  pauseOn429: number;
+  maxPause: number;
+  onEvent: ResilienceEventHandler | undefined;
+}
+
+/** Checks the options both limiters take and applies their defaults. */
+export function sharedLimiterOptions(api: string, o: Record<string, unknown>): SharedLimiterConfig {
+  return {
+    concurrency: positiveInteger(api, 'concurrency', o.concurrency ?? SHARED_DEFAULTS.concurrency, true),
+    maxQueued: positiveInteger(api, 'maxQueued', o.maxQueued ?? SHARED_DEFAULTS.maxQueued, true),
+    defaultKey: nonEmptyString(api, 'defaultKey', o.defaultKey ?? SHARED_DEFAULTS.defaultKey),
+    pauseOn429: positiveNumber(api, 'pauseOn429', o.pauseOn429 ?? SHARED_DEFAULTS.pauseOn429, false),
+    maxPause: positiveNumber(api, 'maxPause', o.maxPause ?? SHARED_DEFAULTS.maxPause, false),
+    onEvent: optionalFunction<ResilienceEventHandler>(api, 'onEvent', o.onEvent),
+  };
+}
+
 /** Per-call options, checked on every call: the reason lies with the caller, so the code is `invalid_argument`. */
 export interface CallOptions {
   key: string;
@@ -65,7 +120,7 @@ export interface CallOptions {
 }
 
 /** Reads and checks one call's options; the fast path (no options) allocates nothing. */
-export function readCallOptions(api: string, options: unknown, defaultKey: string, out: CallOptions): CallOptions {
+function readCallOptions(api: string, options: unknown, defaultKey: string, out: CallOptions): CallOptions {
   out.key = defaultKey;
   out.weight = 1;
   out.priority = 0;
@@ -116,4 +171,43 @@ export function readCallOptions(api: string, options: unknown, defaultKey: strin
     out.signal = o.signal;
   }
   return out;
+}
+
+/**
+ * Admits one `schedule` call: checks `fn` and the call's options (into `out`,
+ * so a call without options allocates nothing), then refuses a call to a
+ * closed limiter (`closed`) or one whose signal has already aborted
+ * (`aborted`). Returns the refusal instead of throwing it, since `schedule`
+ * rejects rather than throws.
+ */
+export function admitCall(
+  api: string,
+  fn: unknown,
+  options: ScheduleOptions | undefined,
+  defaultKey: string,
+  closed: boolean,
+  out: CallOptions,
+): CallOptions | RateLimitError {
+  if (typeof fn !== 'function') {
+    return new RateLimitError(api, 'invalid_argument', `fn must be a function, got ${typeof fn}`);
+  }
+  let call: CallOptions;
+  try {
+    call = readCallOptions(api, options, defaultKey, out);
+  } catch (error) {
+    return error as RateLimitError;
+  }
+  if (closed) return new RateLimitError(api, 'closed', 'the limiter is closed', { key: call.key });
+  if (call.signal?.aborted) return abortedError(api, call.key, call.signal);
+  return call;
+}
+
+/** Throws `invalid_argument` unless `key` is a non-empty string and `ms` a duration ≥ 0 (the arguments of `pause`). */
+export function checkPause(api: string, key: unknown, ms: unknown): void {
+  if (typeof key !== 'string' || key === '') {
+    throw new RateLimitError(api, 'invalid_argument', 'pause needs a non-empty key');
+  }
+  if (typeof ms !== 'number' || !(ms >= 0)) {
+    throw new RateLimitError(api, 'invalid_argument', `pause needs a duration ≥ 0 in ms, got ${String(ms)}`, { key });
+  }
 }
