@@ -1,4 +1,4 @@
-import { allMigrations, type Migration } from './migrations/index';
+import { allMigrations, type Migration, moduleDependencies } from './migrations/index';
 import { type SqlClient, sqlNames } from './sql';
 
 /** Options for {@link migrate}. */
@@ -9,7 +9,8 @@ export interface MigrateOptions {
    */
   schema?: string;
   /**
-   * Only apply the migrations of these modules (e.g. `['inbox', 'idempotency']`).
+   * Only apply the migrations of these modules (e.g. `['inbox']`), and of the
+   * modules they depend on (the inbox needs `idempotency`).
    * @default every module
    */
   modules?: readonly string[];
@@ -38,7 +39,7 @@ export interface MigrateResult {
  */
 export async function migrate(db: SqlClient, options: MigrateOptions = {}): Promise<MigrateResult> {
   const names = sqlNames(options.schema);
-  const wanted = options.modules ? new Set(options.modules) : undefined;
+  const wanted = options.modules ? withDependencies(options.modules) : undefined;
   const pending = allMigrations().filter((m) => !wanted || wanted.has(m.module));
   const ledger = names.table('schema_migrations');
   const applied: string[] = [];
@@ -70,6 +71,18 @@ export async function migrate(db: SqlClient, options: MigrateOptions = {}): Prom
     }
   });
   return { applied };
+}
+
+/** The named modules plus, transitively, the modules their stores depend on. */
+function withDependencies(modules: readonly string[]): Set<string> {
+  const wanted = new Set<string>();
+  const add = (module: string): void => {
+    if (wanted.has(module)) return;
+    wanted.add(module);
+    for (const dependency of moduleDependencies[module] ?? []) add(dependency);
+  };
+  for (const module of modules) add(module);
+  return wanted;
 }
 
 /**

@@ -74,6 +74,19 @@ function migrateContract(open: () => Promise<SqlClient>) {
     }
   });
 
+  it('migrates the modules a named module depends on, and no others', async () => {
+    const schema = uniqueSchema('migdep');
+    const db = await open();
+    try {
+      const { applied } = await migrate(db, { schema, modules: ['inbox'] });
+      const modules = new Set(applied.map((id) => id.split('@')[0]));
+      expect(modules).toEqual(new Set(['inbox', 'idempotency']));
+    } finally {
+      await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await db.close();
+    }
+  });
+
   it('rejects a schema name that is not a plain identifier', async () => {
     const db = await open();
     try {

@@ -20,6 +20,14 @@ export interface Migration {
   up(names: SqlNames): string;
 }
 
+/**
+ * Modules whose stores also use another module's tables: the inbox runs each
+ * handler through `idempotent()`, so migrating `inbox` migrates `idempotency`.
+ */
+export const moduleDependencies: Readonly<Record<string, readonly string[]>> = {
+  inbox: ['idempotency'],
+};
+
 /** Every module's migrations, in the order they are applied. */
 export function allMigrations(): Migration[] {
   return [...idempotencyMigrations, ...inboxMigrations, ...cacheMigrations, ...syncMigrations, ...vaultMigrations];
