@@ -5,11 +5,13 @@
  * fetch. Each layer is exported on its own too.
  *
  * Exports are grouped by source file (the order the formatter keeps):
- * cache and its stores, the breaker, errors, rate limiting, resilientFetch,
- * retry, timeout, and the shared types (events, the RateLimiter contract).
+ * cache and its stores, the breaker, errors, the limiters and `batch`
+ * (rate-limit/), the header reader, resilientFetch, retry, timeout, and the
+ * shared types (events, the RateLimiter contract and its base options).
  *
  * Left out on purpose: the engines behind `retry` and `cache` (their `run`),
- * the backoff and header-scanning helpers, and the test support.
+ * the limiters' internals (queue, grant log, validation), the backoff and
+ * parsing helpers, and the test support.
  */
 
 export type { Cache, CacheKeyRequest, CacheOptions } from './cache';
@@ -32,7 +34,6 @@ export type {
 export { circuitBreaker, defaultIsFailure } from './circuit-breaker';
 export type { ResilienceErrorCode, ResilienceErrorDetails } from './errors';
 export { isResilienceError, ResilienceError } from './errors';
-// rate limiting (owner: rate-limit)
 export type {
   BatchChunkContext,
   BatchFailure,
@@ -40,23 +41,14 @@ export type {
   BatchOutcome,
   BatchProgress,
   BatchReport,
-  LocalRateLimiter,
-  RateLimitErrorCode,
-  RateLimitErrorContext,
-  RateLimiterKeyStats,
-  RateLimiterOptions,
-  RedisRateLimiter,
-  RedisRateLimiterOptions,
-  RedisScriptClient,
-} from './rate-limit/index';
-export {
-  adaptiveRateLimiter,
-  batch,
-  isRateLimitError,
-  RateLimitError,
-  rateLimiter,
-  redisRateLimiter,
-} from './rate-limit/index';
+} from './rate-limit/batch';
+export { batch } from './rate-limit/batch';
+export type { RateLimitErrorCode, RateLimitErrorContext } from './rate-limit/errors';
+export { isRateLimitError, RateLimitError } from './rate-limit/errors';
+export type { LocalRateLimiter, RateLimiterKeyStats, RateLimiterOptions } from './rate-limit/local';
+export { adaptiveRateLimiter, rateLimiter } from './rate-limit/local';
+export type { RedisRateLimiter, RedisRateLimiterOptions, RedisScriptClient } from './rate-limit/redis';
+export { redisRateLimiter } from './rate-limit/redis';
 export type { HeaderReader, RateLimitSignal } from './rate-limit-headers';
 export { readRateLimitHeaders, serverWaitMs } from './rate-limit-headers';
 export type { HeaderSource, ResilientFetchOptions } from './resilient-fetch';
@@ -68,6 +60,7 @@ export { retryBudget } from './retry-budget';
 export type { Timeout, TimeoutCallOptions, TimeoutOptions } from './timeout';
 export { timeout } from './timeout';
 export type {
+  BaseRateLimiterOptions,
   BreakerRejectEvent,
   BreakerStateEvent,
   CacheEvent,

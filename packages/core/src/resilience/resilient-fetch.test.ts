@@ -4,7 +4,7 @@ import { secret } from '../vault/secret';
 import { cacheStatus } from './cache';
 import { circuitBreaker } from './circuit-breaker';
 import type { ResilienceError } from './errors';
-import { rateLimiter } from './rate-limit/index';
+import { rateLimiter } from './rate-limit/local';
 import { resilientFetch } from './resilient-fetch';
 import { recorder, settle, useMsw } from './test-support';
 import type { RateLimiter, ScheduleOptions } from './types';

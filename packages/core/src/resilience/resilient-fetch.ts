@@ -38,7 +38,10 @@ export interface ResilientFetchOptions {
    * @default circuitBreaker() (5 failures in a row or 50% of 20 calls, 30 s cooldown)
    */
   breaker?: CircuitBreakers | CircuitBreakerOptions | false;
-  /** A rate limiter: `schedule` runs around each attempt, `observe` sees each response. */
+  /**
+   * A rate limiter: `schedule` runs around each attempt, `observe` sees each response.
+   * @default none
+   */
   limiter?: RateLimiter;
   /**
    * Time limit of one attempt (until the response headers arrive), in milliseconds. False for none.
@@ -53,6 +56,7 @@ export interface ResilientFetchOptions {
   /**
    * Headers set on every request, e.g. `{ authorization: () => \`Bearer ${...}\` }` or a vault
    * `Secret`. Values are resolved once per call and revealed only into the outgoing request.
+   * @default none
    */
   headers?: Record<string, HeaderSource>;
   /** Receives every decision of every layer this call builds (retry, wait, breaker change, stale serve, timeout). */

@@ -140,7 +140,6 @@ export type SendAttempt = (
 /** The loop behind a {@link Retry}, for `resilientFetch`. @internal */
 export interface RetryEngine extends Retry {
   run(call: RetryCall, send: SendAttempt): Promise<Response>;
-  readonly key: (url: string) => string;
   readonly emit: ResilienceEventHandler | undefined;
 }
 
@@ -364,7 +363,6 @@ export function retryEngine(options: RetryOptions): RetryEngine {
 
   return {
     run,
-    key: o.key,
     emit: ownEmit,
     wrap(fetch: FetchLike): FetchLike {
       checkFunction(api, 'fetch', fetch);

@@ -64,7 +64,10 @@ export interface BatchOptions<I> {
    * @default 4
    */
   concurrency?: number;
-  /** Each chunk runs through this limiter's `schedule` (and so waits for its budget). */
+  /**
+   * Each chunk runs through this limiter's `schedule` (and so waits for its budget).
+   * @default none (chunks start as soon as a lane is free)
+   */
   limiter?: RateLimiter;
   /** The limiter key of every chunk. @default the limiter's default key */
   key?: string;
@@ -198,19 +201,22 @@ export async function batch<I, R>(
 
   await Promise.all(Array.from({ length: Math.min(concurrency, chunkCount) }, lane));
 
+  // one outcome shared by every item that never started, made only when there is one
   let skipped: BatchOutcome<R> | undefined;
+  const skip = (): BatchOutcome<R> => {
+    skipped ??= {
+      status: 'skipped',
+      reason:
+        stopReason?.reason ??
+        new RateLimitError(API, 'aborted', 'the batch was aborted before this item started', {
+          cause: signal?.reason,
+        }),
+    };
+    return skipped;
+  };
   const report: BatchReport<I, R> = { outcomes: [], failures: [], ok: true };
   for (let i = 0; i < list.length; i++) {
-    const outcome =
-      outcomes[i] ??
-      (skipped ??= {
-        status: 'skipped',
-        reason:
-          stopReason?.reason ??
-          new RateLimitError(API, 'aborted', 'the batch was aborted before this item started', {
-            cause: signal?.reason,
-          }),
-      });
+    const outcome = outcomes[i] ?? skip();
     report.outcomes.push(outcome);
     if (outcome.status !== 'fulfilled') {
       report.ok = false;

@@ -74,7 +74,6 @@ export interface RateLimiterKeyStats {
 
 /** A process-local {@link RateLimiter} with per-key budgets, priorities and adaptive pauses. */
 export interface LocalRateLimiter extends RateLimiter {
-  schedule<T>(fn: (signal?: AbortSignal) => Promise<T>, options?: ScheduleOptions): Promise<T>;
   /**
    * Learns from a response sent under `key`: a 429, or `remaining` at 0,
    * pauses the key until the provider's reset; with `adaptive`, the limit

@@ -70,7 +70,6 @@ export interface RedisRateLimiterOptions extends BaseRateLimiterOptions {
 
 /** A {@link RateLimiter} whose budget lives in Redis, shared by every process that uses the same keys. */
 export interface RedisRateLimiter extends RateLimiter {
-  schedule<T>(fn: (signal?: AbortSignal) => Promise<T>, options?: ScheduleOptions): Promise<T>;
   /**
    * Learns from a response sent under `key`: a 429, or `remaining` at 0,
    * pauses the key in every process until the provider's reset.
@@ -91,7 +90,7 @@ export interface RedisRateLimiter extends RateLimiter {
  * call is a lower bound (the call may settle any moment), so the caller asks
  * again then.
  */
-export const ACQUIRE_SCRIPT = `
+const ACQUIRE_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local paused = tonumber(redis.call('GET', KEYS[3]) or '0')
@@ -130,14 +129,14 @@ return {0, window}
 `;
 
 /** Marks a granted call as settled now (Redis clock): its slot frees one window later. */
-export const SETTLE_SCRIPT = `
+const SETTLE_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
 `;
 
 /** Extends the key's pause to `now + ARGV[1]` ms (Redis clock) unless a longer one is in force. */
-export const PAUSE_SCRIPT = `
+const PAUSE_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local target = now + tonumber(ARGV[1])
@@ -212,7 +211,7 @@ function normalize(options: unknown): Normalized {
 }
 
 interface RedisWaiter extends Waiter {
-  readonly deadline: number;
+  /** When the call was queued: it rejects with `wait_too_long` once it cannot start by `enqueuedAt + maxWait`. */
   readonly enqueuedAt: number;
 }
 
@@ -340,7 +339,7 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
   /** Rejects every waiter that cannot start before its deadline, given the head starts in `waitMs` at the earliest. */
   function expire(state: KeyState, now: number, waitMs: number): void {
     for (const waiter of [...state.queue.entries()]) {
-      if (now + waitMs > waiter.deadline) {
+      if (now + waitMs > waiter.enqueuedAt + maxWait) {
         takeWaiter(state.queue, waiter);
         waiter.reject(
           new RateLimitError(
@@ -410,13 +409,12 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
     const { key, weight, priority, signal } = admitted;
     if (weight > limit) return Promise.reject(overweightError(API, key, weight, limit));
     const state = stateFor(key);
-    const now = Date.now();
     return queueCall<T, RedisWaiter>(
       API,
       key,
       state.queue,
       maxQueued,
-      { fn, weight, priority, seq: seq++, signal, enqueuedAt: now, deadline: now + maxWait },
+      { fn, weight, priority, seq: seq++, signal, enqueuedAt: Date.now() },
       () => void pump(state),
       // the head's sleep may now be for nobody: let the loop look again
       () => {
