@@ -355,6 +355,17 @@ export function syncContract(open: () => Promise<SqlClient>): void {
       expect((await t.get(4))?.data).toEqual(person(4, 1));
     });
 
+    it('never deletes the stored row of a record that now fails to store', async () => {
+      const t = table();
+      const records = Array.from({ length: 10 }, (_, i) => person(i + 1));
+      await t.run(provider(() => records, 10).source, { mode: 'full' });
+      // record 3 now carries a value JSON cannot hold
+      const broken = records.map((r) => (r.id === 3 ? ({ ...r, big: 1n } as unknown as Person) : r));
+      const run = await t.run(provider(() => broken, 10).source, { mode: 'full' });
+      expect(run.counts).toMatchObject({ seen: 10, failed: 1, unchanged: 9, deleted: 0 });
+      expect((await t.get(3))?.deletedAt).toBeNull();
+    });
+
     it('upserts records outside a run and soft-deletes by id', async () => {
       const t = table();
       expect(await t.upsert([person(1), person(2)])).toMatchObject({ seen: 2, inserted: 2 });

@@ -319,9 +319,10 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
   async function prepare(
     records: readonly T[],
     onInvalid: ((record: T, reason: string) => void) | undefined,
-  ): Promise<{ items: Prepared<T>[]; failed: number }> {
+  ): Promise<{ items: Prepared<T>[]; failed: number; failedIds: string[] }> {
     const byId = new Map<string, { record: T; canonical: string }>();
     let failed = 0;
+    const failedIds: string[] = [];
     let done = 0;
     for (const record of records) {
       // let the batch being stored take its next round trip while this one is hashed
@@ -347,6 +348,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
           byId.set(id as string, { record, canonical });
         } catch (error) {
           reason = `the record is not JSON: ${errorMessage(error)}`;
+          failedIds.push(id as string);
         }
       }
       if (reason !== undefined) {
@@ -356,7 +358,11 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     }
     const entries = [...byId];
     const hashes = await sha256Hex(entries.map(([, v]) => v.canonical));
-    return { items: entries.map(([id, v], i) => ({ id, record: v.record, hash: hashes[i] as string })), failed };
+    return {
+      items: entries.map(([id, v], i) => ({ id, record: v.record, hash: hashes[i] as string })),
+      failed,
+      failedIds,
+    };
   }
 
   /**
@@ -375,10 +381,11 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     full: boolean,
     probe: { lookup: boolean },
     onInvalid: ((record: T, reason: string) => void) | undefined,
-  ): Promise<{ inserted: number; changed: number; failed: number }> {
+  ): Promise<{ inserted: number; changed: number; failed: number; failedIds: string[] }> {
     let inserted = 0;
     let changed = 0;
     let failed = 0;
+    const failedIds: string[] = [];
     for (let start = 0; start < items.length; start += batchSize) {
       const chunk = items.slice(start, start + batchSize);
       let dirty = chunk;
@@ -403,6 +410,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
           json = d.json ?? JSON.stringify(d.record);
         } catch (error) {
           failed++;
+          failedIds.push(d.id);
           onInvalid?.(d.record, `the record is not JSON: ${errorMessage(error)}`);
           continue;
         }
@@ -425,7 +433,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
       // stored rows turned up although the lookup was skipped: look up again
       if (!probe.lookup && ((res.rows[0]?.changed ?? 0) > 0 || written < ids.length)) probe.lookup = true;
     }
-    return { inserted, changed, failed };
+    return { inserted, changed, failed, failedIds };
   }
 
   /** Runs `fn` in a transaction that holds this table's write lock; database errors become `store_failed`. */
@@ -504,6 +512,8 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
   interface PreparedBatch {
     items: Prepared<T>[];
     failed: number;
+    /** Ids of records that could not be stored: still present at the provider, never deleted for it. */
+    failedIds: string[];
     pages: number;
     next: string | null;
     lastCursor: string | null;
@@ -516,7 +526,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     probe: { lookup: boolean },
   ): Promise<PreparedBatch> {
     const records = pages.length === 1 ? (pages[0] as SyncPage<T>).records : pages.flatMap((p) => p.records);
-    const { items, failed } = await prepare(records, ro.onInvalidRecord);
+    const { items, failed, failedIds } = await prepare(records, ro.onInvalidRecord);
     if (!probe.lookup) {
       // a first load sends every record: serialize now, while the previous batch is stored
       for (const [i, item] of items.entries()) {
@@ -531,6 +541,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     return {
       items,
       failed,
+      failedIds,
       pages: pages.length,
       next: pages[pages.length - 1]?.next ?? null,
       lastCursor: pages.findLast((p) => typeof p.next === 'string')?.next ?? null,
@@ -547,11 +558,17 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     ro: NormalizedRunOptions,
     probe: { lookup: boolean },
   ): Promise<SyncRun> {
-    const { items, failed, next, lastCursor } = batch;
+    const { items, failed, failedIds, next, lastCursor } = batch;
     return locked(
       'syncTable.run',
       async (tx) => {
-        const written = await writeItems(tx, items, run.id, ro.mode === 'full', probe, ro.onInvalidRecord);
+        const full = ro.mode === 'full';
+        const written = await writeItems(tx, items, run.id, full, probe, ro.onInvalidRecord);
+        const unstored = [...failedIds, ...written.failedIds];
+        if (full && unstored.length > 0) {
+          // the provider still has these records: a failed record must not get its stored row deleted
+          await tx.query(`INSERT INTO ${seenTable} (run_id, external_ids) VALUES ($1, $2::text[])`, [run.id, unstored]);
+        }
         const stored = items.length - written.failed;
         const unchanged = stored - written.inserted - written.changed;
         const res = await tx.query<RunRecord>(
