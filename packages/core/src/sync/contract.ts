@@ -586,6 +586,28 @@ export function syncContract(open: () => Promise<SqlClient>): void {
       expect(await appRows('50')).toHaveLength(2);
     });
 
+    it('projects each change once when two processes run the same mapper at once', async () => {
+      const t = table();
+      await t.upsert(Array.from({ length: 30 }, (_, i) => person(600 + i)));
+      const written: string[] = [];
+      const make = () =>
+        mapper<V1, Contact>({
+          name: 'twins',
+          schema: v1Schema,
+          version: 1,
+          batchSize: 4,
+          map: (p) => ({ id: String(p.id), name: p.name, email: null }),
+          write: async (rows, tx) => {
+            written.push(...rows.map((r) => r.id));
+            await writeContacts(rows, tx);
+          },
+        });
+      const [a, b] = await Promise.all([make().run(t), make().run(t)]);
+      expect(a.processed + b.processed).toBe(30);
+      expect(written.toSorted()).toEqual(Array.from({ length: 30 }, (_, i) => String(600 + i)).toSorted());
+      expect(await appRows('6')).toHaveLength(30);
+    });
+
     it('rejects bad mapper options with typed errors', () => {
       const base = { schema: v1Schema, version: 1, map: () => ({}), write: async () => {} };
       for (const bad of [
