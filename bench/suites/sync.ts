@@ -15,7 +15,8 @@ import { type BenchRow, report, speedup } from '../harness';
  * The naive row is measured on a 5,000-record sample and its rate
  * extrapolated (at about 1 ms per round trip, 100,000 would take minutes).
  * Every row runs twice and keeps its faster attempt: on a shared machine,
- * other work only ever slows a row down.
+ * other work only ever slows a row down. `SYNC_BENCH_RECORDS` sets another
+ * record count for a quick run.
  */
 
 const url = process.env.DATABASE_URL;
