@@ -11,7 +11,7 @@ export default defineConfig({
       'packages/*',
       'examples',
       // The webhook tests again on the Web Crypto backend: without the `node` condition, `#crypto`
-      // resolves to its `default` target, as on Deno, Bun and Workers.
+      // resolves to its `default` target, the Web Crypto module Deno, Bun and Workers get.
       {
         ...ballastProject('core-webcrypto', {
           include: ['src/webhooks/**/*.test.ts'],
