@@ -98,7 +98,8 @@ export interface RetryOptions {
    */
   budget?: RetryBudget | RetryBudgetOptions | false;
   /**
-   * Groups requests for the budget and events.
+   * Groups requests for the budget and events. Inside `resilientFetch` the
+   * policy's own `key` groups every layer, and this one is not used.
    * @default the URL's host
    */
   key?: (url: string) => string;
