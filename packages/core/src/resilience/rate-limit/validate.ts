@@ -79,7 +79,7 @@ export function rejectUnknownOptions(api: string, options: Record<string, unknow
   }
 }
 
-/** Defaults of the options both limiters take (see {@link SharedLimiterOptions}). */
+/** Defaults of the options both limiters take (`BaseRateLimiterOptions`, documented in ../types). */
 export const SHARED_DEFAULTS = {
   interval: 1000,
   concurrency: Number.POSITIVE_INFINITY,
