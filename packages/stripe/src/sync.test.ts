@@ -13,21 +13,34 @@ beforeAll(async () => {
 });
 afterAll(() => db.close());
 
+/** The fake behind the client; `lists` records customer list URLs, `faults.failAt` fails that one with a 400. */
 async function setup(entities?: StripeSyncOptions['entities']) {
   const schema = `stripe_sync_${schemaCount++}`;
   await migrate(db, { schema });
   // The sync tables stamp runs with the real clock: the fake runs two minutes behind until a test ticks it.
   let offset = -120_000;
   const fake = createFakeStripe({ rateLimit: false, now: () => Date.now() + offset });
+  const lists: URL[] = [];
+  const faults = { failAt: 0 };
+  const fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.pathname === '/v1/customers' && (init?.method ?? 'GET') === 'GET') {
+      lists.push(url);
+      if (lists.length === faults.failAt) {
+        return Response.json({ error: { type: 'invalid_request_error', message: 'injected' } }, { status: 400 });
+      }
+    }
+    return fake.fetch(input, init);
+  };
   const client = stripeClient({
     apiKey: 'sk_test_sync',
     apiVersion: '2026-10-28.endive',
-    fetch: fake.fetch,
+    fetch,
     limiter: false,
     breaker: false,
   });
   const sync = stripeSync({ client, db, schema, ...(entities ? { entities } : {}) });
-  return { fake, client, sync, tick: (ms: number) => (offset += ms) };
+  return { fake, client, sync, lists, faults, tick: (ms: number) => (offset += ms) };
 }
 
 describe('stripeSync', () => {
@@ -80,6 +93,30 @@ describe('stripeSync', () => {
     expect((await sync.tables.customers?.get(old.id))?.data.name).toBe('Updated');
     expect((await sync.tables.customers?.get(gone.id))?.deletedAt).toBeInstanceOf(Date);
     expect((await sync.tables.customers?.get(fresh.id))?.data.email).toBe('new@example.com');
+  });
+
+  it('an interrupted run resumes after its checkpoint; the next incremental run starts from the newest object', async () => {
+    const { client, sync, lists, faults, tick } = await setup(['customers']);
+    for (let i = 0; i < 250; i++) await client.post('/v1/customers', { email: `r${i}@example.com` });
+    faults.failAt = lists.length + 2; // the second page
+    await expect(sync.run({ mode: 'full' })).rejects.toThrow(/injected/);
+    const checkpoint = lists.at(-1)?.searchParams.get('starting_after');
+    expect(checkpoint).toMatch(/^cus_/);
+
+    const afterFailure = lists.length;
+    const resumed = await sync.run({ mode: 'full' });
+    expect(resumed.customers?.run.resumed).toBe(true);
+    expect(lists[afterFailure]?.searchParams.get('starting_after')).toBe(checkpoint);
+    expect(lists.slice(afterFailure)).toHaveLength(2);
+    expect(resumed.customers?.run.counts).toMatchObject({ seen: 250, inserted: 250 });
+
+    tick(180_000);
+    const before = lists.length;
+    const next = await sync.run({ mode: 'incremental' });
+    expect(next.customers?.run.resumed).toBe(false);
+    expect(lists.slice(before)).toHaveLength(1);
+    expect(lists[before]?.searchParams.has('starting_after')).toBe(false);
+    expect(lists[before]?.searchParams.get('created[gte]')).toMatch(/^\d+$/);
   });
 
   it('applyEvent upserts objects of synced entities and soft-deletes on *.deleted', async () => {

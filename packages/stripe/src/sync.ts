@@ -1,5 +1,12 @@
 import type { SqlClient } from '@ballast/core/stores/sql';
-import { type PageSource, type SyncCounts, type SyncRunResult, type SyncTable, syncTable } from '@ballast/core/sync';
+import {
+  type PageSource,
+  type SyncCounts,
+  type SyncRunResult,
+  type SyncTable,
+  startingAfterPages,
+  syncTable,
+} from '@ballast/core/sync';
 import type { StripeClient, StripeList } from './client';
 import { StripeUsageError } from './errors';
 import type { StripeAnyEvent } from './events';
@@ -115,7 +122,6 @@ export interface StripeSync {
 }
 
 const API = 'stripeSync';
-const SEP = '|';
 
 function entityOfEvent(event: StripeAnyEvent, entities: ReadonlySet<StripeSyncEntity>): StripeSyncEntity | undefined {
   const object = (event.data.object as { object?: unknown }).object;
@@ -157,41 +163,26 @@ export function stripeSync(options: StripeSyncOptions): StripeSync {
   }
 
   /**
-   * A resumable source over one list endpoint. The checkpoint carries the
-   * run's `since` next to the last id, so a resumed run continues after that
-   * id while a new incremental run (handed the previous run's last cursor)
-   * starts from the newest object again.
+   * A resumable source over one list endpoint: core hands a resumed run its
+   * checkpoint (the last id stored) and a new run no cursor, so pages
+   * continue after the checkpoint or start from the newest object.
    */
-  const listSource = (entity: StripeSyncEntity): PageSource<StripeSyncRecord> =>
-    async function* (start) {
-      const spec = SPECS[entity];
-      const sinceSeconds =
-        start.mode === 'incremental' && start.since ? Math.floor(start.since.getTime() / 1000) : null;
-      const tag = sinceSeconds === null ? 'all' : String(sinceSeconds);
-      let after: string | undefined;
-      if (start.cursor) {
-        const at = start.cursor.indexOf(SEP);
-        if (at > 0 && start.cursor.slice(0, at) === tag) after = start.cursor.slice(at + 1);
-      }
-      for (;;) {
-        const params: StripeParams = {
-          ...spec.params,
-          limit: 100,
-          ...(sinceSeconds === null ? {} : { created: { gte: sinceSeconds } }),
-          ...(after ? { starting_after: after } : {}),
-        };
-        const page = await client.get<StripeList<StripeSyncRecord>>(
+  const listSource = (entity: StripeSyncEntity): PageSource<StripeSyncRecord> => {
+    const spec = SPECS[entity];
+    return startingAfterPages<StripeSyncRecord>({
+      fetch: ({ startingAfter, since, signal }) =>
+        client.get<StripeList<StripeSyncRecord>>(
           spec.path,
-          params,
-          start.signal ? { signal: start.signal } : {},
-        );
-        const last = page.data.at(-1);
-        const next = page.has_more && last ? `${tag}${SEP}${last.id}` : null;
-        yield { records: page.data, next };
-        if (!next || !last) return;
-        after = last.id;
-      }
-    };
+          {
+            ...spec.params,
+            limit: 100,
+            ...(since ? { created: { gte: Math.floor(since.getTime() / 1000) } } : {}),
+            ...(startingAfter ? { starting_after: startingAfter } : {}),
+          },
+          signal ? { signal } : {},
+        ),
+    });
+  };
 
   const applyEvents = async (entity: StripeSyncEntity, since: Date) => {
     const spec = SPECS[entity];
@@ -227,10 +218,9 @@ export function stripeSync(options: StripeSyncOptions): StripeSync {
       const results: Partial<Record<StripeSyncEntity, StripeSyncResult>> = {};
       for (const entity of wanted) {
         const table = tables[entity] as SyncTable<StripeSyncRecord>;
-        const previous =
-          mode === 'incremental' ? (await table.runs({ limit: 10 })).find((r) => r.status === 'completed') : undefined;
         const run = await table.run(listSource(entity), { mode });
-        const fromEvents = previous ? await applyEvents(entity, previous.startedAt) : { applied: 0, deleted: 0 };
+        // An incremental run's `since` is when the previous completed run started (null for the first).
+        const fromEvents = run.since ? await applyEvents(entity, run.since) : { applied: 0, deleted: 0 };
         results[entity] = { run, fromEvents };
       }
       return results;
