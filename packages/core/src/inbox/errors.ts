@@ -9,8 +9,16 @@ import { BallastError, type BallastErrorOptions, errorGuard } from '../errors';
  * - `invalid_options`: an option is out of range or of the wrong type.
  * - `invalid_filter`: a list, count or replay filter is malformed (bad status, limit or cursor).
  * - `stopped`: the inbox or worker was stopped while the call was waiting.
+ * - `handler_timeout`: a handler did not finish within the worker's `handlerTimeoutMs`
+ *   (the attempt counts as failed).
  */
-export type InboxErrorCode = 'store_unavailable' | 'invalid_event' | 'invalid_options' | 'invalid_filter' | 'stopped';
+export type InboxErrorCode =
+  | 'store_unavailable'
+  | 'invalid_event'
+  | 'invalid_options'
+  | 'invalid_filter'
+  | 'stopped'
+  | 'handler_timeout';
 
 /** An error thrown by `@ballast/core/inbox`. */
 export class InboxError extends BallastError<InboxErrorCode> {

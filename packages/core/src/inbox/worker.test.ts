@@ -254,6 +254,131 @@ describe('inbox worker on memory', () => {
     await vi.waitFor(() => expect(seen).toEqual(['after']));
   });
 
+  it('fails an attempt whose handler hangs past handlerTimeoutMs, aborting its signal, and retries it', async () => {
+    vi.useFakeTimers({ now: Date.UTC(2026, 0, 1), toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const inbox = memoryInbox();
+      const signals: AbortSignal[] = [];
+      const errors: unknown[] = [];
+      const worker = track(
+        createInboxWorker({
+          inbox,
+          source: 'acme',
+          sweepIntervalMs: false,
+          leaseMs: 3000,
+          handlerTimeoutMs: 10_000,
+          random: () => 1,
+          retry: { maxAttempts: 2, initialDelayMs: 1000 },
+          onError: (error) => errors.push(error),
+          on: {
+            '*': (_event, ctx) => {
+              signals.push(ctx.signal);
+              return new Promise<void>(() => {}); // never settles
+            },
+          },
+        }),
+      );
+      await inbox.ingest('acme', { id: 'stuck', payload: { type: 't' } });
+      const first = worker.drain();
+      await vi.waitFor(() => expect(signals).toHaveLength(1));
+      await vi.advanceTimersByTimeAsync(9_000); // vi.waitFor moves fake time a little too
+      // the heartbeat kept the lease alive until now
+      expect(await inbox.get('acme', 'stuck')).toMatchObject({ status: 'processing', attempts: 1 });
+      expect(signals[0]?.aborted).toBe(false);
+      await vi.advanceTimersByTimeAsync(1000);
+      await first;
+      expect(signals[0]?.aborted).toBe(true);
+      expect(isInboxError(signals[0]?.reason) && signals[0]?.reason.code).toBe('handler_timeout');
+      expect(errors.some((e) => isInboxError(e) && e.code === 'handler_timeout')).toBe(true);
+      expect(await inbox.get('acme', 'stuck')).toMatchObject({
+        status: 'failed',
+        attempts: 1,
+        lastError: expect.stringContaining('did not finish within 10000 ms'),
+      });
+      await vi.advanceTimersByTimeAsync(1000);
+      const second = worker.drain();
+      await vi.waitFor(() => expect(signals).toHaveLength(2));
+      await vi.advanceTimersByTimeAsync(10_000);
+      await second;
+      expect(await inbox.get('acme', 'stuck')).toMatchObject({ status: 'dead', attempts: 2 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('runs handlers without a time limit when handlerTimeoutMs is false', async () => {
+    vi.useFakeTimers({ now: Date.UTC(2026, 0, 1), toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const inbox = memoryInbox();
+      let finish: () => void = () => {};
+      let signal: AbortSignal | undefined;
+      const worker = track(
+        createInboxWorker({
+          inbox,
+          source: 'acme',
+          sweepIntervalMs: false,
+          handlerTimeoutMs: false,
+          on: {
+            '*': (_event, ctx) =>
+              new Promise<void>((resolve) => {
+                signal = ctx.signal;
+                finish = resolve;
+              }),
+          },
+        }),
+      );
+      await inbox.ingest('acme', { id: 'slow', payload: { type: 't' } });
+      const done = worker.drain();
+      await vi.waitFor(() => expect(signal).toBeDefined());
+      await vi.advanceTimersByTimeAsync(3_600_000);
+      expect(signal?.aborted).toBe(false);
+      finish();
+      await done;
+      expect(await inbox.get('acme', 'slow')).toMatchObject({ status: 'processed', attempts: 1 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('stop() waits for the events a running sweep is claiming, and runs their handlers before it resolves', async () => {
+    const inbox = memoryInbox();
+    await inbox.ingest('acme', { id: 'late', payload: { type: 't' } });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const claim = inbox.driver.claim.bind(inbox.driver);
+    let sweepClaims = 0;
+    const slowInbox: Inbox = {
+      ...inbox,
+      driver: {
+        ...inbox.driver,
+        claim: async (request) => {
+          if (request.eventId === undefined) {
+            sweepClaims++;
+            await gate;
+          }
+          return claim(request);
+        },
+      },
+    };
+    const handled: string[] = [];
+    const idle: InboxQueue = { send: async () => {}, work: async () => ({ stop: async () => {} }) };
+    const worker = createInboxWorker({
+      inbox: slowInbox,
+      source: 'acme',
+      queue: idle,
+      on: { '*': async (event) => void handled.push(event.eventId) },
+    });
+    await worker.start();
+    await vi.waitFor(() => expect(sweepClaims).toBe(1));
+    const stopped = worker.stop();
+    release();
+    await stopped;
+    expect(handled).toEqual(['late']);
+    expect(await inbox.get('acme', 'late')).toMatchObject({ status: 'processed' });
+  });
+
   it('rejects bad options with invalid_options', () => {
     const inbox = memoryInbox();
     const bad = [
@@ -266,6 +391,8 @@ describe('inbox worker on memory', () => {
       { inbox, source: 'a', on: {}, retry: { jitter: 2 } },
       { inbox, source: 'a', on: {}, sweepIntervalMs: 0 },
       { inbox, source: 'a', on: {}, heartbeat: 'yes' },
+      { inbox, source: 'a', on: {}, handlerTimeoutMs: 0 },
+      { inbox, source: 'a', on: {}, handlerTimeoutMs: Number.NaN },
     ];
     for (const options of bad) {
       let error: unknown;

@@ -1,5 +1,5 @@
 import { isIdempotencyInProgressError } from '../idempotency/errors';
-import { idempotent } from '../idempotency/idempotent';
+import { type IdempotencyContext, idempotent } from '../idempotency/idempotent';
 import type { IdempotencyStore, TransactionalIdempotencyStore } from '../idempotency/store';
 import type { SqlExecutor } from '../stores/sql';
 import { InboxError } from './errors';
@@ -17,6 +17,11 @@ export interface InboxHandlerContext {
   takeover: boolean;
   /** In transactional mode, the transaction that also records the run: write through it to commit together. */
   tx?: SqlExecutor;
+  /**
+   * Aborted when the attempt times out (`handlerTimeoutMs`): pass it to slow
+   * calls so the abandoned attempt stops working.
+   */
+  signal: AbortSignal;
 }
 
 /** Handles one event type. Throwing (or rejecting) fails the attempt: it is retried with backoff. */
@@ -103,11 +108,21 @@ export interface InboxWorkerOptions {
    * Extend the lease (the event's and its idempotency key's) every `leaseMs / 3`
    * while a handler runs, so a handler may run longer than `leaseMs` as long as
    * its process lives; a process that dies stops extending, and the event is
-   * taken over once the lease runs out. A handler that hangs forever keeps its
-   * event: give slow calls their own timeouts.
+   * taken over once the lease runs out. `handlerTimeoutMs` bounds how long
+   * one attempt may keep its event this way.
    * @default true
    */
   heartbeat?: boolean;
+  /**
+   * How long one handler run may take, in milliseconds; `false` for no limit.
+   * When it runs out the attempt counts as failed (`InboxError` with code
+   * `handler_timeout`, retried with backoff like any failure) and
+   * `context.signal` is aborted. The abandoned run is not cancelled: a handler
+   * that ignores the signal may still finish later, so keep its effects
+   * idempotent.
+   * @default 300_000 (five minutes)
+   */
+  handlerTimeoutMs?: number | false;
   /** Retry policy. */
   retry?: InboxRetryOptions;
   /**
@@ -156,7 +171,12 @@ const RETRY_DEFAULTS: Readonly<Required<InboxRetryOptions>> = Object.freeze({
   jitter: 0.5,
 });
 
-const WORKER_DEFAULTS = Object.freeze({ concurrency: 8, leaseMs: 60_000, sweepIntervalMs: 1000 });
+const WORKER_DEFAULTS = Object.freeze({
+  concurrency: 8,
+  leaseMs: 60_000,
+  sweepIntervalMs: 1000,
+  handlerTimeoutMs: 300_000,
+});
 
 const MAX_ERROR = 2000;
 
@@ -235,6 +255,10 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
     options.sweepIntervalMs === false
       ? false
       : positive('sweepIntervalMs', options.sweepIntervalMs ?? WORKER_DEFAULTS.sweepIntervalMs);
+  const handlerTimeoutMs =
+    options.handlerTimeoutMs === false
+      ? false
+      : positive('handlerTimeoutMs', options.handlerTimeoutMs ?? WORKER_DEFAULTS.handlerTimeoutMs);
   const heartbeat = options.heartbeat ?? true;
   if (typeof heartbeat !== 'boolean') throw invalid('heartbeat must be a boolean');
   const retry = normalizeRetry(options.retry);
@@ -245,7 +269,7 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
   const workerId = globalThis.crypto.randomUUID();
   let claims = 0;
 
-  const run = idempotencyRunner(options.idempotency, inbox, leaseMs);
+  const run = idempotencyRunner(options.idempotency, inbox, leaseMs, handlerTimeoutMs);
 
   const inFlight = new Set<Promise<void>>();
   let started: Promise<void> | undefined;
@@ -253,6 +277,8 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
   let subscription: QueueSubscription | undefined;
   let unsubscribe: (() => void) | undefined;
   let sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The sweep pass running now: `stop()` waits for it, as it may be claiming events. */
+  let sweeping: Promise<void> | undefined;
 
   const report = (error: unknown, event?: InboxEventKey) => {
     try {
@@ -274,10 +300,15 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
     });
   }
 
-  /** Keeps the lease of a running event alive; `attach` adds the idempotency key's lease. */
-  function keepAlive(event: ClaimedInboxEvent): { attach: AttachLease; stop(): void } {
+  /**
+   * Keeps the lease of a running event alive; `attach` adds the idempotency
+   * key's lease. `stop()` resolves once no beat is in flight, so a late beat
+   * never races the settlement.
+   */
+  function keepAlive(event: ClaimedInboxEvent): { attach: AttachLease; stop(): Promise<void> } {
     let extendKey: ((ms: number) => Promise<number>) | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let beating: Promise<void> | undefined;
     let stopped = !heartbeat;
     const beat = async () => {
       const at = now();
@@ -292,7 +323,7 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
     const next = () => {
       if (stopped) return;
       timer = setTimeout(() => {
-        beat().then(next, (error: unknown) => {
+        beating = beat().then(next, (error: unknown) => {
           report(error, event);
           next();
         });
@@ -304,9 +335,10 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
       attach: (extend) => {
         extendKey = extend;
       },
-      stop: () => {
+      stop: async () => {
         stopped = true;
         if (timer !== undefined) clearTimeout(timer);
+        await beating;
       },
     };
   }
@@ -317,12 +349,12 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
     try {
       if (handler) await run(event, handler, alive.attach);
     } catch (error) {
+      await alive.stop();
       report(error, event);
       await fail(event, error);
       return;
-    } finally {
-      alive.stop();
     }
+    await alive.stop();
     const settled = await inbox.driver.settle(event, event.leaseOwner, { status: 'processed' }, new Date(now()));
     if (!settled) {
       report(
@@ -384,13 +416,18 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
     if (sweepIntervalMs === false || stopping) return;
     sweepTimer = setTimeout(() => {
       sweepTimer = undefined;
-      sweepOnce().then(
-        (n) => scheduleSweep(n > 0 && inFlight.size < concurrency ? 0 : sweepIntervalMs),
-        (error: unknown) => {
-          report(error);
-          scheduleSweep(sweepIntervalMs);
-        },
-      );
+      const pass: Promise<void> = sweepOnce()
+        .then(
+          (n) => scheduleSweep(n > 0 && inFlight.size < concurrency ? 0 : sweepIntervalMs),
+          (error: unknown) => {
+            report(error);
+            scheduleSweep(sweepIntervalMs);
+          },
+        )
+        .finally(() => {
+          if (sweeping === pass) sweeping = undefined;
+        });
+      sweeping = pass;
     }, delay);
     (sweepTimer as { unref?: () => void }).unref?.();
   }
@@ -422,6 +459,8 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
       if (sweepTimer !== undefined) clearTimeout(sweepTimer);
       await started?.catch(() => {});
       await subscription?.stop();
+      // a sweep that was claiming when stop() came tracks what it claimed before it ends
+      await sweeping;
       await Promise.allSettled([...inFlight]);
       started = undefined;
     },
@@ -440,11 +479,55 @@ type AttachLease = (extend: (ms: number) => Promise<number>) => void;
 
 type Runner = (event: ClaimedInboxEvent, handler: InboxEventHandler, attach: AttachLease) => Promise<void>;
 
+/**
+ * Runs one handler attempt, failing it with `handler_timeout` (and aborting
+ * `context.signal`) once `timeoutMs` has passed.
+ */
+async function runHandler(
+  handler: InboxEventHandler,
+  event: ClaimedInboxEvent,
+  context: Omit<InboxHandlerContext, 'signal'>,
+  timeoutMs: number | false,
+): Promise<void> {
+  const controller = new AbortController();
+  const run = (async () => {
+    await handler(event, { ...context, signal: controller.signal });
+  })();
+  if (timeoutMs === false) return run;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new InboxError(
+        'worker',
+        'handler_timeout',
+        `the handler for ${event.source}/${event.eventId} did not finish within ${timeoutMs} ms`,
+      );
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+    (timer as { unref?: () => void }).unref?.();
+  });
+  try {
+    await Promise.race([run, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Builds how a handler is run: through `idempotent()` on the chosen store, or directly. */
-function idempotencyRunner(option: InboxIdempotencyOptions | false | undefined, inbox: Inbox, leaseMs: number): Runner {
-  const direct: Runner = async (event, handler) => {
-    await handler(event, { attempt: event.attempts, key: `inbox:${event.source}:${event.eventId}`, takeover: false });
-  };
+function idempotencyRunner(
+  option: InboxIdempotencyOptions | false | undefined,
+  inbox: Inbox,
+  leaseMs: number,
+  timeoutMs: number | false,
+): Runner {
+  const direct: Runner = (event, handler) =>
+    runHandler(
+      handler,
+      event,
+      { attempt: event.attempts, key: `inbox:${event.source}:${event.eventId}`, takeover: false },
+      timeoutMs,
+    );
   if (option === false) return direct;
   const store = option?.store ?? inbox.idempotencyStore;
   if (store === undefined) {
@@ -453,30 +536,22 @@ function idempotencyRunner(option: InboxIdempotencyOptions | false | undefined, 
   }
   type Input = { event: ClaimedInboxEvent; handler: InboxEventHandler; attach: AttachLease };
   const key = (input: Input) => `inbox:${input.event.source}:${input.event.eventId}`;
+  const body = async ({ event, handler, attach }: Input, ctx: IdempotencyContext & { tx?: SqlExecutor }) => {
+    attach(ctx.extendLease);
+    const context = { attempt: event.attempts, key: ctx.key, takeover: ctx.takeover };
+    await runHandler(handler, event, ctx.tx === undefined ? context : { ...context, tx: ctx.tx }, timeoutMs);
+    return true;
+  };
+  let once: (input: Input) => Promise<boolean>;
   if (option?.transactional === true) {
     if (typeof (store as Partial<TransactionalIdempotencyStore>).transaction !== 'function') {
       throw invalid('idempotency.transactional needs a store with transaction() (the SQL store)');
     }
-    const once = idempotent(
-      async ({ event, handler, attach }: Input, ctx) => {
-        attach(ctx.extendLease);
-        await handler(event, { attempt: event.attempts, key: ctx.key, takeover: ctx.takeover, tx: ctx.tx });
-        return true;
-      },
-      { store: store as TransactionalIdempotencyStore, transactional: true, key, lease: leaseMs, now: inbox.now },
-    );
-    return async (event, handler, attach) => {
-      await once({ event, handler, attach });
-    };
+    const transactional = store as TransactionalIdempotencyStore;
+    once = idempotent(body, { store: transactional, transactional: true, key, lease: leaseMs, now: inbox.now });
+  } else {
+    once = idempotent(body, { store, key, lease: leaseMs, now: inbox.now });
   }
-  const once = idempotent(
-    async ({ event, handler, attach }: Input, ctx) => {
-      attach(ctx.extendLease);
-      await handler(event, { attempt: event.attempts, key: ctx.key, takeover: ctx.takeover });
-      return true;
-    },
-    { store, key, lease: leaseMs, now: inbox.now },
-  );
   return async (event, handler, attach) => {
     await once({ event, handler, attach });
   };
