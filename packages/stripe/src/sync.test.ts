@@ -13,7 +13,8 @@ beforeAll(async () => {
 });
 afterAll(() => db.close());
 
-/** The fake behind the client; `lists` records customer list URLs, `faults.failAt` fails that one with a 400. */
+/** The fake behind the client; `lists` records customer list URLs, `faults.failAt` fails that one with a 400,
+ * `faults.failEvents` the next `/v1/events` page. */
 async function setup(entities?: StripeSyncOptions['entities']) {
   const schema = `stripe_sync_${schemaCount++}`;
   await migrate(db, { schema });
@@ -21,9 +22,13 @@ async function setup(entities?: StripeSyncOptions['entities']) {
   let offset = -120_000;
   const fake = createFakeStripe({ rateLimit: false, now: () => Date.now() + offset });
   const lists: URL[] = [];
-  const faults = { failAt: 0 };
+  const faults = { failAt: 0, failEvents: false };
   const fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.pathname === '/v1/events' && faults.failEvents) {
+      faults.failEvents = false;
+      return Response.json({ error: { type: 'api_error', message: 'injected' } }, { status: 400 });
+    }
     if (url.pathname === '/v1/customers' && (init?.method ?? 'GET') === 'GET') {
       lists.push(url);
       if (lists.length === faults.failAt) {
@@ -117,6 +122,25 @@ describe('stripeSync', () => {
     expect(lists.slice(before)).toHaveLength(1);
     expect(lists[before]?.searchParams.has('starting_after')).toBe(false);
     expect(lists[before]?.searchParams.get('created[gte]')).toMatch(/^\d+$/);
+  });
+
+  it('an incremental run whose events fail does not complete, so the next run still applies them', async () => {
+    const { client, sync, tick, faults } = await setup(['customers']);
+    const old = await client.post<{ id: string }>('/v1/customers', { email: 'old@example.com' });
+    await sync.run({ mode: 'full' });
+    tick(180_000);
+    await client.post(`/v1/customers/${old.id}`, { name: 'Updated' });
+
+    faults.failEvents = true;
+    await expect(sync.run({ mode: 'incremental' })).rejects.toThrow(/injected/);
+    expect((await sync.tables.customers?.get(old.id))?.data.name).not.toBe('Updated');
+    const [failed] = (await sync.tables.customers?.runs({ limit: 1 })) ?? [];
+    expect(failed?.status).not.toBe('completed');
+
+    const retried = await sync.run({ mode: 'incremental' });
+    expect(retried.customers?.run.since).toEqual(failed?.since);
+    expect(retried.customers?.fromEvents).toEqual({ applied: 1, deleted: 0 });
+    expect((await sync.tables.customers?.get(old.id))?.data.name).toBe('Updated');
   });
 
   it('applyEvent upserts objects of synced entities and soft-deletes on *.deleted', async () => {

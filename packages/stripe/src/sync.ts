@@ -105,9 +105,10 @@ export interface StripeSync {
   readonly tables: Readonly<Partial<Record<StripeSyncEntity, SyncTable<StripeSyncRecord>>>>;
   /**
    * Syncs entities. `full` lists everything and soft-deletes what is gone;
-   * `incremental` lists objects created since the previous run
-   * (`created[gte]`) and applies the updates and deletions of `/v1/events`
-   * since then, newest snapshot per object.
+   * `incremental` applies the updates and deletions of `/v1/events` since
+   * the previous completed run started (newest snapshot per object), then
+   * lists objects created since then (`created[gte]`). An incremental run
+   * that fails does not complete, so the next one covers the same window.
    */
   run(options: {
     mode: 'full' | 'incremental';
@@ -184,12 +185,18 @@ export function stripeSync(options: StripeSyncOptions): StripeSync {
     });
   };
 
+  /**
+   * Applies what `/v1/events` says changed since `since` to objects the
+   * incremental list does not cover (those created before `since`), newest
+   * snapshot per object.
+   */
   const applyEvents = async (entity: StripeSyncEntity, since: Date) => {
     const spec = SPECS[entity];
     const table = tables[entity] as SyncTable<StripeSyncRecord>;
     const latest = new Map<string, { event: StripeAnyEvent; deleted: boolean }>();
+    const sinceSeconds = Math.floor(since.getTime() / 1000);
     const params: StripeParams = {
-      created: { gte: Math.floor(since.getTime() / 1000) },
+      created: { gte: sinceSeconds },
       ...(spec.events.length === 1 ? { type: spec.events[0] } : { types: spec.events }),
     };
     // Newest first: the first event seen for an object carries its latest state.
@@ -198,7 +205,11 @@ export function stripeSync(options: StripeSyncOptions): StripeSync {
       if (object.object !== spec.object || typeof object.id !== 'string' || latest.has(object.id)) continue;
       latest.set(object.id, { event, deleted: event.type === spec.deleted });
     }
-    const upserts = [...latest.values()].filter((e) => !e.deleted).map((e) => e.event.data.object as StripeSyncRecord);
+    // Objects created since `since` are listed by the run itself, in their current state.
+    const upserts = [...latest.values()]
+      .filter((e) => !e.deleted)
+      .map((e) => e.event.data.object as StripeSyncRecord)
+      .filter((object) => typeof object.created !== 'number' || object.created < sinceSeconds);
     const deletions = [...latest.entries()].filter(([, e]) => e.deleted).map(([id]) => id);
     const counts: SyncCounts | undefined = upserts.length > 0 ? await table.upsert(upserts) : undefined;
     const deleted = deletions.length > 0 ? await table.markDeleted(deletions) : 0;
@@ -218,9 +229,15 @@ export function stripeSync(options: StripeSyncOptions): StripeSync {
       const results: Partial<Record<StripeSyncEntity, StripeSyncResult>> = {};
       for (const entity of wanted) {
         const table = tables[entity] as SyncTable<StripeSyncRecord>;
-        const run = await table.run(listSource(entity), { mode });
-        // An incremental run's `since` is when the previous completed run started (null for the first).
-        const fromEvents = run.since ? await applyEvents(entity, run.since) : { applied: 0, deleted: 0 };
+        const fromEvents = { applied: 0, deleted: 0 };
+        const list = listSource(entity);
+        // Events are applied inside the run, before its pages: if they fail, the run does not
+        // complete, so the next run still starts from the same `since` and nothing is skipped.
+        const source: PageSource<StripeSyncRecord> = async function* (start) {
+          if (start.since) Object.assign(fromEvents, await applyEvents(entity, start.since));
+          yield* list(start);
+        };
+        const run = await table.run(source, { mode });
         results[entity] = { run, fromEvents };
       }
       return results;
