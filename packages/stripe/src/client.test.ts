@@ -248,6 +248,26 @@ describe('stripeClient pagination', () => {
     };
     await expect(iterate()).rejects.toMatchObject({ code: 'invalid_response' });
   });
+
+  it('stops with invalid_response when has_more pages repeat the cursor they were asked after', async () => {
+    let calls = 0;
+    const client = stripeClient({
+      apiKey: 'sk_test_x1',
+      apiVersion: VERSION,
+      limiter: false,
+      fetch: async () => {
+        calls++;
+        return Response.json({ object: 'list', data: [{ id: 'cus_1' }], has_more: true, url: '/v1/customers' });
+      },
+    });
+    const seen: string[] = [];
+    const iterate = async () => {
+      for await (const customer of client.list<{ id: string }>('/v1/customers')) seen.push(customer.id);
+    };
+    await expect(iterate()).rejects.toMatchObject({ code: 'invalid_response' });
+    expect(seen).toEqual(['cus_1']);
+    expect(calls).toBe(2);
+  });
 });
 
 describe('stripeClient rate limit', () => {

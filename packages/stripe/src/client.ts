@@ -348,8 +348,14 @@ export function stripeClient(options: StripeClientOptions): StripeClient {
       const page = await request<StripeList<T>>('GET', path, query, call);
       if (page.object !== 'list' || !Array.isArray(page.data) || typeof page.has_more !== 'boolean')
         throw new StripeConnectionError('invalid_response', `GET ${path} did not answer a list`);
-      yield page;
       const edge = backwards ? page.data[0] : page.data.at(-1);
+      // A page that ends where it started would be asked for again and again.
+      if (page.has_more && edge && edge.id === (backwards ? query.ending_before : query.starting_after))
+        throw new StripeConnectionError(
+          'invalid_response',
+          `GET ${path} answered has_more after ${edge.id} with ${edge.id} again`,
+        );
+      yield page;
       if (!page.has_more || !edge) return;
       query = backwards ? { ...query, ending_before: edge.id } : { ...query, starting_after: edge.id };
     }
