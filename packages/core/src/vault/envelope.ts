@@ -19,8 +19,11 @@
  * bytes read under another store, tenant or name, fails authentication.
  * @internal
  */
+import { toBase64, utf8Length } from '../internal/encoding';
 import { NONCE_BYTES, TAG_BYTES } from './crypto';
 import { VaultError } from './errors';
+
+export { toBase64, utf8Length };
 
 /** First two bytes of every envelope. */
 export const MAGIC = [0xba, 0x11] as const;
@@ -92,21 +95,6 @@ function writeField(out: Uint8Array, at: number, text: string, length: number): 
   out[at++] = length >>> 8;
   out[at++] = length & 0xff;
   return writeUtf8(out, at, text);
-}
-
-/** Bytes `text` takes in UTF-8 (lone surrogates count as U+FFFD, as TextEncoder writes them). */
-export function utf8Length(text: string): number {
-  let length = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) length += 1;
-    else if (c < 0x800) length += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && isLow(text.charCodeAt(i + 1))) {
-      length += 4;
-      i++;
-    } else length += 3;
-  }
-  return length;
 }
 
 /** Writes `text` as UTF-8 at `at`; returns the offset after it. Matches TextEncoder byte for byte. */
@@ -183,15 +171,6 @@ export function parseEnvelope(bytes: Uint8Array, api: string): ParsedEnvelope {
     nonce: bytes.subarray(headerLength, headerLength + NONCE_BYTES),
     sealed: bytes.subarray(headerLength + NONCE_BYTES),
   };
-}
-
-/** Standard base64 of bytes. */
-export function toBase64(bytes: Uint8Array): string {
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
 }
 
 /**

@@ -8,8 +8,8 @@ import { promisify } from 'node:util';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toBase64 } from '../internal/encoding';
 import type { DenoCase, DenoReport, DenoVerdict } from './deno-fixture';
-import { toBase64 } from './encoding';
 import { generateStandardKeyPair } from './schemes/standard';
 import { signWebhook } from './sign';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fromBase64, fromHex, fromUtf8, toBase64, toHex, utf8, utf8Length } from './encoding';
+import { fromBase64, fromHex, fromUtf8, toBase64, toHex, utf8, utf8Length } from '../internal/encoding';
 import { isWebhookVerificationError } from './errors';
 import { headerLookup } from './headers';
 import type { WebhookScheme } from './scheme';

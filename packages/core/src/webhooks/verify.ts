@@ -1,6 +1,6 @@
 import { backend } from '#crypto';
+import { fromUtf8, toHex, utf8, utf8Length } from '../internal/encoding';
 import { readWebBody } from './body/request';
-import { fromUtf8, toHex, utf8, utf8Length } from './encoding';
 import { isWebhookVerificationError, WebhookVerificationError } from './errors';
 import { headerLookup } from './headers';
 import { type ResolvedVerifyOptions, resolveVerifyOptions, resolveVerifyOptionsCached } from './options';

@@ -1,4 +1,4 @@
-import { utf8 } from '../encoding';
+import { utf8 } from '../../internal/encoding';
 import { WebhookVerificationError } from '../errors';
 import type { ReadBodyOptions } from './limits';
 import { resolveMaxBytes, tooLarge } from './limits';

@@ -1,7 +1,7 @@
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toBase64 } from '../encoding';
+import { toBase64 } from '../../internal/encoding';
 import { isWebhookVerificationError } from '../errors';
 import { signWebhook } from '../sign';
 import { verifyWebhook } from '../verify';

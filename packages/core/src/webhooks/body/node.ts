@@ -1,4 +1,4 @@
-import { utf8 } from '../encoding';
+import { utf8 } from '../../internal/encoding';
 import { WebhookVerificationError } from '../errors';
 import { checkContentLength, concat, type ReadBodyOptions, resolveMaxBytes, tooLarge } from './limits';
 

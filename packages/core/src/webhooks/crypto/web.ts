@@ -1,4 +1,4 @@
-import { toBase64, toHex } from '../encoding';
+import { toBase64, toHex } from '../../internal/encoding';
 import type { CryptoBackend, Ed25519Key, HashAlgorithm, HmacKey } from './types';
 
 /**

@@ -1,5 +1,5 @@
 import { backend } from '#crypto';
-import { fromBase64, fromUtf8, toBase64, utf8 } from '../encoding';
+import { fromBase64, fromUtf8, toBase64, utf8 } from '../../internal/encoding';
 import {
   cachedKey,
   checkSecretShape,

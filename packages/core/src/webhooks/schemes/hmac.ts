@@ -1,6 +1,6 @@
 import { backend } from '#crypto';
+import { fromBase64, fromHex, toBase64, toHex } from '../../internal/encoding';
 import type { HashAlgorithm } from '../crypto/types';
-import { fromBase64, fromHex, toBase64, toHex } from '../encoding';
 import { WebhookVerificationError } from '../errors';
 import {
   anyHmacMatches,

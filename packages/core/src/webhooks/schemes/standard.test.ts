@@ -1,7 +1,7 @@
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { toBase64 } from '../encoding';
+import { toBase64 } from '../../internal/encoding';
 import { signWebhook } from '../sign';
 import { expectRejection } from '../test-support';
 import { verifyWebhook } from '../verify';

@@ -1,6 +1,6 @@
 import { backend } from '#crypto';
+import { fromBase64, isPaddedBase64, toBase64 } from '../../internal/encoding';
 import type { Ed25519Key, HmacKey } from '../crypto/types';
-import { fromBase64, isPaddedBase64, toBase64 } from '../encoding';
 import {
   anyHmacTextMatches,
   cachedKey,

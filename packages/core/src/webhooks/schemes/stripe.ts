@@ -1,5 +1,5 @@
 import { backend } from '#crypto';
-import { isHex, toHex } from '../encoding';
+import { isHex, toHex } from '../../internal/encoding';
 import {
   anyHmacTextMatches,
   cachedKey,

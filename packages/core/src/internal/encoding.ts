@@ -2,6 +2,9 @@
  * Strict hex, base64 and UTF-8 helpers with no runtime dependency (no Buffer),
  * so the same code runs on Node, Deno, Bun and Workers. Decoders return
  * `undefined` on any malformed input instead of silently skipping characters.
+ *
+ * Internal to the package (no subpath exports it): the webhooks and the vault
+ * share it.
  */
 
 const HEX = '0123456789abcdef';
