@@ -312,6 +312,16 @@ describe('inbox store failures', () => {
     expect((error as Error).cause).toMatchObject({ code: 'ECONNREFUSED' });
   });
 
+  it('answers store_unavailable, not duplicate, when a driver returns a result short', async () => {
+    const driver = memoryInboxDriver();
+    const inbox = createInbox({
+      ...driver,
+      insert: async (events, now) => (await driver.insert(events, now)).slice(1),
+    });
+    const error = await inbox.ingest('s', { id: 'short', payload: {} }).catch((e: unknown) => e);
+    expect(isInboxError(error) && error.code).toBe('store_unavailable');
+  });
+
   it('isolates an event the database rejects so the rest of its batch is stored', async () => {
     const driver = memoryInboxDriver();
     const inbox = createInbox({

@@ -288,7 +288,16 @@ export function createInbox(driver: InboxDriver, options: InboxOptions = {}): In
   /** Inserts a batch; when the data (not the store) makes it fail, isolates the bad event. */
   async function insertUnique(events: NewInboxEvent[]): Promise<(boolean | Error)[]> {
     try {
-      return await driver.insert(events, new Date(now()));
+      const stored = await driver.insert(events, new Date(now()));
+      // a result missing for an event must never read as "duplicate" (a 200 for a row not stored)
+      if (!Array.isArray(stored) || stored.length !== events.length) {
+        throw new InboxError(
+          'ingest',
+          'store_unavailable',
+          `the inbox driver answered ${Array.isArray(stored) ? stored.length : 'no'} results for ${events.length} events`,
+        );
+      }
+      return stored;
     } catch (error) {
       if (events.length === 1 || !isDataError(error)) throw error;
       return Promise.all(
