@@ -19,7 +19,7 @@ import { BallastError, type BallastErrorOptions, errorGuard } from '../errors';
  *
  * Configuration mistakes (answer 500, fix the deployment):
  * - `invalid_secret`: a secret is missing, empty, has stray whitespace, or has the wrong form for the scheme.
- * - `invalid_options`: another option is out of range or of the wrong type.
+ * - `invalid_options`: another option is out of range or of the wrong type (also a `now` clock that returns no number).
  */
 export type WebhookVerificationErrorCode =
   | 'missing_header'

@@ -145,6 +145,16 @@ describe('verifyWebhook bad input', () => {
     );
   });
 
+  it('fails closed with invalid_options when the clock gives no number, rather than skipping the window', async () => {
+    const headers = await stripeHeaders(body, t - 10_000); // far outside the window
+    for (const clock of [() => Number.NaN, () => undefined, () => 'soon']) {
+      await expectRejection(
+        verifyWebhook({ body, headers }, { ...options, now: clock as () => number }),
+        'invalid_options',
+      );
+    }
+  });
+
   it('checks the signature before the timestamp: a forged old delivery is reported as forged', async () => {
     const headers = await stripeHeaders(body, t - 10_000);
     await expectRejection(

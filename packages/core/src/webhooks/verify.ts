@@ -82,6 +82,8 @@ function finish<P>(
   const timestamp = verdict.timestamp;
   if (timestamp !== null) {
     const now = Math.floor(config.now() / 1000);
+    // a clock that gives no number would turn both window checks false: fail closed instead
+    if (!Number.isFinite(now)) throw fail('invalid_options', 'now() must return epoch milliseconds', scheme);
     if (now - timestamp > config.tolerance) {
       throw fail(
         'timestamp_too_old',
