@@ -1,5 +1,5 @@
 import { type SqlClient, type SqlExecutor, sqlNames } from '../stores/sql';
-import { canonicalJson, compileVolatile, sha256Hex } from './canonical';
+import { canonicalizer, sha256Hex, sha256HexSync } from './canonical';
 import { isSyncError, SyncError } from './errors';
 import {
   type NormalizedRunOptions,
@@ -229,7 +229,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     throw new SyncError('syncTable', 'invalid_options', errorMessage(error), { cause: error });
   }
   const { tenant, source, entity, batchSize } = opts;
-  const volatile = compileVolatile(opts.volatileFields);
+  const canonical = canonicalizer(opts.volatileFields);
   const idOf = (opts.idOf as ((record: T) => unknown) | undefined) ?? defaultIdOf;
 
   const tablesTable = names.table('sync_tables');
@@ -315,12 +315,20 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     return resolved;
   }
 
-  /** Reads ids and hashes of records; deduplicates ids (the last wins). Serializing waits until a record must be sent. */
+  /**
+   * Reads ids and hashes of records; deduplicates ids (the last wins). Hashes
+   * as it goes where the runtime hashes synchronously (node:crypto), else per
+   * batch (Web Crypto). Serializing waits until a record must be sent.
+   */
   async function prepare(
     records: readonly T[],
     onInvalid: ((record: T, reason: string) => void) | undefined,
   ): Promise<{ items: Prepared<T>[]; failed: number; failedIds: string[] }> {
-    const byId = new Map<string, { record: T; canonical: string }>();
+    const items: (Prepared<T> | undefined)[] = [];
+    // position in `items` of each id; a repeated id empties its earlier position
+    const at = new Map<string, number>();
+    // canonical texts waiting for an asynchronous digest, by position in `items`
+    const texts: string[] = [];
     let failed = 0;
     const failedIds: string[] = [];
     let done = 0;
@@ -342,13 +350,23 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         reason = 'the record is not a JSON object';
       }
       if (reason === undefined) {
+        let text: string | undefined;
         try {
-          const canonical = canonicalJson(record, volatile);
-          byId.delete(id as string);
-          byId.set(id as string, { record, canonical });
+          text = canonical(record);
         } catch (error) {
           reason = `the record is not JSON: ${errorMessage(error)}`;
           failedIds.push(id as string);
+        }
+        if (text !== undefined) {
+          const earlier = at.get(id as string);
+          if (earlier !== undefined) items[earlier] = undefined;
+          at.set(id as string, items.length);
+          if (sha256HexSync) {
+            items.push({ id: id as string, record, hash: sha256HexSync(text) });
+          } else {
+            texts[items.length] = text;
+            items.push({ id: id as string, record, hash: '' });
+          }
         }
       }
       if (reason !== undefined) {
@@ -356,13 +374,14 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         onInvalid?.(record, reason);
       }
     }
-    const entries = [...byId];
-    const hashes = await sha256Hex(entries.map(([, v]) => v.canonical));
-    return {
-      items: entries.map(([id, v], i) => ({ id, record: v.record, hash: hashes[i] as string })),
-      failed,
-      failedIds,
-    };
+    if (!sha256HexSync) {
+      const positions = items.flatMap((item, i) => (item ? [i] : []));
+      const hashes = await sha256Hex(positions.map((i) => texts[i] as string));
+      positions.forEach((i, k) => {
+        (items[i] as Prepared<T>).hash = hashes[k] as string;
+      });
+    }
+    return { items: items.filter((item) => item !== undefined), failed, failedIds };
   }
 
   /**
