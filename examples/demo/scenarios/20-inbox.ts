@@ -2,7 +2,6 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { versionGuard } from '@ballast/core/idempotency';
 import { createWebhookHandler, toNodeHandler } from '@ballast/core/inbox';
-import { createPGlite } from '@ballast/core/stores/pglite';
 import { migrate, sqlInbox, sqlVersionStore } from '@ballast/core/stores/sql';
 import { signWebhook } from '@ballast/core/webhooks';
 import { createWebhookSender } from '@ballast/stripe/testing';
@@ -25,8 +24,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const scenario: Scenario = {
   title: 'Inbox: duplicated, reordered Stripe webhooks stored once in PGlite, processed once, asynchronously',
-  async run(report) {
-    const db = await createPGlite();
+  async run(report, context) {
+    const db = await context.db();
     await migrate(db, { modules: ['inbox', 'idempotency'] });
     await db.exec(`
       CREATE TABLE receipts (invoice_id text PRIMARY KEY, email_sent_at timestamptz NOT NULL DEFAULT now());
@@ -233,7 +232,6 @@ const scenario: Scenario = {
       await webhook.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      await db.close();
     }
   },
 };

@@ -1,6 +1,5 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createPGlite } from '@ballast/core/stores/pglite';
 import { migrate, type SqlExecutor } from '@ballast/core/stores/sql';
 import { cursorPages, isSyncError, mapper, type SyncProgress, syncTable } from '@ballast/core/sync';
 import { z } from 'zod';
@@ -108,9 +107,9 @@ interface Contact {
 
 const scenario: Scenario = {
   title: 'Sync tables: a CRM synced raw, projected by a mapper, surviving a 503, a short listing and a renamed field',
-  async run(report) {
+  async run(report, context) {
     const crm = await fakeCrm();
-    const db = await createPGlite();
+    const db = await context.db();
     try {
       await migrate(db, { modules: ['sync'] });
       await db.exec('CREATE TABLE contacts (id integer PRIMARY KEY, name text NOT NULL, email text)');
@@ -249,7 +248,6 @@ const scenario: Scenario = {
         })),
       );
     } finally {
-      await db.close();
       await crm.close();
     }
   },

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createPGlite } from '@ballast/core/stores/pglite';
 import { migrate } from '@ballast/core/stores/sql';
 import { createVault, isVaultError, keyring, type Secret, sqlVaultStore } from '@ballast/core/vault';
 import type { Scenario } from '../run';
@@ -32,11 +31,11 @@ async function fakeStripe(): Promise<{ url: string; close(): Promise<void> }> {
 
 const scenario: Scenario = {
   title: 'Vault: per-merchant Stripe keys encrypted at rest, and a master key rotation',
-  async run(report) {
+  async run(report, context) {
     // What an app would read from its secret manager or an environment variable.
     const k1 = randomBytes(32).toString('base64');
     const k2 = randomBytes(32).toString('base64');
-    const db = await createPGlite();
+    const db = await context.db();
     const stripe = await fakeStripe();
     try {
       await migrate(db, { modules: ['vault'] });
@@ -191,7 +190,6 @@ const scenario: Scenario = {
       }
     } finally {
       await stripe.close();
-      await db.close();
     }
   },
 };

@@ -1,9 +1,8 @@
-import { createPGlite } from '@ballast/core/stores/pglite';
 import type { SqlClient, SqlExecutor } from '@ballast/core/stores/sql';
 import { isStripeError, stripeClient } from '@ballast/stripe';
 import { createFakeStripe, createWebhookSender, stripeSignatureHeader } from '@ballast/stripe/testing';
 import { createCheckoutApp } from '../../stripe-checkout/app';
-import type { Report } from '../report';
+import type { Scenario } from '../run';
 
 /**
  * Stripe: a shop (examples/stripe-checkout) against a local fake Stripe that
@@ -40,17 +39,16 @@ function flaky(db: SqlClient) {
       guard();
       return db.exec(script);
     },
-    close: () => db.close(),
+    close: async () => {}, // the demo runner owns the database
   };
   return { client, state };
 }
 
-export default {
+const scenario: Scenario = {
   title: 'Stripe: checkout fulfilled exactly once against a misbehaving Stripe',
-  async run(report: Report) {
+  async run(report, context) {
     const t0 = performance.now();
-    const raw = await createPGlite();
-    const { client: db, state } = flaky(raw);
+    const { client: db, state } = flaky(await context.db());
     const fake = createFakeStripe({ seed: 70 });
     const server = await fake.listen();
     const retries: number[] = [];
@@ -67,6 +65,7 @@ export default {
     });
     const app = await createCheckoutApp({
       db,
+      schema: 'demo_stripe', // the inbox scenario's events are in the default schema
       stripe,
       webhookSecret: SECRET,
       worker: { retryDelayMs: 10, sweepIntervalMs: 25 },
@@ -216,7 +215,8 @@ export default {
     } finally {
       await app.close();
       await server.close();
-      await raw.close();
     }
   },
 };
+
+export default scenario;
