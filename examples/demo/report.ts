@@ -20,6 +20,7 @@ export interface Report {
   readonly failures: number;
 }
 
+/** Creates the demo's report, writing to `out` (progress lines are rewritten in place only on a TTY). */
 export function createReport(out: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): Report {
   let failures = 0;
   let progressOpen = false;

@@ -25,7 +25,10 @@ export interface ReconcileStripeEventsOptions {
    * @default undefined (every event)
    */
   deliverySuccess?: boolean;
-  /** Only these event types (at most 20; `*` wildcards as Stripe allows). */
+  /**
+   * Only these event types (at most 20; `*` wildcards as Stripe allows).
+   * @default every type
+   */
   types?: readonly string[];
   /** The inbox source, as the endpoint's. @default 'stripe' */
   source?: string;
