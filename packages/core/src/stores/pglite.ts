@@ -1,5 +1,5 @@
 import type { PGlite, PGliteOptions } from '@electric-sql/pglite';
-import type { SqlClient, SqlExecutor, SqlResult } from './sql';
+import { type SqlClient, type SqlExecutor, type SqlResult, withScopedExecutor } from './sql';
 
 type PGliteLike = Pick<PGlite, 'query' | 'exec' | 'transaction' | 'close'>;
 
@@ -19,7 +19,7 @@ function wrap(q: Pick<PGlite, 'query'>): SqlExecutor {
 export function pgliteClient(db: PGliteLike): SqlClient {
   return {
     ...wrap(db),
-    transaction: (fn) => db.transaction((tx) => fn(wrap(tx))),
+    transaction: (fn) => db.transaction((tx) => withScopedExecutor(wrap(tx), fn)),
     exec: async (script) => {
       await db.exec(script);
     },

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg';
-import type { SqlClient, SqlExecutor, SqlResult } from './sql';
+import { type SqlClient, type SqlExecutor, type SqlResult, withScopedExecutor } from './sql';
 
 type Queryable = Pick<Pool | PoolClient, 'query'>;
 
@@ -23,7 +23,7 @@ export function postgresClient(pool: Pool): SqlClient {
       const conn = await pool.connect();
       try {
         await conn.query('BEGIN');
-        const result = await fn(wrap(conn));
+        const result = await withScopedExecutor(wrap(conn), fn);
         await conn.query('COMMIT');
         return result;
       } catch (error) {

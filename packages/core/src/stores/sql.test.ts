@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
+import { isBallastError } from '../errors';
 import { migrate } from './migrate';
 import { createPGlite } from './pglite';
 import { createPostgres } from './postgres';
-import { type SqlClient, sqlNames } from './sql';
+import { type SqlClient, type SqlExecutor, sqlNames } from './sql';
 
 /** The SqlClient contract: every driver must pass these. */
 function sqlClientContract(open: () => Promise<SqlClient>) {
@@ -48,6 +49,23 @@ function sqlClientContract(open: () => Promise<SqlClient>) {
       }),
     ).rejects.toBe(boom);
     expect((await db.query(`SELECT 1 FROM ${t} WHERE id = 4`)).rows).toHaveLength(0);
+  });
+
+  it('refuses queries on a transaction executor once the transaction has ended', async () => {
+    let kept: SqlExecutor | undefined;
+    await expect(
+      db.transaction(async (tx) => {
+        kept = tx;
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    const late = await kept?.query(`INSERT INTO ${t} (id, v) VALUES (5, 'late')`).catch((e: unknown) => e);
+    expect(isBallastError(late) && late.code).toBe('transaction_closed');
+    await db.transaction(async (tx) => {
+      kept = tx;
+    });
+    await expect(kept?.query('SELECT 1')).rejects.toMatchObject({ code: 'transaction_closed' });
+    expect((await db.query(`SELECT 1 FROM ${t} WHERE id = 5`)).rows).toHaveLength(0);
   });
 
   it('surfaces SQL errors as rejections', async () => {

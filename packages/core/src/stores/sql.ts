@@ -6,6 +6,8 @@
  * a Supabase pooler, a Drizzle connection) is the three methods below.
  */
 
+import { BallastError } from '../errors';
+
 /** Rows returned by a query, and how many rows it touched. */
 export interface SqlResult<Row> {
   rows: Row[];
@@ -23,7 +25,9 @@ export interface SqlExecutor {
 export interface SqlClient extends SqlExecutor {
   /**
    * Runs `fn` inside one transaction on one connection: committed when `fn`
-   * resolves, rolled back when it throws (the error is rethrown).
+   * resolves, rolled back when it throws (the error is rethrown). `tx` refuses
+   * queries once the transaction has ended, so a query left running by `fn`
+   * never lands on a connection that went back to the pool.
    */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /** Runs a script of several statements without parameters (migrations). */
@@ -61,4 +65,27 @@ export function sqlNames(schema = 'ballast'): SqlNames {
   }
   const quoted = quoteIdent(schema);
   return { schema, quotedSchema: quoted, table: (name) => `${quoted}.${quoteIdent(name)}` };
+}
+
+/**
+ * Runs `fn` with an executor that works only until `fn` settles; a later query
+ * rejects with code `transaction_closed`. For driver adapters. @internal
+ */
+export async function withScopedExecutor<T>(tx: SqlExecutor, fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  let open = true;
+  const scoped: SqlExecutor = {
+    query(text, params) {
+      if (!open) {
+        return Promise.reject(
+          new BallastError('@ballast/core] [stores', 'transaction_closed', 'the transaction has already ended'),
+        );
+      }
+      return tx.query(text, params);
+    },
+  };
+  try {
+    return await fn(scoped);
+  } finally {
+    open = false;
+  }
 }
