@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { WebhookVerificationError } from '../webhooks/errors';
 import { signWebhook } from '../webhooks/sign';
 import { isInboxError } from './errors';
 import { createWebhookHandler, type WebhookHandler } from './handler';
@@ -134,6 +135,36 @@ describe('createWebhookHandler responses', () => {
     const res = await handler(new Request(URL_, { method: 'POST', body: '{"kind":"ping"}' }));
     expect(res.status).toBe(200);
     expect(await inbox.get('stripe', 'custom_1')).toMatchObject({ type: 'custom.ping' });
+  });
+
+  it("answers 500 only for the deployment's own faults, and 400 when eventType cannot judge the event", async () => {
+    const errors: unknown[] = [];
+    const misconfigured = make({
+      verify: async () => {
+        throw new WebhookVerificationError('invalid_secret', 'the secret is not a whsec_ secret');
+      },
+      onError: (error) => errors.push(error),
+    });
+    const bad = await misconfigured.handler(new Request(URL_, { method: 'POST', body: '{}' }));
+    expect([bad.status, (await bad.json()).error]).toEqual([500, 'invalid_secret']);
+    expect(errors).toHaveLength(1); // reported, since the operator must fix it
+
+    const buggy = make({
+      verify: async () => {
+        throw new RangeError('a bug in a custom verifier');
+      },
+    });
+    const crash = await buggy.handler(new Request(URL_, { method: 'POST', body: '{}' }));
+    expect([crash.status, (await crash.json()).error]).toEqual([500, 'internal_error']);
+
+    const typeless = make({
+      eventType: () => {
+        throw new Error('no type here');
+      },
+    });
+    const res = await typeless.handler(await delivery({ id: 'evt_typeless', type: 't' }));
+    expect([res.status, (await res.json()).error]).toEqual([400, 'invalid_event']);
+    expect(await typeless.inbox.get('stripe', 'evt_typeless')).toBeNull();
   });
 
   it('rejects bad options with invalid_options', () => {
