@@ -7,13 +7,16 @@ const stripeSecret = 'whsec_example_app';
 const standardSecret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 let close: (() => Promise<void>) | undefined;
 
-async function start(clock = { ms: Date.now() }) {
+async function start(clock = { ms: Date.now() }, onEvent?: (event: VerifiedWebhook) => void) {
   const events: VerifiedWebhook[] = [];
   const server = createWebhookApp({
     stripeSecret,
     standardSecret,
     now: () => clock.ms,
-    onEvent: (e) => events.push(e),
+    onEvent: (e) => {
+      onEvent?.(e);
+      events.push(e);
+    },
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   close = () => new Promise((resolve) => server.close(() => resolve()));
@@ -40,6 +43,22 @@ describe('examples/webhooks app', () => {
     });
     expect((await post(`${url}/webhooks/stripe`, body, signed.headers)).answer.status).toBe('duplicate');
     expect(events.map((e) => e.id)).toEqual(['evt_app_1']);
+  });
+
+  it('answers 500 when the logic throws, and runs it on the retry (not reported as a duplicate)', async () => {
+    let failures = 1;
+    const { url, events } = await start(undefined, () => {
+      if (failures-- > 0) throw new Error('database down');
+    });
+    const body = JSON.stringify({ id: 'evt_app_retry', object: 'event', type: 'invoice.paid' });
+    const signed = await signWebhook({ scheme: 'stripe', secret: stripeSecret, body });
+    const first = await fetch(`${url}/webhooks/stripe`, { method: 'POST', body, headers: signed.headers });
+    expect(first.status).toBe(500);
+    expect(await post(`${url}/webhooks/stripe`, body, signed.headers)).toEqual({
+      status: 200,
+      answer: { status: 'accepted', id: 'evt_app_retry' },
+    });
+    expect(events.map((e) => e.id)).toEqual(['evt_app_retry']);
   });
 
   it('rejects forged, replayed and oversized deliveries with their codes', async () => {

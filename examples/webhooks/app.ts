@@ -75,8 +75,9 @@ export function createWebhookApp(options: WebhookAppOptions): Server {
         send(res, 200, { status: 'duplicate', id: event.id });
         return;
       }
-      seen.add(key);
+      // Marked seen only once the logic ran: if it throws, the 500 makes the sender retry.
       options.onEvent(event);
+      seen.add(key);
       send(res, 200, { status: 'accepted', id: event.id });
     } catch (error) {
       // verifyWebhook and readNodeBody reject only with the typed error; anything else is the handler's own bug
