@@ -50,6 +50,8 @@ describe('encodeStripeParams', () => {
     ['a Map', { m: new Map() }],
     ['a key with brackets', { 'a[b]': 1 }],
     ['an empty key', { '': 1 }],
+    ['a value with a lone surrogate', { name: 'a\uD800b' }],
+    ['a key with a lone surrogate', { metadata: { 'k\uDC00': 'v' } }],
   ])('rejects %s with a typed invalid_params error', (_name, params) => {
     try {
       encodeStripeParams(params as unknown as StripeParams);

@@ -25,6 +25,15 @@ function fail(message: string): never {
   throw new StripeUsageError('encodeStripeParams', 'invalid_params', message);
 }
 
+/** Percent-encodes text; text that is not valid Unicode (a lone surrogate) cannot be sent. */
+function encodeText(text: string, what: string): string {
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    return fail(`${what} holds text that is not valid Unicode (a lone surrogate)`);
+  }
+}
+
 function isPlainObject(value: object): boolean {
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
@@ -41,7 +50,7 @@ function isPlainObject(value: object): boolean {
  *
  * @throws StripeUsageError (`invalid_params`) for values the encoding cannot
  *   carry: functions, symbols, non-finite numbers, class instances, cycles,
- *   invalid dates and keys containing brackets.
+ *   invalid dates, keys containing brackets and text with lone surrogates.
  * @example
  * ```ts
  * encodeStripeParams({ metadata: { order: '42' }, items: [{ price: 'price_1' }] });
@@ -60,7 +69,7 @@ export function encodeStripeParams(params: StripeParams): string {
     }
     switch (typeof value) {
       case 'string':
-        pairs.push(`${key}=${encodeURIComponent(value)}`);
+        pairs.push(`${key}=${encodeText(value, key)}`);
         return;
       case 'number':
         if (!Number.isFinite(value)) fail(`${key} is ${value}, which Stripe cannot receive`);
@@ -98,7 +107,7 @@ export function encodeStripeParams(params: StripeParams): string {
 
   const part = (name: string): string => {
     if (!KEY_PART.test(name)) fail(`parameter name ${JSON.stringify(name)} is empty or contains brackets`);
-    return encodeURIComponent(name);
+    return encodeText(name, 'a parameter name');
   };
 
   if (typeof params !== 'object' || params === null || Array.isArray(params) || !isPlainObject(params))
