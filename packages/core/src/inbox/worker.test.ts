@@ -306,6 +306,59 @@ describe('inbox worker on memory', () => {
     }
   });
 
+  it('lets a heartbeat in flight finish before settling, so it never reports a lease it did not lose', async () => {
+    vi.useFakeTimers({ now: Date.UTC(2026, 0, 1), toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const inbox = memoryInbox();
+      let openGate: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        openGate = resolve;
+      });
+      let beats = 0;
+      const extend = inbox.driver.extend.bind(inbox.driver);
+      const slowBeats: Inbox = {
+        ...inbox,
+        driver: {
+          ...inbox.driver,
+          extend: async (...args) => {
+            beats++;
+            await gate;
+            return extend(...args);
+          },
+        },
+      };
+      let finish: () => void = () => {};
+      const errors: unknown[] = [];
+      const worker = track(
+        createInboxWorker({
+          inbox: slowBeats,
+          source: 'acme',
+          sweepIntervalMs: false,
+          leaseMs: 3000,
+          onError: (error) => errors.push(error),
+          on: {
+            '*': () =>
+              new Promise<void>((resolve) => {
+                finish = resolve;
+              }),
+          },
+        }),
+      );
+      await inbox.ingest('acme', { id: 'beat', payload: { type: 't' } });
+      const done = worker.drain();
+      await vi.advanceTimersByTimeAsync(1000); // the first beat starts and waits at the gate
+      expect(beats).toBe(1);
+      finish();
+      await vi.advanceTimersByTimeAsync(0);
+      openGate();
+      await done;
+      expect(errors).toEqual([]);
+      expect(await inbox.get('acme', 'beat')).toMatchObject({ status: 'processed', attempts: 1 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('runs handlers without a time limit when handlerTimeoutMs is false', async () => {
     vi.useFakeTimers({ now: Date.UTC(2026, 0, 1), toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     try {

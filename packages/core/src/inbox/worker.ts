@@ -303,9 +303,9 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
   /**
    * Keeps the lease of a running event alive; `attach` adds the idempotency
    * key's lease. `stop()` resolves once no beat is in flight, so a late beat
-   * never races the settlement.
+   * never races the key's completion or the event's settlement.
    */
-  function keepAlive(event: ClaimedInboxEvent): { attach: AttachLease; stop(): Promise<void> } {
+  function keepAlive(event: ClaimedInboxEvent): Heartbeat {
     let extendKey: ((ms: number) => Promise<number>) | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let beating: Promise<void> | undefined;
@@ -347,7 +347,7 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
     const handler = handlers[event.type] ?? handlers['*'];
     const alive = keepAlive(event);
     try {
-      if (handler) await run(event, handler, alive.attach);
+      if (handler) await run(event, handler, alive);
     } catch (error) {
       await alive.stop();
       report(error, event);
@@ -474,10 +474,16 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
   };
 }
 
-/** Hands the heartbeat the function that extends the idempotency key's lease. */
-type AttachLease = (extend: (ms: number) => Promise<number>) => void;
+/** The heartbeat of one running event. */
+interface Heartbeat {
+  /** Adds the idempotency key's lease to what each beat extends. */
+  attach(extend: (ms: number) => Promise<number>): void;
+  /** Stops beating; resolves once no beat is in flight. Safe to call again. */
+  stop(): Promise<void>;
+}
 
-type Runner = (event: ClaimedInboxEvent, handler: InboxEventHandler, attach: AttachLease) => Promise<void>;
+/** Runs a handler and stops the heartbeat as soon as it settles (before its run is recorded). */
+type Runner = (event: ClaimedInboxEvent, handler: InboxEventHandler, heartbeat: Heartbeat) => Promise<void>;
 
 /**
  * Runs one handler attempt, failing it with `handler_timeout` (and aborting
@@ -521,25 +527,31 @@ function idempotencyRunner(
   leaseMs: number,
   timeoutMs: number | false,
 ): Runner {
-  const direct: Runner = (event, handler) =>
-    runHandler(
-      handler,
-      event,
-      { attempt: event.attempts, key: `inbox:${event.source}:${event.eventId}`, takeover: false },
-      timeoutMs,
-    );
+  const direct: Runner = async (event, handler, heartbeat) => {
+    const context = { attempt: event.attempts, key: `inbox:${event.source}:${event.eventId}`, takeover: false };
+    try {
+      await runHandler(handler, event, context, timeoutMs);
+    } finally {
+      await heartbeat.stop();
+    }
+  };
   if (option === false) return direct;
   const store = option?.store ?? inbox.idempotencyStore;
   if (store === undefined) {
     if (option?.store === undefined && option?.transactional !== true) return direct;
     throw invalid('idempotency needs a store: pass idempotency.store or use sqlInbox/memoryInbox');
   }
-  type Input = { event: ClaimedInboxEvent; handler: InboxEventHandler; attach: AttachLease };
+  type Input = { event: ClaimedInboxEvent; handler: InboxEventHandler; heartbeat: Heartbeat };
   const key = (input: Input) => `inbox:${input.event.source}:${input.event.eventId}`;
-  const body = async ({ event, handler, attach }: Input, ctx: IdempotencyContext & { tx?: SqlExecutor }) => {
-    attach(ctx.extendLease);
+  const body = async ({ event, handler, heartbeat }: Input, ctx: IdempotencyContext & { tx?: SqlExecutor }) => {
+    heartbeat.attach(ctx.extendLease);
     const context = { attempt: event.attempts, key: ctx.key, takeover: ctx.takeover };
-    await runHandler(handler, event, ctx.tx === undefined ? context : { ...context, tx: ctx.tx }, timeoutMs);
+    try {
+      await runHandler(handler, event, ctx.tx === undefined ? context : { ...context, tx: ctx.tx }, timeoutMs);
+    } finally {
+      // a beat after this point would extend a key that idempotent() is about to complete
+      await heartbeat.stop();
+    }
     return true;
   };
   let once: (input: Input) => Promise<boolean>;
@@ -552,7 +564,7 @@ function idempotencyRunner(
   } else {
     once = idempotent(body, { store, key, lease: leaseMs, now: inbox.now });
   }
-  return async (event, handler, attach) => {
-    await once({ event, handler, attach });
+  return async (event, handler, heartbeat) => {
+    await once({ event, handler, heartbeat });
   };
 }
