@@ -95,7 +95,11 @@ export interface StripeSyncOptions {
 export interface StripeSyncResult {
   /** The sync run of the list endpoint. */
   run: SyncRunResult;
-  /** Incremental runs: objects changed or deleted since the previous run, applied from `/v1/events`. */
+  /**
+   * Incremental runs: what `/v1/events` changed since the previous completed
+   * run started: objects created before then and updated since (`applied`,
+   * those whose stored content changed), and objects deleted (`deleted`).
+   */
   fromEvents: { applied: number; deleted: number };
 }
 
