@@ -111,7 +111,10 @@ export function memoryVaultStore(options: MemoryVaultStoreOptions = {}): VaultSt
   };
 }
 
-/** Byte-order comparison of strings (matches Postgres with COLLATE "C"). */
+/**
+ * UTF-16 code unit order: Postgres' COLLATE "C" (UTF-8 byte order) for every
+ * name without characters above U+FFFF; self-consistent for the rest.
+ */
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
