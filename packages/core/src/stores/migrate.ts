@@ -10,7 +10,8 @@ export interface MigrateOptions {
   schema?: string;
   /**
    * Only apply the migrations of these modules (e.g. `['inbox']`), and of the
-   * modules they depend on (the inbox needs `idempotency`).
+   * modules they depend on (the inbox needs `idempotency`). An unknown name
+   * rejects with a `TypeError`.
    * @default every module
    */
   modules?: readonly string[];
@@ -39,8 +40,9 @@ export interface MigrateResult {
  */
 export async function migrate(db: SqlClient, options: MigrateOptions = {}): Promise<MigrateResult> {
   const names = sqlNames(options.schema);
-  const wanted = options.modules ? withDependencies(options.modules) : undefined;
-  const pending = allMigrations().filter((m) => !wanted || wanted.has(m.module));
+  const all = allMigrations();
+  const wanted = options.modules ? withDependencies(options.modules, new Set(all.map((m) => m.module))) : undefined;
+  const pending = all.filter((m) => !wanted || wanted.has(m.module));
   const ledger = names.table('schema_migrations');
   const applied: string[] = [];
 
@@ -73,8 +75,20 @@ export async function migrate(db: SqlClient, options: MigrateOptions = {}): Prom
   return { applied };
 }
 
-/** The named modules plus, transitively, the modules their stores depend on. */
-function withDependencies(modules: readonly string[]): Set<string> {
+/**
+ * The named modules plus, transitively, the modules their stores depend on.
+ * @throws TypeError for a name that is no module (a typo would otherwise migrate nothing).
+ */
+function withDependencies(modules: readonly string[], known: ReadonlySet<string>): Set<string> {
+  if (!Array.isArray(modules))
+    throw new TypeError('[@ballast/core] [migrate] modules must be an array of module names');
+  for (const module of modules) {
+    if (!known.has(module)) {
+      throw new TypeError(
+        `[@ballast/core] [migrate] unknown module ${JSON.stringify(module)} (modules: ${[...known].join(', ')})`,
+      );
+    }
+  }
   const wanted = new Set<string>();
   const add = (module: string): void => {
     if (wanted.has(module)) return;

@@ -105,6 +105,16 @@ function migrateContract(open: () => Promise<SqlClient>) {
     }
   });
 
+  it('rejects an unknown module name instead of migrating nothing', async () => {
+    const db = await open();
+    try {
+      await expect(migrate(db, { modules: ['inbx'] })).rejects.toThrow(/unknown module "inbx"/);
+      await expect(migrate(db, { modules: 'inbox' as never })).rejects.toThrow(TypeError);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('rejects a schema name that is not a plain identifier', async () => {
     const db = await open();
     try {
