@@ -37,6 +37,7 @@ export type {
   InboxOptions,
   IngestableEvent,
   IngestResult,
+  PurgeOptions,
   ReplayFilter,
   ReplayTarget,
 } from './inbox';
