@@ -4,6 +4,7 @@
  * needs moving is read from the rows), so stopping and running it again
  * resumes; every row is swapped with compare-and-set on its old bytes.
  */
+import type { AeadKey } from './crypto';
 import { type DataKeys, dataKeyId } from './data-keys';
 import { encodeHeader } from './envelope';
 import { isVaultError, type VaultErrorCode } from './errors';
@@ -160,7 +161,14 @@ export async function runRotation(
 
   // Phase 3: re-encrypt in batches; each row is swapped only if it still holds what was read.
   for (const { tenant, generation } of targets) {
-    const key = await keys.get(tenant, generation, api);
+    let key: AeadKey;
+    try {
+      key = await keys.get(tenant, generation, api);
+    } catch (error) {
+      // The tenant's newest data key cannot be unwrapped: its secrets stay as they are.
+      fail(error, { tenant, generation });
+      continue;
+    }
     const header = encodeHeader(dataKeyId(generation));
     let cursor: string | undefined;
     for (;;) {

@@ -158,4 +158,30 @@ describe('createVault', () => {
     expect(progress.dataKeysRewrapped).toBe(1);
     expect((await fresh.get('b', 's')).reveal()).toBe('value-b');
   });
+
+  it('lists a tenant whose newest data key cannot be unwrapped, and still re-encrypts the other tenants', async () => {
+    const store = memoryVaultStore();
+    const vault = createVaultWith(vaultCrypto, { keyring: ring1, store });
+    // Each tenant gets a second data key, with a secret left on the first (as a stale writer would leave it).
+    for (const tenant of ['a', 'b']) {
+      await vault.put(tenant, 's', `value-${tenant}`);
+      const old = await store.getSecret(tenant, 's');
+      await vault.rotateTenant(tenant);
+      if (!old) throw new Error('no secret');
+      await store.putSecret(tenant, 's', old.envelope, old.dataKey);
+    }
+    const [, newest] = await store.dataKeys('a');
+    if (!newest) throw new Error('no second data key');
+    const tampered = newest.wrapped.slice();
+    tampered[tampered.length - 1] = (tampered[tampered.length - 1] as number) ^ 1;
+    await store.rewrapDataKey('a', 2, newest.wrapped, tampered, 'k1');
+
+    const fresh = createVaultWith(vaultCrypto, { keyring: ring1, store });
+    const progress = await fresh.rotate();
+    expect(progress.failures).toEqual([{ tenant: 'a', generation: 2, code: 'decrypt_failed', keyId: 'k1' }]);
+    expect(progress).toMatchObject({ phase: 'done', secretsTotal: 2, secretsReencrypted: 1 });
+    expect((await fresh.list('b')).map((s) => s.keyId)).toEqual(['dk2']);
+    expect((await fresh.get('b', 's')).reveal()).toBe('value-b');
+    expect((await fresh.get('a', 's')).reveal()).toBe('value-a');
+  });
 });
