@@ -12,7 +12,7 @@ import {
 } from '@ballast/core/resilience';
 import { StripeConnectionError, StripeUsageError, stripeErrorFromResponse } from './errors';
 import { encodeStripeParams, type StripeParams } from './form';
-import { type StripeMode, stripeRateLimit } from './limits';
+import { type StripeMode, stripeMode, stripeRateLimit } from './limits';
 import { stripeShouldRetry } from './retry';
 
 /** Options for {@link stripeClient}. */
@@ -202,9 +202,9 @@ export function stripeClient(options: StripeClientOptions): StripeClient {
   const revealKey =
     typeof key === 'string' ? () => key : typeof key?.reveal === 'function' ? () => key.reveal() : undefined;
   if (!revealKey) throw invalid('apiKey must be a string or a Secret');
-  let limit: { requests: number; intervalMs: number };
+  let mode: StripeMode;
   try {
-    limit = stripeRateLimit(revealKey());
+    mode = stripeMode(revealKey());
   } catch (error) {
     throw new StripeUsageError(API, 'invalid_options', 'apiKey is not a Stripe secret or restricted key', {
       cause: error,
@@ -212,7 +212,7 @@ export function stripeClient(options: StripeClientOptions): StripeClient {
   }
   if (revealKey().startsWith('pk_'))
     throw invalid('apiKey is a publishable key; the API needs a secret (sk_) or restricted (rk_) key');
-  const mode: StripeMode = limit.requests === 100 ? 'live' : 'test';
+  const limit = stripeRateLimit(revealKey());
   const apiVersion = checkVersion(options.apiVersion, 'apiVersion');
   const account = checkAccount(options.account, 'account');
   const settings: { baseUrl: string } = { baseUrl: DEFAULTS.baseUrl };
