@@ -1,11 +1,12 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { serve } from '@hono/node-server';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { signWebhook } from '../webhooks/sign';
 import { toExpress, toFastify, toHono, toNextRoute, toNodeHandler } from './adapters';
 import { createWebhookHandler, type WebhookHandler } from './handler';
@@ -142,5 +143,28 @@ describe('framework adapters', () => {
     expect((await call(event, 'whsec_wrong')).status).toBe(401);
     expect((await call(JSON.stringify({ id: 'b', type: 't', pad: 'x'.repeat(10_000) }))).status).toBe(413);
     expect((await inbox.counts()).total).toBe(1);
+  });
+});
+
+describe('toNodeHandler when the response cannot be written', () => {
+  it('drops the connection instead of leaving an unhandled rejection', async () => {
+    const { handler } = endpoint();
+    let destroyed = false;
+    let writes = 0;
+    const res = {
+      headersSent: true, // e.g. another middleware already answered
+      writeHead() {
+        writes++;
+        throw Object.assign(new Error('Cannot write headers after they are sent'), { code: 'ERR_HTTP_HEADERS_SENT' });
+      },
+      end() {},
+      destroy() {
+        destroyed = true;
+      },
+    };
+    const req = Object.assign(Readable.from([]), { method: 'GET', headers: {} });
+    toNodeHandler(handler)(req as never, res as never);
+    await vi.waitFor(() => expect(destroyed).toBe(true));
+    expect(writes).toBe(1);
   });
 });

@@ -25,12 +25,21 @@ function writeNode(res: ServerResponse, result: DeliveryResponse): void {
   res.end(result.body);
 }
 
+/** Answers 500, or drops the connection when a response can no longer be written. Never throws. */
 function fail(res: ServerResponse): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
+  try {
+    if (!res.headersSent) {
+      writeNode(res, {
+        status: 500,
+        headers: { 'content-type': 'application/json' },
+        body: '{"error":"internal_error"}',
+      });
+      return;
+    }
+  } catch {
+    // fall through: the connection is the only way left to signal the failure
   }
-  writeNode(res, { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":"internal_error"}' });
+  res.destroy();
 }
 
 /**
@@ -44,10 +53,11 @@ function fail(res: ServerResponse): void {
  */
 export function toNodeHandler(handler: WebhookHandler): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    handler.handle({ method: req.method ?? 'GET', headers: req.headers, body: nodeBody(req) }).then(
-      (result) => writeNode(res, result),
-      () => fail(res),
-    );
+    // a write that throws (headers already sent by other middleware) must not become an unhandled rejection
+    handler
+      .handle({ method: req.method ?? 'GET', headers: req.headers, body: nodeBody(req) })
+      .then((result) => writeNode(res, result))
+      .catch(() => fail(res));
   };
 }
 
