@@ -91,7 +91,10 @@ interface Waiter<I, O> {
 export interface GroupCommitter<I, O> {
   /** Queues one item; resolves with its own result once the batch holding it has committed. */
   submit(item: I): Promise<O>;
-  /** Stops accepting items and waits for every batch already taken to settle. */
+  /**
+   * Stops accepting items and waits for every batch already taken to commit or
+   * time out (`timeoutMs`).
+   */
   close(): Promise<void>;
 }
 
@@ -156,6 +159,10 @@ export function groupCommitter<I, O>(
       inFlight--;
       if (pending.length > 0) schedule();
     };
+    let expire: () => void = () => {};
+    const expired = new Promise<void>((resolve) => {
+      expire = resolve;
+    });
     const timer = setTimeout(() => {
       const error = new InboxError(
         'groupCommit',
@@ -164,6 +171,7 @@ export function groupCommitter<I, O>(
       );
       for (const w of batch) w.reject(error);
       release();
+      expire();
     }, options.timeoutMs);
     const done = (async () => {
       try {
@@ -178,8 +186,11 @@ export function groupCommitter<I, O>(
         release();
       }
     })();
-    running.add(done);
-    void done.finally(() => running.delete(done));
+    // close() waits for a batch until it commits or times out (its waiters are answered either
+    // way): a store that never answers must not hold the shutdown forever
+    const settled = Promise.race([done, expired]);
+    running.add(settled);
+    void settled.finally(() => running.delete(settled));
   }
 
   return {

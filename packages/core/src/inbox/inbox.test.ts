@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
 import { migrate } from '../stores/migrate';
 import { createPGlite } from '../stores/pglite';
@@ -397,6 +397,30 @@ describe('group commit', () => {
     expect(settled).toBe(false); // the second batch has not committed: its waiters still wait
     gates.shift()?.();
     expect((await Promise.all([...second, third])).map((r) => r.outcome)).toEqual(['stored', 'stored', 'stored']);
+  });
+
+  it('closes within timeoutMs when the store never answers, having answered its waiters store_unavailable', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const inbox = createInbox(
+        { ...memoryInboxDriver(), insert: () => new Promise<boolean[]>(() => {}) },
+        { groupCommit: { timeoutMs: 5000 } },
+      );
+      const ingest = inbox.ingest('s', { id: 'hung', payload: {} }).catch((e: unknown) => e);
+      await new Promise((resolve) => setImmediate(resolve)); // the batch is taken after the I/O of the turn
+      let closed = false;
+      const closing = inbox.close().then(() => {
+        closed = true;
+      });
+      await vi.advanceTimersByTimeAsync(4999);
+      expect(closed).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      await closing;
+      const error = await ingest;
+      expect(isInboxError(error) && error.code).toBe('store_unavailable');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('rejects bad group-commit options with invalid_options', () => {

@@ -125,7 +125,10 @@ export interface Inbox {
   readonly now: () => number;
   /** The idempotency store workers run handlers through, when the inbox has one. */
   readonly idempotencyStore: IdempotencyStore | undefined;
-  /** Stops accepting events, waits for pending writes, and closes what the driver opened. */
+  /**
+   * Stops accepting events, waits for pending writes (each at most
+   * `groupCommit.timeoutMs`), and closes what the driver opened.
+   */
   close(): Promise<void>;
 }
 
