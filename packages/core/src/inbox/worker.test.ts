@@ -7,8 +7,9 @@ import { createPGlite } from '../stores/pglite';
 import { createPostgres } from '../stores/postgres';
 import type { SqlClient } from '../stores/sql';
 import { isInboxError } from './errors';
-import type { Inbox, InboxOptions } from './inbox';
+import { createInbox, type Inbox, type InboxOptions } from './inbox';
 import { memoryInbox } from './memory';
+import { memoryInboxDriver } from './memory-driver';
 import { type InboxQueue, inProcessQueue } from './queue';
 import { sqlInbox } from './sql';
 import { backoffDelay, createInboxWorker, type InboxWorker, normalizeRetry } from './worker';
@@ -445,6 +446,8 @@ describe('inbox worker on memory', () => {
       { inbox, source: 'a', on: {}, sweepIntervalMs: 0 },
       { inbox, source: 'a', on: {}, heartbeat: 'yes' },
       { inbox, source: 'a', on: {}, handlerTimeoutMs: 0 },
+      { inbox: createInbox(memoryInboxDriver()), source: 'a', on: {}, idempotency: { transactional: true } },
+      { inbox, source: 'a', on: {}, idempotency: { transactional: true } },
       { inbox, source: 'a', on: {}, handlerTimeoutMs: Number.NaN },
     ];
     for (const options of bad) {

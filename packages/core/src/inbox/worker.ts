@@ -538,8 +538,9 @@ function idempotencyRunner(
   if (option === false) return direct;
   const store = option?.store ?? inbox.idempotencyStore;
   if (store === undefined) {
-    if (option?.store === undefined && option?.transactional !== true) return direct;
-    throw invalid('idempotency needs a store: pass idempotency.store or use sqlInbox/memoryInbox');
+    // an inbox from createInbox() without a store: plain runs go direct, transactional ones cannot
+    if (option?.transactional !== true) return direct;
+    throw invalid('idempotency.transactional needs a store: pass idempotency.store or use sqlInbox');
   }
   type Input = { event: ClaimedInboxEvent; handler: InboxEventHandler; heartbeat: Heartbeat };
   const key = (input: Input) => `inbox:${input.event.source}:${input.event.eventId}`;
