@@ -262,6 +262,49 @@ export function syncContract(open: () => Promise<SqlClient>): void {
       expect(await t.count()).toBe(40);
     });
 
+    it('stops an unchanged re-sync whose run another process took over, with run_conflict', async () => {
+      // unchanged batches checkpoint in one statement, outside a transaction block: the same compare-and-set guards it
+      const t = table({ batchSize: 10 });
+      const other = syncTable<Person>(db, {
+        schema,
+        source: t.source,
+        entity: t.entity,
+        volatileFields: ['fetched_at'],
+      });
+      const records = Array.from({ length: 80 }, (_, i) => person(i + 1));
+      let fetched = 0;
+      await t.run(provider(() => records, 10).source, { mode: 'full' });
+      const before = await versions(t);
+      let tookOver = false;
+      const source: PageSource<Person> = (start) =>
+        cursorPages<Person>({
+          async fetch({ cursor }) {
+            const offset = Number(cursor ?? 0);
+            fetched++;
+            if (offset === 20 && !tookOver) {
+              tookOver = true;
+              await other.run(provider(() => records, 10).source, { mode: 'full', resume: false });
+            }
+            return { records: records.slice(offset, offset + 10), next: offset + 10 < 80 ? String(offset + 10) : null };
+          },
+        })(start);
+      const error = await rejection(t.run(source, { mode: 'full' }));
+      expect(error.code).toBe('run_conflict');
+      // stopped at the first checkpoint after the takeover, not at the end of the source
+      expect(fetched).toBeLessThan(6);
+      const [latest, abandoned] = await t.runs({ limit: 2 });
+      expect(latest?.counts).toEqual({ seen: 80, inserted: 0, changed: 0, unchanged: 80, deleted: 0, failed: 0 });
+      expect(abandoned?.status).toBe('abandoned');
+      expect(abandoned?.pages).toBeLessThan(4);
+      expect(await versions(t)).toEqual(before);
+      // the abandoned run's seen ids were cleared: nothing is left for a later run to misread
+      const seen = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${names.table('sync_seen')} WHERE run_id = $1`,
+        [abandoned?.id],
+      );
+      expect(seen.rows[0]?.n).toBe(0);
+    });
+
     it('starts an incremental run from the last completed run, and never deletes in one', async () => {
       const t = table();
       const records = Array.from({ length: 12 }, (_, i) => person(i + 1));
@@ -370,6 +413,16 @@ export function syncContract(open: () => Promise<SqlClient>): void {
       const t = table();
       expect(await t.upsert([person(1), person(2)])).toMatchObject({ seen: 2, inserted: 2 });
       expect(await t.upsert([person(1), person(2, 1)])).toMatchObject({ inserted: 0, changed: 1, unchanged: 1 });
+      const before = await versions(t);
+      expect(await t.upsert([person(2, 1), person(1)])).toEqual({
+        seen: 2,
+        inserted: 0,
+        changed: 0,
+        unchanged: 2,
+        deleted: 0,
+        failed: 0,
+      });
+      expect(await versions(t)).toEqual(before);
       const seq = (await t.get(2))?.changeSeq ?? 0;
       expect(await t.markDeleted([2, '404'])).toBe(1);
       expect(await t.markDeleted([2])).toBe(0);

@@ -248,8 +248,8 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     lockRelaxed: "SELECT pg_advisory_xact_lock(hashtextextended($1, 0)), set_config('synchronous_commit', 'off', true)",
     // Compares the hashes of a chunk with the stored ones (one index probe per
     // id: the LATERAL ... LIMIT 1 keeps that plan whatever the statistics
-    // say), records the unchanged ids as seen in a full run ($5), and returns
-    // the ids that must be sent: new, changed, or back from a soft delete.
+    // say) and returns the ids that must be sent: new, changed, or back from a
+    // soft delete. A read: it runs before the batch's transaction (0406).
     compare: `WITH input AS (
         SELECT * FROM unnest($2::text[], $3::text[]) AS i(id, hash)
       ), found AS (
@@ -258,14 +258,12 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
           SELECT hash, deleted_at IS NOT NULL AS deleted FROM ${rows}
           WHERE ${KEY} AND external_id = i.id LIMIT 1
         ) r ON true
-      ), seen AS (
-        INSERT INTO ${seenTable} (run_id, external_ids)
-        SELECT $4, array_agg(id) FROM found WHERE $5 AND stored = sent AND NOT deleted HAVING count(*) > 0
       )
       SELECT id, stored IS NOT NULL AS known FROM found WHERE stored IS DISTINCT FROM sent OR deleted`,
     // Upserts the records sent and writes only those whose hash differs or
-    // that come back from a soft delete. In a full run, a sent record the hash
-    // guard skipped (possible when the compare step was skipped) goes to
+    // that come back from a soft delete. In a full run ($6), the ids the
+    // compare found unchanged ($7) and the sent records the hash guard skipped
+    // (the compare was skipped, or another writer got there first) go to
     // sync_seen.
     write: `WITH input AS (
         SELECT * FROM ROWS FROM (unnest($2::text[]), unnest($3::text[]), jsonb_array_elements($4::jsonb))
@@ -280,11 +278,29 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         RETURNING external_id, (xmax = 0) AS inserted
       ), seen AS (
         INSERT INTO ${seenTable} (run_id, external_ids)
-        SELECT $5, array_agg(i.external_id) FROM input i
-        WHERE $6 AND NOT EXISTS (SELECT 1 FROM up WHERE up.external_id = i.external_id) HAVING count(*) > 0
+        SELECT $5, array_agg(s.id) FROM (
+          SELECT i.external_id AS id FROM input i
+          WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.external_id = i.external_id)
+          UNION ALL SELECT unnest($7::text[])
+        ) s WHERE $6 HAVING count(*) > 0
       )
       SELECT (count(*) FILTER (WHERE inserted))::int AS inserted, (count(*) FILTER (WHERE NOT inserted))::int AS changed FROM up`,
   };
+
+  // Adds a stored batch's counts to its run and moves the checkpoint, with a
+  // compare-and-set on the page count and status ($1 run, $2 pages before).
+  const checkpoint = `UPDATE ${runs} SET pages = pages + $9, cursor = $3, last_cursor = coalesce($10, last_cursor),
+      seen = seen + $4, inserted = inserted + $5, changed = changed + $6, unchanged = unchanged + $7,
+      failed = failed + $8, updated_at = now()
+    WHERE id = $1 AND pages = $2 AND status = 'running' RETURNING ${RUN_COLUMNS}`;
+  // A batch with nothing to write: the checkpoint and the seen ids ($11) in
+  // one statement, atomic without a transaction block or the table lock (it
+  // writes no sync row), committed with synchronous_commit off like every
+  // run batch (0403, 0406).
+  const checkpointSeen = `WITH run AS (${checkpoint}), seen AS (
+      INSERT INTO ${seenTable} (run_id, external_ids) SELECT id, $11::text[] FROM run WHERE cardinality($11::text[]) > 0
+    )
+    SELECT run.*, set_config('synchronous_commit', 'off', true) AS relaxed FROM run`;
 
   /** This table's id in sync_tables, registered on first use; `[id]` once resolved. */
   let key: readonly [number] = [0];
@@ -384,18 +400,61 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     return { items: items.filter((item) => item !== undefined), failed, failedIds };
   }
 
+  /** One chunk of a batch: the records to send, and the ids found stored with the same hash. */
+  interface Planned {
+    send: Prepared<T>[];
+    unchanged: string[];
+  }
+
   /**
-   * Writes prepared records in chunks of `batchSize` inside `tx` (which holds
-   * the table lock): looks up the stored hashes, sends only new or changed
-   * records, and in a full run records the ids it did not write as seen.
+   * Splits prepared records into chunks of `batchSize` and looks up their
+   * stored hashes, before any transaction (a read, 0406): only new, changed
+   * or restored records are to be sent.
    *
    * The lookup is skipped while the previous chunk found no stored rows (a
-   * first load): the upsert's hash guard keeps that correct, only slower when
-   * a chunk of unchanged records follows a chunk of new ones.
+   * first load): the whole chunk is sent and the upsert's hash guard keeps
+   * that correct, only slower when a chunk of unchanged records follows a
+   * chunk of new ones.
+   */
+  async function plan(
+    api: string,
+    items: Prepared<T>[],
+    probe: { lookup: boolean },
+    runId?: number,
+  ): Promise<Planned[]> {
+    const chunks: Planned[] = [];
+    for (let start = 0; start < items.length; start += batchSize) {
+      const chunk = items.slice(start, start + batchSize);
+      if (!probe.lookup) {
+        chunks.push({ send: chunk, unchanged: [] });
+        continue;
+      }
+      const found = await query<{ id: string; known: boolean }>(
+        api,
+        sql.compare,
+        [...key, chunk.map((c) => c.id), chunk.map((c) => c.hash)],
+        runId,
+      );
+      const send = new Set(found.map((r) => r.id));
+      const planned: Planned = { send: [], unchanged: [] };
+      for (const c of chunk) {
+        if (send.has(c.id)) planned.send.push(c);
+        else planned.unchanged.push(c.id);
+      }
+      chunks.push(planned);
+      probe.lookup = send.size < chunk.length || found.some((r) => r.known);
+    }
+    return chunks;
+  }
+
+  /**
+   * Writes planned chunks inside `tx` (which holds the table lock): upserts
+   * the records to send, and in a full run records the ids it did not write
+   * as seen.
    */
   async function writeItems(
     tx: SqlExecutor,
-    items: Prepared<T>[],
+    chunks: readonly Planned[],
     runId: number | null,
     full: boolean,
     probe: { lookup: boolean },
@@ -405,25 +464,11 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     let changed = 0;
     let failed = 0;
     const failedIds: string[] = [];
-    for (let start = 0; start < items.length; start += batchSize) {
-      const chunk = items.slice(start, start + batchSize);
-      let dirty = chunk;
-      if (probe.lookup) {
-        const found = await tx.query<{ id: string; known: boolean }>(sql.compare, [
-          ...key,
-          chunk.map((c) => c.id),
-          chunk.map((c) => c.hash),
-          runId,
-          full,
-        ]);
-        const send = new Set(found.rows.map((r) => r.id));
-        dirty = chunk.filter((c) => send.has(c.id));
-        probe.lookup = dirty.length < chunk.length || found.rows.some((r) => r.known);
-      }
+    for (const { send, unchanged } of chunks) {
       const ids: string[] = [];
       const hashes: string[] = [];
       const data: string[] = [];
-      for (const d of dirty) {
+      for (const d of send) {
         let json: string | undefined;
         try {
           json = d.json ?? JSON.stringify(d.record);
@@ -437,7 +482,12 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         hashes.push(d.hash);
         data.push(json);
       }
-      if (ids.length === 0) continue;
+      if (ids.length === 0) {
+        if (full && unchanged.length > 0) {
+          await tx.query(`INSERT INTO ${seenTable} (run_id, external_ids) VALUES ($1, $2::text[])`, [runId, unchanged]);
+        }
+        continue;
+      }
       const res = await tx.query<{ inserted: number; changed: number }>(sql.write, [
         ...key,
         ids,
@@ -445,6 +495,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         `[${data.join(',')}]`,
         runId,
         full,
+        unchanged,
       ]);
       const written = (res.rows[0]?.inserted ?? 0) + (res.rows[0]?.changed ?? 0);
       inserted += res.rows[0]?.inserted ?? 0;
@@ -476,12 +527,13 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     }
   }
 
-  async function query<R>(api: string, text: string, params: readonly unknown[]): Promise<R[]> {
+  async function query<R>(api: string, text: string, params: readonly unknown[], runId?: number): Promise<R[]> {
     try {
       return (await db.query<R>(text, params)).rows;
     } catch (error) {
       throw new SyncError(api, 'store_failed', `the database refused a statement: ${errorMessage(error)}`, {
         cause: error,
+        ...(runId === undefined ? {} : { runId }),
       });
     }
   }
@@ -578,45 +630,52 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     probe: { lookup: boolean },
   ): Promise<SyncRun> {
     const { items, failed, failedIds, next, lastCursor } = batch;
+    const full = ro.mode === 'full';
+    const chunks = await plan('syncTable.run', items, probe, run.id);
+    const counts = (written: { inserted: number; changed: number; failed: number }) => [
+      run.id,
+      run.pages,
+      next,
+      items.length + failed,
+      written.inserted,
+      written.changed,
+      items.length - written.failed - written.inserted - written.changed,
+      failed + written.failed,
+      batch.pages,
+      lastCursor,
+    ];
+    const conflict = () =>
+      new SyncError(
+        'syncTable.run',
+        'run_conflict',
+        `run ${run.id} was advanced or closed by another process while this one stored page ${run.pages + 1}`,
+        { runId: run.id },
+      );
+    if (failedIds.length === 0 && chunks.every((c) => c.send.length === 0)) {
+      // nothing to write (an unchanged batch): one statement, no transaction block, no lock
+      const seen = full ? chunks.flatMap((c) => c.unchanged) : [];
+      const res = await query<RunRecord>(
+        'syncTable.run',
+        checkpointSeen,
+        [...counts({ inserted: 0, changed: 0, failed: 0 }), seen],
+        run.id,
+      );
+      const updated = res[0];
+      if (!updated) throw conflict();
+      return toRun(updated);
+    }
     return locked(
       'syncTable.run',
       async (tx) => {
-        const full = ro.mode === 'full';
-        const written = await writeItems(tx, items, run.id, full, probe, ro.onInvalidRecord);
+        const written = await writeItems(tx, chunks, run.id, full, probe, ro.onInvalidRecord);
         const unstored = [...failedIds, ...written.failedIds];
         if (full && unstored.length > 0) {
           // the provider still has these records: a failed record must not get its stored row deleted
           await tx.query(`INSERT INTO ${seenTable} (run_id, external_ids) VALUES ($1, $2::text[])`, [run.id, unstored]);
         }
-        const stored = items.length - written.failed;
-        const unchanged = stored - written.inserted - written.changed;
-        const res = await tx.query<RunRecord>(
-          `UPDATE ${runs} SET pages = pages + $9, cursor = $3, last_cursor = coalesce($10, last_cursor),
-             seen = seen + $4, inserted = inserted + $5, changed = changed + $6, unchanged = unchanged + $7,
-             failed = failed + $8, updated_at = now()
-           WHERE id = $1 AND pages = $2 AND status = 'running' RETURNING ${RUN_COLUMNS}`,
-          [
-            run.id,
-            run.pages,
-            next,
-            items.length + failed,
-            written.inserted,
-            written.changed,
-            unchanged,
-            failed + written.failed,
-            batch.pages,
-            lastCursor,
-          ],
-        );
+        const res = await tx.query<RunRecord>(checkpoint, counts(written));
         const updated = res.rows[0];
-        if (!updated) {
-          throw new SyncError(
-            'syncTable.run',
-            'run_conflict',
-            `run ${run.id} was advanced or closed by another process while this one stored page ${run.pages + 1}`,
-            { runId: run.id },
-          );
-        }
+        if (!updated) throw conflict();
         return toRun(updated);
       },
       { id: run.id, checkpointed: true },
@@ -844,9 +903,11 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
       }
       await tableId('syncTable.upsert');
       const { items, failed } = await prepare(records, undefined);
-      const written = await locked('syncTable.upsert', (tx) =>
-        writeItems(tx, items, null, false, { lookup: true }, undefined),
-      );
+      const probe = { lookup: true };
+      const chunks = await plan('syncTable.upsert', items, probe);
+      const written = chunks.every((c) => c.send.length === 0)
+        ? { inserted: 0, changed: 0, failed: 0 }
+        : await locked('syncTable.upsert', (tx) => writeItems(tx, chunks, null, false, probe, undefined));
       return {
         seen: items.length + failed,
         inserted: written.inserted,
