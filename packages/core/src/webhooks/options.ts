@@ -58,7 +58,7 @@ export function resolveScheme(scheme: unknown, api: string): WebhookScheme {
 }
 
 /** Reveals and checks the configured secrets (one or several). @internal */
-export function resolveSecrets(scheme: WebhookScheme, secret: unknown, api: string): string[] {
+function resolveSecrets(scheme: WebhookScheme, secret: unknown, api: string): string[] {
   const list: readonly unknown[] = Array.isArray(secret) ? secret : [secret];
   if (list.length === 0)
     throw new WebhookVerificationError('invalid_secret', 'no secret given', { scheme: scheme.name }, api);

@@ -142,7 +142,7 @@ export function someItem<T>(
 }
 
 /** True when `expected` equals one of the candidates, each compared in constant time. */
-export function matchesAny(expected: Uint8Array, candidates: readonly Uint8Array[]): boolean {
+function matchesAny(expected: Uint8Array, candidates: readonly Uint8Array[]): boolean {
   for (const candidate of candidates) {
     if (backend.equal(expected, candidate)) return true;
   }
@@ -197,7 +197,7 @@ function noMatch(scheme: string, header: string): WebhookVerificationError {
 }
 
 /** Constant-time equality of two strings (only their lengths, which are public, end it early). */
-export function equalText(a: string, b: string): boolean {
+function equalText(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
