@@ -27,6 +27,29 @@ describe('pgBossQueue options', () => {
   });
 });
 
+describe('pgBossQueue jobs', () => {
+  it('skips jobs without an event key instead of failing the batch on them', async () => {
+    let deliver: (jobs: { data: unknown }[]) => Promise<unknown> = async () => {};
+    const boss = {
+      getQueue: async () => ({}),
+      createQueue: async () => {},
+      insert: async () => null,
+      work: async (_name: string, _options: object, handler: typeof deliver) => {
+        deliver = handler;
+        return 'worker-1';
+      },
+      offWork: async () => {},
+    } as unknown as PgBossLike;
+    const seen: InboxJob[] = [];
+    const subscription = await pgBossQueue(boss).work('inbox.acme', async (job) => void seen.push(job), {
+      concurrency: 1,
+    });
+    await deliver([{ data: null }, { data: { source: 'acme' } }, { data: { source: 'acme', eventId: 'evt_1' } }]);
+    expect(seen).toEqual([{ source: 'acme', eventId: 'evt_1' }]);
+    await subscription.stop();
+  });
+});
+
 describeWithPostgres('pgBossQueue', (url) => {
   const schema = uniqueSchema('inboxboss');
   let boss: PgBoss;

@@ -45,6 +45,11 @@ const DEFAULTS: Readonly<Required<PgBossQueueOptions>> = Object.freeze({
 
 const NAME = /^[\w.\-/]+$/;
 
+function isJob(data: unknown): data is InboxJob {
+  const job = data as Partial<InboxJob> | null;
+  return typeof job?.source === 'string' && typeof job.eventId === 'string';
+}
+
 /**
  * An {@link InboxQueue} on pg-boss: jobs live in Postgres, so any process
  * running a worker for the source can take an event stored by any other. Pass
@@ -117,7 +122,7 @@ export function pgBossQueue(boss: PgBossLike, options: PgBossQueueOptions = {}):
     async work(topic, handler, workOptions) {
       const name = queueName(topic);
       await ensure(name);
-      const id = await boss.work<InboxJob>(
+      const id = await boss.work<unknown>(
         name,
         {
           localConcurrency: workOptions.concurrency,
@@ -125,7 +130,10 @@ export function pgBossQueue(boss: PgBossLike, options: PgBossQueueOptions = {}):
           pollingIntervalSeconds: o.pollingIntervalSeconds,
         },
         async (batch) => {
-          for (const job of batch) await handler({ source: job.data.source, eventId: job.data.eventId });
+          for (const { data } of batch) {
+            // a job another producer put on the queue without an event key is not ours to run
+            if (isJob(data)) await handler({ source: data.source, eventId: data.eventId });
+          }
         },
       );
       return {
