@@ -1,3 +1,4 @@
+import { StoreError } from './errors';
 import { allMigrations, type Migration, moduleDependencies } from './migrations/index';
 import { type SqlClient, sqlNames } from './sql';
 
@@ -11,7 +12,7 @@ export interface MigrateOptions {
   /**
    * Only apply the migrations of these modules (e.g. `['inbox']`), and of the
    * modules they depend on (the inbox needs `idempotency`). An unknown name
-   * rejects with a `TypeError`.
+   * rejects with a `StoreError` (`unknown_module`).
    * @default every module
    */
   modules?: readonly string[];
@@ -77,15 +78,17 @@ export async function migrate(db: SqlClient, options: MigrateOptions = {}): Prom
 
 /**
  * The named modules plus, transitively, the modules their stores depend on.
- * @throws TypeError for a name that is no module (a typo would otherwise migrate nothing).
+ * @throws StoreError (`unknown_module`) for a name that is no module (a typo would otherwise migrate nothing).
  */
 function withDependencies(modules: readonly string[], known: ReadonlySet<string>): Set<string> {
   if (!Array.isArray(modules))
-    throw new TypeError('[@ballast/core] [migrate] modules must be an array of module names');
+    throw new StoreError('migrate', 'invalid_modules', 'modules must be an array of module names');
   for (const module of modules) {
     if (!known.has(module)) {
-      throw new TypeError(
-        `[@ballast/core] [migrate] unknown module ${JSON.stringify(module)} (modules: ${[...known].join(', ')})`,
+      throw new StoreError(
+        'migrate',
+        'unknown_module',
+        `unknown module ${JSON.stringify(module)} (modules: ${[...known].join(', ')})`,
       );
     }
   }

@@ -11,6 +11,8 @@ export type { SqlCacheOptions } from '../resilience/cache-sql';
 export { sqlCache } from '../resilience/cache-sql';
 export type { SqlVaultStoreOptions } from '../vault/sql-store';
 export { sqlVaultStore } from '../vault/sql-store';
+export type { StoreErrorCode } from './errors';
+export { isStoreError, StoreError } from './errors';
 export type { MigrateOptions, MigrateResult, Migration } from './migrate';
 export { migrate } from './migrate';
 export type { SqlClient, SqlExecutor, SqlNames, SqlResult } from './sql';

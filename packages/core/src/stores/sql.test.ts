@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
-import { isBallastError } from '../errors';
+import { isStoreError, StoreError } from './errors';
 import { migrate } from './migrate';
 import { createPGlite } from './pglite';
 import { createPostgres } from './postgres';
@@ -60,7 +60,7 @@ function sqlClientContract(open: () => Promise<SqlClient>) {
       }),
     ).rejects.toThrow('rolled back');
     const late = await kept?.query(`INSERT INTO ${t} (id, v) VALUES (5, 'late')`).catch((e: unknown) => e);
-    expect(isBallastError(late) && late.code).toBe('transaction_closed');
+    expect(isStoreError(late) && late.code).toBe('transaction_closed');
     await db.transaction(async (tx) => {
       kept = tx;
     });
@@ -109,7 +109,10 @@ function migrateContract(open: () => Promise<SqlClient>) {
     const db = await open();
     try {
       await expect(migrate(db, { modules: ['inbx'] })).rejects.toThrow(/unknown module "inbx"/);
-      await expect(migrate(db, { modules: 'inbox' as never })).rejects.toThrow(TypeError);
+      await expect(migrate(db, { modules: ['inbx'] })).rejects.toMatchObject({ code: 'unknown_module' });
+      await expect(migrate(db, { modules: 'inbox' as never })).rejects.toMatchObject({ code: 'invalid_modules' });
+      const error = await migrate(db, { modules: ['inbx'] }).catch((e: unknown) => e);
+      expect(isStoreError(error)).toBe(true);
     } finally {
       await db.close();
     }
@@ -118,7 +121,8 @@ function migrateContract(open: () => Promise<SqlClient>) {
   it('rejects a schema name that is not a plain identifier', async () => {
     const db = await open();
     try {
-      await expect(migrate(db, { schema: 'x"; DROP TABLE y; --' })).rejects.toThrow(TypeError);
+      await expect(migrate(db, { schema: 'x"; DROP TABLE y; --' })).rejects.toThrow(StoreError);
+      await expect(migrate(db, { schema: 'x"; DROP TABLE y; --' })).rejects.toMatchObject({ code: 'invalid_schema' });
     } finally {
       await db.close();
     }

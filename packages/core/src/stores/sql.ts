@@ -6,7 +6,7 @@
  * a Supabase pooler, a Drizzle connection) is the three methods below.
  */
 
-import { BallastError } from '../errors';
+import { StoreError } from './errors';
 
 /** Rows returned by a query, and how many rows it touched. */
 export interface SqlResult<Row> {
@@ -55,12 +55,14 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /**
  * Validates a schema name and returns a helper that builds qualified table names.
- * @throws TypeError when the name is not a plain identifier.
+ * @throws StoreError (`invalid_schema`) when the name is not a plain identifier.
  */
 export function sqlNames(schema = 'ballast'): SqlNames {
   if (!IDENT.test(schema)) {
-    throw new TypeError(
-      `[@ballast/core] [stores] schema must be a plain SQL identifier, got ${JSON.stringify(schema)}`,
+    throw new StoreError(
+      'stores',
+      'invalid_schema',
+      `schema must be a plain SQL identifier, got ${JSON.stringify(schema)}`,
     );
   }
   const quoted = quoteIdent(schema);
@@ -76,9 +78,7 @@ export async function withScopedExecutor<T>(tx: SqlExecutor, fn: (tx: SqlExecuto
   const scoped: SqlExecutor = {
     query(text, params) {
       if (!open) {
-        return Promise.reject(
-          new BallastError('@ballast/core] [stores', 'transaction_closed', 'the transaction has already ended'),
-        );
+        return Promise.reject(new StoreError('stores', 'transaction_closed', 'the transaction has already ended'));
       }
       return tx.query(text, params);
     },

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
+import { StoreError } from '../stores/errors';
 import { migrate } from '../stores/migrate';
 import { createPGlite } from '../stores/pglite';
 import { createPostgres } from '../stores/postgres';
@@ -69,7 +70,7 @@ function plaintextScan(label: string, open: () => Promise<SqlClient>): void {
     });
 
     it('rejects a bad schema or store name', () => {
-      expect(() => sqlVaultStore(harness.db, { schema: 'bad schema' })).toThrow(TypeError);
+      expect(() => sqlVaultStore(harness.db, { schema: 'bad schema' })).toThrow(StoreError);
       expect(() => sqlVaultStore(harness.db, { name: '' })).toThrow(/store name/);
     });
   });
