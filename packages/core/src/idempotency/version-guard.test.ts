@@ -88,8 +88,8 @@ describe('versionGuard options and inputs', () => {
     ['a string', '12'],
     ['a bigint', 12n],
   ];
-  it.each(badVersions)('rejects %s as a version with invalid_version', (_, version) => {
-    expect(() => guard.apply('o', version as number)).toThrow(
+  it.each(badVersions)('rejects %s as a version with invalid_version', async (_, version) => {
+    await expect(guard.apply('o', version as number)).rejects.toThrow(
       expect.objectContaining({
         code: 'invalid_version',
         message: expect.stringMatching(/^\[@ballast\/core\] \[versionGuard\] /),
@@ -101,9 +101,9 @@ describe('versionGuard options and inputs', () => {
     ['an empty id', ''],
     ['a number', 5],
     ['an id over 1024 characters', 'x'.repeat(1025)],
-  ])('rejects %s as an object id with invalid_key', (_, id) => {
-    expect(() => guard.apply(id as string, 1)).toThrow(expect.objectContaining({ code: 'invalid_key' }));
-    expect(() => guard.current(id as string)).toThrow(expect.objectContaining({ code: 'invalid_key' }));
+  ])('rejects %s as an object id with invalid_key', async (_, id) => {
+    await expect(guard.apply(id as string, 1)).rejects.toThrow(expect.objectContaining({ code: 'invalid_key' }));
+    await expect(guard.current(id as string)).rejects.toThrow(expect.objectContaining({ code: 'invalid_key' }));
   });
 
   it('rejects a bad client or schema for the SQL store with invalid_options', () => {

@@ -93,14 +93,15 @@ export function versionGuard(options: VersionGuardOptions): VersionGuard {
   const now = options.now ?? (() => Date.now());
 
   return {
-    apply(objectId, version, call = {}) {
+    // async, so that bad input rejects the returned promise like every other failure
+    async apply(objectId, version, call = {}) {
       const id = checkObjectId(objectId);
       if (typeof version !== 'number' || !Number.isSafeInteger(version)) {
         throw invalid('invalid_version', `version must be a safe integer, got ${String(version)}`);
       }
       return store.apply({ scope, objectId: id, version, orEqual, now: now() }, call.tx);
     },
-    current(objectId, call = {}) {
+    async current(objectId, call = {}) {
       return store.get(scope, checkObjectId(objectId), call.tx);
     },
   };
