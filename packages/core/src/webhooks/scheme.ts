@@ -196,18 +196,23 @@ function noMatch(scheme: string, header: string): WebhookVerificationError {
   return schemeError(scheme, 'no_matching_signature', `no signature in ${header} matches the secret`, header);
 }
 
-/** Constant-time equality of two strings (only their lengths, which are public, end it early). */
-function equalText(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
+/**
+ * Constant-time equality of `expected` and the same number of characters of `source` from `start`
+ * (only the lengths, which are public, end it early). Compared in place: a slice of the header would
+ * be a sliced string, which V8 reads about three times slower character by character.
+ */
+function equalTextAt(expected: string, source: string, start: number): boolean {
+  if (source.length - start < expected.length) return false;
   let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ source.charCodeAt(start + i);
   return diff === 0;
 }
 
 /**
  * {@link anyHmacMatches} for signatures kept as they are written in the header (lower-case hex or
  * padded base64): the expected HMAC is encoded once per secret and compared as text in constant
- * time, so no candidate is decoded or allocated.
+ * time against each candidate in place, `source` from each of `starts`, so no candidate is decoded,
+ * sliced or allocated.
  */
 export function anyHmacTextMatches(
   secrets: readonly string[],
@@ -215,10 +220,11 @@ export function anyHmacTextMatches(
   prefix: string,
   body: string | Uint8Array,
   encoding: 'hex' | 'base64',
-  candidates: readonly string[],
+  source: string,
+  starts: readonly number[],
   from = 0,
 ): boolean | Promise<boolean> {
-  if (candidates.length === 0) return false;
+  if (starts.length === 0) return false;
   for (let i = from; i < secrets.length; i++) {
     const key = keyOf(secrets[i] as string);
     if (key === undefined) continue;
@@ -226,16 +232,16 @@ export function anyHmacTextMatches(
     if (mac instanceof Promise) {
       return mac.then(
         (text) =>
-          matchesAnyText(text, candidates) ||
-          anyHmacTextMatches(secrets, keyOf, prefix, body, encoding, candidates, i + 1),
+          matchesAnyTextAt(text, source, starts) ||
+          anyHmacTextMatches(secrets, keyOf, prefix, body, encoding, source, starts, i + 1),
       );
     }
-    if (matchesAnyText(mac, candidates)) return true;
+    if (matchesAnyTextAt(mac, source, starts)) return true;
   }
   return false;
 }
 
-function matchesAnyText(expected: string, candidates: readonly string[]): boolean {
-  for (const candidate of candidates) if (equalText(expected, candidate)) return true;
+function matchesAnyTextAt(expected: string, source: string, starts: readonly number[]): boolean {
+  for (let i = 0; i < starts.length; i++) if (equalTextAt(expected, source, starts[i] as number)) return true;
   return false;
 }

@@ -199,7 +199,17 @@ function verifyRequest<P>(
 ): VerifiedWebhook<P> | Promise<VerifiedWebhook<P>> {
   const { body } = request;
   if (body.length === 0) throw fail('empty_body', 'the body is empty', config.scheme.name);
-  return settle(config.scheme.verify(request, config.secrets), (verdict) => finish<P>(config, body, verdict));
+  const verdict = config.scheme.verify(request, config.secrets);
+  // no closure on the synchronous path: it would cost a context allocation on every call
+  return verdict instanceof Promise ? finishLater<P>(config, body, verdict) : finish<P>(config, body, verdict);
+}
+
+function finishLater<P>(
+  config: ResolvedVerifyOptions,
+  body: string | Uint8Array,
+  verdict: Promise<SchemeVerdict>,
+): Promise<VerifiedWebhook<P>> {
+  return verdict.then((value) => finish<P>(config, body, value));
 }
 
 function normalizeError(error: unknown): WebhookVerificationError {

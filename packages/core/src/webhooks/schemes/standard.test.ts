@@ -114,6 +114,12 @@ describe('standard scheme', () => {
       [{ ...h, 'webhook-signature': 'v1' }, 'malformed_header'],
       [{ ...h, 'webhook-signature': 'v1,not base64!' }, 'malformed_header'],
       [{ ...h, 'webhook-signature': 'v1,AAAA' }, 'malformed_header'],
+      // the right length, but not base64: checked once no signature matched
+      [{ ...h, 'webhook-signature': `v1,${'*'.repeat(43)}=` }, 'malformed_header'],
+      [{ ...h, 'webhook-signature': `v1,${'A'.repeat(44)}` }, 'malformed_header'],
+      // a malformed entry is reported even when another entry matches
+      [{ ...h, 'webhook-signature': `${h['webhook-signature']} v1,${'*'.repeat(43)}=` }, 'malformed_header'],
+      [{ ...h, 'webhook-signature': `v1,${'*'.repeat(43)}= ${h['webhook-signature']}` }, 'malformed_header'],
       [{ ...h, 'webhook-signature': 'v2,AAAA' }, 'no_matching_signature'],
     ];
     for (const [headers, code] of cases) {

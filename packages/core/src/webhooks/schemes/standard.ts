@@ -1,6 +1,7 @@
 import { backend } from '#crypto';
 import { fromBase64, isPaddedBase64, toBase64 } from '../../internal/encoding';
 import type { Ed25519Key, HmacKey } from '../crypto/types';
+import type { WebhookVerificationError } from '../errors';
 import {
   anyHmacTextMatches,
   cachedKey,
@@ -56,15 +57,39 @@ const HEADERS = {
 } as const;
 
 interface Signatures {
-  /** HMAC signatures as written (padded base64 of 32 bytes), compared as text */
-  v1: string[];
+  /**
+   * Where each HMAC signature starts in the header: 44 characters each, compared as written (padded
+   * base64 of 32 bytes) in place; their alphabet is checked by {@link checkV1Syntax}
+   */
+  readonly v1: readonly number[];
   /** Ed25519 signatures, decoded */
-  v1a: Uint8Array[];
+  readonly v1a: readonly Uint8Array[];
 }
 
-/** Parses `webhook-signature`: space-separated `version,base64` entries; unknown versions are skipped. */
+/** Shared by every header without entries of a version, so the usual one-signature header allocates one array. */
+const NONE: readonly never[] = Object.freeze([]);
+
+/** The length of a `v1` signature: padded base64 of 32 bytes. */
+const V1_LENGTH = 44;
+
+function malformedV1(scheme: string, name: string): WebhookVerificationError {
+  return schemeError(scheme, 'malformed_header', `a v1 signature in ${name} is not base64 of 32 bytes`, name);
+}
+
+/** Rejects a `v1` entry that is not padded base64 (its length was checked by the parser). */
+function checkV1Syntax(scheme: string, header: string, starts: readonly number[], name: string): void {
+  for (const start of starts) {
+    if (!isPaddedBase64(header, start, start + V1_LENGTH, 32)) throw malformedV1(scheme, name);
+  }
+}
+
+/**
+ * Parses `webhook-signature`: space-separated `version,base64` entries; unknown versions are
+ * skipped. `v1` entries are checked for length here and for their alphabet by {@link checkV1Syntax}.
+ */
 export function parseStandardSignatures(scheme: string, header: string, name: string): Signatures {
-  const out: Signatures = { v1: [], v1a: [] };
+  let v1s: number[] | undefined;
+  let v1as: Uint8Array[] | undefined;
   let start = 0;
   while (start < header.length) {
     let end = header.indexOf(' ', start);
@@ -84,21 +109,41 @@ export function parseStandardSignatures(scheme: string, header: string, name: st
             ? 'v1a'
             : undefined;
       if (version === 'v1') {
-        if (!isPaddedBase64(header, comma + 1, end, 32)) {
-          throw schemeError(scheme, 'malformed_header', `a v1 signature in ${name} is not base64 of 32 bytes`, name);
-        }
-        out.v1.push(header.slice(comma + 1, end));
+        if (end - comma - 1 !== V1_LENGTH) throw malformedV1(scheme, name);
+        if (v1s === undefined) v1s = [comma + 1];
+        else v1s.push(comma + 1);
       } else if (version === 'v1a') {
         const bytes = fromBase64(header, comma + 1, end);
         if (bytes?.length !== 64) {
           throw schemeError(scheme, 'malformed_header', `a v1a signature in ${name} is not base64 of 64 bytes`, name);
         }
-        out.v1a.push(bytes);
+        if (v1as === undefined) v1as = [bytes];
+        else v1as.push(bytes);
       }
     }
     start = end + 1;
   }
-  return out;
+  return { v1: v1s ?? NONE, v1a: v1as ?? NONE };
+}
+
+/**
+ * Ed25519 (`v1a`) against each `whpk_` public key, once no HMAC signature matched. A function of its
+ * own so that the closures live here: in `verify` they would cost a context allocation on every call.
+ */
+function orPublicKeyMatches(
+  hmacMatched: boolean | Promise<boolean>,
+  secrets: readonly string[],
+  keyOf: (secret: string) => StandardKey,
+  signatures: readonly Uint8Array[],
+  signed: string,
+  body: string | Uint8Array,
+): boolean | Promise<boolean> {
+  const publicKeyMatches = (secret: string) => {
+    const key = keyOf(secret);
+    if (key.kind !== 'public') return false;
+    return someItem(signatures, (signature) => backend.ed25519Verify(key.key, signature, signed, body));
+  };
+  return settle(hmacMatched, (ok) => ok || someItem(secrets, publicKeyMatches));
 }
 
 /** Options of {@link createStandardScheme}. */
@@ -146,15 +191,14 @@ export function createStandardScheme(options: StandardSchemeOptions = {}): Webho
         throw schemeError(name, code, `${names.timestamp} is not unix seconds`, names.timestamp);
       }
       const signed = `${id}.${timestampText}.`;
-      const hmacMatched = anyHmacTextMatches(secrets, hmacKeyOf, signed, request.body, 'base64', signatures.v1);
-      if (signatures.v1a.length === 0) return verdictWhen(hmacMatched, { id, timestamp }, name, signatureHeader);
-      // Ed25519 (v1a) against each whpk_ public key, once no HMAC signature matched
-      const publicKeyMatches = (secret: string) => {
-        const key = keyOf(secret);
-        if (key.kind !== 'public') return false;
-        return someItem(signatures.v1a, (signature) => backend.ed25519Verify(key.key, signature, signed, request.body));
-      };
-      const matched = settle(hmacMatched, (ok) => ok || someItem(secrets, publicKeyMatches));
+      const v1 = signatures.v1;
+      const hmacMatched = anyHmacTextMatches(secrets, hmacKeyOf, signed, request.body, 'base64', signatureText, v1);
+      // a lone entry that matched equals our own padded base64, so it is well formed; any other is checked
+      if (hmacMatched !== true || v1.length > 1) checkV1Syntax(name, signatureText, v1, signatureHeader);
+      const matched =
+        signatures.v1a.length === 0
+          ? hmacMatched
+          : orPublicKeyMatches(hmacMatched, secrets, keyOf, signatures.v1a, signed, request.body);
       return verdictWhen(matched, { id, timestamp }, name, signatureHeader);
     },
     async sign(request: SchemeSignRequest): Promise<Record<string, string>> {
