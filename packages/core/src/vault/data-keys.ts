@@ -54,8 +54,6 @@ interface TenantEntry {
   ready: Map<number, AeadKey>;
 }
 
-const DATA_KEY_ID = /^dk([1-9][0-9]{0,8})$/;
-
 /** The id a data key generation has inside secret envelopes: `dk<generation>`. */
 export function dataKeyId(generation: number): string {
   return `dk${generation}`;
@@ -63,14 +61,24 @@ export function dataKeyId(generation: number): string {
 
 /** The generation in a data key id (`dk7` → 7), or undefined. */
 export function dataKeyGeneration(keyId: string): number | undefined {
-  const digits = DATA_KEY_ID.exec(keyId)?.[1];
-  return digits === undefined ? undefined : Number(digits);
+  // Read on every decrypt: a character loop, the same as /^dk([1-9][0-9]{0,8})$/ without a regex.
+  const length = keyId.length;
+  if (length < 3 || length > 11 || keyId.charCodeAt(0) !== 0x64 || keyId.charCodeAt(1) !== 0x6b) return undefined;
+  let generation = 0;
+  for (let i = 2; i < length; i++) {
+    const digit = keyId.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9 || (digit === 0 && i === 2)) return undefined;
+    generation = generation * 10 + digit;
+  }
+  return generation;
 }
 
 /** Builds the data key manager of one vault. */
 export function dataKeys({ crypto, keyring: ring, store, ttlMs, maxTenants }: DataKeysOptions): DataKeys {
   const masterKeys = new Map<string, Promise<AeadKey>>();
   const tenants = new Map<string, TenantEntry>();
+  // The entry last in `tenants` (most recently used): reading it again needs no reordering.
+  let newest: TenantEntry | undefined;
 
   const masterKey = (keyId: string, api: string): Promise<AeadKey> => {
     let key = masterKeys.get(keyId);
@@ -94,6 +102,7 @@ export function dataKeys({ crypto, keyring: ring, store, ttlMs, maxTenants }: Da
       }
     }
     tenants.set(tenant, entry);
+    newest = entry;
     return entry;
   };
 
@@ -223,8 +232,11 @@ export function dataKeys({ crypto, keyring: ring, store, ttlMs, maxTenants }: Da
     cached(tenant, generation) {
       const entry = tenants.get(tenant);
       if (!entry) return undefined;
-      tenants.delete(tenant);
-      tenants.set(tenant, entry);
+      if (entry !== newest) {
+        tenants.delete(tenant);
+        tenants.set(tenant, entry);
+        newest = entry;
+      }
       return entry.ready.get(generation);
     },
     get,

@@ -2,13 +2,17 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { vaultCrypto as nodeCrypto } from './crypto-node';
 import { vaultCrypto as webCrypto } from './crypto-web';
+import { dataKeyGeneration } from './data-keys';
 import {
   associatedData,
+  associatedDataWith,
   type Binding,
+  bindingPrefix,
   encodeHeader,
   FORMAT_VERSION,
   fromBase64,
   joinEnvelope,
+  KEY_ID,
   parseEnvelope,
   toBase64,
   utf8Length,
@@ -79,6 +83,43 @@ describe('envelope layout', () => {
     for (const variant of variants) expect(toBase64(associatedData(header, variant))).not.toBe(base);
     expect(toBase64(associatedData(encodeHeader('dk2'), binding))).not.toBe(base);
     expect(toBase64(associatedData(header, { ...binding }))).toBe(base);
+  });
+
+  it('builds the same associated data from a prebuilt store prefix', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), (tenant, name) => {
+        const header = encodeHeader('dk3');
+        const whole = associatedData(header, { ...binding, tenant, name });
+        const prefixed = associatedDataWith(header, bindingPrefix('secret', binding.store), tenant, name);
+        expect([...prefixed]).toEqual([...whole]);
+      }),
+    );
+  });
+
+  it('accepts exactly the key id bytes KEY_ID allows', () => {
+    for (let byte = 0; byte < 256; byte++) {
+      const envelope = joinEnvelope(encodeHeader('k1'), new Uint8Array(12), new Uint8Array(17));
+      envelope[5] = byte;
+      const valid = byte < 0x80 && KEY_ID.test(`k${String.fromCharCode(byte)}`);
+      expect(code(() => parseEnvelope(envelope, 't'))).toBe(valid ? undefined : 'malformed_envelope');
+    }
+  });
+
+  it('reads data key generations as /^dk([1-9][0-9]{0,8})$/ does', () => {
+    const byRegex = (id: string): number | undefined => {
+      const digits = /^dk([1-9][0-9]{0,8})$/.exec(id)?.[1];
+      return digits === undefined ? undefined : Number(digits);
+    };
+    const named = ['dk1', 'dk7', 'dk10', 'dk999999999', 'dk1000000000', 'dk0', 'dk01', 'dk', 'd', '', 'Dk1'];
+    for (const id of [...named, 'dk-1', 'dk1a', 'dk 1', 'kd1', 'dk１', 'k1']) {
+      expect(dataKeyGeneration(id)).toBe(byRegex(id));
+    }
+    expect(dataKeyGeneration('dk999999999')).toBe(999_999_999);
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.stringMatching(/^dk[0-9]{0,11}$/)), (id) => {
+        expect(dataKeyGeneration(id)).toBe(byRegex(id));
+      }),
+    );
   });
 
   it('writes UTF-8 exactly as TextEncoder does, lone surrogates included', () => {

@@ -56,6 +56,9 @@ const encoder = new TextEncoder();
 const LABEL = encoder.encode('ballast.vault\0');
 const PURPOSE_BYTE: Record<Purpose, number> = { secret: 0x73, 'data-key': 0x6b };
 const HEADER_FIXED = 4;
+/** 1 for the ASCII bytes {@link KEY_ID} allows. */
+const KEY_ID_BYTE = new Uint8Array(128);
+for (let c = 0; c < 128; c++) if (KEY_ID.test(String.fromCharCode(c))) KEY_ID_BYTE[c] = 1;
 
 /** Encodes the envelope header for a key id. */
 export function encodeHeader(keyId: string): Uint8Array {
@@ -70,23 +73,37 @@ export function encodeHeader(keyId: string): Uint8Array {
 }
 
 /**
- * Builds the associated data: the header, then the binding. Runs on every
- * encrypt and decrypt, so it writes UTF-8 itself in one allocation (calling
- * TextEncoder per field costs more than the cipher on short secrets).
+ * The part of the binding that is the same for every envelope of one purpose
+ * in one store: the label, the purpose byte and the store name. A cipher
+ * builds it once and passes it to {@link associatedDataWith}.
  */
-export function associatedData(header: Uint8Array, binding: Binding): Uint8Array {
-  const { store, tenant, name } = binding;
+export function bindingPrefix(purpose: Purpose, store: string): Uint8Array {
   const storeLength = utf8Length(store);
+  const out = new Uint8Array(LABEL.length + 1 + 2 + storeLength);
+  out.set(LABEL, 0);
+  out[LABEL.length] = PURPOSE_BYTE[purpose];
+  writeField(out, LABEL.length + 1, store, storeLength);
+  return out;
+}
+
+/** Builds the associated data: the header, then the binding. */
+export function associatedData(header: Uint8Array, binding: Binding): Uint8Array {
+  return associatedDataWith(header, bindingPrefix(binding.purpose, binding.store), binding.tenant, binding.name);
+}
+
+/**
+ * {@link associatedData} with the store part already built by
+ * {@link bindingPrefix}. Runs on every encrypt and decrypt, so it writes
+ * UTF-8 itself in one allocation (calling TextEncoder per field costs more
+ * than the cipher on short secrets).
+ */
+export function associatedDataWith(header: Uint8Array, prefix: Uint8Array, tenant: string, name: string): Uint8Array {
   const tenantLength = utf8Length(tenant);
   const nameLength = utf8Length(name);
-  const out = new Uint8Array(header.length + LABEL.length + 1 + 6 + storeLength + tenantLength + nameLength);
+  const out = new Uint8Array(header.length + prefix.length + 4 + tenantLength + nameLength);
   out.set(header, 0);
-  let at = header.length;
-  out.set(LABEL, at);
-  at += LABEL.length;
-  out[at++] = PURPOSE_BYTE[binding.purpose];
-  at = writeField(out, at, store, storeLength);
-  at = writeField(out, at, tenant, tenantLength);
+  out.set(prefix, header.length);
+  const at = writeField(out, header.length + prefix.length, tenant, tenantLength);
   writeField(out, at, name, nameLength);
   return out;
 }
@@ -159,10 +176,14 @@ export function parseEnvelope(bytes: Uint8Array, api: string): ParsedEnvelope {
   if (idLength === 0 || bytes.length < headerLength + NONCE_BYTES + TAG_BYTES) {
     throw new VaultError(api, 'malformed_envelope', 'the envelope key id length does not fit the stored value');
   }
+  // Byte by byte against the KEY_ID alphabet: no string is built for a bad id, and no regex runs per read.
   let keyId = '';
-  for (let i = HEADER_FIXED; i < headerLength; i++) keyId += String.fromCharCode(bytes[i] as number);
-  if (!KEY_ID.test(keyId)) {
-    throw new VaultError(api, 'malformed_envelope', 'the envelope key id is not a valid key id');
+  for (let i = HEADER_FIXED; i < headerLength; i++) {
+    const c = bytes[i] as number;
+    if (c >= 0x80 || KEY_ID_BYTE[c] !== 1) {
+      throw new VaultError(api, 'malformed_envelope', 'the envelope key id is not a valid key id');
+    }
+    keyId += String.fromCharCode(c);
   }
   return {
     version,

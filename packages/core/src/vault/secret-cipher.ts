@@ -6,7 +6,7 @@
  */
 import { type AeadKey, NONCE_BYTES, type VaultCrypto } from './crypto';
 import { type CurrentKey, type DataKeys, dataKeyGeneration } from './data-keys';
-import { associatedData, joinEnvelope, type ParsedEnvelope, parseEnvelope } from './envelope';
+import { associatedDataWith, bindingPrefix, joinEnvelope, type ParsedEnvelope, parseEnvelope } from './envelope';
 import { VaultError } from './errors';
 
 /** An envelope and the data key generation that made it. */
@@ -33,6 +33,8 @@ export interface SecretCipher {
 
 /** Builds the secret cipher of one vault. */
 export function secretCipher(crypto: VaultCrypto, keys: DataKeys, storeName: string): SecretCipher {
+  // The label, purpose and store part of every secret's associated data, built once.
+  const prefix = bindingPrefix('secret', storeName);
   const sealWith = (
     key: AeadKey,
     header: Uint8Array,
@@ -41,7 +43,7 @@ export function secretCipher(crypto: VaultCrypto, keys: DataKeys, storeName: str
     plaintext: Uint8Array,
   ): Uint8Array | Promise<Uint8Array> => {
     const nonce = crypto.randomBytes(NONCE_BYTES);
-    const aad = associatedData(header, { purpose: 'secret', store: storeName, tenant, name });
+    const aad = associatedDataWith(header, prefix, tenant, name);
     const sealed = crypto.seal(key, nonce, plaintext, aad);
     return sealed instanceof Promise
       ? sealed.then((bytes) => joinEnvelope(header, nonce, bytes))
@@ -55,7 +57,7 @@ export function secretCipher(crypto: VaultCrypto, keys: DataKeys, storeName: str
     name: string,
     api: string,
   ): Uint8Array | Promise<Uint8Array> => {
-    const aad = associatedData(parsed.header, { purpose: 'secret', store: storeName, tenant, name });
+    const aad = associatedDataWith(parsed.header, prefix, tenant, name);
     const opened = crypto.open(key, parsed.nonce, parsed.sealed, aad);
     if (opened instanceof Promise) {
       return opened.then((plaintext) => authentic(plaintext, parsed.keyId, tenant, name, api));

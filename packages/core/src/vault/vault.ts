@@ -118,19 +118,16 @@ export function createVaultWith(crypto: VaultCrypto, options: VaultOptions): Vau
     }
   };
 
-  /** Decrypts an envelope into a {@link Secret}, zeroing the plaintext bytes. */
-  const open = async (tenant: string, name: string, envelope: Uint8Array, api: string): Promise<Secret> => {
+  /**
+   * Decrypts an envelope into a {@link Secret}, zeroing the plaintext bytes.
+   * Synchronous when the data key is cached and the crypto is (node:crypto),
+   * so `get` and `decrypt` add no promise of their own to the steady state.
+   */
+  const open = (tenant: string, name: string, envelope: Uint8Array, api: string): Secret | Promise<Secret> => {
     const opened = cipher.open(tenant, name, envelope, api);
-    const plaintext = opened instanceof Promise ? await opened : opened;
-    const text = decoder.decode(plaintext);
-    plaintext.fill(0);
-    if (text.length === 0) {
-      throw new VaultError(api, 'decrypt_failed', `secret ${name} of tenant ${tenant} decrypted to nothing`, {
-        tenant,
-        secretName: name,
-      });
-    }
-    return Secret.from(text);
+    return opened instanceof Promise
+      ? opened.then((plaintext) => toSecret(plaintext, tenant, name, api))
+      : toSecret(opened, tenant, name, api);
   };
 
   const vault: Vault = {
@@ -148,7 +145,8 @@ export function createVaultWith(crypto: VaultCrypto, options: VaultOptions): Vau
           secretName: name,
         });
       }
-      return await open(tenant, name, row.envelope, 'vault.get');
+      const opened = open(tenant, name, row.envelope, 'vault.get');
+      return opened instanceof Promise ? await opened : opened;
     },
     async delete(tenant, name) {
       checkLabels(tenant, name, 'vault.delete');
@@ -171,7 +169,8 @@ export function createVaultWith(crypto: VaultCrypto, options: VaultOptions): Vau
     async decrypt(tenant, name, envelope) {
       checkLabels(tenant, name, 'vault.decrypt');
       const bytes = typeof envelope === 'string' ? crypto.fromBase64(envelope) : envelope;
-      return await open(tenant, name, bytes, 'vault.decrypt');
+      const opened = open(tenant, name, bytes, 'vault.decrypt');
+      return opened instanceof Promise ? await opened : opened;
     },
     async rotate(opts = {}) {
       return runRotation(rotation, 'vault.rotate', opts, { forceNewDataKey: false });
@@ -183,4 +182,17 @@ export function createVaultWith(crypto: VaultCrypto, options: VaultOptions): Vau
     keyStatus: () => keyStatus(store, ring),
   };
   return Object.freeze(vault);
+}
+
+/** The plaintext as a {@link Secret}; zeroes the bytes. */
+function toSecret(plaintext: Uint8Array, tenant: string, name: string, api: string): Secret {
+  const text = decoder.decode(plaintext);
+  plaintext.fill(0);
+  if (text.length === 0) {
+    throw new VaultError(api, 'decrypt_failed', `secret ${name} of tenant ${tenant} decrypted to nothing`, {
+      tenant,
+      secretName: name,
+    });
+  }
+  return Secret.from(text);
 }
