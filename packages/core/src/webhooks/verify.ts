@@ -2,7 +2,7 @@ import { backend } from '#crypto';
 import { fromUtf8, toHex, utf8, utf8Length } from '../internal/encoding';
 import { readWebBody } from './body/request';
 import { isWebhookVerificationError, WebhookVerificationError } from './errors';
-import { headerLookup } from './headers';
+import { schemeRequest } from './headers';
 import { type ResolvedVerifyOptions, resolveVerifyOptions, resolveVerifyOptionsCached } from './options';
 import { type SchemeRequest, type SchemeVerdict, settle } from './scheme';
 import type { VerifiedWebhook, VerifyWebhookOptions, WebhookHeaders, WebhookInput } from './types';
@@ -60,7 +60,7 @@ function readPlainInput(input: WebhookInput, maxBytes: number): SchemeRequest {
   if (typeof body !== 'string' && body.length > maxBytes) {
     throw fail('body_too_large', `the body is larger than ${maxBytes} bytes`);
   }
-  return { body, header: headerLookup(headers) };
+  return schemeRequest(body, headers);
 }
 
 function eventIdOf(payload: unknown): string | undefined {
@@ -187,7 +187,7 @@ function verifyWith<P>(
 ): VerifiedWebhook<P> | Promise<VerifiedWebhook<P>> {
   if (isRequest(input)) {
     return readWebBody(input, config.maxBodyBytes, API).then((body) =>
-      verifyRequest<P>(config, { body, header: headerLookup(input.headers) }),
+      verifyRequest<P>(config, schemeRequest(body, input.headers)),
     );
   }
   return verifyRequest<P>(config, readPlainInput(input, config.maxBodyBytes));
