@@ -67,7 +67,7 @@ export const vaultCrypto: VaultCrypto = {
     const head = decipher.update(sealed.subarray(0, split));
     try {
       const tail = decipher.final();
-      if (tail.length === 0) return new Uint8Array(head.buffer, head.byteOffset, head.length);
+      if (tail.length === 0) return head;
       const out = new Uint8Array(head.length + tail.length);
       out.set(head, 0);
       out.set(tail, head.length);
