@@ -82,9 +82,13 @@ describe('stripe-checkout example (PGlite)', () => {
 describeWithPostgres('stripe-checkout example', (url) => {
   it('runs the same on Postgres', async () => {
     const db = await createPostgres(url);
+    const schemas = { schema: uniqueSchema('shop_ballast'), shopSchema: uniqueSchema('shop') };
     try {
-      await scenario(db, { schema: uniqueSchema('shop_ballast'), shopSchema: uniqueSchema('shop') });
+      await scenario(db, schemas);
     } finally {
+      await db.exec(
+        `DROP SCHEMA IF EXISTS "${schemas.schema}" CASCADE; DROP SCHEMA IF EXISTS "${schemas.shopSchema}" CASCADE`,
+      );
       await db.close();
     }
   }, 60_000);

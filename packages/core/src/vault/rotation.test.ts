@@ -25,12 +25,12 @@ function describeRotation(label: string, open: () => Promise<SqlClient>): void {
   describe(`resumable rotation over 10,000 secrets: ${label}`, () => {
     let db: SqlClient;
     let store: VaultStore;
+    const schema = uniqueSchema('vault_rot');
     const k1 = newMasterKey();
     const k2 = newMasterKey();
 
     beforeAll(async () => {
       db = await open();
-      const schema = uniqueSchema('vault_rot');
       await migrate(db, { schema, modules: ['vault'] });
       store = sqlVaultStore(db, { schema });
       const writer = createVaultWith(vaultCrypto, { keyring: keyring({ primary: 'k1', keys: { k1 } }), store });
@@ -40,7 +40,10 @@ function describeRotation(label: string, open: () => Promise<SqlClient>): void {
         await Promise.all(puts);
       }
     }, 120_000);
-    afterAll(() => db?.close());
+    afterAll(async () => {
+      await db?.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await db?.close();
+    });
 
     it('stops midway, keeps every secret readable, and resumes to finish on the new keys', async () => {
       const both = keyring({ primary: 'k2', keys: { k1, k2 } });

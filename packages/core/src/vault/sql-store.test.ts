@@ -15,7 +15,15 @@ async function sqlHarness(open: () => Promise<SqlClient>) {
   const db = await open();
   const schema = uniqueSchema('vault');
   await migrate(db, { schema, modules: ['vault'] });
-  return { db, schema, store: (name: string) => sqlVaultStore(db, { schema, name }), close: () => db.close() };
+  return {
+    db,
+    schema,
+    store: (name: string) => sqlVaultStore(db, { schema, name }),
+    close: async () => {
+      await db.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await db.close();
+    },
+  };
 }
 
 /** Every column of both vault tables, as Postgres prints them. */
