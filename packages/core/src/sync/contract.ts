@@ -234,12 +234,7 @@ export function syncContract(open: () => Promise<SqlClient>): void {
 
     it('stops a run whose open record another process took over, with run_conflict', async () => {
       const t = table({ batchSize: 10 });
-      const other = syncTable<Person>(db, {
-        schema,
-        source: t.source,
-        entity: t.entity,
-        volatileFields: ['fetched_at'],
-      });
+      const other = table({ source: t.source, entity: t.entity }); // the same table, as another process sees it
       const records = Array.from({ length: 40 }, (_, i) => person(i + 1));
       let tookOver = false;
       // while page 3 is fetched, another process starts over (abandoning this run) and completes
@@ -265,12 +260,7 @@ export function syncContract(open: () => Promise<SqlClient>): void {
     it('stops an unchanged re-sync whose run another process took over, with run_conflict', async () => {
       // unchanged batches checkpoint in one statement, outside a transaction block: the same compare-and-set guards it
       const t = table({ batchSize: 10 });
-      const other = syncTable<Person>(db, {
-        schema,
-        source: t.source,
-        entity: t.entity,
-        volatileFields: ['fetched_at'],
-      });
+      const other = table({ source: t.source, entity: t.entity }); // the same table, as another process sees it
       const records = Array.from({ length: 80 }, (_, i) => person(i + 1));
       let fetched = 0;
       await t.run(provider(() => records, 10).source, { mode: 'full' });
