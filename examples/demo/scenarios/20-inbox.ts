@@ -51,7 +51,7 @@ const scenario: Scenario = {
       },
       on: {
         'invoice.paid': async (event, { tx, attempt }) => {
-          countRun(event.eventId);
+          countRun(event.id);
           const invoice = (event.payload as { data: { object: { id: string } } }).data.object;
           // a flaky mail API: every tenth receipt fails on its first attempt
           if (attempt === 1 && Number(invoice.id.split('_')[2]) % 10 === 0) throw new Error('mail API: 503');
@@ -59,7 +59,7 @@ const scenario: Scenario = {
           receiptsSent.set(invoice.id, (receiptsSent.get(invoice.id) ?? 0) + 1);
         },
         'customer.updated': async (event, { tx }) => {
-          countRun(event.eventId);
+          countRun(event.id);
           const customer = (event.payload as { data: { object: { id: string; email: string; version: number } } }).data
             .object;
           if (!tx || !(await customerVersions.apply(customer.id, customer.version, { tx }))) return; // an older update
@@ -70,7 +70,7 @@ const scenario: Scenario = {
           );
         },
         'charge.dispute.created': async (event) => {
-          countRun(event.eventId);
+          countRun(event.id);
           if (!disputesFixed) throw new TypeError("Cannot read properties of undefined (reading 'evidence')");
         },
       },
@@ -158,9 +158,7 @@ const scenario: Scenario = {
         },
       ]);
       for (const event of dead.events) {
-        report.line(
-          `dead letter: ${event.eventId} (${event.type}) after ${event.attempts} attempts: ${event.lastError}`,
-        );
+        report.line(`dead letter: ${event.id} (${event.type}) after ${event.attempts} attempts: ${event.lastError}`);
       }
 
       // The dispute handler is fixed and its dead letter replayed.

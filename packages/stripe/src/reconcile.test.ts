@@ -48,8 +48,8 @@ describe('reconcileStripeEvents', () => {
       clamped: false,
     });
     expect((await inbox.counts()).total).toBe(40);
-    const stored = await inbox.list({ eventIds: report.dropped });
-    expect(stored.events.map((e) => e.eventId).sort()).toEqual([...report.dropped].sort());
+    const stored = await inbox.list({ ids: report.dropped });
+    expect(stored.events.map((e) => e.id).sort()).toEqual([...report.dropped].sort());
 
     const everything = await reconcileStripeEvents({ client, inbox, since: new Date(start * 1000) });
     expect(everything).toMatchObject({ listed: 40, stored: 0, duplicates: 40 });

@@ -192,7 +192,7 @@ describe('createWebhookHandler processing', () => {
   it('processes stored events off the request path, each once, however often delivered', async () => {
     const seen: string[] = [];
     const { handler, inbox } = make({
-      on: { 'invoice.paid': async (event) => void seen.push(event.eventId) },
+      on: { 'invoice.paid': async (event) => void seen.push(event.id) },
       worker: { sweepIntervalMs: false },
     });
     const requests = await Promise.all(
@@ -208,7 +208,7 @@ describe('createWebhookHandler processing', () => {
   it('processes events fed by a catch-up job through inbox.ingest, deduplicated against the webhooks', async () => {
     const seen: string[] = [];
     const { handler, inbox } = make({
-      on: { '*': async (event) => void seen.push(event.eventId) },
+      on: { '*': async (event) => void seen.push(event.id) },
       worker: { sweepIntervalMs: false },
     });
     expect((await handler(await delivery({ id: 'evt_hook', type: 'invoice.paid' }))).status).toBe(200);
@@ -225,7 +225,7 @@ describe('createWebhookHandler processing', () => {
   it('publishes to the queue when it only ingests', async () => {
     const queue = inProcessQueue();
     const jobs: string[] = [];
-    await queue.work('inbox.stripe', async (job) => void jobs.push(job.eventId), { concurrency: 1 });
+    await queue.work('inbox.stripe', async (job) => void jobs.push(job.id), { concurrency: 1 });
     const { handler } = make({ queue });
     await handler(await delivery({ id: 'evt_q', type: 't' }));
     await handler(await delivery({ id: 'evt_q', type: 't' }));

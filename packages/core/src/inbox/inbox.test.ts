@@ -55,7 +55,7 @@ function inboxContract(open: () => Promise<Harness>) {
     source = nextSource();
     const first = await inbox.ingest(source, { id: 'evt_1', payload: { type: 'invoice.paid', n: 1 } });
     const again = await inbox.ingest(source, { id: 'evt_1', payload: { type: 'invoice.paid', n: 2 } });
-    expect(first).toEqual({ source, eventId: 'evt_1', type: 'invoice.paid', outcome: 'stored' });
+    expect(first).toEqual({ source, id: 'evt_1', type: 'invoice.paid', outcome: 'stored' });
     expect(again.outcome).toBe('duplicate');
     const stored = await inbox.get(source, 'evt_1');
     expect(stored).toMatchObject({ status: 'received', attempts: 0, payload: { type: 'invoice.paid', n: 1 } });
@@ -70,7 +70,7 @@ function inboxContract(open: () => Promise<Harness>) {
     const results = await Promise.all(ids.map((id) => inbox.ingest(source, { id, payload: { type: 't' } })));
     const inserts = calls.length - before;
     expect(inserts).toBeLessThan(10); // 60 deliveries, a handful of statements
-    const storedIds = results.filter((r) => r.outcome === 'stored').map((r) => r.eventId);
+    const storedIds = results.filter((r) => r.outcome === 'stored').map((r) => r.id);
     expect(storedIds.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `evt_${i}`).sort());
     expect((await inbox.counts({ source })).received).toBe(20);
   });
@@ -103,7 +103,7 @@ function inboxContract(open: () => Promise<Harness>) {
       harness.driver.claim({ source, owner: 'a', now, leaseUntil: lease, limit: 3 }),
       harness.driver.claim({ source, owner: 'b', now, leaseUntil: lease, limit: 3 }),
     ]);
-    const ids = [...(a ?? []), ...(b ?? [])].map((e) => e.eventId);
+    const ids = [...(a ?? []), ...(b ?? [])].map((e) => e.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toHaveLength(5);
     expect(a?.[0]).toMatchObject({ status: 'processing', attempts: 1 });
@@ -127,9 +127,9 @@ function inboxContract(open: () => Promise<Harness>) {
     // the holder's heartbeat moves the lease and the due time together
     const extended = new Date(later.getTime() + 90_000);
     expect(await harness.driver.extend(first, 'c', extended, later)).toBe(true);
-    expect(await inbox.get(source, first.eventId)).toMatchObject({ leaseUntil: extended, nextAttemptAt: extended });
+    expect(await inbox.get(source, first.id)).toMatchObject({ leaseUntil: extended, nextAttemptAt: extended });
     expect(await harness.driver.settle(first, 'c', { status: 'processed' }, later)).toBe(true);
-    expect(await inbox.get(source, first.eventId)).toMatchObject({ status: 'processed', leaseOwner: null });
+    expect(await inbox.get(source, first.id)).toMatchObject({ status: 'processed', leaseOwner: null });
   });
 
   it('claims one event by id, and only when it is due', async () => {
@@ -139,20 +139,20 @@ function inboxContract(open: () => Promise<Harness>) {
     const now = new Date(Date.now() + 1000);
     const [claimed] = await harness.driver.claim({
       source,
-      eventId: 'two',
+      id: 'two',
       owner: 'w',
       now,
       leaseUntil: new Date(now.getTime() + 1000),
       limit: 1,
     });
-    expect(claimed?.eventId).toBe('two');
+    expect(claimed?.id).toBe('two');
     if (!claimed) throw new Error('no claim');
     const retryAt = new Date(now.getTime() + 60_000);
     await harness.driver.settle(claimed, 'w', { status: 'failed', error: 'boom', nextAttemptAt: retryAt }, now);
     const early = new Date(now.getTime() + 59_000);
     const none = await harness.driver.claim({
       source,
-      eventId: 'two',
+      id: 'two',
       owner: 'w',
       now: early,
       leaseUntil: retryAt,
@@ -162,7 +162,7 @@ function inboxContract(open: () => Promise<Harness>) {
     expect(await inbox.get(source, 'two')).toMatchObject({ status: 'failed', lastError: 'boom', attempts: 1 });
     const due = await harness.driver.claim({
       source,
-      eventId: 'two',
+      id: 'two',
       owner: 'w',
       now: retryAt,
       leaseUntil: at(9e12),
@@ -181,14 +181,14 @@ function inboxContract(open: () => Promise<Harness>) {
       await harness.driver.settle(
         e,
         'w',
-        e.eventId === 'dead1' ? { status: 'dead', error: 'gave up' } : { status: 'processed' },
+        e.id === 'dead1' ? { status: 'dead', error: 'gave up' } : { status: 'processed' },
         now,
       );
     }
     const seen: string[] = [];
-    const off = inbox.subscribe((keys) => seen.push(...keys.map((k) => k.eventId)));
+    const off = inbox.subscribe((keys) => seen.push(...keys.map((k) => k.id)));
     expect(await inbox.replay('ok1')).toBe(0); // processed events are not replayed
-    expect(await inbox.replay({ source, eventId: 'dead1' })).toBe(1);
+    expect(await inbox.replay({ source, id: 'dead1' })).toBe(1);
     off();
     expect(seen).toEqual(['dead1']);
     expect(await inbox.get(source, 'dead1')).toMatchObject({ status: 'received', attempts: 0, lastError: 'gave up' });
@@ -205,14 +205,14 @@ function inboxContract(open: () => Promise<Harness>) {
     let pages = 0;
     do {
       const page = await inbox.list({ source, limit: 3, ...(cursor === undefined ? {} : { cursor }) });
-      seen.push(...page.events.map((e) => e.eventId));
+      seen.push(...page.events.map((e) => e.id));
       cursor = page.nextCursor ?? undefined;
       pages++;
     } while (cursor !== undefined);
     expect(pages).toBe(3);
     expect(seen).toEqual(['l0', 'l1', 'l2', 'l3', 'l4', 'l5', 'l6']);
     const odd = await inbox.list({ source, type: 'odd' });
-    expect(odd.events.map((e) => e.eventId)).toEqual(['l1', 'l3', 'l5']);
+    expect(odd.events.map((e) => e.id)).toEqual(['l1', 'l3', 'l5']);
     expect((await inbox.list({ source, status: ['processed', 'dead'] })).events).toEqual([]);
     expect(await inbox.counts({ source })).toEqual({
       received: 7,
@@ -233,16 +233,15 @@ function inboxContract(open: () => Promise<Harness>) {
     const t0 = new Date(Date.now() + 1000);
     const claimed = await harness.driver.claim({ source, owner: 'w', now: t0, leaseUntil: at(9e12), limit: 10 });
     const settleAt = (id: string) => (id === 'new_done' ? new Date(t0.getTime() + 60_000) : t0);
-    for (const e of claimed.filter((c) => c.eventId !== 'pending')) {
-      const outcome =
-        e.eventId === 'old_dead' ? { status: 'dead' as const, error: 'x' } : { status: 'processed' as const };
-      await harness.driver.settle(e, 'w', outcome, settleAt(e.eventId));
+    for (const e of claimed.filter((c) => c.id !== 'pending')) {
+      const outcome = e.id === 'old_dead' ? { status: 'dead' as const, error: 'x' } : { status: 'processed' as const };
+      await harness.driver.settle(e, 'w', outcome, settleAt(e.id));
     }
     const cutoff = new Date(t0.getTime() + 30_000);
     expect(await harness.driver.purge({ statuses: ['processed'], before: cutoff, source, limit: 100 })).toBe(1);
     expect(await inbox.get(source, 'old_done')).toBeNull();
     expect(await harness.driver.purge({ statuses: ['processed', 'dead'], before: cutoff, source, limit: 100 })).toBe(1);
-    const left = (await inbox.list({ source })).events.map((e) => e.eventId);
+    const left = (await inbox.list({ source })).events.map((e) => e.id);
     expect(left).toEqual(['new_done', 'pending']);
     // through the inbox, with its clock: everything finished before now
     expect(await inbox.purge({ olderThanMs: 0, source })).toBe(0); // new_done was settled in the future
@@ -327,7 +326,7 @@ describe('inbox store failures', () => {
     const inbox = createInbox({
       ...driver,
       insert: async (events, now) => {
-        if (events.some((e) => e.eventId === 'poison')) {
+        if (events.some((e) => e.id === 'poison')) {
           throw Object.assign(new Error('unsupported Unicode escape sequence'), { code: '22P05' });
         }
         return driver.insert(events, now);
@@ -370,7 +369,7 @@ describe('group commit', () => {
       {
         ...driver,
         insert: async (events, now) => {
-          batches.push(events.map((e) => e.eventId));
+          batches.push(events.map((e) => e.id));
           await new Promise<void>((resolve) => gates.push(resolve));
           return driver.insert(events, now);
         },

@@ -98,7 +98,7 @@ export interface Inbox {
    */
   ingest(source: string, event: IngestableEvent): Promise<IngestResult>;
   /** One event by source and id, or `null`. */
-  get(source: string, eventId: string): Promise<InboxEvent | null>;
+  get(source: string, id: string): Promise<InboxEvent | null>;
   /** A page of events, oldest first, filtered by status, source, type or ids. */
   list(options?: InboxListOptions): Promise<InboxPage>;
   /** How many events are in each status. */
@@ -183,7 +183,7 @@ function toNewEvent(source: string, event: IngestableEvent): NewInboxEvent {
       `the event type must be a string of at most ${MAX_TYPE} characters`,
     );
   }
-  return { source, eventId: event.id, type, payload: event.payload };
+  return { source, id: event.id, type, payload: event.payload };
 }
 
 /** True for a database error caused by the data itself (SQLSTATE classes 22 and 23), not by the store. */
@@ -211,7 +211,7 @@ async function guard<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-const keyString = (k: InboxEventKey) => `${k.source}\u0000${k.eventId}`;
+const keyString = (k: InboxEventKey) => `${k.source}\u0000${k.id}`;
 
 function normalizeStatuses(status: InboxFilter['status'], allowed: readonly string[]): void {
   if (status === undefined) return;
@@ -232,11 +232,8 @@ function checkFilter(filter: InboxFilter): InboxFilter {
       throw new InboxError('filter', 'invalid_filter', `${field} must be a string`);
     }
   }
-  if (
-    filter.eventIds !== undefined &&
-    (!Array.isArray(filter.eventIds) || filter.eventIds.some((id) => typeof id !== 'string'))
-  ) {
-    throw new InboxError('filter', 'invalid_filter', 'eventIds must be an array of strings');
+  if (filter.ids !== undefined && (!Array.isArray(filter.ids) || filter.ids.some((id) => typeof id !== 'string'))) {
+    throw new InboxError('filter', 'invalid_filter', 'ids must be an array of strings');
   }
   return filter;
 }
@@ -331,9 +328,9 @@ export function createInbox(driver: InboxDriver, options: InboxOptions = {}): In
         throw storeError(error);
       }
       if (stored instanceof Error) throw stored;
-      return { source, eventId: row.eventId, type: row.type, outcome: stored ? 'stored' : 'duplicate' };
+      return { source, id: row.id, type: row.type, outcome: stored ? 'stored' : 'duplicate' };
     },
-    get: (source, eventId) => guard(() => driver.get({ source, eventId })),
+    get: (source, id) => guard(() => driver.get({ source, id })),
     async list(listOptions = {}) {
       checkFilter(listOptions);
       const limit = listOptions.limit ?? 100;
@@ -351,12 +348,12 @@ export function createInbox(driver: InboxDriver, options: InboxOptions = {}): In
     },
     async replay(target) {
       let filter: InboxFilter;
-      if (typeof target === 'string') filter = { eventIds: [target], status: 'dead' };
-      else if (typeof target === 'object' && target !== null && 'eventId' in target) {
-        filter = { source: target.source, eventIds: [target.eventId], status: 'dead' };
+      if (typeof target === 'string') filter = { ids: [target], status: 'dead' };
+      else if (typeof target === 'object' && target !== null && 'id' in target) {
+        filter = { source: target.source, ids: [target.id], status: 'dead' };
       } else {
         if (typeof target !== 'object' || target === null) {
-          throw new InboxError('replay', 'invalid_filter', 'replay takes an event id, { source, eventId } or a filter');
+          throw new InboxError('replay', 'invalid_filter', 'replay takes an event id, { source, id } or a filter');
         }
         const { status = 'dead', ...rest } = target;
         normalizeStatuses(status, ['dead', 'failed']);

@@ -18,7 +18,7 @@ interface Stored {
   event: InboxEvent;
 }
 
-const keyOf = (k: InboxEventKey) => `${k.source}\u0000${k.eventId}`;
+const keyOf = (k: InboxEventKey) => `${k.source}\u0000${k.id}`;
 const copy = (e: InboxEvent): InboxEvent => ({ ...e });
 
 function matches(e: InboxEvent, filter: InboxFilter): boolean {
@@ -28,7 +28,7 @@ function matches(e: InboxEvent, filter: InboxFilter): boolean {
     const statuses: readonly string[] = typeof filter.status === 'string' ? [filter.status] : filter.status;
     if (!statuses.includes(e.status)) return false;
   }
-  if (filter.eventIds !== undefined && !filter.eventIds.includes(e.eventId)) return false;
+  if (filter.ids !== undefined && !filter.ids.includes(e.id)) return false;
   return true;
 }
 
@@ -57,7 +57,7 @@ export function memoryInboxDriver(): InboxDriver {
           seq: ++seq,
           event: {
             source: e.source,
-            eventId: e.eventId,
+            id: e.id,
             type: e.type,
             payload: payloads[i],
             status: 'received',
@@ -80,7 +80,7 @@ export function memoryInboxDriver(): InboxDriver {
         .filter(
           ({ event }) =>
             event.source === request.source &&
-            (request.eventId === undefined || event.eventId === request.eventId) &&
+            (request.id === undefined || event.id === request.id) &&
             due(event, request.now),
         )
         .sort(
@@ -130,7 +130,7 @@ export function memoryInboxDriver(): InboxDriver {
         event.leaseOwner = null;
         event.leaseUntil = null;
         event.updatedAt = now;
-        moved.push({ source: event.source, eventId: event.eventId });
+        moved.push({ source: event.source, id: event.id });
       }
       return moved;
     },

@@ -44,8 +44,17 @@ describe('pgBossQueue jobs', () => {
     const subscription = await pgBossQueue(boss).work('inbox.acme', async (job) => void seen.push(job), {
       concurrency: 1,
     });
-    await deliver([{ data: null }, { data: { source: 'acme' } }, { data: { source: 'acme', eventId: 'evt_1' } }]);
-    expect(seen).toEqual([{ source: 'acme', eventId: 'evt_1' }]);
+    await deliver([
+      { data: null },
+      { data: { source: 'acme' } },
+      { data: { source: 'acme', id: 'evt_1' } },
+      // queued by a release that named the field eventId
+      { data: { source: 'acme', eventId: 'evt_0' } },
+    ]);
+    expect(seen).toEqual([
+      { source: 'acme', id: 'evt_1' },
+      { source: 'acme', id: 'evt_0' },
+    ]);
     await subscription.stop();
   });
 });
@@ -71,11 +80,11 @@ describeWithPostgres('pgBossQueue', (url) => {
     const seen: InboxJob[] = [];
     const subscription = await consumer.work('inbox.shop', async (job) => void seen.push(job), { concurrency: 2 });
     await producer.send('inbox.shop', [
-      { source: 'shop', eventId: 'e1' },
-      { source: 'shop', eventId: 'e2' },
+      { source: 'shop', id: 'e1' },
+      { source: 'shop', id: 'e2' },
     ]);
     await expect.poll(() => seen.length, { timeout: 10_000 }).toBe(2);
-    expect(seen.map((j) => j.eventId).sort()).toEqual(['e1', 'e2']);
+    expect(seen.map((j) => j.id).sort()).toEqual(['e1', 'e2']);
     const queue = await boss.getQueue('test.inbox.shop');
     expect(queue).toMatchObject({ name: 'test.inbox.shop', retryLimit: 0 });
     await subscription.stop();
@@ -83,11 +92,11 @@ describeWithPostgres('pgBossQueue', (url) => {
 
   it('holds a job back until startAfter', async () => {
     const queue = pgBossQueue(boss, { prefix: 'later' });
-    await queue.send('inbox.shop', [{ source: 'shop', eventId: 'late' }], {
+    await queue.send('inbox.shop', [{ source: 'shop', id: 'late' }], {
       startAfter: new Date(Date.now() + 60_000),
     });
     const [job] = await boss.findJobs<InboxJob>('later.inbox.shop');
-    expect(job?.data).toEqual({ source: 'shop', eventId: 'late' });
+    expect(job?.data).toEqual({ source: 'shop', id: 'late' });
     expect(job?.startAfter.getTime()).toBeGreaterThan(Date.now() + 50_000);
   });
 });

@@ -45,9 +45,15 @@ const DEFAULTS: Readonly<Required<PgBossQueueOptions>> = Object.freeze({
 
 const NAME = /^[\w.\-/]+$/;
 
-function isJob(data: unknown): data is InboxJob {
-  const job = data as Partial<InboxJob> | null;
-  return typeof job?.source === 'string' && typeof job.eventId === 'string';
+/**
+ * The event key a job carries, or undefined for a job that is not ours. Jobs
+ * queued before the key's field was named `id` carry `eventId`: still run.
+ */
+function jobOf(data: unknown): InboxJob | undefined {
+  const job = data as { source?: unknown; id?: unknown; eventId?: unknown } | null;
+  if (typeof job?.source !== 'string') return undefined;
+  const id = typeof job.id === 'string' ? job.id : job.eventId;
+  return typeof id === 'string' ? { source: job.source, id } : undefined;
 }
 
 /**
@@ -114,7 +120,7 @@ export function pgBossQueue(boss: PgBossLike, options: PgBossQueueOptions = {}):
       await boss.insert(
         name,
         jobs.map((job) => ({
-          data: { source: job.source, eventId: job.eventId },
+          data: { source: job.source, id: job.id },
           ...(sendOptions.startAfter ? { startAfter: sendOptions.startAfter } : {}),
         })),
       );
@@ -132,7 +138,8 @@ export function pgBossQueue(boss: PgBossLike, options: PgBossQueueOptions = {}):
         async (batch) => {
           for (const { data } of batch) {
             // a job another producer put on the queue without an event key is not ours to run
-            if (isJob(data)) await handler({ source: data.source, eventId: data.eventId });
+            const job = jobOf(data);
+            if (job !== undefined) await handler(job);
           }
         },
       );

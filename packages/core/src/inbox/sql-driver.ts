@@ -66,7 +66,7 @@ const date = (value: Date | string | null): Date | null =>
 function toEvent(row: Row): InboxEvent {
   return {
     source: row.source,
-    eventId: row.event_id,
+    id: row.event_id,
     type: row.type,
     payload: row.payload,
     status: row.status,
@@ -94,7 +94,7 @@ function filterSql(filter: InboxFilter, params: unknown[]): string[] {
     const statuses = typeof filter.status === 'string' ? [filter.status] : [...filter.status];
     add((p) => `status = ANY(${p}::text[])`, statuses);
   }
-  if (filter.eventIds !== undefined) add((p) => `event_id = ANY(${p}::text[])`, [...filter.eventIds]);
+  if (filter.ids !== undefined) add((p) => `event_id = ANY(${p}::text[])`, [...filter.ids]);
   return where;
 }
 
@@ -125,20 +125,20 @@ RETURNING source, event_id`;
       if (events.length === 0) return [];
       const res = await db.query<{ source: string; event_id: string }>(insertSql, [
         events.map((e) => e.source),
-        events.map((e) => e.eventId),
+        events.map((e) => e.id),
         events.map((e) => e.type),
         events.map((e) => JSON.stringify(e.payload ?? null)),
         now,
       ]);
       const stored = new Set(res.rows.map((r) => `${r.source}\u0000${r.event_id}`));
-      return events.map((e) => stored.has(`${e.source}\u0000${e.eventId}`));
+      return events.map((e) => stored.has(`${e.source}\u0000${e.id}`));
     },
 
     async claim(request: ClaimRequest): Promise<ClaimedInboxEvent[]> {
       const params: unknown[] = [request.source, request.now, request.owner, request.leaseUntil, request.limit];
       let only = '';
-      if (request.eventId !== undefined) {
-        params.push(request.eventId);
+      if (request.id !== undefined) {
+        params.push(request.id);
         only = `AND event_id = $${params.length}`;
       }
       const res = await db.query<Row>(
@@ -163,7 +163,7 @@ RETURNING source, event_id`;
       const res = await db.query(
         `UPDATE ${table} SET lease_until = $4, next_attempt_at = $4, updated_at = $5
          WHERE source = $1 AND event_id = $2 AND lease_owner = $3 AND status = 'processing'`,
-        [key.source, key.eventId, owner, leaseUntil, now],
+        [key.source, key.id, owner, leaseUntil, now],
       );
       return res.rowCount > 0;
     },
@@ -177,7 +177,7 @@ RETURNING source, event_id`;
          SET status = $4, last_error = COALESCE($5, last_error), next_attempt_at = $6, processed_at = $7,
              lease_owner = NULL, lease_until = NULL, updated_at = $8
          WHERE source = $1 AND event_id = $2 AND lease_owner = $3 AND status = 'processing'`,
-        [key.source, key.eventId, owner, outcome.status, error, next, processedAt, now],
+        [key.source, key.id, owner, outcome.status, error, next, processedAt, now],
       );
       return res.rowCount > 0;
     },
@@ -193,7 +193,7 @@ RETURNING source, event_id`;
          RETURNING source, event_id`,
         params,
       );
-      return res.rows.map((r) => ({ source: r.source, eventId: r.event_id }));
+      return res.rows.map((r) => ({ source: r.source, id: r.event_id }));
     },
 
     async purge(request: PurgeRequest): Promise<number> {
@@ -217,7 +217,7 @@ RETURNING source, event_id`;
     async get(key: InboxEventKey): Promise<InboxEvent | null> {
       const res = await db.query<Row>(`SELECT ${COLUMNS} FROM ${table} WHERE source = $1 AND event_id = $2`, [
         key.source,
-        key.eventId,
+        key.id,
       ]);
       const row = res.rows[0];
       return row ? toEvent(row) : null;

@@ -26,7 +26,7 @@ export interface InboxEventKey {
   /** Who sent it, e.g. `stripe`. */
   source: string;
   /** The provider's event id, e.g. `evt_1Nq...`. */
-  eventId: string;
+  id: string;
 }
 
 /** An event to store. */
@@ -78,7 +78,7 @@ export interface InboxFilter {
   /** One status, or any of several. */
   status?: InboxStatus | readonly InboxStatus[];
   /** Only these event ids. */
-  eventIds?: readonly string[];
+  ids?: readonly string[];
 }
 
 /** A page request for {@link InboxDriver.list}. */
@@ -107,7 +107,7 @@ export interface ClaimRequest {
   /** Only events of this source. */
   source: string;
   /** Only this event (a targeted claim); otherwise the oldest due events. */
-  eventId?: string;
+  id?: string;
   /** The lease token; settling requires it. */
   owner: string;
   /** The current time (the driver never reads its own clock, so fake timers hold). */

@@ -79,7 +79,7 @@ function workerContract(open: (options: InboxOptions) => Promise<{ inbox: Inbox;
       lastError: 'Error: downstream is down',
       nextAttemptAt: null,
     });
-    expect((await inbox.list({ status: 'dead' })).events.map((e) => e.eventId)).toEqual(['ord_1']);
+    expect((await inbox.list({ status: 'dead' })).events.map((e) => e.id)).toEqual(['ord_1']);
 
     broken = false;
     expect(await inbox.replay('ord_1')).toBe(1);
@@ -246,7 +246,7 @@ describe('inbox worker on memory', () => {
         source: 'acme',
         queue,
         sweepIntervalMs: false,
-        on: { '*': async (e) => void seen.push(e.eventId) },
+        on: { '*': async (e) => void seen.push(e.id) },
       }),
     );
     await expect(worker.start()).rejects.toThrow('queue unreachable');
@@ -408,7 +408,7 @@ describe('inbox worker on memory', () => {
       driver: {
         ...inbox.driver,
         claim: async (request) => {
-          if (request.eventId === undefined) {
+          if (request.id === undefined) {
             sweepClaims++;
             await gate;
           }
@@ -422,7 +422,7 @@ describe('inbox worker on memory', () => {
       inbox: slowInbox,
       source: 'acme',
       queue: idle,
-      on: { '*': async (event) => void handled.push(event.eventId) },
+      on: { '*': async (event) => void handled.push(event.id) },
     });
     await worker.start();
     await vi.waitFor(() => expect(sweepClaims).toBe(1));

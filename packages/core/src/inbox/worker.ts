@@ -11,7 +11,7 @@ import type { ClaimedInboxEvent, InboxEvent, InboxEventKey } from './types';
 export interface InboxHandlerContext {
   /** This attempt's number, from 1. */
   attempt: number;
-  /** The idempotency key the run is recorded under (`inbox:<source>:<eventId>`). */
+  /** The idempotency key the run is recorded under (`inbox:<source>:<id>`). */
   key: string;
   /** True when an earlier run's lease expired mid-way, so the handler may have started before. */
   takeover: boolean;
@@ -288,11 +288,11 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
     }
   };
 
-  async function claim(eventId: string | undefined, limit: number): Promise<ClaimedInboxEvent[]> {
+  async function claim(id: string | undefined, limit: number): Promise<ClaimedInboxEvent[]> {
     const at = now();
     return inbox.driver.claim({
       source,
-      ...(eventId === undefined ? {} : { eventId }),
+      ...(id === undefined ? {} : { id }),
       owner: `${workerId}:${++claims}`,
       now: new Date(at),
       leaseUntil: new Date(at + leaseMs),
@@ -315,7 +315,7 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
       const held = await inbox.driver.extend(event, event.leaseOwner, new Date(at + leaseMs), new Date(at));
       if (!held) {
         stopped = true;
-        report(new InboxError('worker', 'stopped', `lost the lease on ${source}/${event.eventId} while it ran`), event);
+        report(new InboxError('worker', 'stopped', `lost the lease on ${source}/${event.id} while it ran`), event);
         return;
       }
       await extendKey?.(leaseMs);
@@ -357,10 +357,7 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
     await alive.stop();
     const settled = await inbox.driver.settle(event, event.leaseOwner, { status: 'processed' }, new Date(now()));
     if (!settled) {
-      report(
-        new InboxError('worker', 'stopped', `lost the lease on ${source}/${event.eventId} before settling`),
-        event,
-      );
+      report(new InboxError('worker', 'stopped', `lost the lease on ${source}/${event.id} before settling`), event);
     }
   }
 
@@ -381,7 +378,7 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
       new Date(at),
     );
     if (settled) {
-      await queue.send(topic, [{ source, eventId: event.eventId }], { startAfter: nextAttemptAt });
+      await queue.send(topic, [{ source, id: event.id }], { startAfter: nextAttemptAt });
     }
   }
 
@@ -398,7 +395,7 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
   async function onJob(job: InboxJob): Promise<void> {
     if (stopping || job.source !== source) return;
     await track(async () => {
-      const [event] = await claim(job.eventId, 1);
+      const [event] = await claim(job.id, 1);
       if (event) await processEvent(event);
     }, job);
   }
@@ -506,7 +503,7 @@ async function runHandler(
       const error = new InboxError(
         'worker',
         'handler_timeout',
-        `the handler for ${event.source}/${event.eventId} did not finish within ${timeoutMs} ms`,
+        `the handler for ${event.source}/${event.id} did not finish within ${timeoutMs} ms`,
       );
       controller.abort(error);
       reject(error);
@@ -528,7 +525,7 @@ function idempotencyRunner(
   timeoutMs: number | false,
 ): Runner {
   const direct: Runner = async (event, handler, heartbeat) => {
-    const context = { attempt: event.attempts, key: `inbox:${event.source}:${event.eventId}`, takeover: false };
+    const context = { attempt: event.attempts, key: `inbox:${event.source}:${event.id}`, takeover: false };
     try {
       await runHandler(handler, event, context, timeoutMs);
     } finally {
@@ -543,7 +540,7 @@ function idempotencyRunner(
     throw invalid('idempotency.transactional needs a store: pass idempotency.store or use sqlInbox');
   }
   type Input = { event: ClaimedInboxEvent; handler: InboxEventHandler; heartbeat: Heartbeat };
-  const key = (input: Input) => `inbox:${input.event.source}:${input.event.eventId}`;
+  const key = (input: Input) => `inbox:${input.event.source}:${input.event.id}`;
   const body = async ({ event, handler, heartbeat }: Input, ctx: IdempotencyContext & { tx?: SqlExecutor }) => {
     heartbeat.attach(ctx.extendLease);
     const context = { attempt: event.attempts, key: ctx.key, takeover: ctx.takeover };

@@ -57,14 +57,11 @@ const webhook = createWebhookHandler({
   },
   on: {
     'order.created': async (event, ctx) => {
-      await db.query(`INSERT INTO ${schema}.attempts (event_id, pid) VALUES ($1, $2)`, [event.eventId, process.pid]);
+      await db.query(`INSERT INTO ${schema}.attempts (event_id, pid) VALUES ($1, $2)`, [event.id, process.pid]);
       if ((event.payload as { hangFirst?: boolean }).hangFirst && ctx.attempt === 1) {
         await new Promise(() => {}); // killed here
       }
-      await ctx.tx?.query(`INSERT INTO ${schema}.effects (event_id, pid) VALUES ($1, $2)`, [
-        event.eventId,
-        process.pid,
-      ]);
+      await ctx.tx?.query(`INSERT INTO ${schema}.effects (event_id, pid) VALUES ($1, $2)`, [event.id, process.pid]);
     },
   },
 });
