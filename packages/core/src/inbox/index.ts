@@ -65,6 +65,8 @@ export type {
   InboxEventKey,
   InboxFilter,
   InboxListOptions,
+  InboxMetric,
+  InboxMetricListener,
   InboxPage,
   InboxStatus,
   NewInboxEvent,

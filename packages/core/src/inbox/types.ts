@@ -179,3 +179,34 @@ export interface InboxDriver {
   /** Releases what the driver opened itself (never a client passed in). */
   close?(): Promise<void>;
 }
+
+/**
+ * A measurement the inbox reports as it works, for an exporter (OpenTelemetry,
+ * Prometheus) to read: pass a listener as `onMetric` to the worker (and to the
+ * inbox for the ingest side). Every variant has a `name` to switch on and the
+ * `source` it concerns; durations are milliseconds from the inbox's clock.
+ *
+ * - `inbox.attempt`: one handler attempt ended. `outcome` is `processed`,
+ *   `failed` (retried later), `dead` (dead-lettered: count these for a dead
+ *   counter), `deferred` (another run held the event's idempotency key: retried
+ *   later, no attempt spent) or `unhandled` (no handler matched). `attempt` is
+ *   the attempt number, `durationMs` how long the attempt took.
+ * - `inbox.lag`: an event was processed `lagMs` after it was received
+ *   (processing lag, a histogram).
+ * - `inbox.claim`: a sweep or a queue job claimed `size` events at once (the
+ *   processing batch size).
+ */
+export type InboxMetric =
+  | {
+      name: 'inbox.attempt';
+      source: string;
+      type: string;
+      outcome: 'processed' | 'failed' | 'dead' | 'deferred' | 'unhandled';
+      attempt: number;
+      durationMs: number;
+    }
+  | { name: 'inbox.lag'; source: string; type: string; lagMs: number }
+  | { name: 'inbox.claim'; source: string; size: number };
+
+/** Receives {@link InboxMetric}s. Must not throw; a throw is swallowed. */
+export type InboxMetricListener = (metric: InboxMetric) => void;
