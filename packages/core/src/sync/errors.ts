@@ -28,7 +28,7 @@ export interface SyncErrorContext extends BallastErrorOptions {
   runId?: number;
   /** `mass_delete`: how many rows the run would have soft-deleted. */
   wouldDelete?: number;
-  /** `mass_delete`: how many live rows the table held. */
+  /** `mass_delete`: how many rows were live when the run started (the guard's base). */
   known?: number;
   /** `mass_delete`: the ratio that was exceeded. */
   maxDeleteRatio?: number;
@@ -46,7 +46,7 @@ export class SyncError extends BallastError<SyncErrorCode> {
   readonly runId: number | undefined;
   /** `mass_delete`: how many rows the run would have soft-deleted. */
   readonly wouldDelete: number | undefined;
-  /** `mass_delete`: how many live rows the table held. */
+  /** `mass_delete`: how many rows were live when the run started (the guard's base). */
   readonly known: number | undefined;
   /** `mass_delete`: the ratio that was exceeded. */
   readonly maxDeleteRatio: number | undefined;

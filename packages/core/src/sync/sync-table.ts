@@ -56,6 +56,8 @@ export interface SyncRun {
   pages: number;
   /** Counts across every resumption of the run. */
   counts: SyncCounts;
+  /** Full runs: the rows live when the run opened, the base of the mass-delete guard; `null` for incremental runs. */
+  liveAtStart: number | null;
   /** Why the run stopped, for `interrupted` and `failed` runs (a {@link SyncError} code). */
   errorCode: string | null;
   /** The error message, for `interrupted` and `failed` runs. */
@@ -139,6 +141,7 @@ interface RunRecord {
   unchanged: number;
   deleted: number;
   failed: number;
+  live_at_start: number | null;
   error_code: string | null;
   error: string | null;
   started_at: Date;
@@ -146,7 +149,7 @@ interface RunRecord {
 }
 
 const RUN_COLUMNS =
-  'id, mode, status, since, from_cursor, cursor, last_cursor, pages, seen, inserted, changed, unchanged, deleted, failed, error_code, error, started_at, finished_at';
+  'id, mode, status, since, from_cursor, cursor, last_cursor, pages, seen, inserted, changed, unchanged, deleted, failed, live_at_start, error_code, error, started_at, finished_at';
 
 function toRun(r: RunRecord): SyncRun {
   return {
@@ -166,6 +169,7 @@ function toRun(r: RunRecord): SyncRun {
       deleted: r.deleted,
       failed: r.failed,
     },
+    liveAtStart: r.live_at_start,
     errorCode: r.error_code,
     error: r.error,
     startedAt: r.started_at,
@@ -570,9 +574,12 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         since = last.rows[0]?.started_at ?? null;
         cursor = last.rows[0]?.last_cursor ?? null;
       }
+      // a full run's mass-delete guard compares with the rows live now, not with what the run adds
       const res = await tx.query<RunRecord>(
-        `INSERT INTO ${runs} (table_id, mode, status, since, from_cursor, last_cursor)
-         VALUES ($1, $2, 'running', $3, $4, $4) RETURNING ${RUN_COLUMNS}`,
+        `INSERT INTO ${runs} (table_id, mode, status, since, from_cursor, last_cursor, live_at_start)
+         VALUES ($1, $2, 'running', $3, $4, $4,
+           CASE WHEN $2 = 'full' THEN (SELECT count(*) FROM ${rows} WHERE ${KEY} AND deleted_at IS NULL) END)
+         RETURNING ${RUN_COLUMNS}`,
         [...key, ro.mode, since, cursor],
       );
       return { run: toRun(res.rows[0] as RunRecord), resumed: false };
@@ -699,17 +706,18 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
             EXCEPT
             SELECT unnest(external_ids) FROM ${seenTable} WHERE run_id = $2`;
           const tally = await tx.query<{ live: number; missing: number }>(
-            `SELECT (SELECT count(*) FROM ${rows} WHERE ${KEY} AND deleted_at IS NULL)::int AS live,
+            `SELECT coalesce((SELECT live_at_start FROM ${runs} WHERE id = $2),
+                      (SELECT count(*) FROM ${rows} WHERE ${KEY} AND deleted_at IS NULL))::int AS live,
                     (SELECT count(*) FROM (${unseen}) u)::int AS missing`,
             [...key, run.id],
           );
           const { live = 0, missing = 0 } = tally.rows[0] ?? {};
           if (missing > 0 && missing > live * ratio && !ro.force) {
-            const share = ((missing / live) * 100).toFixed(1);
+            const share = live > 0 ? ((missing / live) * 100).toFixed(1) : '100.0';
             refusal = new SyncError(
               'syncTable.run',
               'mass_delete',
-              `full run ${run.id} did not see ${missing} of ${live} live rows (${share}%), more than maxDeleteRatio ${ratio}: ` +
+              `full run ${run.id} did not see ${missing} of the ${live} rows live when it started (${share}%), more than maxDeleteRatio ${ratio}: ` +
                 'nothing was deleted. If the provider really lost them, run again with { force: true }.',
               { runId: run.id, wouldDelete: missing, known: live, maxDeleteRatio: ratio },
             );

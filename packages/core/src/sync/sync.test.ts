@@ -2,7 +2,7 @@ import { describe } from 'vitest';
 import { describeWithPostgres } from '../../../../test-support/services';
 import { createPGlite } from '../stores/pglite';
 import { createPostgres } from '../stores/postgres';
-import { syncContract } from './contract';
+import { syncContract } from './sync-contract';
 
 describe('sync on PGlite', () => {
   syncContract(() => createPGlite());

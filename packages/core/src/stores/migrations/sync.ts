@@ -15,6 +15,11 @@ import type { Migration } from './index';
  *   batch, for delete detection; emptied when the run ends.
  * - `sync_mappers`: each mapper's version and position per table.
  * - `sync_quarantine`: raw rows a mapper could not validate or map, with the error.
+ *
+ * Version 2 gives each run `live_at_start` (the live rows when a full run
+ * opened: the base of the mass-delete guard, decision 0407) and `high_water`
+ * (the largest `cursorField` value its records carried: where the next
+ * incremental run's `since` comes from, decision 0408).
  */
 export const syncMigrations: Migration[] = [
   {
@@ -104,6 +109,16 @@ CREATE TABLE ${n.table('sync_quarantine')} (
   quarantined_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (mapper, table_id, external_id)
 );
+`,
+  },
+  {
+    module: 'sync',
+    version: 2,
+    name: 'sync runs: live rows at start, high-water mark of the cursor field',
+    up: (n) => `
+ALTER TABLE ${n.table('sync_runs')} ADD COLUMN live_at_start integer;
+
+ALTER TABLE ${n.table('sync_runs')} ADD COLUMN high_water timestamptz;
 `,
   },
 ];

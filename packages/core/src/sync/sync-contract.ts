@@ -188,7 +188,7 @@ export function syncContract(open: () => Promise<SqlClient>): void {
       const error = await rejection(t.run(provider(() => partial, 25).source, { mode: 'full' }));
       expect(error.code).toBe('mass_delete');
       expect(error).toMatchObject({ wouldDelete: 30, known: 100, maxDeleteRatio: 0.2 });
-      expect(error.message).toContain('did not see 30 of 100 live rows (30.0%)');
+      expect(error.message).toContain('did not see 30 of the 100 rows live when it started (30.0%)');
       expect(error.message).toContain('force');
       expect(await t.count()).toBe(100);
       const [refused] = await t.runs();
@@ -200,6 +200,23 @@ export function syncContract(open: () => Promise<SqlClient>): void {
       expect(forced.counts.deleted).toBe(30);
       expect(await t.count()).toBe(70);
       expect((await t.get(100))?.deletedAt).toBeInstanceOf(Date);
+    });
+
+    it('refuses a full run after the provider renumbered its ids: 4,200 new records, the 1,000 rows live before all unseen', async () => {
+      const t = table();
+      const before = Array.from({ length: 1000 }, (_, i) => person(i + 1));
+      await t.run(provider(() => before, 500).source, { mode: 'full' });
+      // the same people under new ids, and more of them: the run inserts 4,200 rows, which must not dilute the guard
+      const renumbered = Array.from({ length: 4200 }, (_, i) => person(10_001 + i));
+      const error = await rejection(t.run(provider(() => renumbered, 500).source, { mode: 'full' }));
+      expect(error.code).toBe('mass_delete');
+      expect(error).toMatchObject({ wouldDelete: 1000, known: 1000, maxDeleteRatio: 0.2 });
+      expect(error.message).toContain('did not see 1000 of the 1000 rows live when it started (100.0%)');
+      expect(await t.count()).toBe(5200);
+      expect((await t.get(1))?.deletedAt).toBeNull();
+      const [refused] = await t.runs({ limit: 1 });
+      expect(refused).toMatchObject({ status: 'failed', errorCode: 'mass_delete', liveAtStart: 1000 });
+      expect(refused?.counts).toMatchObject({ seen: 4200, inserted: 4200, deleted: 0 });
     });
 
     it('soft-deletes unseen rows within the ratio, and restores a row that comes back', async () => {
