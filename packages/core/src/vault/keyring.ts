@@ -80,42 +80,45 @@ export function keyring(config: KeyringConfig | string | Keyring): Keyring {
   }
   const { primary, keys, retired = [] } = parsed.data;
   const byId = new Map<string, Uint8Array>();
-  for (const [id, value] of Object.entries(keys)) {
-    if (!KEY_ID.test(id)) {
-      throw new VaultError(API, 'malformed_key', 'a key id is not 1-64 of A-Z a-z 0-9 . _ -');
-    }
+  for (const [index, [id, value]] of Object.entries(keys).entries()) {
+    checkId(id, `the id of the key at position ${index + 1}`);
     const bytes = fromBase64(typeof value === 'string' ? value : value.reveal());
     if (bytes?.length !== KEY_BYTES) {
       throw new VaultError(
         API,
         'malformed_key',
-        `key ${id} is not ${KEY_BYTES} bytes of base64 (got ${bytes ? `${bytes.length} bytes` : 'text that is not base64'})`,
-        { keyId: id },
+        `${describeId(id, index)} is not ${KEY_BYTES} bytes of base64 (got ${gotWhat(value, bytes)})`,
+        idContext(id),
       );
     }
     byId.set(id, bytes);
   }
-  for (const id of retired) {
-    if (!KEY_ID.test(id))
-      throw new VaultError(API, 'malformed_key', 'a retired key id is not 1-64 of A-Z a-z 0-9 . _ -');
+  for (const [index, id] of retired.entries()) {
+    checkId(id, `the retired id at position ${index + 1}`);
     if (byId.has(id)) {
-      throw new VaultError(API, 'invalid_argument', `key ${id} is listed both with its material and as retired`, {
-        keyId: id,
-      });
+      throw new VaultError(
+        API,
+        'invalid_argument',
+        `${describeId(id)} is listed both with its material and as retired`,
+        idContext(id),
+      );
     }
   }
+  checkId(primary, 'the primary id');
   if (retired.includes(primary)) {
-    throw new VaultError(API, 'key_retired', `the primary key ${primary} is listed as retired`, { keyId: primary });
+    throw new VaultError(
+      API,
+      'key_retired',
+      `the primary ${describeId(primary)} is listed as retired`,
+      idContext(primary),
+    );
   }
   if (!byId.has(primary)) {
-    const shown = printableId(primary);
     throw new VaultError(
       API,
       'key_missing',
-      `the primary key ${shown} is not among the keys (${[...byId.keys()].map(printableId).join(', ') || 'none'})`,
-      {
-        ...(shown === primary ? { keyId: primary } : {}),
-      },
+      `the primary ${describeId(primary)} is not among the keys (${[...byId.keys()].map(printableId).join(', ') || 'none'})`,
+      idContext(primary),
     );
   }
   const ring: Keyring = Object.freeze({
@@ -156,11 +159,67 @@ export function keyMaterial(ring: Keyring, keyId: string, api: string): Uint8Arr
 }
 
 /**
- * An id as it may appear in a message: a short valid id, else a placeholder,
- * so a key pasted where an id belongs is never echoed.
+ * Ids longer than this are never echoed in keyring errors: the shortest key
+ * anyone pastes (16 bytes as base64url) is 22 characters, so an echoed id can
+ * never be a whole key, and a fragment of one at most 20 characters long
+ * only when someone cut a key to look like an id.
  */
+const MAX_ECHOED_ID = 20;
+
+/**
+ * True for an id that may appear in a message or a `keyId` field: a valid id
+ * of at most {@link MAX_ECHOED_ID} characters. Anything else (a key pasted
+ * where an id belongs, an id swapped with its key) is described by its
+ * position and length only.
+ */
+function echoable(id: string): boolean {
+  return id.length <= MAX_ECHOED_ID && KEY_ID.test(id);
+}
+
+/** An id as it may appear in a list inside a message. */
 function printableId(id: string): string {
-  return id.length <= 32 && KEY_ID.test(id) ? id : '(not a valid key id)';
+  return echoable(id) ? id : `(an id of ${id.length} characters)`;
+}
+
+/** `key k1`, or `the key at position 3 (an id of 43 characters)` (`key (an id of …)` without a position) for an id that is not echoed. */
+function describeId(id: string, index?: number): string {
+  if (echoable(id)) return `key ${id}`;
+  return `${index === undefined ? 'key' : `the key at position ${index + 1}`} (an id of ${id.length} characters)`;
+}
+
+/** The `keyId` field of an error: only for an id that may be echoed. */
+function idContext(id: string): { keyId?: string } {
+  return echoable(id) ? { keyId: id } : {};
+}
+
+/**
+ * True for an id that is itself a master key: 32 bytes as base64 (standard or
+ * URL-safe) or as hex. Such an id would be written into every envelope and
+ * printed in logs, so it is refused: usually the id and the key were swapped.
+ */
+function looksLikeKey(id: string): boolean {
+  return /^[0-9a-fA-F]{64}$/.test(id) || fromBase64(id)?.length === KEY_BYTES;
+}
+
+/** Throws `malformed_key` for an id that is not valid or that looks like a key; never echoes it. */
+function checkId(id: string, where: string): void {
+  if (!KEY_ID.test(id)) {
+    throw new VaultError(API, 'malformed_key', `${where} (${id.length} characters) is not 1-64 of A-Z a-z 0-9 . _ -`);
+  }
+  if (looksLikeKey(id)) {
+    throw new VaultError(
+      API,
+      'malformed_key',
+      `${where} (${id.length} characters) has the form of a ${KEY_BYTES}-byte key: entries are id:key (were the id and the key swapped?)`,
+    );
+  }
+}
+
+/** What a rejected key decoded to, for the message: a length or a hint, never the text. */
+function gotWhat(value: string | Secret, bytes: Uint8Array | undefined): string {
+  const text = typeof value === 'string' ? value : value.reveal();
+  if (/^[0-9a-fA-F]{64}$/.test(text.trim())) return '64 hex digits: give the same bytes in base64';
+  return bytes ? `${bytes.length} bytes` : 'text that is not base64';
 }
 
 /** Parses the text form: JSON, or `id:base64` entries with the first primary. */
@@ -173,18 +232,23 @@ function parseKeyringText(text: string): unknown {
       throw new VaultError(API, 'invalid_argument', 'keyring text starts with "{" but is not valid JSON');
     }
   }
-  const keys: Record<string, string> = {};
+  // A Map, so an id such as `constructor` or `__proto__` is an id like any other.
+  const keys = new Map<string, string>();
   let primary: string | undefined;
-  for (const entry of trimmed.split(/[\s,]+/)) {
+  for (const [index, entry] of trimmed.split(/[\s,]+/).entries()) {
     const colon = entry.indexOf(':');
     if (colon <= 0) {
-      throw new VaultError(API, 'malformed_key', 'keyring text entries must be id:base64, separated by commas');
+      throw new VaultError(
+        API,
+        'malformed_key',
+        `keyring text entry ${index + 1} is not id:base64 (entries are separated by commas or whitespace)`,
+      );
     }
     const id = entry.slice(0, colon);
-    if (id in keys)
-      throw new VaultError(API, 'malformed_key', `key ${printableId(id)} appears twice in the keyring text`);
-    keys[id] = entry.slice(colon + 1);
+    if (keys.has(id))
+      throw new VaultError(API, 'malformed_key', `${describeId(id, index)} appears twice in the keyring text`);
+    keys.set(id, entry.slice(colon + 1));
     primary ??= id;
   }
-  return { primary, keys };
+  return { primary, keys: Object.fromEntries(keys) };
 }

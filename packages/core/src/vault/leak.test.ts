@@ -1,11 +1,11 @@
-import { createDecipheriv } from 'node:crypto';
+import { createDecipheriv, randomBytes } from 'node:crypto';
 import { format, inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createPGlite } from '../stores/pglite';
 import { vaultCrypto } from './crypto-node';
 import { parseEnvelope } from './envelope';
-import { isVaultError } from './errors';
-import { keyring } from './keyring';
+import { isVaultError, type VaultError } from './errors';
+import { type KeyringConfig, keyring } from './keyring';
 import { memoryVaultStore } from './memory-store';
 import { secret } from './secret';
 import { sqlVaultStore } from './sql-store';
@@ -144,5 +144,96 @@ describe('no key material or plaintext in logs, errors or JSON', () => {
     expect(text).not.toContain(k1.slice(0, 30));
     for (const plain of plaintexts) for (const needle of forms(plain)) expect(text).not.toContain(needle);
     for (const key of dataKeys) for (const needle of forms(key)) expect(text).not.toContain(needle);
+  });
+
+  it('a misconfigured keyring (swapped id and key, a key as id, hex, base64url, JSON, wrong lengths) never shows key material', () => {
+    const raw = [32, 32, 16, 31, 33].map((n) => randomBytes(n));
+    const [a, b, short, under, over] = raw as [Buffer, Buffer, Buffer, Buffer, Buffer];
+    const b64 = (key: Buffer) => key.toString('base64');
+    const url = (key: Buffer) => key.toString('base64url');
+    const hex = (key: Buffer) => key.toString('hex');
+    const configs: [string, unknown][] = [
+      ['text, id and key swapped (base64url)', `${url(a)}:k1`],
+      ['text, id and key swapped (hex)', `${hex(a)}:k1`],
+      ['text, id and key swapped (standard base64)', `${b64(a)}:k1`],
+      ['text, the second entry swapped', `k1:${b64(b)},${url(a)}:k2`],
+      ['text, a key as id of another key', `${url(a)}:${b64(b)}`],
+      ['text, a hex key as id of another key', `${hex(a)}:${url(b)}`],
+      ['text, a key without an id', `${url(a)}`],
+      ['text, a key given twice under a key as id', `${url(a)}:${b64(b)},${url(a)}:${b64(b)}`],
+      ['text, a 16-byte key swapped (base64url)', `${url(short)}:k1`],
+      ['text, a 16-byte key swapped (hex)', `${hex(short)}:k1`],
+      ['text, a 31-byte key swapped', `${url(under)}:k1`],
+      ['text, a 33-byte key swapped', `${url(over)}:k1`],
+      ['text, a key cut to 24 characters as id', `${url(a).slice(0, 24)}:k1`],
+      ['object, id and key swapped', { primary: 'k1', keys: { [url(a)]: 'k1' } }],
+      ['object, id and key swapped, as a Secret', { primary: 'k1', keys: { [hex(a)]: secret('k1') } }],
+      ['object, a key as id and as primary', { primary: url(a), keys: { [url(a)]: b64(b) } }],
+      ['object, a key as primary', { primary: hex(a), keys: { k1: b64(b) } }],
+      ['object, a key as retired id', { primary: 'k1', keys: { k1: b64(b) }, retired: [url(a)] }],
+      ['object, a key as id of the wrong type', { primary: 'k1', keys: { [url(a)]: 42 } }],
+      ['object, a hex key as material', { primary: 'k1', keys: { k1: hex(a) } }],
+      ['object, wrong lengths', { primary: 'k1', keys: { k1: b64(under), k2: url(over) } }],
+      ['JSON, id and key swapped (hex)', JSON.stringify({ primary: 'k1', keys: { [hex(a)]: 'k1' } })],
+      ['JSON, a key as primary and id', JSON.stringify({ primary: url(a), keys: { [url(a)]: url(b) } })],
+      ['JSON, a 16-byte key as id', JSON.stringify({ primary: 'k1', keys: { [url(short)]: b64(b) } })],
+      ['JSON, broken after a key', `{"primary":"k1","keys":{"k1":"${b64(a)}"`],
+      ['JSON, a key as a retired id', JSON.stringify({ primary: 'k1', keys: { k1: b64(b) }, retired: [hex(a)] })],
+    ];
+    // Every 8-character piece of every text form of the material: a fragment is a leak too.
+    const pieces = new Set<string>();
+    for (const key of raw) {
+      for (const form of forms(key)) for (let i = 0; i + 8 <= form.length; i++) pieces.add(form.slice(i, i + 8));
+    }
+    for (const [label, config] of configs) {
+      let error: VaultError | undefined;
+      try {
+        keyring(config as KeyringConfig);
+      } catch (thrown) {
+        if (!isVaultError(thrown)) throw thrown;
+        error = thrown;
+      }
+      if (!error) throw new Error(`${label}: the keyring was accepted`);
+      console.error(error);
+      const fields = Object.getOwnPropertyNames(error).map((name) =>
+        String((error as unknown as Record<string, unknown>)[name]),
+      );
+      const text = [
+        error.message,
+        error.stack,
+        String(error),
+        JSON.stringify(error),
+        inspect(error, { depth: 10, showHidden: true }),
+        format('%o', error),
+        ...fields,
+        captured.join('\n'),
+      ].join('\n');
+      for (const piece of pieces) {
+        if (text.includes(piece))
+          throw new Error(`${label}: the error shows key material (${error.code}: ${error.message})`);
+      }
+      expect(error.message, label).toMatch(/^\[@ballast\/core\] \[keyring\] /);
+    }
+    expect(captured.length).toBe(configs.length);
+  });
+
+  it('a swapped id and key is refused with a hint, by position and length', () => {
+    const key = randomBytes(32);
+    for (const text of [`${key.toString('base64url')}:k1`, `${key.toString('hex')}:k1`]) {
+      let message = '';
+      try {
+        keyring(text);
+      } catch (error) {
+        if (!isVaultError(error)) throw error;
+        expect(error.code).toBe('malformed_key');
+        expect(error.keyId).toBeUndefined();
+        message = error.message;
+      }
+      expect(message).toContain('position 1');
+      expect(message).toContain(`${text.indexOf(':')} characters`);
+      expect(message).toContain('swapped');
+    }
+    // A short, valid id is still named.
+    expect(() => keyring({ primary: 'k1', keys: { k1: 'k2' } })).toThrow(/key k1 \(|key k1 is not/);
   });
 });
