@@ -1,7 +1,15 @@
+import { isRateLimitError, isResilienceError, rateLimiter } from '@ballast/core/resilience';
 import { secret } from '@ballast/core/vault';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type StripeClientOptions, stripeClient } from './client';
-import { isStripeError, isStripeUsageError, type StripeError } from './errors';
+import {
+  isStripeError,
+  isStripeUsageError,
+  StripeCircuitOpenError,
+  StripeConnectionError,
+  type StripeError,
+  StripeLimiterError,
+} from './errors';
 import { createFakeStripe, type FakeStripe } from './testing/index';
 
 const VERSION = '2026-10-28.endive';
@@ -320,5 +328,87 @@ describe('stripeClient options', () => {
     await expect(client.post('/v1/customers', {}, { idempotencyKey: 'k'.repeat(256) })).rejects.toMatchObject({
       code: 'invalid_params',
     });
+  });
+});
+
+describe('stripeClient refusals are not connection errors', () => {
+  it('an open breaker rejects with StripeCircuitOpenError and sends nothing', async () => {
+    const { client, fake } = setup({ attempts: 1, breaker: { failureThreshold: 2, cooldownMs: 60_000 } });
+    fake.fail({ kind: 'status', status: 500 }, { times: 2 });
+    for (let i = 0; i < 2; i++) expect((await rejection(client.get('/v1/customers'))).name).toBe('StripeAPIError');
+    const sent = fake.requests.length;
+    const error = await rejection(client.get('/v1/customers'));
+    expect(error).toBeInstanceOf(StripeCircuitOpenError);
+    expect(error).not.toBeInstanceOf(StripeConnectionError);
+    expect(error.code).toBe('circuit_open');
+    expect(error.waitMs).toBeGreaterThan(0);
+    expect(isResilienceError(error.cause) && error.cause.code).toBe('circuit_open');
+    expect(error.message).toMatch(/^\[@ballast\/stripe\] \[stripeClient\] GET \/v1\/customers was not sent/);
+    expect(fake.requests.length).toBe(sent);
+  });
+
+  it('a limiter refusal rejects with StripeLimiterError and sends nothing', async () => {
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const limiter = rateLimiter({ concurrency: 1, maxQueued: 1 });
+    const fake = createFakeStripe({ rateLimit: false });
+    const { client } = setup({ limiter, attempts: 1 }, fake);
+    // One call runs (its fetch is held), one waits; the third finds the queue full.
+    const slow = stripeClient({
+      apiKey: 'sk_test_client1',
+      apiVersion: VERSION,
+      limiter,
+      breaker: false,
+      attempts: 1,
+      fetch: async (input, init) => {
+        await held;
+        return fake.fetch(input, init);
+      },
+    });
+    const running = slow.get('/v1/customers');
+    const queued = client.get('/v1/customers');
+    const error = await rejection(client.get('/v1/customers'));
+    expect(error).toBeInstanceOf(StripeLimiterError);
+    expect(error).not.toBeInstanceOf(StripeConnectionError);
+    expect(error.code).toBe('limiter_refused');
+    expect(isRateLimitError(error.cause) && error.cause.code).toBe('queue_full');
+    release();
+    await Promise.all([running, queued]);
+    expect(fake.requests.length).toBe(2);
+  });
+
+  it('an abort rejects with the signal reason: in flight, while queued in the limiter, and before the call', async () => {
+    const limiter = rateLimiter({ concurrency: 1 });
+    const client = stripeClient({
+      apiKey: 'sk_test_client1',
+      apiVersion: VERSION,
+      limiter,
+      breaker: false,
+      attempts: 3,
+      baseDelayMs: 0,
+      maxDelayMs: 0,
+      // Never answers until aborted, like a stalled connection.
+      fetch: (input, init) =>
+        new Promise<Response>((_resolve, reject) => {
+          const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+          signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+        }),
+    });
+    const inFlight = new AbortController();
+    const queued = new AbortController();
+    const first = client.get('/v1/customers', {}, { signal: inFlight.signal });
+    const second = client.get('/v1/customers', {}, { signal: queued.signal });
+    const reason = new Error('the user left');
+    queued.abort(reason);
+    inFlight.abort(reason);
+    await expect(second).rejects.toBe(reason);
+    await expect(first).rejects.toBe(reason);
+    const early = new AbortController();
+    early.abort();
+    const error = await client.get('/v1/customers', {}, { signal: early.signal }).catch((e: unknown) => e);
+    expect(isStripeError(error)).toBe(false);
+    expect((error as Error).name).toBe('AbortError');
   });
 });

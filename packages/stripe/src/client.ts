@@ -2,6 +2,7 @@ import {
   type CircuitBreakerOptions,
   type CircuitBreakers,
   type FetchLike,
+  isRateLimitError,
   isResilienceError,
   type RateLimiter,
   type ResilienceEventHandler,
@@ -10,7 +11,14 @@ import {
   rateLimiter,
   resilientFetch,
 } from '@ballast/core/resilience';
-import { StripeConnectionError, StripeUsageError, stripeErrorFromResponse } from './errors';
+import {
+  StripeCircuitOpenError,
+  StripeConnectionError,
+  type StripeError,
+  StripeLimiterError,
+  StripeUsageError,
+  stripeErrorFromResponse,
+} from './errors';
 import { encodeStripeParams, type StripeParams } from './form';
 import { type StripeMode, stripeMode, stripeRateLimit } from './limits';
 import { stripeShouldRetry } from './retry';
@@ -297,15 +305,7 @@ export function stripeClient(options: StripeClientOptions): StripeClient {
         ...(call.signal ? { signal: call.signal } : {}),
       });
     } catch (error) {
-      // A layer that gave up on an HTTP answer (retry budget, deadline) hands it back: report Stripe's error.
-      if (isResilienceError(error) && error.response) {
-        const last = error.response;
-        const failure = stripeErrorFromResponse(last.status, await readJson(last), last.headers);
-        throw Object.assign(failure, { cause: error });
-      }
-      throw new StripeConnectionError('connection', `${method} ${path} got no answer from Stripe: ${describe(error)}`, {
-        cause: error,
-      });
+      throw await failureOf(error, `${method} ${path}`, call.signal);
     }
     const text = await response.text();
     let json: unknown;
@@ -383,6 +383,45 @@ export function stripeClient(options: StripeClientOptions): StripeClient {
     pages,
     list,
   };
+}
+
+/**
+ * What a call that got no usable response rejects with. Only a failure to
+ * reach Stripe is a `StripeConnectionError`: a caller's abort rejects with its
+ * reason (as `fetch` does), and a breaker or limiter refusal, which sent
+ * nothing and is refused again if retried at once, gets its own class.
+ */
+async function failureOf(error: unknown, call: string, signal: AbortSignal | undefined): Promise<unknown> {
+  if (signal?.aborted) return signal.reason;
+  if (isResilienceError(error)) {
+    // A layer that gave up on an HTTP answer (retry budget, deadline) hands it back: report Stripe's error.
+    if (error.response) {
+      const last = error.response;
+      const failure: StripeError = stripeErrorFromResponse(last.status, await readJson(last), last.headers);
+      return Object.assign(failure, { cause: error });
+    }
+    if (error.code === 'circuit_open') {
+      return new StripeCircuitOpenError(
+        'circuit_open',
+        `${call} was not sent: the circuit breaker for Stripe is open${waitText(error.waitMs)}`,
+        { cause: error, waitMs: error.waitMs },
+      );
+    }
+  }
+  if (isRateLimitError(error)) {
+    return new StripeLimiterError(
+      'limiter_refused',
+      `${call} was not sent: the rate limiter refused it (${error.code})${waitText(error.waitMs)}`,
+      { cause: error, waitMs: error.waitMs },
+    );
+  }
+  return new StripeConnectionError('connection', `${call} got no answer from Stripe: ${describe(error)}`, {
+    cause: error,
+  });
+}
+
+function waitText(waitMs: number | undefined): string {
+  return waitMs === undefined ? '' : `; retry in ${Math.ceil(waitMs)} ms`;
 }
 
 async function readJson(response: Response): Promise<unknown> {

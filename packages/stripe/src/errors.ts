@@ -9,8 +9,12 @@ import { BallastError, errorGuard, isBallastError } from '@ballast/core/errors';
  * - `idempotency`: the Idempotency-Key was reused with other parameters, or collided with a request in flight.
  * - `rate_limited`: Stripe's rate limiter or a lock timeout answered 429.
  * - `api_error`: Stripe failed on its side (5xx, or `type: api_error`).
- * - `connection`: no answer at all (network error, timeout, aborted).
+ * - `connection`: no answer at all (a network error, or an attempt that timed out).
  * - `invalid_response`: an answer that is not Stripe's JSON.
+ * - `circuit_open`: Ballast's circuit breaker for Stripe is open, so nothing was sent; `waitMs` says when it lets a probe through.
+ * - `limiter_refused`: Ballast's rate limiter refused the call (queue full, wait too long, closed, store down) before anything was sent.
+ *
+ * A call whose signal aborts rejects with the signal's reason, as `fetch` does, not with a `StripeError`.
  */
 export type StripeApiErrorCode =
   | 'card_error'
@@ -21,7 +25,9 @@ export type StripeApiErrorCode =
   | 'rate_limited'
   | 'api_error'
   | 'connection'
-  | 'invalid_response';
+  | 'invalid_response'
+  | 'circuit_open'
+  | 'limiter_refused';
 
 /** Stripe's error object, as found under `error` in an error response. */
 export interface StripeErrorBody {
@@ -52,8 +58,10 @@ export interface StripeErrorContext {
   body?: StripeErrorBody | undefined;
   /** The value of `Stripe-Should-Retry`, when Stripe sent it. */
   shouldRetry?: boolean | undefined;
-  /** The underlying error (a network failure, a JSON parse error). */
+  /** The underlying error (a network failure, a JSON parse error, a breaker or limiter refusal). */
   cause?: unknown;
+  /** For `circuit_open` and `limiter_refused`: how long the refusing layer said to wait, in milliseconds, when it said. */
+  waitMs?: number | undefined;
 }
 
 /**
@@ -81,6 +89,8 @@ export class StripeError extends BallastError<StripeApiErrorCode> {
   readonly shouldRetry: boolean | undefined;
   /** Stripe's whole error object. */
   readonly body: StripeErrorBody | undefined;
+  /** For `circuit_open` and `limiter_refused`: the wait the refusing layer named, in milliseconds. */
+  readonly waitMs: number | undefined;
 
   constructor(code: StripeApiErrorCode, message: string, context: StripeErrorContext = {}) {
     super('@ballast/stripe] [stripeClient', code, message, { cause: context.cause });
@@ -93,6 +103,7 @@ export class StripeError extends BallastError<StripeApiErrorCode> {
     this.declineCode = context.body?.decline_code;
     this.docUrl = context.body?.doc_url;
     this.shouldRetry = context.shouldRetry;
+    this.waitMs = context.waitMs;
   }
 }
 
@@ -128,6 +139,21 @@ export class StripeAPIError extends StripeError {
 export class StripeConnectionError extends StripeError {
   override readonly name = 'StripeConnectionError';
 }
+/**
+ * Ballast's circuit breaker for Stripe is open: the request was not sent.
+ * Not a connection error: retrying at once is refused again; wait `waitMs`.
+ */
+export class StripeCircuitOpenError extends StripeError {
+  override readonly name = 'StripeCircuitOpenError';
+}
+/**
+ * Ballast's rate limiter refused the request before it was sent (its queue is
+ * full, the wait would be too long, it was closed, or its Redis store failed;
+ * the limiter's `RateLimitError` is the `cause`). Not a connection error.
+ */
+export class StripeLimiterError extends StripeError {
+  override readonly name = 'StripeLimiterError';
+}
 
 const API_ERROR_NAMES: ReadonlySet<string> = new Set([
   'StripeError',
@@ -139,6 +165,8 @@ const API_ERROR_NAMES: ReadonlySet<string> = new Set([
   'StripeRateLimitError',
   'StripeAPIError',
   'StripeConnectionError',
+  'StripeCircuitOpenError',
+  'StripeLimiterError',
 ]);
 
 /** True for any {@link StripeError} (any subclass), across realms. */
