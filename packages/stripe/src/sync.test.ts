@@ -157,6 +157,11 @@ describe('stripeSync', () => {
       fake.events().find((e) => (e.data as { object: { id: string } }).object.id === customer.id),
     );
     expect(await sync.applyEvent(other)).toBe(false);
+    // A stale snapshot (a late *.created behind the guard) is not written over newer state.
+    await client.post(`/v1/products/${product.id}`, { name: 'Gadget' });
+    await sync.applyEvent(parseStripeEvent(fake.events()[0]));
+    expect(await sync.applyEvent(created, { stale: true })).toBe(false);
+    expect((await sync.tables.products?.get(product.id))?.data.name).toBe('Gadget');
   });
 
   it('rejects bad options', async () => {

@@ -121,9 +121,17 @@ export interface StripeSync {
   /**
    * Applies one event's object to its table (upsert, or soft delete for
    * `*.deleted`): wire it into a webhook handler behind the out-of-order
-   * guard. Resolves false for events of entities this sync does not mirror.
+   * guard and pass the handler's context, so a snapshot older than one
+   * already handled (`context.stale`, as a late `*.created` is) is not
+   * written over newer state. Resolves false when nothing was applied: an
+   * entity this sync does not mirror, or a stale event.
+   *
+   * @example
+   * ```ts
+   * stripeWebhooks({ secret, inbox, on: { '*': (event, context) => sync.applyEvent(event, context) } });
+   * ```
    */
-  applyEvent(event: StripeAnyEvent): Promise<boolean>;
+  applyEvent(event: StripeAnyEvent, context?: { stale?: boolean }): Promise<boolean>;
 }
 
 const API = 'stripeSync';
@@ -246,9 +254,9 @@ export function stripeSync(options: StripeSyncOptions): StripeSync {
       }
       return results;
     },
-    async applyEvent(event) {
+    async applyEvent(event, context) {
       const entity = entityOfEvent(event, entities);
-      if (!entity) return false;
+      if (!entity || context?.stale === true) return false;
       const table = tables[entity] as SyncTable<StripeSyncRecord>;
       const object = event.data.object as StripeSyncRecord;
       if (event.type === SPECS[entity].deleted) await table.markDeleted([object.id]);

@@ -162,6 +162,41 @@ describe('stripeWebhooks', () => {
     expect(stale).toEqual([older.id]);
   });
 
+  it('runs a customer.subscription.created that arrives after its .updated, marked stale; a late update is still skipped', async () => {
+    const seen: Array<[string, string, boolean]> = [];
+    const skipped: string[] = [];
+    const record = (e: { type: string; data: { object: { status: string } } }, context: { stale: boolean }) => {
+      seen.push([e.type, e.data.object.status, context.stale]);
+    };
+    const { webhook, drain } = endpoint(
+      { 'customer.subscription.created': record, 'customer.subscription.updated': record },
+      { onStale: (e) => skipped.push(e.type) },
+    );
+    const subscription = (status: string) => ({
+      id: 'sub_late',
+      object: 'subscription',
+      status,
+      created: 1_700_000_100,
+      customer: 'cus_1',
+      items: { object: 'list', data: [{ id: 'si_1', price: { id: 'price_1' }, quantity: 1 }] },
+    });
+    await webhook(delivery(event('customer.subscription.updated', subscription('active'), { created: 1_700_000_300 })));
+    await drain();
+    await webhook(
+      delivery(event('customer.subscription.created', subscription('incomplete'), { created: 1_700_000_100 })),
+    );
+    await drain();
+    await webhook(
+      delivery(event('customer.subscription.updated', subscription('trialing'), { created: 1_700_000_200 })),
+    );
+    await drain();
+    expect(seen).toEqual([
+      ['customer.subscription.updated', 'active', false],
+      ['customer.subscription.created', 'incomplete', true],
+    ]);
+    expect(skipped).toEqual(['customer.subscription.updated']);
+  });
+
   it('with skipStale false, runs the handler and says the event is stale', async () => {
     const seen: Array<[string, boolean]> = [];
     const { webhook, drain } = endpoint(

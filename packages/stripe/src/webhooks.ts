@@ -24,7 +24,10 @@ import {
 export interface StripeHandlerContext extends InboxHandlerContext {
   /**
    * True when an event about the same object with a later `created` was
-   * already handled. Handlers only see stale events with `skipStale: false`.
+   * already handled, so `data.object` is an older snapshot than one already
+   * seen: a handler that mirrors state must not write it. Handlers see stale
+   * events with `skipStale: false`, and always for creation events
+   * (`*.created`), which are never skipped.
    */
   stale: boolean;
 }
@@ -57,7 +60,8 @@ export interface StripeEventHandlersOptions {
   /**
    * Skip an event older than one already handled for the same `data.object.id`
    * (it is marked processed without running the handler). With `false`, the
-   * handler runs and reads `context.stale`.
+   * handler runs and reads `context.stale`. Creation events (`*.created`) are
+   * never skipped: a late one still runs, with `context.stale` set.
    * @default true
    */
   skipStale?: boolean;
@@ -96,6 +100,15 @@ export interface StripeWebhooksOptions extends StripeEventHandlersOptions {
 
 const API = 'stripeWebhooks';
 
+/**
+ * A creation event announces that its object exists; it happens once, so no
+ * later update makes it redundant, and work keyed on it (provisioning, a
+ * welcome email) must not be lost to the out-of-order guard.
+ */
+function isCreation(event: StripeAnyEvent): boolean {
+  return event.type.endsWith('.created');
+}
+
 function objectIdOf(event: StripeAnyEvent): string | undefined {
   const id = (event.data.object as { id?: unknown }).id;
   return typeof id === 'string' && id.length > 0 ? id : undefined;
@@ -106,8 +119,9 @@ function objectIdOf(event: StripeAnyEvent): string | undefined {
  * (typed for the common types; a payload that does not match fails the
  * attempt with `invalid_event`, so it dead-letters visibly instead of being
  * lost), passed through the out-of-order guard on `data.object.id` +
- * `created`, and handed to its handler or to `'*'`. Use it for workers that
- * run apart from the endpoint.
+ * `created` (a stale update is skipped; a stale creation event still runs,
+ * with `context.stale`), and handed to its handler or to `'*'`. Use it for
+ * workers that run apart from the endpoint.
  *
  * @example
  * ```ts
@@ -141,7 +155,7 @@ export function stripeEventHandlers(on: StripeEventHandlers, options: StripeEven
     if (guard && objectId) {
       stale = !(await guard.apply(objectId, event.created, context.tx ? { tx: context.tx } : {}));
     }
-    if (stale && skipStale) {
+    if (stale && skipStale && !isCreation(event)) {
       options.onStale?.(event);
       return;
     }
