@@ -2,9 +2,14 @@ import { memoryInbox } from '@ballast/core/stores/memory';
 import { secret } from '@ballast/core/vault';
 import Stripe from 'stripe';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StripeAnyEvent } from './events';
+import type { StripeAnyEvent, StripeEvent } from './events';
 import { createFakeStripe, createWebhookSender } from './testing/index';
-import { type StripeEventHandlers, type StripeWebhooksOptions, stripeWebhooks } from './webhooks';
+import {
+  type StripeEventHandler,
+  type StripeEventHandlers,
+  type StripeWebhooksOptions,
+  stripeWebhooks,
+} from './webhooks';
 
 const SECRET = 'whsec_test_webhooks_secret';
 const sdk = new Stripe('sk_test_unused');
@@ -165,7 +170,10 @@ describe('stripeWebhooks', () => {
   it('runs a customer.subscription.created that arrives after its .updated, marked stale; a late update is still skipped', async () => {
     const seen: Array<[string, string, boolean]> = [];
     const skipped: string[] = [];
-    const record = (e: { type: string; data: { object: { status: string } } }, context: { stale: boolean }) => {
+    const record: StripeEventHandler<StripeEvent<'customer.subscription.created' | 'customer.subscription.updated'>> = (
+      e,
+      context,
+    ) => {
       seen.push([e.type, e.data.object.status, context.stale]);
     };
     const { webhook, drain } = endpoint(
