@@ -72,10 +72,23 @@ export interface BaseRateLimiterOptions {
   defaultKey?: string;
   /**
    * How long a 429 that names no wait pauses its key (in every process, for
-   * a limiter shared through Redis), in milliseconds.
+   * a limiter shared through Redis), in milliseconds. A key with a limit
+   * pauses for at least its window (`interval`, or the learned one).
    * @default 1000
    */
   pauseOn429?: number;
+  /**
+   * Count a call against the window from its start until `interval` after it
+   * settles, instead of `interval` after it starts. The provider counts a
+   * request when it arrives, some time after the grant (connection set-up, a
+   * busy event loop, the network); holding the slot until the call settles
+   * keeps every window the provider can see under `limit`, at the cost of a
+   * throughput of `limit` per `interval` plus the call's duration (and, for
+   * `redisRateLimiter`, one more Redis command per call). A call that never
+   * settles holds its units (give calls a timeout; `resilientFetch` does).
+   * @default true
+   */
+  holdUntilSettled?: boolean;
   /**
    * The longest pause a response can impose, in milliseconds: a guard against
    * a provider header read wrongly.

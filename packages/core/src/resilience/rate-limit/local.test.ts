@@ -44,6 +44,38 @@ describe('rateLimiter: interval budget', () => {
     expect(starts).toEqual([0, 600, 1000, 1600]);
   });
 
+  it('holds a slot until the call settles: its window starts when the answer is back, not at the grant', async () => {
+    // the provider counts a request when it arrives, somewhere between grant and answer
+    const limiter = rateLimiter({ limit: 2, interval: 1000 });
+    const t0 = Date.now();
+    const starts: number[] = [];
+    const slow = () => {
+      starts.push(Date.now() - t0);
+      return new Promise((resolve) => setTimeout(resolve, 300));
+    };
+    const calls = [limiter.schedule(slow), limiter.schedule(slow), limiter.schedule(slow)];
+    await vi.advanceTimersByTimeAsync(200);
+    expect(limiter.stats()).toMatchObject({ running: 2, queued: 1, used: 2 });
+    await vi.advanceTimersByTimeAsync(1500);
+    await Promise.all(calls);
+    // settled at 300, so the slot frees at 1300 (counting from the grant would say 1000)
+    expect(starts).toEqual([0, 0, 1300]);
+  });
+
+  it('with holdUntilSettled: false, a grant counts for `interval` from the grant', async () => {
+    const limiter = rateLimiter({ limit: 1, interval: 1000, holdUntilSettled: false });
+    const t0 = Date.now();
+    const starts: number[] = [];
+    const slow = () => {
+      starts.push(Date.now() - t0);
+      return new Promise((resolve) => setTimeout(resolve, 300));
+    };
+    const calls = [limiter.schedule(slow), limiter.schedule(slow)];
+    await vi.advanceTimersByTimeAsync(1500);
+    await Promise.all(calls);
+    expect(starts).toEqual([0, 1000]);
+  });
+
   it('never touches a timer while calls stay under the limit', async () => {
     const limiter = rateLimiter({ limit: 100, interval: 1000, concurrency: 10 });
     for (let i = 0; i < 50; i++) await limiter.schedule(async () => i);
@@ -315,6 +347,23 @@ describe('rateLimiter: adaptive pauses', () => {
     await expect(waited).resolves.toBe(3000);
   });
 
+  it('a 429 that names no wait pauses a key with a limit for its whole window; nothing starts before', async () => {
+    const limiter = rateLimiter({ limit: 20, interval: 2000 });
+    const learned = adaptiveRateLimiter({ providerWindow: 2000 });
+    learned.observe(new Response(null, { headers: { 'x-ratelimit-limit': '20', 'x-ratelimit-remaining': '19' } }));
+    const t0 = Date.now();
+    for (const l of [limiter, learned]) l.observe(new Response(null, { status: 429 }));
+    expect(limiter.stats()?.pausedUntil).toBe(t0 + 2000);
+    expect(learned.stats()?.pausedUntil).toBe(t0 + 2000);
+    const starts: number[] = [];
+    const calls = [limiter, learned].map((l) => l.schedule(async () => starts.push(Date.now() - t0)));
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(starts).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    await Promise.all(calls);
+    expect(starts).toEqual([2000, 2000]);
+  });
+
   it('keeps the longer of two pauses and caps a pause at `maxPause`', async () => {
     const limiter = rateLimiter({ maxPause: 10_000 });
     const now = Date.now();
@@ -376,14 +425,17 @@ describe('rateLimiter: adaptive pauses', () => {
     const second = limiter.schedule(slow); // at 950: the provider now counts 0 and 950
     await vi.advanceTimersByTimeAsync(100);
     await second;
-    // at 1050 the answer to the call of 950 says 0 left, but the grant of 0 has left the window since
+    // at 1050 the answer to the call of 950 says 0 left: both are ours (the first holds its
+    // slot until 100 + 1000), so nothing is booked and the next call starts when the first frees
     limiter.observe(
       new Response(null, {
         headers: { 'x-ratelimit-limit': '2', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '1' },
       }),
     );
-    expect(limiter.stats()).toMatchObject({ used: 1, pausedUntil: 0 });
-    await expect(limiter.schedule(async () => Date.now() - t0)).resolves.toBe(1050);
+    expect(limiter.stats()).toMatchObject({ used: 2, pausedUntil: 0 });
+    const third = limiter.schedule(async () => Date.now() - t0);
+    await vi.advanceTimersByTimeAsync(100);
+    await expect(third).resolves.toBe(1100);
   });
 
   it('adaptive: takes the window from RateLimit-Policy', async () => {

@@ -123,9 +123,14 @@ interface KeyState {
   readonly key: string;
   limit: number;
   interval: number;
-  /** Present while the key has a finite limit. */
+  /** Present while the key has a finite limit. Holds settled calls (or, without `holdUntilSettled`, grants). */
   log: GrantLog | undefined;
   running: number;
+  /**
+   * Weight of the running calls whose window has not started (`holdUntilSettled`):
+   * they count against the budget until they settle, then for `interval` more.
+   */
+  inFlight: number;
   readonly queue: WaiterHeap<Waiter>;
   timer: ReturnType<typeof setTimeout> | undefined;
   timerAt: number;
@@ -158,6 +163,7 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
   const config = normalize(options);
   const { concurrency, maxQueued, defaultKey } = config;
   const emit = emitter(config.onEvent);
+  const hold = config.holdUntilSettled;
   const keys = new Map<string, KeyState>();
   const call: CallOptions = { key: defaultKey, weight: 1, priority: 0, signal: undefined };
   let seq = 0;
@@ -171,6 +177,7 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
       interval: config.interval,
       log: Number.isFinite(config.limit) ? new GrantLog(Math.min(1024, config.limit)) : undefined,
       running: 0,
+      inFlight: 0,
       queue: new WaiterHeap<Waiter>(),
       timer: undefined,
       timerAt: 0,
@@ -179,11 +186,11 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
       latency: 0,
       lastGrant: Number.NEGATIVE_INFINITY,
       onSettled: <T>(value: T): T => {
-        release(state);
+        release(state, 1);
         return value;
       },
       onFailed: (error: unknown): never => {
-        release(state);
+        release(state, 1);
         throw error;
       },
     };
@@ -212,8 +219,19 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
     return state;
   }
 
-  function release(state: KeyState): void {
+  /**
+   * A call of `weight` settled: its slot frees, and (`holdUntilSettled`) its
+   * window starts now. The provider counted it when it arrived, at some
+   * point between the grant and now, so counting from now never lets a
+   * window the provider sees hold more than `limit`.
+   */
+  function release(state: KeyState, weight: number): void {
     state.running--;
+    if (hold) {
+      state.inFlight = state.running === 0 ? 0 : state.inFlight - weight;
+      const log = state.log;
+      if (log !== undefined) log.add(Math.max(Date.now(), log.last()), weight);
+    }
     if (state.queue.size > 0) drain(state);
   }
 
@@ -227,34 +245,44 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
   ): Promise<T> {
     state.running++;
     state.lastGrant = now;
-    state.log?.add(Math.max(now, state.log.last()), weight);
+    if (hold) state.inFlight += weight;
+    else state.log?.add(Math.max(now, state.log.last()), weight);
     let result: Promise<T>;
     try {
       result = fn(signal);
     } catch (error) {
-      release(state);
+      release(state, weight);
       return Promise.reject(error);
     }
-    if (!config.adaptive) return Promise.resolve(result).then(state.onSettled, state.onFailed);
-    // adaptive keys time their calls (one closure per call, on HTTP-scale work only)
+    if (!config.adaptive && weight === 1) return Promise.resolve(result).then(state.onSettled, state.onFailed);
+    // other weights, and adaptive keys (which time their calls): one closure per call
     return Promise.resolve(result).then(
-      (value) => state.onSettled(timed(state, now, value)),
-      (error: unknown) => state.onFailed(timed(state, now, error)),
+      (value) => {
+        settled(state, weight, now);
+        return value;
+      },
+      (error: unknown) => {
+        settled(state, weight, now);
+        throw error;
+      },
     );
   }
 
-  function timed<V>(state: KeyState, startedAt: number, value: V): V {
-    state.latency = Math.max(Date.now() - startedAt, state.latency * 0.9);
-    return value;
+  function settled(state: KeyState, weight: number, startedAt: number): void {
+    if (config.adaptive) state.latency = Math.max(Date.now() - startedAt, state.latency * 0.9);
+    release(state, weight);
   }
 
-  /** When `weight` more may start, or a time ≤ now for "now". Prunes the log. */
+  /**
+   * When `weight` more may start, or a time ≤ now for "now", or Infinity when
+   * running calls must settle first (their release drains the queue). Prunes the log.
+   */
   function readyAt(state: KeyState, weight: number, now: number): number {
     let at = state.pausedUntil;
     const log = state.log;
     if (log !== undefined) {
       log.prune(now, state.interval);
-      const budgetAt = log.availableAt(weight, state.limit, state.interval);
+      const budgetAt = log.availableAt(weight + state.inFlight, state.limit, state.interval);
       if (budgetAt > at) at = budgetAt;
     }
     return at;
@@ -297,7 +325,8 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
       const now = Date.now();
       const at = readyAt(state, head.weight, now);
       if (at > now) {
-        arm(state, at, now);
+        // Infinity: the budget frees only once running calls settle, and their release drains
+        if (at !== Number.POSITIVE_INFINITY) arm(state, at, now);
         return;
       }
       takeWaiter(queue, head);
@@ -324,11 +353,17 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
       maxQueued,
       { fn, weight, priority, seq: seq++, signal },
       () => {
-        if (emit !== undefined) emitThrottle(emit, key, 'queued', readyAt(state, weight, now) - now);
+        if (emit !== undefined) emitThrottle(emit, key, 'queued', expectedWait(state, weight, now));
         drain(state);
       },
       () => drain(state),
     );
+  }
+
+  /** The wait a queued call expects: when running calls must settle first, at least one window. */
+  function expectedWait(state: KeyState, weight: number, now: number): number {
+    const at = readyAt(state, weight, now);
+    return at === Number.POSITIVE_INFINITY ? Math.max(state.pausedUntil - now, state.interval) : at - now;
   }
 
   function pauseUntil(state: KeyState, until: number, now: number): void {
@@ -362,10 +397,12 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
     log.prune(now, window);
     // the provider counted more than this process knows of (other processes,
     // calls made before the limit was learned): book the difference so the
-    // local view never promises more than the provider has left
+    // local view never promises more than the provider has left. Running calls
+    // count as ours: the provider may have counted them already, and if it has
+    // not, they are on their way (never booked twice, at worst not booked)
     const remaining = signal.remaining;
     if (remaining !== undefined) {
-      const unknown = limit - log.usedSince(now - window - staleness) - remaining;
+      const unknown = limit - log.usedSince(now - window - staleness) - state.inFlight - remaining;
       if (unknown > 0) {
         const expiresIn = signal.resetMs !== undefined ? Math.min(signal.resetMs, window) : window;
         log.add(Math.max(log.last(), now + expiresIn - window), unknown);
@@ -386,7 +423,9 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
     // millisecond; a whole-second reset header would only round the pause up
     const synced = config.adaptive && learn(state, signal, now);
     if (response.status === 429 || !synced) {
-      const ms = pauseAsked(response.status, signal, config.pauseOn429);
+      // a 429 that names no wait: a key with a window stays quiet for all of it
+      const bare = Number.isFinite(state.limit) ? Math.max(config.pauseOn429, state.interval) : config.pauseOn429;
+      const ms = pauseAsked(response.status, signal, bare);
       if (ms !== undefined) pauseUntil(state, now + ms, now);
     }
     if (state.queue.size > 0) drain(state);
@@ -407,7 +446,7 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
       return {
         running: state.running,
         queued: state.queue.size,
-        used: state.log?.used ?? 0,
+        used: (state.log?.used ?? 0) + state.inFlight,
         limit: state.limit,
         interval: state.interval,
         pausedUntil: state.pausedUntil > Date.now() ? state.pausedUntil : 0,

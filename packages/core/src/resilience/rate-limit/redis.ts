@@ -8,7 +8,6 @@ import {
   type CallOptions,
   checkPause,
   nonEmptyString,
-  optionalBoolean,
   optionsObject,
   positiveInteger,
   positiveNumber,
@@ -48,17 +47,6 @@ export interface RedisRateLimiterOptions extends BaseRateLimiterOptions {
    * @default 'ballast:ratelimit:'
    */
   keyPrefix?: string;
-  /**
-   * Count a call against the window from its start until `interval` after it
-   * settles, instead of `interval` after it starts. The provider counts
-   * requests when they arrive, which is some time after the grant (connection
-   * set-up, a busy event loop); holding the slot until the call settles keeps
-   * every window the provider can see under `limit`, at the cost of one more
-   * Redis command per call and a throughput of `limit` per `interval` plus
-   * the call's duration.
-   * @default true
-   */
-  holdUntilSettled?: boolean;
   /**
    * With `holdUntilSettled`, the longest a call holds its slot before it is
    * counted as settled anyway (a process that died mid-call frees its slots
@@ -171,7 +159,6 @@ const DEFAULTS = {
   ...SHARED_DEFAULTS,
   maxWait: 30_000,
   keyPrefix: 'ballast:ratelimit:',
-  holdUntilSettled: true,
   maxHold: 60_000,
 } as const;
 
@@ -181,7 +168,6 @@ interface Normalized extends SharedLimiterConfig {
   interval: number;
   maxWait: number;
   keyPrefix: string;
-  holdUntilSettled: boolean;
   maxHold: number;
 }
 
@@ -205,7 +191,6 @@ function normalize(options: unknown): Normalized {
     interval: positiveInteger(API, 'interval', o.interval ?? DEFAULTS.interval, false),
     maxWait: positiveNumber(API, 'maxWait', o.maxWait ?? DEFAULTS.maxWait, true),
     keyPrefix: nonEmptyString(API, 'keyPrefix', o.keyPrefix ?? DEFAULTS.keyPrefix),
-    holdUntilSettled: optionalBoolean(API, 'holdUntilSettled', o.holdUntilSettled, DEFAULTS.holdUntilSettled),
     maxHold: positiveInteger(API, 'maxHold', o.maxHold ?? DEFAULTS.maxHold, false),
   };
 }
@@ -251,6 +236,8 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
   const call: CallOptions = { key: defaultKey, weight: 1, priority: 0, signal: undefined };
   const token = hex(crypto.getRandomValues(new Uint8Array(6)));
   const holdMs = config.holdUntilSettled ? config.maxHold : 0;
+  // a 429 that names no wait keeps the key quiet for at least its window
+  const bare429Pause = Math.max(config.pauseOn429, interval);
   let counter = 0;
   let seq = 0;
   let closed = false;
@@ -449,7 +436,7 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
       if (closed || !isResponseLike(response)) return;
       // only a 429 or a spent budget pauses: skip reading the headers of other responses
       if (response.status !== 429 && !mayReportSpentBudget(response.headers)) return;
-      const ms = pauseAsked(response.status, readRateLimitHeaders(response.headers), config.pauseOn429);
+      const ms = pauseAsked(response.status, readRateLimitHeaders(response.headers), bare429Pause);
       // observe cannot fail the call it observes: a Redis error here only loses the pause
       if (ms !== undefined && ms > 0) pause(key, ms).catch(() => undefined);
     },

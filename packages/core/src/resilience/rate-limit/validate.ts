@@ -87,6 +87,7 @@ export const SHARED_DEFAULTS = {
   defaultKey: 'default',
   pauseOn429: 1000,
   maxPause: 300_000,
+  holdUntilSettled: true,
 } as const;
 
 /** The options both limiters take, checked, with defaults applied (`interval` is each limiter's own: see its rules). */
@@ -96,6 +97,7 @@ export interface SharedLimiterConfig {
   defaultKey: string;
   pauseOn429: number;
   maxPause: number;
+  holdUntilSettled: boolean;
   onEvent: ResilienceEventHandler | undefined;
 }
 
@@ -107,6 +109,7 @@ export function sharedLimiterOptions(api: string, o: Record<string, unknown>): S
     defaultKey: nonEmptyString(api, 'defaultKey', o.defaultKey ?? SHARED_DEFAULTS.defaultKey),
     pauseOn429: positiveNumber(api, 'pauseOn429', o.pauseOn429 ?? SHARED_DEFAULTS.pauseOn429, false),
     maxPause: positiveNumber(api, 'maxPause', o.maxPause ?? SHARED_DEFAULTS.maxPause, false),
+    holdUntilSettled: optionalBoolean(api, 'holdUntilSettled', o.holdUntilSettled, SHARED_DEFAULTS.holdUntilSettled),
     onEvent: optionalFunction<ResilienceEventHandler>(api, 'onEvent', o.onEvent),
   };
 }
