@@ -15,7 +15,7 @@ export type { Keyring, KeyringConfig } from './keyring';
 export { isKeyring, keyring } from './keyring';
 export type { MemoryVaultStoreOptions } from './memory-store';
 export { memoryVaultStore } from './memory-store';
-export type { KeyStatus, RotateOptions, RotationFailure, RotationProgress } from './rotation';
+export type { KeyExposure, KeyStatus, RotateOptions, RotationFailure, RotationProgress } from './rotation';
 export { isSecret, REDACTED, revealSecret, Secret, secret } from './secret';
 export type { SqlVaultStoreOptions } from './sql-store';
 export { sqlVaultStore } from './sql-store';

@@ -62,12 +62,45 @@ export interface RotationProgress {
   failures: RotationFailure[];
 }
 
-/** Which keys stored data still needs: tells when a master key can be retired. */
+/**
+ * What a compromise of one master key exposes, to whoever also holds a copy
+ * of the store (now or from before a re-wrap).
+ */
+export interface KeyExposure {
+  /**
+   * Data keys whose material this master key has protected: those created
+   * under it and those it wraps now. Re-wrapping a data key under another
+   * master key does not change its material, so a data key stays exposed
+   * until no secret uses it.
+   */
+  dataKeys: number;
+  /** Tenants with at least one secret on such a data key. */
+  tenants: number;
+  /**
+   * Secrets encrypted with such a data key. After a compromise, this is the
+   * number that must reach 0: make a new primary and run
+   * `rotate({ reencrypt: true })`, which gives those tenants new data keys
+   * created under it and re-encrypts their secrets.
+   */
+  secrets: number;
+}
+
+/** Which keys stored data still needs, and what each master key exposes. */
 export interface KeyStatus {
   /** The primary master key id. */
   primary: string;
-  /** Data keys per id of the master key that wraps them. */
+  /**
+   * Data keys per id of the master key that wraps them now: a master key
+   * absent here is no longer needed to decrypt, and can be retired.
+   */
   dataKeysByMasterKey: Record<string, number>;
+  /**
+   * Per master key id: the data keys created under it or wrapped by it, and
+   * the secrets on them, which a compromise of that key exposes. A re-wrap
+   * (`rotate()` without `reencrypt`) does not reduce it; re-encryption with
+   * new data keys does.
+   */
+  exposure: Record<string, KeyExposure>;
   /** Tenants that have data keys. */
   tenants: number;
   /** Secrets still on an older data key of their tenant. */
@@ -200,21 +233,54 @@ export async function runRotation(
   return progress;
 }
 
-/** Counts which keys the stored data still needs. */
+/** Counts which keys the stored data still needs, and what each master key exposes. */
 export async function keyStatus(store: VaultStore, ring: Keyring): Promise<KeyStatus> {
-  const status: KeyStatus = { primary: ring.primary, dataKeysByMasterKey: {}, tenants: 0, secretsOnOldDataKeys: 0 };
-  const newest = new Map<string, number>();
+  const status: KeyStatus = {
+    primary: ring.primary,
+    // Keyed by master key ids, which may be any valid id (`__proto__` included).
+    dataKeysByMasterKey: Object.create(null) as Record<string, number>,
+    exposure: Object.create(null) as Record<string, KeyExposure>,
+    tenants: 0,
+    secretsOnOldDataKeys: 0,
+  };
+  // Per tenant: the master keys that have protected each generation's material.
+  const tenants = new Map<string, Map<number, ReadonlySet<string>>>();
   for await (const batch of dataKeyBatches(store, undefined, DEFAULT_BATCH)) {
     for (const row of batch) {
       status.dataKeysByMasterKey[row.masterKeyId] = (status.dataKeysByMasterKey[row.masterKeyId] ?? 0) + 1;
-      newest.set(row.tenant, row.generation);
+      const protectors = new Set([row.createdUnder, row.masterKeyId]);
+      for (const id of protectors) exposureOf(status, id).dataKeys++;
+      let generations = tenants.get(row.tenant);
+      if (!generations) {
+        generations = new Map();
+        tenants.set(row.tenant, generations);
+      }
+      generations.set(row.generation, protectors);
     }
   }
-  status.tenants = newest.size;
-  for (const [tenant, generation] of newest) {
-    if (generation > 1) status.secretsOnOldDataKeys += await store.countSecretsBelow(tenant, generation);
+  status.tenants = tenants.size;
+  for (const [tenant, generations] of tenants) {
+    const newest = Math.max(...generations.keys());
+    const exposedHere = new Set<string>();
+    for (const secret of await store.listSecrets(tenant)) {
+      if (secret.dataKey < newest) status.secretsOnOldDataKeys++;
+      for (const id of generations.get(secret.dataKey) ?? []) {
+        exposureOf(status, id).secrets++;
+        exposedHere.add(id);
+      }
+    }
+    for (const id of exposedHere) exposureOf(status, id).tenants++;
   }
   return status;
+}
+
+function exposureOf(status: KeyStatus, masterKeyId: string): KeyExposure {
+  let exposure = status.exposure[masterKeyId];
+  if (!exposure) {
+    exposure = { dataKeys: 0, tenants: 0, secrets: 0 };
+    status.exposure[masterKeyId] = exposure;
+  }
+  return exposure;
 }
 
 /** The data keys of the given tenants (one batch), or of every tenant in pages ordered by tenant and generation. */

@@ -280,6 +280,38 @@ export function describeVaultContract(
       expect(await reader.keyStatus()).toMatchObject({ dataKeysByMasterKey: { k2: 4 }, secretsOnOldDataKeys: 0 });
     });
 
+    it('reports what a compromised master key exposes: a re-wrap leaves it exposed, re-encryption ends it', async () => {
+      await vault.put(tenant('a'), 'one', 'value-1');
+      await vault.put(tenant('a'), 'two', 'value-2');
+      await vault.put(tenant('b'), 'one', 'value-3');
+      expect((await vault.keyStatus()).exposure).toEqual({ k1: { dataKeys: 2, tenants: 2, secrets: 3 } });
+
+      // k1 is compromised: k2 becomes primary and the data keys are only re-wrapped.
+      const ring2 = keyring({ primary: 'k2', keys: { k1, k2 } });
+      const rotator = createVaultWith(crypto, { keyring: ring2, store });
+      expect((await rotator.rotate()).dataKeysRewrapped).toBe(2);
+      const rewrapped = await rotator.keyStatus();
+      expect(rewrapped.dataKeysByMasterKey).toEqual({ k2: 2 });
+      // The data keys' material is what k1 protected when they were made: all three secrets stay exposed.
+      expect(rewrapped.exposure).toEqual({
+        k1: { dataKeys: 2, tenants: 2, secrets: 3 },
+        k2: { dataKeys: 2, tenants: 2, secrets: 3 },
+      });
+
+      // New data keys created under k2, secrets re-encrypted: nothing left on material k1 ever protected.
+      const report = await rotator.rotate({ reencrypt: true });
+      expect(report).toMatchObject({ dataKeysCreated: 2, secretsReencrypted: 3, failures: [] });
+      expect((await rotator.keyStatus()).exposure).toEqual({
+        k1: { dataKeys: 2, tenants: 0, secrets: 0 },
+        k2: { dataKeys: 4, tenants: 2, secrets: 3 },
+      });
+      const reader = createVaultWith(crypto, {
+        keyring: keyring({ primary: 'k2', keys: { k2 }, retired: ['k1'] }),
+        store,
+      });
+      expect((await reader.get(tenant('b'), 'one')).reveal()).toBe('value-3');
+    });
+
     it('reports key usage, to tell when a master key can be retired', async () => {
       await vault.put(tenant(), 'u', 'value-u');
       const status = await vault.keyStatus();
