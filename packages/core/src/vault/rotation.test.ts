@@ -114,6 +114,11 @@ function describeRotation(label: string, open: () => Promise<SqlClient>): void {
       expect(status).toEqual({
         primary: 'k2',
         dataKeysByMasterKey: { k2: TENANTS * 2 },
+        // The dk1s were created under k1 and hold nothing any more; the dk2s were created under k2.
+        exposure: {
+          k1: { dataKeys: TENANTS, tenants: 0, secrets: 0 },
+          k2: { dataKeys: TENANTS * 2, tenants: TENANTS, secrets: TENANTS * PER_TENANT },
+        },
         tenants: TENANTS,
         secretsOnOldDataKeys: 0,
       });
