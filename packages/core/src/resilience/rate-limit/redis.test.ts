@@ -183,6 +183,55 @@ describeWithRedis('redisRateLimiter', (url) => {
     expect(ran).toBe(false);
   });
 
+  it('gives back a grant that arrives after its caller aborted: the next call gets the slot', async () => {
+    const keyPrefix = uniqueKeyPrefix();
+    const controller = new AbortController();
+    let abortOnGrant = true;
+    // the caller aborts while the first grant is on its way back from Redis
+    const late = async (reply: Promise<unknown>, numkeys: number): Promise<unknown> => {
+      const value = await reply;
+      if (numkeys === 3 && abortOnGrant) {
+        abortOnGrant = false;
+        controller.abort(new Error('the caller gave up'));
+      }
+      return value;
+    };
+    const client: RedisScriptClient = {
+      eval: (script, numkeys, ...args) => late(redis.eval(script, numkeys, ...args), numkeys),
+      evalsha: (sha, numkeys, ...args) => late(redis.evalsha(sha, numkeys, ...args), numkeys),
+    };
+    const limiter = redisRateLimiter({ redis: client, limit: 1, interval: 1000, keyPrefix, maxWait: 5000 });
+    let ran = false;
+    const aborted = limiter.schedule(
+      async () => {
+        ran = true;
+      },
+      { signal: controller.signal },
+    );
+    expect((await rejection(aborted)).code).toBe('aborted');
+    // held until maxHold (60 s) before the fix, so this call waited out its maxWait
+    await expect(limiter.schedule(async () => 'next')).resolves.toBe('next');
+    expect(ran).toBe(false);
+    expect(await redis.zcard(`${keyPrefix}{default}:log`)).toBe(1);
+    limiter.close();
+  });
+
+  it('recomputes the running sum from the set when Redis evicted the sum alone, and resets it with the set', async () => {
+    const keyPrefix = uniqueKeyPrefix();
+    const limiter = redisRateLimiter({ redis, limit: 3, interval: 5000, keyPrefix, maxWait: 200 });
+    await limiter.schedule(async () => 1, { key: 'k', weight: 2 });
+    await limiter.schedule(async () => 1, { key: 'k' });
+    await redis.del(`${keyPrefix}{k}:used`); // eviction takes one key, not both
+    const error = await rejection(limiter.schedule(async () => 3, { key: 'k' }));
+    expect(error.code).toBe('wait_too_long');
+    expect(Number(await redis.get(`${keyPrefix}{k}:used`))).toBe(3);
+    // the set is the record: without it, the sum does not hold the budget on its own
+    await redis.del(`${keyPrefix}{k}:log`);
+    await expect(limiter.schedule(async () => 4, { key: 'k' })).resolves.toBe(4);
+    expect(Number(await redis.get(`${keyPrefix}{k}:used`))).toBe(1);
+    limiter.close();
+  });
+
   it('rejects with queue_full beyond maxQueued, and close() rejects the waiting calls', async () => {
     const keyPrefix = uniqueKeyPrefix();
     const limiter = redisRateLimiter({ redis, limit: 1, interval: 2000, keyPrefix, maxQueued: 1 });

@@ -74,6 +74,9 @@ export interface RedisRateLimiter extends RateLimiter {
  * processes on machines with skewed clocks still share one window. A
  * member's score is when its call settled (or, while it runs, when it is
  * presumed settled: grant + ARGV[5]); it counts until score + window.
+ * The running sum of weights (KEYS[2]) is a cache of the set: Redis may evict
+ * either key alone, so a missing sum is recomputed from the set, and a missing
+ * set resets the sum (both keys get the same TTL on every call).
  * Returns { granted (1|0), wait in ms }: a wait that depends on a running
  * call is a lower bound (the call may settle any moment), so the caller asks
  * again then.
@@ -86,7 +89,18 @@ if paused > now then return {0, paused - now} end
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local weight = tonumber(ARGV[3])
-local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+local used = redis.call('GET', KEYS[2])
+if used then
+  used = tonumber(used)
+else
+  -- the running sum is gone (evicted, or never written) while the set may hold
+  -- entries: the set is the record, so the sum is recomputed from it
+  used = 0
+  local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+  for i = 1, #members do
+    used = used + tonumber(string.match(members[i], '|([^|]+)$'))
+  end
+end
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - window)
 for i = 1, #expired do
   used = used - tonumber(string.match(expired[i], '|([^|]+)$'))
@@ -123,6 +137,22 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
 `;
 
+/**
+ * Takes back a grant whose call never ran (its caller aborted while the grant
+ * was on its way): removes the member and its weight from the running sum.
+ */
+const RELEASE_SCRIPT = `
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+local used = redis.call('GET', KEYS[2])
+local ttl = redis.call('PTTL', KEYS[2])
+if used and ttl > 0 then
+  local left = tonumber(used) - tonumber(string.match(ARGV[1], '|([^|]+)$'))
+  if left < 1e-9 then left = 0 end
+  redis.call('SET', KEYS[2], tostring(left), 'PX', ttl)
+end
+return 1
+`;
+
 /** Extends the key's pause to `now + ARGV[1]` ms (Redis clock) unless a longer one is in force. */
 const PAUSE_SCRIPT = `
 local t = redis.call('TIME')
@@ -133,7 +163,12 @@ if target > current then redis.call('SET', KEYS[1], tostring(target), 'PX', tonu
 return target - now
 `;
 
-const SCRIPTS = { acquire: ACQUIRE_SCRIPT, pause: PAUSE_SCRIPT, settle: SETTLE_SCRIPT } as const;
+const SCRIPTS = {
+  acquire: ACQUIRE_SCRIPT,
+  pause: PAUSE_SCRIPT,
+  settle: SETTLE_SCRIPT,
+  release: RELEASE_SCRIPT,
+} as const;
 type ScriptName = keyof typeof SCRIPTS;
 
 const hex = (bytes: ArrayBuffer | Uint8Array): string =>
@@ -365,8 +400,11 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
           continue;
         }
         if (granted) {
-          // a head aborted during the round trip leaves its grant unused: the budget errs on the safe side
-          if (takeWaiter(state.queue, head)) start(state, head, `${id}|${head.weight}`);
+          const member = `${id}|${head.weight}`;
+          if (takeWaiter(state.queue, head)) start(state, head, member);
+          // the head left during the round trip (aborted, closed): nothing was sent, so the
+          // grant goes back at once; a failed release leaves it held until maxHold, late, never early
+          else runScript('release', state.redisKeys.slice(0, 2), [member]).catch(() => undefined);
           continue;
         }
         const now = Date.now();
