@@ -113,6 +113,7 @@ const githubSignature = await octokitSign(githubSecret, payload);
 const githubHeaders = {
   'x-hub-signature-256': githubSignature,
   'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958',
+  'x-github-event': 'issues',
 };
 const githubOptions = { scheme: 'github', secret: githubSecret } as const;
 

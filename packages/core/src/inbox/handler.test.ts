@@ -125,6 +125,8 @@ describe('createWebhookHandler responses', () => {
     const { handler, inbox } = make({
       verify: async ({ body }) => ({
         id: 'custom_1',
+        type: undefined,
+        deliveryId: null,
         timestamp: null,
         scheme: 'custom',
         payload: JSON.parse(new TextDecoder().decode(body)),

@@ -38,8 +38,8 @@ export interface IngestableEvent {
   id: string;
   /** The verified payload, stored as JSON. */
   payload: unknown;
-  /** The event type; read from `payload.type` when absent. */
-  type?: string;
+  /** The event type; read from `payload.type` when absent (a `VerifiedWebhook` whose scheme found none has `undefined`). */
+  type?: string | undefined;
 }
 
 /** What {@link Inbox.ingest} did. */

@@ -148,6 +148,7 @@ describe.each(schemes)('verifyWebhook ($label) over arbitrary input', ({ options
       'svix-signature',
       'x-hub-signature-256',
       'x-github-delivery',
+      'x-github-event',
       'x-sig',
       'x-ts',
       'authorization',
@@ -184,6 +185,7 @@ describe.each(schemes)('verifyWebhook ($label) over arbitrary input', ({ options
           body,
           timestamp: t,
           id: 'msg_p',
+          type: 'push',
         });
         const genuine = await verifyWebhook({ body, headers: signed.headers }, { ...options, now, payload: 'raw' });
         expect(Buffer.from(genuine.rawBody).equals(Buffer.from(body))).toBe(true);

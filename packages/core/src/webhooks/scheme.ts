@@ -15,10 +15,22 @@ export interface SchemeRequest {
 
 /** What a scheme reports once a signature matched. */
 export interface SchemeVerdict {
-  /** The event id when the scheme carries one in a header; otherwise it is taken from the payload. */
+  /**
+   * An event id that the signature covers (Standard Webhooks' signed `webhook-id`, an `{id}` in an
+   * HMAC template). Leave it out when the scheme's id is not signed: anyone who captured a delivery
+   * could resend it under a fresh id. `verifyWebhook` then takes the id from the signed body (see
+   * {@link WebhookScheme.payloadId}).
+   */
   id?: string | undefined;
   /** The signed timestamp (unix seconds), or `null` when the scheme signs none. */
   timestamp: number | null;
+  /**
+   * The event type when the provider sends it in a header (GitHub's `X-GitHub-Event`); left out, it
+   * is read from the payload's `type`. A header type is usually not signed.
+   */
+  type?: string | undefined;
+  /** The provider's delivery id header as sent (`X-GitHub-Delivery`, ...), for logs; may be unsigned. */
+  deliveryId?: string | undefined;
 }
 
 /** What a scheme gets to sign: the body and the values it may put in headers. */
@@ -29,14 +41,17 @@ export interface SchemeSignRequest {
   readonly timestamp: number;
   /** The delivery id to send (schemes that carry one). */
   readonly id: string;
+  /** The event type, for schemes that send it in a header (`github`, `hmacScheme({ typeHeader })`). */
+  readonly type?: string | undefined;
   /** One secret per signature to produce (several during a rotation). */
   readonly secrets: readonly string[];
 }
 
 /**
  * A signature scheme: one module each (`schemes/stripe.ts`, ...). Adding a provider is writing one
- * of these. A scheme only checks the signature and reports the id and timestamp; body limits, the
- * replay window and payload parsing are shared by `verifyWebhook`.
+ * of these. A scheme only checks the signature and reports what its headers say (a signed id, the
+ * timestamp, the type, the delivery id); body limits, the replay window, payload parsing and the
+ * de-duplication id are shared by `verifyWebhook`.
  */
 export interface WebhookScheme {
   /** Short name reported in `VerifiedWebhook.scheme` and in errors. */
@@ -50,6 +65,14 @@ export interface WebhookScheme {
   sign(request: SchemeSignRequest): Record<string, string> | Promise<Record<string, string>>;
   /** Rejects a secret that cannot be right for this scheme, before any request is read. */
   checkSecret?(secret: string): void;
+  /**
+   * The unique event id the provider puts in the signed body (Stripe's `id`), read from the parsed
+   * payload when the verdict carries no signed id. Without this method, or when it returns
+   * `undefined`, the id is `sha256:<hex of the body>`. Never return a resource id (Shopify's
+   * payload `id` is the order's): two events about one resource would share it, and the second
+   * would be dropped as a duplicate.
+   */
+  payloadId?(payload: unknown): string | undefined;
 }
 
 /** Builds the error a scheme throws. */

@@ -27,6 +27,11 @@ export interface SignWebhookOptions {
    */
   id?: string;
   /**
+   * The event type, for schemes that send it in a header (`github`'s `X-GitHub-Event`, an
+   * `hmacScheme`'s `typeHeader`); those schemes refuse to sign without it. Others ignore it.
+   */
+  type?: string;
+  /**
    * The clock, in milliseconds since the epoch.
    * @default Date.now
    */
@@ -64,6 +69,9 @@ export async function signWebhook(options: SignWebhookOptions): Promise<SignedWe
     if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw invalid('timestamp must be whole unix seconds');
     const id = options.id ?? crypto.randomUUID();
     if (typeof id !== 'string' || id === '') throw invalid('id must be a non-empty string');
+    const type = options.type;
+    if (type !== undefined && (typeof type !== 'string' || type === ''))
+      throw invalid('type must be a non-empty string');
     const list: readonly SecretInput[] = Array.isArray(options.secret)
       ? options.secret
       : [options.secret as SecretInput];
@@ -76,7 +84,7 @@ export async function signWebhook(options: SignWebhookOptions): Promise<SignedWe
         API,
       );
     }
-    const headers = await scheme.sign({ body, timestamp, id, secrets: secrets as string[] });
+    const headers = await scheme.sign({ body, timestamp, id, type, secrets: secrets as string[] });
     return { body, headers: { 'content-type': 'application/json', ...headers } };
   } catch (error) {
     if (error instanceof WebhookVerificationError) throw error;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
 import { isWebhookVerificationError, type WebhookVerificationErrorCode } from './errors';
 
@@ -12,4 +13,9 @@ export async function expectRejection(promise: Promise<unknown>, code: WebhookVe
   expect(isWebhookVerificationError(error), String(error)).toBe(true);
   expect((error as { code: string }).code).toBe(code);
   return error;
+}
+
+/** The event id `verifyWebhook` derives from a body, computed independently with node:crypto. */
+export function digestId(body: string | Uint8Array): string {
+  return `sha256:${createHash('sha256').update(body).digest('hex')}`;
 }

@@ -67,10 +67,21 @@ export interface VerifyWebhookOptions {
 /** A webhook whose signature, timestamp and size were checked. */
 export interface VerifiedWebhook<P = unknown> {
   /**
-   * The delivery's event id, for de-duplication: the scheme's id header (`webhook-id`,
-   * `X-GitHub-Delivery`, ...), else the payload's `id`, else its `meta.id`, else `sha256:<hex of the body>`.
+   * The de-duplication key, always covered by the signature: a signed id header (`webhook-id`),
+   * else the unique event id the provider puts in the signed body (Stripe's `id`), else
+   * `sha256:<hex of the body>`. An unsigned id header (`X-GitHub-Delivery`, an `hmacScheme`'s
+   * `idHeader`) is never used here, so a captured delivery resent under a new delivery id keeps its
+   * id and is absorbed as a duplicate; that header is in {@link VerifiedWebhook.deliveryId}.
    */
   id: string;
+  /**
+   * The event type: from the scheme's type header where the provider sends it there (GitHub's
+   * `X-GitHub-Event`, an `hmacScheme`'s `typeHeader`), else the payload's `type` when the payload is
+   * a JSON object with a non-empty string `type` (Stripe, Standard Webhooks), else `undefined`.
+   */
+  type: string | undefined;
+  /** The provider's delivery id header as sent (`X-GitHub-Delivery`, `webhook-id`, ...), or `null`; may be unsigned. */
+  deliveryId: string | null;
   /** The signed timestamp in unix seconds, or `null` when the scheme signs none. */
   timestamp: number | null;
   /** The name of the scheme that verified it. */

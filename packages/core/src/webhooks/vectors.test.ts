@@ -10,10 +10,11 @@ interface Vector {
   secret: string;
   timestamp?: number;
   id?: string;
+  type?: string;
   body: string;
   payload: 'json' | 'raw';
   headers: Record<string, string>;
-  expect: { id: string; timestamp: number | null };
+  expect: { id: string; timestamp: number | null; type: string | null; deliveryId: string | null };
 }
 
 const vectors = vectorFile.vectors as Vector[];
@@ -26,7 +27,8 @@ describe.each(vectors)('known-answer vector: $name', (vector) => {
       { body: vector.body, headers: vector.headers },
       { scheme: vector.scheme, secret: vector.secret, now, payload: vector.payload },
     );
-    expect({ id: event.id, timestamp: event.timestamp }).toEqual(vector.expect);
+    const { id, timestamp, type = null, deliveryId } = event;
+    expect({ id, timestamp, type, deliveryId }).toEqual(vector.expect);
     expect(new TextDecoder().decode(event.rawBody)).toBe(vector.body);
   });
 
@@ -37,6 +39,7 @@ describe.each(vectors)('known-answer vector: $name', (vector) => {
       body: vector.body,
       ...(vector.timestamp === undefined ? {} : { timestamp: vector.timestamp }),
       ...(vector.id === undefined ? {} : { id: vector.id }),
+      ...(vector.type === undefined ? {} : { type: vector.type }),
     });
     expect(signed.headers).toMatchObject(vector.headers);
   });

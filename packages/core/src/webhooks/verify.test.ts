@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { schemeError, type WebhookScheme } from './scheme';
 import { signWebhook } from './sign';
-import { expectRejection } from './test-support';
+import { digestId, expectRejection } from './test-support';
 import type { VerifyWebhookOptions } from './types';
 import { createWebhookVerifier, verifyWebhook } from './verify';
 
@@ -10,6 +11,8 @@ const now = () => t * 1000;
 const options: VerifyWebhookOptions = { scheme: 'stripe', secret, now };
 const body = JSON.stringify({ id: 'evt_shared', object: 'event', data: { object: { amount: 1200, note: 'café ☕' } } });
 const bytes = new TextEncoder().encode(body);
+/** What every successful verification of `body` must report. */
+const shared = { id: 'evt_shared', type: undefined, deliveryId: null, timestamp: t, payload: JSON.parse(body) };
 
 async function stripeHeaders(payload: string | Uint8Array, timestamp = t): Promise<Record<string, string>> {
   return (await signWebhook({ scheme: 'stripe', secret, body: payload, timestamp })).headers;
@@ -37,7 +40,7 @@ describe('verifyWebhook input forms', () => {
   it('reads header records in any letter case, and string-array values of length one', async () => {
     const { 'stripe-signature': signature = '' } = await stripeHeaders(body);
     for (const headers of [{ 'Stripe-Signature': signature }, { 'STRIPE-SIGNATURE': [signature] }]) {
-      await expect(verifyWebhook({ body, headers }, options)).resolves.toMatchObject({ id: 'evt_shared' });
+      await expect(verifyWebhook({ body, headers }, options)).resolves.toMatchObject(shared);
     }
   });
 
@@ -65,7 +68,7 @@ describe('verifyWebhook input forms', () => {
   it('createWebhookVerifier checks options once and verifies many deliveries', async () => {
     const verify = createWebhookVerifier(options);
     const headers = await stripeHeaders(body);
-    await expect(verify({ body, headers })).resolves.toMatchObject({ id: 'evt_shared' });
+    await expect(verify({ body, headers })).resolves.toMatchObject(shared);
     await expectRejection(verify({ body: `${body} `, headers }), 'no_matching_signature');
     expect(() => createWebhookVerifier({ ...options, secret: ' whsec_x' })).toThrow(
       expect.objectContaining({ code: 'invalid_secret' }),
@@ -75,14 +78,14 @@ describe('verifyWebhook input forms', () => {
   it('sees changes to a reused options object between calls', async () => {
     const reused: VerifyWebhookOptions = { scheme: 'stripe', secret, now };
     const input = { body, headers: await stripeHeaders(body) };
-    await expect(verifyWebhook(input, reused)).resolves.toBeDefined();
+    await expect(verifyWebhook(input, reused)).resolves.toMatchObject(shared);
     reused.secret = 'whsec_rotated_away';
     await expectRejection(verifyWebhook(input, reused), 'no_matching_signature');
     const list = ['whsec_rotated_away'];
     reused.secret = list;
     await expectRejection(verifyWebhook(input, reused), 'no_matching_signature');
     list.push(secret);
-    await expect(verifyWebhook(input, reused)).resolves.toBeDefined();
+    await expect(verifyWebhook(input, reused)).resolves.toMatchObject(shared);
     reused.now = () => (t + 1000) * 1000;
     await expectRejection(verifyWebhook(input, reused), 'timestamp_too_old');
   });
@@ -90,14 +93,86 @@ describe('verifyWebhook input forms', () => {
   it('never mutates the caller options', async () => {
     const frozen = Object.freeze({ ...options, secret: Object.freeze([secret]) as readonly string[] });
     const headers = await stripeHeaders(body);
-    await expect(verifyWebhook({ body, headers }, frozen)).resolves.toBeDefined();
+    await expect(verifyWebhook({ body, headers }, frozen)).resolves.toMatchObject(shared);
   });
 
   it('accepts secrets given as objects with reveal(), such as the vault Secret', async () => {
     const headers = await stripeHeaders(body);
     await expect(
       verifyWebhook({ body, headers }, { ...options, secret: { reveal: () => secret } }),
-    ).resolves.toMatchObject({ id: 'evt_shared' });
+    ).resolves.toMatchObject(shared);
+  });
+});
+
+/** A scheme of our own: a shared token, with the type, the delivery id and the event id where the test puts them. */
+function tokenScheme(extra: Partial<WebhookScheme> = {}): WebhookScheme {
+  return {
+    name: 'token',
+    verify(request, secrets) {
+      if (!secrets.includes(request.header('x-token') ?? '')) {
+        throw schemeError('token', 'no_matching_signature', 'wrong token', 'x-token');
+      }
+      return { timestamp: null, type: request.header('x-kind'), deliveryId: request.header('x-delivery') };
+    },
+    sign: (request) => ({ 'x-token': request.secrets[0] ?? '' }),
+    ...extra,
+  };
+}
+
+describe('verifyWebhook event id, type and delivery id', () => {
+  it('reads the type from the payload only when it is a non-empty string of a JSON object', async () => {
+    const cases: Array<[string, string | undefined]> = [
+      ['{"id":"evt_t","type":"invoice.paid"}', 'invoice.paid'],
+      ['{"id":"evt_t","type":""}', undefined],
+      ['{"id":"evt_t","type":7}', undefined],
+      ['{"id":"evt_t","data":{"type":"nested"}}', undefined],
+      ['[1,2]', undefined],
+      ['"invoice.paid"', undefined],
+      ['null', undefined],
+    ];
+    for (const [text, type] of cases) {
+      const event = await verifyWebhook({ body: text, headers: await stripeHeaders(text) }, options);
+      expect([event.type, event.payload]).toEqual([type, JSON.parse(text)]);
+      // a Stripe payload that is not an object with a string id falls back to a digest of the signed body
+      expect(event.id).toBe(text.startsWith('{') ? 'evt_t' : digestId(text));
+    }
+  });
+
+  it('reports the type and the payload id with payload: raw too', async () => {
+    const text = '{"id":"evt_raw","type":"invoice.paid"}';
+    const event = await verifyWebhook(
+      { body: text, headers: await stripeHeaders(text) },
+      { ...options, payload: 'raw' },
+    );
+    expect([event.id, event.type, new TextDecoder().decode(event.payload)]).toEqual(['evt_raw', 'invoice.paid', text]);
+  });
+
+  it('takes the type and delivery id a custom scheme reads from headers, and its payloadId', async () => {
+    const headers = { 'x-token': 'tok', 'x-kind': 'thing.happened', 'x-delivery': 'dlv_1' };
+    const text = '{"uid":"u_1","type":"ignored.when.a.header.has.it"}';
+    const plain = await verifyWebhook({ body: text, headers }, { scheme: tokenScheme(), secret: 'tok' });
+    expect(plain).toMatchObject({
+      id: digestId(text),
+      type: 'thing.happened',
+      deliveryId: 'dlv_1',
+      scheme: 'token',
+      payload: JSON.parse(text),
+    });
+    const withId = tokenScheme({ payloadId: (payload) => (payload as { uid?: string }).uid });
+    await expect(verifyWebhook({ body: text, headers }, { scheme: withId, secret: 'tok' })).resolves.toMatchObject({
+      id: 'u_1',
+      type: 'thing.happened',
+    });
+    // a payloadId that finds nothing usable falls back to the digest
+    const odd = tokenScheme({ payloadId: () => 42 as unknown as string });
+    await expect(verifyWebhook({ body: text, headers }, { scheme: odd, secret: 'tok' })).resolves.toMatchObject({
+      id: digestId(text),
+    });
+    const bare = await verifyWebhook(
+      { body: text, headers: { 'x-token': 'tok' } },
+      { scheme: tokenScheme(), secret: 'tok' },
+    );
+    expect([bare.type, bare.deliveryId]).toEqual(['ignored.when.a.header.has.it', null]);
   });
 });
 
@@ -121,20 +196,22 @@ describe('verifyWebhook bad input', () => {
 
   it('rejects replayed and future-dated deliveries, with the window set by tolerance and maxFutureSkew', async () => {
     const headers = await stripeHeaders(body);
-    await expect(verifyWebhook({ body, headers }, { ...options, now: () => (t + 300) * 1000 })).resolves.toBeDefined();
+    await expect(verifyWebhook({ body, headers }, { ...options, now: () => (t + 300) * 1000 })).resolves.toMatchObject(
+      shared,
+    );
     await expectRejection(
       verifyWebhook({ body, headers }, { ...options, now: () => (t + 301) * 1000 }),
       'timestamp_too_old',
     );
     await expect(
       verifyWebhook({ body, headers }, { ...options, now: () => (t + 3600) * 1000, tolerance: 3600 }),
-    ).resolves.toBeDefined();
+    ).resolves.toMatchObject(shared);
     await expect(
       verifyWebhook(
         { body, headers },
         { ...options, now: () => (t + 1e6) * 1000, tolerance: Number.POSITIVE_INFINITY },
       ),
-    ).resolves.toBeDefined();
+    ).resolves.toMatchObject(shared);
     await expectRejection(
       verifyWebhook({ body, headers }, { ...options, now: () => (t - 301) * 1000 }),
       'timestamp_in_future',
@@ -202,7 +279,7 @@ describe('verifyWebhook bad input', () => {
     );
     await expect(
       verifyWebhook({ body: wide, headers: await stripeHeaders(wide) }, { ...options, maxBodyBytes: 1300 }),
-    ).resolves.toBeDefined();
+    ).resolves.toMatchObject({ id: 'evt_w', payload: JSON.parse(wide) });
     const latin1 = Uint8Array.from([0x7b, 0x22, 0x69, 0x64, 0x22, 0x3a, 0x22, 0xe9, 0x22, 0x7d]); // {"id":"\xe9"}
     await expectRejection(
       verifyWebhook({ body: latin1, headers: await stripeHeaders(latin1) }, options),

@@ -4,7 +4,7 @@ import { readWebBody } from './body/request';
 import { isWebhookVerificationError, WebhookVerificationError } from './errors';
 import { schemeRequest } from './headers';
 import { type ResolvedVerifyOptions, resolveVerifyOptions, resolveVerifyOptionsCached } from './options';
-import { type SchemeRequest, type SchemeVerdict, settle } from './scheme';
+import { type SchemeRequest, type SchemeVerdict, settle, type WebhookScheme } from './scheme';
 import type { VerifiedWebhook, VerifyWebhookOptions, WebhookHeaders, WebhookInput } from './types';
 
 const API = 'verifyWebhook';
@@ -63,48 +63,61 @@ function readPlainInput(input: WebhookInput, maxBytes: number): SchemeRequest {
   return schemeRequest(body, headers);
 }
 
-function eventIdOf(payload: unknown): string | undefined {
+/** The payload's `type` when the payload is an object with a non-empty string `type`. */
+function payloadType(payload: unknown): string | undefined {
   if (typeof payload !== 'object' || payload === null) return undefined;
-  const id = (payload as { id?: unknown }).id;
-  if (typeof id === 'string' && id !== '') return id;
-  if (typeof id === 'number' && Number.isFinite(id)) return String(id);
-  const meta = (payload as { meta?: unknown }).meta;
-  return meta === undefined ? undefined : eventIdOf({ id: (meta as { id?: unknown } | null)?.id });
+  const type = (payload as { type?: unknown }).type;
+  return typeof type === 'string' && type !== '' ? type : undefined;
 }
 
-/** Once the signature matched: the replay window, then the payload and the id. */
+/** The event id a scheme reads from the signed payload, if it reads one and it is a non-empty string. */
+function payloadIdOf(scheme: WebhookScheme, payload: unknown): string | undefined {
+  const id = scheme.payloadId?.(payload);
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+/** Rejects a signed timestamp outside the window; checked only once the signature matched. */
+function checkWindow(config: ResolvedVerifyOptions, timestamp: number, scheme: string): void {
+  const now = Math.floor(config.now() / 1000);
+  // a clock that gives no number would turn both window checks false: fail closed instead
+  if (!Number.isFinite(now)) throw fail('invalid_options', 'now() must return epoch milliseconds', scheme);
+  if (now - timestamp > config.tolerance) {
+    throw fail(
+      'timestamp_too_old',
+      `the signature is ${now - timestamp} s old (tolerance ${config.tolerance} s)`,
+      scheme,
+    );
+  }
+  if (timestamp - now > config.maxFutureSkew) {
+    const ahead = timestamp - now;
+    throw fail(
+      'timestamp_in_future',
+      `the signature is dated ${ahead} s ahead (maxFutureSkew ${config.maxFutureSkew} s)`,
+      scheme,
+    );
+  }
+}
+
+/**
+ * Once the signature matched: the replay window, then the payload, the type and the id. The id is
+ * the verdict's signed id, else the scheme's event id from the signed payload, else a digest of the
+ * body; the body is parsed only when JSON was asked for or the id or the type must come from it.
+ */
 function finish<P>(
   config: ResolvedVerifyOptions,
   body: string | Uint8Array,
   verdict: SchemeVerdict,
 ): VerifiedWebhook<P> | Promise<VerifiedWebhook<P>> {
-  const scheme = config.scheme.name;
+  const scheme = config.scheme;
   const timestamp = verdict.timestamp;
-  if (timestamp !== null) {
-    const now = Math.floor(config.now() / 1000);
-    // a clock that gives no number would turn both window checks false: fail closed instead
-    if (!Number.isFinite(now)) throw fail('invalid_options', 'now() must return epoch milliseconds', scheme);
-    if (now - timestamp > config.tolerance) {
-      throw fail(
-        'timestamp_too_old',
-        `the signature is ${now - timestamp} s old (tolerance ${config.tolerance} s)`,
-        scheme,
-      );
-    }
-    if (timestamp - now > config.maxFutureSkew) {
-      const ahead = timestamp - now;
-      throw fail(
-        'timestamp_in_future',
-        `the signature is dated ${ahead} s ahead (maxFutureSkew ${config.maxFutureSkew} s)`,
-        scheme,
-      );
-    }
-  }
+  if (timestamp !== null) checkWindow(config, timestamp, scheme.name);
 
   let id = verdict.id;
+  let type = verdict.type;
   let payload: unknown;
   const wantJson = config.payload === 'json';
-  if (wantJson || id === undefined) {
+  const idFromPayload = id === undefined && scheme.payloadId !== undefined;
+  if (wantJson || idFromPayload || type === undefined) {
     const text = typeof body === 'string' ? body : fromUtf8(body);
     let parsed: unknown;
     let parsedOk = false;
@@ -117,11 +130,14 @@ function finish<P>(
       }
     }
     if (wantJson) {
-      if (text === undefined) throw fail('invalid_body', 'the body is not valid UTF-8', scheme);
-      if (!parsedOk) throw fail('invalid_body', 'the body is not valid JSON', scheme);
+      if (text === undefined) throw fail('invalid_body', 'the body is not valid UTF-8', scheme.name);
+      if (!parsedOk) throw fail('invalid_body', 'the body is not valid JSON', scheme.name);
       payload = parsed;
     }
-    if (parsedOk) id ??= eventIdOf(parsed);
+    if (parsedOk) {
+      if (idFromPayload) id = payloadIdOf(scheme, parsed);
+      type ??= payloadType(parsed);
+    }
   }
 
   let rawBody: Uint8Array | undefined = typeof body === 'string' ? undefined : body;
@@ -129,9 +145,18 @@ function finish<P>(
     rawBody ??= utf8(body as string);
     payload = rawBody;
   }
-  if (id !== undefined) return verified<P>(id, timestamp, scheme, payload, body, rawBody);
+  const head: EventHead = { type, deliveryId: verdict.deliveryId ?? null, timestamp, scheme: scheme.name };
+  if (id !== undefined) return verified<P>(id, head, payload, body, rawBody);
   const digest = backend.sha256(body);
-  return settle(digest, (bytes) => verified<P>(`sha256:${toHex(bytes)}`, timestamp, scheme, payload, body, rawBody));
+  return settle(digest, (bytes) => verified<P>(`sha256:${toHex(bytes)}`, head, payload, body, rawBody));
+}
+
+/** The fields of a verified event that come from the headers and the scheme. */
+interface EventHead {
+  type: string | undefined;
+  deliveryId: string | null;
+  timestamp: number | null;
+  scheme: string;
 }
 
 /**
@@ -141,28 +166,36 @@ function finish<P>(
  */
 function verified<P>(
   id: string,
-  timestamp: number | null,
-  scheme: string,
+  head: EventHead,
   payload: unknown,
   body: string | Uint8Array,
   bytes: Uint8Array | undefined,
 ): VerifiedWebhook<P> {
-  if (bytes !== undefined) return { id, timestamp, scheme, payload: payload as P, rawBody: bytes };
-  return new LazyVerifiedWebhook<P>(id, timestamp, scheme, payload as P, body as string);
+  if (bytes !== undefined) {
+    const { type, deliveryId, timestamp, scheme } = head;
+    return { id, type, deliveryId, timestamp, scheme, payload: payload as P, rawBody: bytes };
+  }
+  return new LazyVerifiedWebhook<P>(id, head, payload as P, body as string);
 }
 
 class LazyVerifiedWebhook<P> implements VerifiedWebhook<P> {
+  readonly id: string;
+  readonly type: string | undefined;
+  readonly deliveryId: string | null;
+  readonly timestamp: number | null;
+  readonly scheme: string;
+  readonly payload: P;
   declare readonly rawBody: Uint8Array;
   readonly #text: string;
   #bytes: Uint8Array | undefined;
 
-  constructor(
-    readonly id: string,
-    readonly timestamp: number | null,
-    readonly scheme: string,
-    readonly payload: P,
-    text: string,
-  ) {
+  constructor(id: string, head: EventHead, payload: P, text: string) {
+    this.id = id;
+    this.type = head.type;
+    this.deliveryId = head.deliveryId;
+    this.timestamp = head.timestamp;
+    this.scheme = head.scheme;
+    this.payload = payload;
     this.#text = text;
     Object.defineProperty(this, 'rawBody', RAW_BODY);
   }

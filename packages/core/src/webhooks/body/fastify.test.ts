@@ -2,7 +2,7 @@ import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isWebhookVerificationError } from '../errors';
 import { signWebhook } from '../sign';
-import { expectRejection } from '../test-support';
+import { digestId, expectRejection } from '../test-support';
 import { verifyWebhook } from '../verify';
 import { fastifyRawBody, readFastifyBody } from './fastify';
 
@@ -19,7 +19,7 @@ beforeAll(async () => {
           { body: readFastifyBody(request), headers: request.headers },
           { scheme: 'github', secret },
         );
-        return { id: event.id };
+        return { id: event.id, deliveryId: event.deliveryId, type: event.type };
       } catch (error) {
         return reply.code(400).send(isWebhookVerificationError(error) ? error.code : 'crash');
       }
@@ -45,17 +45,17 @@ const url = (path: string) => {
 
 describe('fastifyRawBody / readFastifyBody with a real Fastify server', () => {
   it('hands the raw bytes to the handler, and they verify', async () => {
-    const signed = await signWebhook({ scheme: 'github', secret, body, id: 'f-1' });
+    const signed = await signWebhook({ scheme: 'github', secret, body, id: 'f-1', type: 'issues' });
     const response = await fetch(url('/hooks/github'), { method: 'POST', body, headers: signed.headers });
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ id: 'f-1' });
+    expect(await response.json()).toEqual({ id: digestId(body), deliveryId: 'f-1', type: 'issues' });
     const forged = await fetch(url('/hooks/github'), { method: 'POST', body: `${body} `, headers: signed.headers });
     expect([forged.status, await forged.text()]).toEqual([400, 'no_matching_signature']);
   });
 
   it('lets Fastify answer 413 past the limit', async () => {
     const big = JSON.stringify({ pad: 'x'.repeat(4000) });
-    const signed = await signWebhook({ scheme: 'github', secret, body: big });
+    const signed = await signWebhook({ scheme: 'github', secret, body: big, type: 'issues' });
     const response = await fetch(url('/hooks/github'), { method: 'POST', body: big, headers: signed.headers });
     expect(response.status).toBe(413);
   });

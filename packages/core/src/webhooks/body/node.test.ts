@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isWebhookVerificationError } from '../errors';
 import { signWebhook } from '../sign';
-import { expectRejection } from '../test-support';
+import { digestId, expectRejection } from '../test-support';
 import { verifyWebhook } from '../verify';
 import { readNodeBody } from './node';
 import { listen } from './test-server';
@@ -18,7 +18,9 @@ beforeAll(async () => {
       try {
         const raw = await readNodeBody(req, { maxBytes: 1024 });
         const event = await verifyWebhook({ body: raw, headers: req.headers }, { scheme: 'github', secret });
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: event.id }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ id: event.id, deliveryId: event.deliveryId, type: event.type }));
       } catch (error) {
         const code = isWebhookVerificationError(error) ? error.code : 'crash';
         res.writeHead(code === 'body_too_large' ? 413 : 400, { connection: 'close' }).end(code);
@@ -30,14 +32,14 @@ afterAll(() => server.close());
 
 describe('readNodeBody with node:http', () => {
   it('reads the raw bytes that verify', async () => {
-    const signed = await signWebhook({ scheme: 'github', secret, body, id: 'n-1' });
+    const signed = await signWebhook({ scheme: 'github', secret, body, id: 'n-1', type: 'issues' });
     const response = await fetch(`${server.url}/hook`, {
       method: 'POST',
       body: signed.body as string,
       headers: signed.headers,
     });
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ id: 'n-1' });
+    expect(await response.json()).toEqual({ id: digestId(body), deliveryId: 'n-1', type: 'issues' });
   });
 
   it('answers 413 for a body over the limit, announced or streamed in chunks', async () => {

@@ -18,8 +18,10 @@ const digestOf = (secret: string) => cachedKey(NAME, secret, (s) => backend.sha2
 /**
  * HTTP Basic credentials, for senders that sign nothing (Pipedrive): the secret is `user:password`.
  * The presented and expected credentials are compared as SHA-256 digests in constant time, so
- * neither their content nor their length leaks through timing. There is no timestamp and so no
- * replay window; the event id comes from the payload (`id`, then `meta.id`).
+ * neither their content nor their length leaks through timing. Nothing is signed: no timestamp, so
+ * no replay window, and the body is not covered. The event id is `meta.id` of a Pipedrive v2 payload
+ * (`meta.version` `'2.0'`: Pipedrive's event id, the same on its retries), else
+ * `sha256:<hex of the body>` (a v1 payload's `meta.id` is the changed object's id, not the event's).
  */
 export const basicScheme: WebhookScheme = {
   name: NAME,
@@ -51,5 +53,11 @@ export const basicScheme: WebhookScheme = {
       throw schemeError(NAME, 'invalid_secret', 'a basic secret is user:password');
     }
     return { [HEADER]: `Basic ${toBase64(utf8(secret))}` };
+  },
+  payloadId(payload: unknown): string | undefined {
+    const meta = typeof payload === 'object' && payload !== null ? (payload as { meta?: unknown }).meta : undefined;
+    if (typeof meta !== 'object' || meta === null) return undefined;
+    const { id, version } = meta as { id?: unknown; version?: unknown };
+    return version === '2.0' && typeof id === 'string' ? id : undefined;
   },
 };

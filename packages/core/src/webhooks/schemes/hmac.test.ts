@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { signWebhook } from '../sign';
-import { expectRejection } from '../test-support';
+import { digestId, expectRejection } from '../test-support';
 import { verifyWebhook } from '../verify';
 import { hmacScheme } from './hmac';
 
@@ -13,16 +13,50 @@ const shopify = hmacScheme({
   header: 'X-Shopify-Hmac-Sha256',
   encoding: 'base64',
   idHeader: 'X-Shopify-Webhook-Id',
+  typeHeader: 'X-Shopify-Topic',
 });
 
 describe('hmac scheme', () => {
-  it('verifies a Shopify-style delivery signed independently with node:crypto', async () => {
+  it('verifies a Shopify-style delivery signed independently with node:crypto, type from the topic header', async () => {
     const headers = {
       'X-Shopify-Hmac-Sha256': createHmac('sha256', secret).update(body).digest('base64'),
       'X-Shopify-Webhook-Id': 'b54557e4',
+      'X-Shopify-Topic': 'orders/create',
     };
     const event = await verifyWebhook({ body, headers }, { scheme: shopify, secret });
-    expect(event).toMatchObject({ id: 'b54557e4', timestamp: null, scheme: 'shopify' });
+    // the payload id is the order's, and the webhook id header is not signed: the id is a body digest
+    expect(event).toMatchObject({
+      id: digestId(body),
+      type: 'orders/create',
+      deliveryId: 'b54557e4',
+      timestamp: null,
+      scheme: 'shopify',
+      payload: JSON.parse(body),
+    });
+  });
+
+  it('keys a replay under a new unsigned id header to the same id, and two updates of one order apart', async () => {
+    const captured = await signWebhook({ scheme: shopify, secret, body, id: 'w-1', type: 'orders/updated' });
+    const replay = { ...captured.headers, 'x-shopify-webhook-id': 'w-2' };
+    const first = await verifyWebhook(captured, { scheme: shopify, secret });
+    const again = await verifyWebhook({ body, headers: replay }, { scheme: shopify, secret });
+    expect([first.id, first.deliveryId]).toEqual([digestId(body), 'w-1']);
+    expect([again.id, again.deliveryId]).toEqual([digestId(body), 'w-2']);
+    const updated = JSON.stringify({ id: 820982911946154500, email: 'jon@example.org' });
+    const second = await signWebhook({ scheme: shopify, secret, body: updated, id: 'w-3', type: 'orders/updated' });
+    expect((await verifyWebhook(second, { scheme: shopify, secret })).id).toBe(digestId(updated));
+    await expectRejection(signWebhook({ scheme: shopify, secret, body }), 'invalid_options');
+  });
+
+  it('uses an id header as the event id when signedContent signs it', async () => {
+    const scheme = hmacScheme({ header: 'x-sig', idHeader: 'x-id', signedContent: '{id}.{body}' });
+    const signed = await signWebhook({ scheme, secret, body, id: 'evt_signed' });
+    const event = await verifyWebhook(signed, { scheme, secret });
+    expect(event).toMatchObject({ id: 'evt_signed', deliveryId: 'evt_signed', type: undefined });
+    await expectRejection(
+      verifyWebhook({ body, headers: { ...signed.headers, 'x-id': 'evt_other' } }, { scheme, secret }),
+      'no_matching_signature',
+    );
   });
 
   it('supports sha512, a prefix, a timestamp header and a signed-content template', async () => {
@@ -40,7 +74,9 @@ describe('hmac scheme', () => {
     const now = () => t * 1000;
     await expect(verifyWebhook({ body, headers }, { scheme, secret, now })).resolves.toMatchObject({
       id: 'evt_9',
+      deliveryId: 'evt_9',
       timestamp: t,
+      payload: JSON.parse(body),
     });
     const signed = await signWebhook({ scheme, secret, body, timestamp: t, id: 'evt_9' });
     expect(signed.headers).toMatchObject(headers);
@@ -54,15 +90,49 @@ describe('hmac scheme', () => {
     );
   });
 
-  it('takes the id from the payload, or a body digest, when there is no id header', async () => {
+  it('takes the id from payloadId when given, else a body digest, never from the payload id by itself', async () => {
     const plain = hmacScheme({ header: 'x-sig' });
-    const signed = await signWebhook({ scheme: plain, secret, body: '{"id":42,"kind":"order"}' });
-    await expect(verifyWebhook(signed, { scheme: plain, secret })).resolves.toMatchObject({ id: '42' });
+    const withId = '{"id":42,"event_id":"ev_7","type":"order.paid"}';
+    const signed = await signWebhook({ scheme: plain, secret, body: withId });
+    await expect(verifyWebhook(signed, { scheme: plain, secret })).resolves.toMatchObject({
+      id: digestId(withId),
+      type: 'order.paid',
+      deliveryId: null,
+      payload: JSON.parse(withId),
+    });
+    const eventIds = hmacScheme({
+      header: 'x-sig',
+      payloadId: (payload) => (payload as { event_id?: string }).event_id,
+    });
+    await expect(verifyWebhook(signed, { scheme: eventIds, secret })).resolves.toMatchObject({ id: 'ev_7' });
+    const noEventId = await signWebhook({ scheme: plain, secret, body: '{"id":43}' });
+    await expect(verifyWebhook(noEventId, { scheme: eventIds, secret })).resolves.toMatchObject({
+      id: digestId('{"id":43}'),
+      type: undefined,
+    });
     const text = 'not json at all';
     const raw = await signWebhook({ scheme: plain, secret, body: text });
     const event = await verifyWebhook(raw, { scheme: plain, secret, payload: 'raw' });
+    expect(event.id).toBe(digestId(text));
     expect(event.id).toBe(`sha256:${createHash('sha256').update(text).digest('hex')}`);
+    expect(event.type).toBeUndefined();
     expect(new TextDecoder().decode(event.payload)).toBe(text);
+  });
+
+  it('refuses a timestampHeader whose timestamp signedContent does not sign (the window would check nothing)', async () => {
+    for (const signedContent of ['{body}', '{id}.{body}']) {
+      expect(() => hmacScheme({ header: 'x-sig', timestampHeader: 'x-ts', idHeader: 'x-id', signedContent })).toThrow(
+        expect.objectContaining({ code: 'invalid_options', message: expect.stringContaining('{timestamp}') }),
+      );
+    }
+    // what such a scheme let through: a genuine delivery restamped at will (here 2001) passed the window
+    const signedBody = createHmac('sha256', secret).update(body).digest('hex');
+    const unsignedStamp = { 'x-sig': signedBody, 'x-ts': '978307200' };
+    const signedStamp = hmacScheme({ header: 'x-sig', timestampHeader: 'x-ts' });
+    await expectRejection(
+      verifyWebhook({ body, headers: unsignedStamp }, { scheme: signedStamp, secret }),
+      'no_matching_signature',
+    );
   });
 
   it('rejects bad configurations with invalid_options', () => {
@@ -73,6 +143,9 @@ describe('hmac scheme', () => {
       { header: 'x', signedContent: '{body}.{timestamp}' },
       { header: 'x', signedContent: '{timestamp}.{body}' },
       { header: 'x', signedContent: '{id}.{body}' },
+      { header: 'x', timestampHeader: 'x-ts', signedContent: '{body}' },
+      { header: 'x', typeHeader: '' },
+      { header: 'x', payloadId: 'id' },
     ];
     for (const config of bad) {
       expect(() => hmacScheme(config as Parameters<typeof hmacScheme>[0])).toThrow(
@@ -82,7 +155,11 @@ describe('hmac scheme', () => {
   });
 
   it('rejects malformed and mismatched signatures', async () => {
-    const headers = (value: string) => ({ 'x-shopify-hmac-sha256': value, 'x-shopify-webhook-id': 'x' });
+    const headers = (value: string) => ({
+      'x-shopify-hmac-sha256': value,
+      'x-shopify-webhook-id': 'x',
+      'x-shopify-topic': 'orders/create',
+    });
     await expectRejection(
       verifyWebhook({ body, headers: headers('***') }, { scheme: shopify, secret }),
       'malformed_header',

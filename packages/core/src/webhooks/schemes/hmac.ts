@@ -40,10 +40,27 @@ export interface HmacSchemeConfig {
    * @default ''
    */
   prefix?: string;
-  /** A header carrying the signed unix timestamp; without one there is no replay window. */
+  /**
+   * A header carrying the unix timestamp; without one there is no replay window. The timestamp must
+   * be signed: `signedContent` must then contain `{timestamp}` (a window over a value the sender did
+   * not sign checks nothing, so that configuration is refused with `invalid_options`).
+   */
   timestampHeader?: string;
-  /** A header carrying the delivery id; without one the id comes from the payload. */
+  /**
+   * A header carrying the delivery id, reported as `deliveryId`. It becomes the event `id` only when
+   * `signedContent` contains `{id}` (so the signature covers it); otherwise the id comes from
+   * `payloadId`, or is `sha256:<hex of the body>`.
+   */
   idHeader?: string;
+  /** A header carrying the event type, e.g. `X-Shopify-Topic`; without one the type is the payload's `type`. */
+  typeHeader?: string;
+  /**
+   * Reads the unique event id the sender puts in the signed body, used when `{id}` is not signed.
+   * Never point it at a resource id (Shopify's payload `id` is the order's or product's): events about
+   * one resource would share it, and all but the first would be dropped as duplicates.
+   * @default none: the id is `sha256:<hex of the body>`
+   */
+  payloadId?: (payload: unknown) => string | undefined;
   /**
    * What is signed: a template ending in `{body}`, with `{timestamp}` and `{id}` available before it.
    * @default '{timestamp}.{body}' with a timestampHeader, else '{body}'
@@ -57,19 +74,27 @@ function configError(message: string): WebhookVerificationError {
   return new WebhookVerificationError('invalid_options', message, {}, 'hmacScheme');
 }
 
+/** A header name in lower case, or `undefined` when not configured. */
+function optionalHeader(value: unknown, option: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') throw configError(`${option} must be a non-empty header name`);
+  return value.toLowerCase();
+}
+
 /**
  * Builds a generic HMAC scheme for senders with their own conventions: which header, SHA-256 or
- * SHA-512, hex or base64, an optional prefix, timestamp header, id header and signed-content
+ * SHA-512, hex or base64, an optional prefix, timestamp, id and type headers and a signed-content
  * template. The secret's UTF-8 bytes are the key. Throws `invalid_options` for a bad config.
  *
  * @example
  * ```ts
- * // Shopify
+ * // Shopify: the type is X-Shopify-Topic; the webhook id is not signed, so the event id is a body digest
  * const shopify = hmacScheme({
  *   name: 'shopify',
  *   header: 'X-Shopify-Hmac-Sha256',
  *   encoding: 'base64',
  *   idHeader: 'X-Shopify-Webhook-Id',
+ *   typeHeader: 'X-Shopify-Topic',
  * });
  * const event = await verifyWebhook(request, { scheme: shopify, secret: process.env.SHOPIFY_SECRET ?? '' });
  * ```
@@ -86,8 +111,11 @@ export function hmacScheme(config: HmacSchemeConfig): WebhookScheme {
   if (encoding !== 'hex' && encoding !== 'base64') throw configError("encoding must be 'hex' or 'base64'");
   if (typeof prefix !== 'string') throw configError('prefix must be a string');
   const header = config.header.toLowerCase();
-  const timestampHeader = config.timestampHeader?.toLowerCase();
-  const idHeader = config.idHeader?.toLowerCase();
+  const timestampHeader = optionalHeader(config.timestampHeader, 'timestampHeader');
+  const idHeader = optionalHeader(config.idHeader, 'idHeader');
+  const typeHeader = optionalHeader(config.typeHeader, 'typeHeader');
+  const payloadId = config.payloadId;
+  if (payloadId !== undefined && typeof payloadId !== 'function') throw configError('payloadId must be a function');
   const template = config.signedContent ?? (timestampHeader ? '{timestamp}.{body}' : '{body}');
   if (
     typeof template !== 'string' ||
@@ -97,10 +125,18 @@ export function hmacScheme(config: HmacSchemeConfig): WebhookScheme {
     throw configError('signedContent must end with {body} and contain it once');
   }
   const head = template.slice(0, -6);
+  const signed = new Set<string>();
   for (const [, field] of head.matchAll(PLACEHOLDER)) {
     if (field === 'timestamp' && !timestampHeader) throw configError('{timestamp} needs a timestampHeader');
     if (field === 'id' && !idHeader) throw configError('{id} needs an idHeader');
+    signed.add(field as string);
   }
+  if (timestampHeader && !signed.has('timestamp')) {
+    throw configError(
+      'a timestampHeader needs {timestamp} in signedContent: an unsigned timestamp is chosen by the sender, so its window would check nothing',
+    );
+  }
+  const idIsSigned = signed.has('id');
   const digestLength = algorithm === 'sha256' ? 32 : 64;
   const keyOf = (secret: string) => cachedKey(`hmac:${algorithm}`, secret, (s) => backend.hmacKey(s, algorithm));
   const signedPrefix = (timestamp: string, id: string) =>
@@ -108,7 +144,7 @@ export function hmacScheme(config: HmacSchemeConfig): WebhookScheme {
   const decode = (text: string) => (encoding === 'hex' ? fromHex(text) : fromBase64(text));
   const encode = (bytes: Uint8Array) => (encoding === 'hex' ? toHex(bytes) : toBase64(bytes));
 
-  return {
+  const scheme: WebhookScheme = {
     name,
     checkSecret(secret) {
       checkSecretShape(name, secret);
@@ -120,7 +156,8 @@ export function hmacScheme(config: HmacSchemeConfig): WebhookScheme {
         const code = value.includes(',') && encoding === 'hex' ? 'duplicate_header' : 'malformed_header';
         throw schemeError(name, code, `${config.header} is not a ${encoding} ${algorithm} signature`, header);
       }
-      const id = idHeader ? requireHeader(name, request, idHeader) : undefined;
+      const deliveryId = idHeader ? requireHeader(name, request, idHeader) : undefined;
+      const type = typeHeader ? requireHeader(name, request, typeHeader) : undefined;
       let timestamp: number | null = null;
       let timestampText = '';
       if (timestampHeader) {
@@ -131,9 +168,10 @@ export function hmacScheme(config: HmacSchemeConfig): WebhookScheme {
         }
         timestamp = parsed;
       }
-      const signed = signedPrefix(timestampText, id ?? '');
+      const signed = signedPrefix(timestampText, deliveryId ?? '');
       const matched = anyHmacMatches(secrets, keyOf, signed, request.body, [signature]);
-      return verdictWhen(matched, { id, timestamp }, name, header);
+      const id = idIsSigned ? deliveryId : undefined;
+      return verdictWhen(matched, { id, timestamp, type, deliveryId }, name, header);
     },
     async sign(request: SchemeSignRequest): Promise<Record<string, string>> {
       const [secret, ...more] = request.secrets;
@@ -145,7 +183,14 @@ export function hmacScheme(config: HmacSchemeConfig): WebhookScheme {
       const headers: Record<string, string> = { [header]: `${prefix}${encode(mac)}` };
       if (timestampHeader) headers[timestampHeader] = timestampText;
       if (idHeader) headers[idHeader] = request.id;
+      if (typeHeader) {
+        if (request.type === undefined)
+          throw schemeError(name, 'invalid_options', `give a type for ${config.typeHeader}`);
+        headers[typeHeader] = request.type;
+      }
       return headers;
     },
   };
+  if (payloadId !== undefined) scheme.payloadId = payloadId;
+  return scheme;
 }

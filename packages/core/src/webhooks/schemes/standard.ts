@@ -159,7 +159,8 @@ export interface StandardSchemeOptions {
 /**
  * Builds a Standard Webhooks 1.0 scheme: HMAC-SHA256 (`v1`) and Ed25519 (`v1a`) over
  * `${id}.${timestamp}.${body}`, headers `webhook-id`, `webhook-timestamp`, `webhook-signature`
- * (or the same with `svix-`). The event id is `webhook-id`.
+ * (or the same with `svix-`). The event id is `webhook-id`, which the signature covers; the type is
+ * the payload's `type`.
  */
 export function createStandardScheme(options: StandardSchemeOptions = {}): WebhookScheme {
   const signPrefix = options.headerNames ?? 'webhook';
@@ -199,7 +200,7 @@ export function createStandardScheme(options: StandardSchemeOptions = {}): Webho
         signatures.v1a.length === 0
           ? hmacMatched
           : orPublicKeyMatches(hmacMatched, secrets, keyOf, signatures.v1a, signed, request.body);
-      return verdictWhen(matched, { id, timestamp }, name, signatureHeader);
+      return verdictWhen(matched, { id, timestamp, deliveryId: id }, name, signatureHeader);
     },
     async sign(request: SchemeSignRequest): Promise<Record<string, string>> {
       const signed = `${request.id}.${request.timestamp}.`;

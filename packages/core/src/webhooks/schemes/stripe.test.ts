@@ -14,7 +14,14 @@ describe('stripe scheme', () => {
   it('verifies a header made by the official stripe package, and reads the id from the payload', async () => {
     const signature = Stripe.webhooks.generateTestHeaderString({ payload: body, secret, timestamp: t });
     const event = await verifyWebhook(header(signature), { scheme: 'stripe', secret, now });
-    expect(event).toMatchObject({ id: 'evt_1', timestamp: t, scheme: 'stripe', payload: JSON.parse(body) });
+    expect(event).toMatchObject({
+      id: 'evt_1',
+      type: 'charge.succeeded',
+      deliveryId: null,
+      timestamp: t,
+      scheme: 'stripe',
+      payload: JSON.parse(body),
+    });
     expect(new TextDecoder().decode(event.rawBody)).toBe(body);
   });
 
@@ -36,11 +43,21 @@ describe('stripe scheme', () => {
     const value = `${signed.headers['stripe-signature']},v0=${'0'.repeat(64)}`;
     await expect(verifyWebhook(header(value), { scheme: 'stripe', secret, now })).resolves.toMatchObject({
       id: 'evt_1',
+      type: 'charge.succeeded',
+      payload: JSON.parse(body),
     });
     const one = Stripe.webhooks.generateTestHeaderString({ payload: body, secret, timestamp: t });
     await expect(
       verifyWebhook(header(one), { scheme: 'stripe', secret: ['whsec_other', secret], now }),
-    ).resolves.toMatchObject({ id: 'evt_1' });
+    ).resolves.toMatchObject({ id: 'evt_1', payload: JSON.parse(body) });
+  });
+
+  it('keeps the event id of a retry, which Stripe re-signs with a new timestamp', async () => {
+    const first = Stripe.webhooks.generateTestHeaderString({ payload: body, secret, timestamp: t });
+    const retry = Stripe.webhooks.generateTestHeaderString({ payload: body, secret, timestamp: t + 60 });
+    const a = await verifyWebhook(header(first), { scheme: 'stripe', secret, now });
+    const b = await verifyWebhook(header(retry), { scheme: 'stripe', secret, now: () => (t + 60) * 1000 });
+    expect([a.id, a.timestamp, b.id, b.timestamp]).toEqual(['evt_1', t, 'evt_1', t + 60]);
   });
 
   it('rejects forged, tampered and stale deliveries with their own codes', async () => {

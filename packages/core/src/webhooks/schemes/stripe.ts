@@ -73,7 +73,8 @@ export function parseStripeSignature(header: string): StripeHeader {
 
 /**
  * Stripe: HMAC-SHA256 in hex over `${t}.${body}`, keyed with the whole `whsec_...` string; every
- * `v1` entry is tried against every secret. The event id is the payload's `id`.
+ * `v1` entry is tried against every secret. The event id is the payload's `id` (`evt_...`, inside
+ * the signed body; Stripe's retries carry the same one), the type its `type`.
  */
 export const stripeScheme: WebhookScheme = {
   name: NAME,
@@ -99,5 +100,9 @@ export const stripeScheme: WebhookScheme = {
       header += `,v1=${toHex(await backend.hmac(keyOf(secret), prefix, request.body))}`;
     }
     return { 'stripe-signature': header };
+  },
+  payloadId(payload: unknown): string | undefined {
+    const id = typeof payload === 'object' && payload !== null ? (payload as { id?: unknown }).id : undefined;
+    return typeof id === 'string' ? id : undefined;
   },
 };
