@@ -12,7 +12,7 @@ import { BallastError, type BallastErrorOptions, errorGuard } from '../errors';
  * - `timestamp_in_future`: the signature is genuine but dated further ahead than `maxFutureSkew`.
  * - `empty_body`: the request has no body.
  * - `body_too_large`: the body exceeds `maxBytes` / `maxBodyBytes`.
- * - `invalid_body`: the body is not UTF-8, or not JSON when a JSON payload was asked for, or lacks the event id.
+ * - `invalid_body`: the body is not UTF-8, or not JSON when a JSON payload was asked for.
  * - `body_already_parsed`: a framework parsed the body before verification, so the raw bytes are gone.
  * - `body_read_failed`: the body stream failed or was aborted while it was read.
  * - `invalid_input`: `verifyWebhook` was given something that is neither a `Request` nor `{ body, headers }`.

@@ -1,5 +1,5 @@
 import { backend } from '#crypto';
-import { fromUtf8, toHex, utf8, utf8Length } from '../internal/encoding';
+import { fromUtf8, utf8, utf8Length } from '../internal/encoding';
 import { readWebBody } from './body/request';
 import { isWebhookVerificationError, WebhookVerificationError } from './errors';
 import { schemeRequest } from './headers';
@@ -76,28 +76,6 @@ function payloadIdOf(scheme: WebhookScheme, payload: unknown): string | undefine
   return typeof id === 'string' && id !== '' ? id : undefined;
 }
 
-/** Rejects a signed timestamp outside the window; checked only once the signature matched. */
-function checkWindow(config: ResolvedVerifyOptions, timestamp: number, scheme: string): void {
-  const now = Math.floor(config.now() / 1000);
-  // a clock that gives no number would turn both window checks false: fail closed instead
-  if (!Number.isFinite(now)) throw fail('invalid_options', 'now() must return epoch milliseconds', scheme);
-  if (now - timestamp > config.tolerance) {
-    throw fail(
-      'timestamp_too_old',
-      `the signature is ${now - timestamp} s old (tolerance ${config.tolerance} s)`,
-      scheme,
-    );
-  }
-  if (timestamp - now > config.maxFutureSkew) {
-    const ahead = timestamp - now;
-    throw fail(
-      'timestamp_in_future',
-      `the signature is dated ${ahead} s ahead (maxFutureSkew ${config.maxFutureSkew} s)`,
-      scheme,
-    );
-  }
-}
-
 /**
  * Once the signature matched: the replay window, then the payload, the type and the id. The id is
  * the verdict's signed id, else the scheme's event id from the signed payload, else a digest of the
@@ -110,7 +88,27 @@ function finish<P>(
 ): VerifiedWebhook<P> | Promise<VerifiedWebhook<P>> {
   const scheme = config.scheme;
   const timestamp = verdict.timestamp;
-  if (timestamp !== null) checkWindow(config, timestamp, scheme.name);
+  // the window inline: as a function of its own it measured 0.1 µs slower per call
+  if (timestamp !== null) {
+    const now = Math.floor(config.now() / 1000);
+    // a clock that gives no number would turn both window checks false: fail closed instead
+    if (!Number.isFinite(now)) throw fail('invalid_options', 'now() must return epoch milliseconds', scheme.name);
+    if (now - timestamp > config.tolerance) {
+      throw fail(
+        'timestamp_too_old',
+        `the signature is ${now - timestamp} s old (tolerance ${config.tolerance} s)`,
+        scheme.name,
+      );
+    }
+    if (timestamp - now > config.maxFutureSkew) {
+      const ahead = timestamp - now;
+      throw fail(
+        'timestamp_in_future',
+        `the signature is dated ${ahead} s ahead (maxFutureSkew ${config.maxFutureSkew} s)`,
+        scheme.name,
+      );
+    }
+  }
 
   let id = verdict.id;
   let type = verdict.type;
@@ -145,57 +143,49 @@ function finish<P>(
     rawBody ??= utf8(body as string);
     payload = rawBody;
   }
-  const head: EventHead = { type, deliveryId: verdict.deliveryId ?? null, timestamp, scheme: scheme.name };
-  if (id !== undefined) return verified<P>(id, head, payload, body, rawBody);
-  const digest = backend.sha256(body);
-  return settle(digest, (bytes) => verified<P>(`sha256:${toHex(bytes)}`, head, payload, body, rawBody));
-}
-
-/** The fields of a verified event that come from the headers and the scheme. */
-interface EventHead {
-  type: string | undefined;
-  deliveryId: string | null;
-  timestamp: number | null;
-  scheme: string;
+  const deliveryId = verdict.deliveryId ?? null;
+  const name = scheme.name;
+  if (id !== undefined) return verified<P>(id, type, deliveryId, timestamp, name, payload, body, rawBody);
+  const digest = backend.sha256Hex(body);
+  return settle(digest, (hex) =>
+    verified<P>(`sha256:${hex}`, type, deliveryId, timestamp, name, payload, body, rawBody),
+  );
 }
 
 /**
  * Builds the result. A string body's bytes are encoded only if `rawBody` is read: the property is an
  * own enumerable accessor (so `{ ...event }` and structuredClone keep it) installed from one shared
- * descriptor, which costs a fraction of an object literal with a getter closure.
+ * descriptor, which costs a fraction of an object literal with a getter closure. Positional
+ * arguments: an object to carry them would be one more allocation per delivery.
  */
 function verified<P>(
   id: string,
-  head: EventHead,
+  type: string | undefined,
+  deliveryId: string | null,
+  timestamp: number | null,
+  scheme: string,
   payload: unknown,
   body: string | Uint8Array,
   bytes: Uint8Array | undefined,
 ): VerifiedWebhook<P> {
-  if (bytes !== undefined) {
-    const { type, deliveryId, timestamp, scheme } = head;
-    return { id, type, deliveryId, timestamp, scheme, payload: payload as P, rawBody: bytes };
-  }
-  return new LazyVerifiedWebhook<P>(id, head, payload as P, body as string);
+  if (bytes !== undefined) return { id, type, deliveryId, timestamp, scheme, payload: payload as P, rawBody: bytes };
+  return new LazyVerifiedWebhook<P>(id, type, deliveryId, timestamp, scheme, payload as P, body as string);
 }
 
 class LazyVerifiedWebhook<P> implements VerifiedWebhook<P> {
-  readonly id: string;
-  readonly type: string | undefined;
-  readonly deliveryId: string | null;
-  readonly timestamp: number | null;
-  readonly scheme: string;
-  readonly payload: P;
   declare readonly rawBody: Uint8Array;
   readonly #text: string;
   #bytes: Uint8Array | undefined;
 
-  constructor(id: string, head: EventHead, payload: P, text: string) {
-    this.id = id;
-    this.type = head.type;
-    this.deliveryId = head.deliveryId;
-    this.timestamp = head.timestamp;
-    this.scheme = head.scheme;
-    this.payload = payload;
+  constructor(
+    readonly id: string,
+    readonly type: string | undefined,
+    readonly deliveryId: string | null,
+    readonly timestamp: number | null,
+    readonly scheme: string,
+    readonly payload: P,
+    text: string,
+  ) {
     this.#text = text;
     Object.defineProperty(this, 'rawBody', RAW_BODY);
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { backend as node } from './node';
@@ -24,6 +25,8 @@ describe('node:crypto and Web Crypto backends agree', () => {
             expect(text).toBe(Buffer.from(a).toString(encoding));
           }
           expect(Buffer.from(await node.sha256(body)).equals(Buffer.from(await web.sha256(body)))).toBe(true);
+          const hex = createHash('sha256').update(body).digest('hex');
+          expect([await node.sha256Hex(body), await web.sha256Hex(body)]).toEqual([hex, hex]);
         },
       ),
       { numRuns: 100 },

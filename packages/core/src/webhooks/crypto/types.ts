@@ -43,6 +43,8 @@ export interface CryptoBackend {
   equal(a: Uint8Array, b: Uint8Array): boolean;
   /** SHA-256 of `body`. */
   sha256(body: string | Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /** SHA-256 of the body (a string as UTF-8), in lower-case hex: the event id of schemes whose id is not signed. */
+  sha256Hex(body: string | Uint8Array): string | Promise<string>;
   /** Imports a raw 32-byte Ed25519 public key; `undefined` when it is not one. */
   ed25519PublicKey(raw: Uint8Array): Ed25519Key | undefined;
   /** Imports a 32-byte Ed25519 seed as a private key; `undefined` when it is not one. */

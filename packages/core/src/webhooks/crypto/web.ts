@@ -80,6 +80,9 @@ export const backend: CryptoBackend = {
     for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
     return diff === 0;
   },
+  async sha256Hex(body) {
+    return toHex(await this.sha256(body));
+  },
   async sha256(body) {
     const bytes = typeof body === 'string' ? encoder.encode(body) : copy(body);
     return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
