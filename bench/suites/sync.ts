@@ -102,7 +102,11 @@ function changedTenth(round: number): Contact[] {
   return records.map((r) => (r.id % 10 === 0 ? contact(r.id, round) : r));
 }
 
-/** An in-process provider over pre-built records: offset pages, `fetched_at` stamped per page served. */
+/**
+ * An in-process provider over pre-built records: offset pages, `fetched_at`
+ * stamped per page served. Full runs over offsets re-check delete candidates
+ * by id (`fetchByIds`); these runs have none, so it is never called.
+ */
 function provider(data: readonly Contact[]) {
   return offsetPages<Contact>({
     limit: PAGE,
@@ -111,6 +115,10 @@ function provider(data: readonly Contact[]) {
       const fetchedAt = new Date().toISOString();
       for (const record of page) record.fetched_at = fetchedAt;
       return { records: page, more: offset + limit < TOTAL };
+    },
+    async fetchByIds(ids) {
+      const wanted = new Set(ids);
+      return data.filter((record) => wanted.has(String(record.id)));
     },
   });
 }

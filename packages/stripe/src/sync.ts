@@ -170,6 +170,9 @@ export function stripeSync(options: StripeSyncOptions): StripeSync {
     tables[entity] = syncTable<StripeSyncRecord>(db, {
       source: options.source ?? 'stripe',
       entity,
+      // since = the previous run's start, as before core's lookback (decision 0408); the Stripe sync
+      // is to choose its own cursorField and window
+      lookbackMs: 0,
       ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
       ...(options.schema === undefined ? {} : { schema: options.schema }),
     });

@@ -8,6 +8,7 @@ import { BallastError, type BallastErrorOptions, errorGuard } from '../errors';
  * - `source_failed`: the source threw while fetching; the run stays resumable from its last checkpoint.
  * - `aborted`: the run's `signal` fired; the run stays resumable from its last checkpoint.
  * - `mass_delete`: a full run would soft-delete more rows than `maxDeleteRatio` allows; nothing was deleted.
+ * - `unsafe_deletes`: a full run over offset pages with no `fetchByIds` to re-check delete candidates; nothing was fetched.
  * - `run_conflict`: another process advanced the same run or mapper position at the same time.
  * - `write_failed`: the mapper's `write` or `onDelete` threw; the batch was rolled back.
  * - `store_failed`: the database refused a statement (the cause is attached), e.g. migrations not applied.
@@ -18,6 +19,7 @@ export type SyncErrorCode =
   | 'source_failed'
   | 'aborted'
   | 'mass_delete'
+  | 'unsafe_deletes'
   | 'run_conflict'
   | 'write_failed'
   | 'store_failed';

@@ -20,6 +20,7 @@ export { mapper } from './mapper';
 export type { IdOf, RunOptions, SyncCounts, SyncProgress, SyncTableOptions } from './options';
 export type {
   CursorPagesOptions,
+  FetchByIds,
   OffsetPagesOptions,
   PageSource,
   SourceStart,
@@ -28,5 +29,6 @@ export type {
   SyncSource,
 } from './pages';
 export { cursorPages, offsetPages, startingAfterPages } from './pages';
-export type { SyncRow, SyncRun, SyncRunResult, SyncRunStatus, SyncTable } from './sync-table';
+export type { SyncRun, SyncRunResult, SyncRunStatus } from './runs';
+export type { SyncRow, SyncTable } from './sync-table';
 export { syncTable } from './sync-table';

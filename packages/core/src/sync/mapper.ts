@@ -294,9 +294,6 @@ export function mapper<Raw, Row>(options: MapperOptions<Raw, Row>): Mapper {
         return res.rows.length > 0;
       });
 
-      // rows leave quarantine only when some are in it: skip the delete otherwise
-      let quarantineSize = await countQuarantine(table);
-
       for (;;) {
         if (runOptions.signal?.aborted) {
           throw new SyncError('mapper.run', 'aborted', `mapper ${name} was aborted after ${result.batches} batches`, {
@@ -382,21 +379,21 @@ export function mapper<Raw, Row>(options: MapperOptions<Raw, Row>): Mapper {
                 ],
               );
             }
-            let released = 0;
-            if (cleared.length > 0 && quarantineSize > 0) {
-              const res = await tx.query(
-                `DELETE FROM ${t.quarantine} WHERE mapper = $1 AND table_id = $2 AND external_id = ANY($3::text[])`,
-                [...t.key, cleared],
-              );
-              released = res.rowCount;
-              quarantineSize -= released;
-            }
-            quarantineSize += failures.length;
+            // Rows that mapped cleanly (or were deleted) leave the quarantine, whoever put them there:
+            // the database is asked in this transaction, after the position's lock, not a count this
+            // process kept (another process may have quarantined them since this run started). One
+            // statement with the position update: no round trip added.
             const last = batch.rows[batch.rows.length - 1] as RawRecord;
-            await tx.query(
-              `UPDATE ${t.mappers} SET position = $3, updated_at = now() WHERE name = $1 AND table_id = $2`,
-              [...t.key, last.change_seq],
+            const moved = await tx.query<{ released: number }>(
+              `WITH released AS (
+                 DELETE FROM ${t.quarantine} WHERE mapper = $1 AND table_id = $2 AND external_id = ANY($4::text[])
+                 RETURNING 1
+               )
+               UPDATE ${t.mappers} SET position = $3, updated_at = now() WHERE name = $1 AND table_id = $2
+               RETURNING (SELECT count(*) FROM released)::int AS released`,
+              [...t.key, last.change_seq, cleared],
             );
+            const released = moved.rows[0]?.released ?? 0;
             result.batches++;
             result.processed += batch.rows.length;
             result.written += mapped.length;

@@ -34,8 +34,31 @@ export interface SyncTableOptions<T = unknown> {
    */
   idOf?: IdOf<T>;
   /**
+   * The field the provider's `updated_since` filter reads (`update_time`,
+   * `updated_at`, `meta.modified`; a dotted path), or a function returning
+   * it. Its largest value over the records a run stores is the run's
+   * high-water mark, and the next incremental run's `since` is that mark
+   * minus `lookbackMs`: the provider's own clock, not the database's.
+   * Values are `Date`s, ISO 8601 strings (without an offset: UTC, as
+   * Pipedrive's `2024-05-01 12:30:00`) or numbers of seconds since the epoch
+   * (Unix time, Stripe's `created`); a record without a readable value does
+   * not move the mark. Without a `cursorField`, `since` is when the previous
+   * completed run started, minus `lookbackMs`.
+   * @default undefined (no field: the previous run's start)
+   */
+  cursorField?: string | ((record: T) => Date | string | number | null | undefined);
+  /**
+   * How far before the high-water mark (or the previous run's start) an
+   * incremental run's `since` goes back, in milliseconds: records the
+   * provider indexed late, or stamped by a clock behind, are read again.
+   * Records read again unchanged are not rewritten (0401), so a generous
+   * window costs reads, not writes.
+   * @default 300000 (5 minutes)
+   */
+  lookbackMs?: number;
+  /**
    * A completed full run refuses to soft-delete more than this share of the
-   * table's live rows, unless run with `force`.
+   * rows live when it started, unless run with `force`.
    * @default 0.2
    */
   maxDeleteRatio?: number;
@@ -54,7 +77,8 @@ export interface RunOptions<T = unknown> {
   /**
    * `full` reads everything and, when the source is exhausted, soft-deletes
    * the rows it did not see; `incremental` starts from the previous completed
-   * run's last cursor and start time (`since`) and never deletes.
+   * run's last cursor and `since` (its high-water mark, or start, minus
+   * `lookbackMs`) and never deletes.
    */
   mode: 'full' | 'incremental';
   /**
@@ -64,6 +88,15 @@ export interface RunOptions<T = unknown> {
    * @default true
    */
   resume?: boolean;
+  /**
+   * Full runs: soft-delete, at the end, the live rows the run did not see.
+   * A source over offset pages (`offsetPages`) must then re-check the
+   * candidates by id (its `fetchByIds`), or the run is refused with
+   * `unsafe_deletes` before it fetches anything. `false` stores what the
+   * run reads and deletes nothing.
+   * @default true
+   */
+  detectDeletes?: boolean;
   /**
    * Full runs: soft-delete unseen rows even beyond `maxDeleteRatio`.
    * @default false
@@ -119,6 +152,18 @@ const tableSchema = z.object({
   schema: z.string().default('ballast'),
   volatileFields: z.array(z.string().min(1)).default([]),
   idOf: z.custom<IdOf<unknown>>((v) => typeof v === 'function', 'must be a function').optional(),
+  cursorField: z
+    .union([
+      z.string().min(1),
+      z.custom<(record: unknown) => unknown>((v) => typeof v === 'function', 'must be a function'),
+    ])
+    .optional(),
+  lookbackMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(366 * 86_400_000)
+    .default(300_000),
   maxDeleteRatio: z.number().min(0).max(1).default(0.2),
   batchSize: z.number().int().min(1).max(10_000).default(1000),
 });
@@ -129,6 +174,7 @@ export type NormalizedTableOptions = z.output<typeof tableSchema>;
 const runSchema = z.object({
   mode: z.enum(['full', 'incremental']),
   resume: z.boolean().default(true),
+  detectDeletes: z.boolean().default(true),
   force: z.boolean().default(false),
   maxDeleteRatio: z.number().min(0).max(1).optional(),
   signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal').optional(),

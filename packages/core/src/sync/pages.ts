@@ -28,8 +28,10 @@ export interface SourceStart {
    */
   cursor: string | null;
   /**
-   * Incremental runs: when the previous completed run started, to pass as an
-   * `updated_since` filter. `null` for full runs and for the first run.
+   * Incremental runs: what to pass as an `updated_since` filter: the
+   * previous completed run's high-water mark (the largest `cursorField`
+   * value stored) or, without one, its start, minus the table's
+   * `lookbackMs`. `null` for full runs and for the first run.
    */
   since: Date | null;
   /**
@@ -42,8 +44,36 @@ export interface SourceStart {
   signal: AbortSignal | undefined;
 }
 
-/** A resumable source: called with where to start, returns the pages from there on. */
-export type PageSource<T> = (start: SourceStart) => AsyncIterable<SyncPage<T>>;
+/**
+ * Fetches records by id, to re-check a full run's delete candidates: resolves
+ * to the records the provider still has (in any order, more or fewer than
+ * asked); an id with no record in the answer is deleted. Called with up to
+ * 100 ids at a time, after the last page, only when the run has candidates
+ * within `maxDeleteRatio`. For Pipedrive v1, one `GET /v1/persons/{id}` per
+ * id, a 404 leaving it out.
+ */
+export type FetchByIds<T> = (
+  ids: readonly string[],
+  context: { signal: AbortSignal | undefined },
+) => Promise<readonly T[]>;
+
+/**
+ * A resumable source: called with where to start, returns the pages from
+ * there on. It may carry what delete detection needs to know about it.
+ */
+export interface PageSource<T> {
+  (start: SourceStart): AsyncIterable<SyncPage<T>>;
+  /**
+   * True when pages are addressed by position (offset and limit): a record
+   * deleted at the provider during a run shifts the later pages, and the
+   * record moved across a page boundary is never listed. A full run over
+   * such a source re-checks its delete candidates with `fetchByIds`, and
+   * without one refuses to start (`unsafe_deletes`). Set by `offsetPages`.
+   */
+  readonly offsetPaged?: boolean;
+  /** Re-checks delete candidates by id before a full run deletes them (see {@link FetchByIds}). */
+  readonly fetchByIds?: FetchByIds<T>;
+}
 
 /**
  * Anything a run can read: a resumable {@link PageSource}, or a plain async
@@ -54,7 +84,7 @@ export type SyncSource<T> = PageSource<T> | AsyncIterable<SyncPage<T>>;
 
 /** What a page helper's `fetch` is given. */
 interface FetchContext {
-  /** Incremental runs: when the previous completed run started (for `updated_since`), else `null`. */
+  /** Incremental runs: the `updated_since` to ask for (see {@link SourceStart}), else `null`. */
   since: Date | null;
   /** Incremental runs: the previous completed run's last cursor, else `null` (see {@link SourceStart}). */
   lastCursor: string | null;
@@ -80,8 +110,32 @@ function checkRecords(api: string, records: unknown): asserts records is readonl
   }
 }
 
+/** What every page helper accepts besides its `fetch`. */
+interface DeleteRecheck<T> {
+  /**
+   * Fetches records by id, to re-check a full run's delete candidates before
+   * they are soft-deleted (see {@link FetchByIds}). Required for full runs
+   * over `offsetPages` that detect deletes; optional elsewhere.
+   */
+  fetchByIds?: FetchByIds<T>;
+}
+
+/** Attaches a helper's traits to its source function. */
+function withTraits<T>(
+  api: string,
+  source: (start: SourceStart) => AsyncIterable<SyncPage<T>>,
+  options: DeleteRecheck<T>,
+  offsetPaged: boolean,
+): PageSource<T> {
+  if (options.fetchByIds !== undefined) requireFunction(api, 'fetchByIds', options.fetchByIds);
+  return Object.assign(source, {
+    offsetPaged,
+    ...(options.fetchByIds === undefined ? {} : { fetchByIds: options.fetchByIds }),
+  });
+}
+
 /** Options of {@link cursorPages}. */
-export interface CursorPagesOptions<T> {
+export interface CursorPagesOptions<T> extends DeleteRecheck<T> {
   /**
    * Fetches the page at `cursor` (`null` for the first page) and returns its
    * records and the cursor of the next page (`null` or absent at the end).
@@ -110,7 +164,8 @@ export function cursorPages<T>(options: CursorPagesOptions<T>): PageSource<T> {
   const api = 'cursorPages';
   requireFunction(api, 'fetch', options?.fetch);
   const fetchPage = options.fetch;
-  return async function* (start) {
+  return withTraits(api, pages, options, false);
+  async function* pages(start: SourceStart) {
     let cursor = start.cursor;
     for (;;) {
       const page = await fetchPage({
@@ -133,11 +188,11 @@ export function cursorPages<T>(options: CursorPagesOptions<T>): PageSource<T> {
       if (next === null) return;
       cursor = next;
     }
-  };
+  }
 }
 
 /** Options of {@link offsetPages}. */
-export interface OffsetPagesOptions<T> {
+export interface OffsetPagesOptions<T> extends DeleteRecheck<T> {
   /**
    * Page size asked for.
    * @default 100
@@ -155,6 +210,12 @@ export interface OffsetPagesOptions<T> {
  * A source over offset pagination (Pipedrive v1 `start` / `limit`,
  * `LIMIT ... OFFSET` APIs). The checkpoint is the next offset.
  *
+ * Offsets move when the provider deletes a record during a run: every later
+ * record shifts one place up and the one that crosses a page boundary is
+ * never listed. A full run that detects deletes therefore re-checks its
+ * delete candidates with `fetchByIds`, and without it refuses to start
+ * (`unsafe_deletes`).
+ *
  * @example
  * ```ts
  * const deals = offsetPages<Deal>({
@@ -162,6 +223,16 @@ export interface OffsetPagesOptions<T> {
  *   async fetch({ offset, limit }) {
  *     const body = await (await fetch(`${base}/v1/deals?start=${offset}&limit=${limit}`)).json();
  *     return { records: body.data ?? [], more: body.additional_data.pagination.more_items_in_collection };
+ *   },
+ *   async fetchByIds(ids) {
+ *     const found: Deal[] = [];
+ *     for (const id of ids) {
+ *       const res = await fetch(`${base}/v1/deals/${id}`);
+ *       if (res.status === 404) continue; // gone: left out, so deleted
+ *       if (!res.ok) throw new Error(`deal ${id}: HTTP ${res.status}`); // unknown: the run stays resumable
+ *       found.push((await res.json()).data);
+ *     }
+ *     return found;
  *   },
  * });
  * ```
@@ -174,7 +245,8 @@ export function offsetPages<T>(options: OffsetPagesOptions<T>): PageSource<T> {
     throw new SyncError(api, 'invalid_options', `limit must be a positive integer, got ${String(limit)}`);
   }
   const fetchPage = options.fetch;
-  return async function* (start) {
+  return withTraits(api, pages, options, true);
+  async function* pages(start: SourceStart) {
     let offset = 0;
     if (start.cursor !== null) {
       offset = Number(start.cursor);
@@ -199,11 +271,11 @@ export function offsetPages<T>(options: OffsetPagesOptions<T>): PageSource<T> {
       if (last) return;
       offset = nextOffset;
     }
-  };
+  }
 }
 
 /** Options of {@link startingAfterPages}. */
-export interface StartingAfterPagesOptions<T> {
+export interface StartingAfterPagesOptions<T> extends DeleteRecheck<T> {
   /**
    * Fetches the page after the record with id `startingAfter` (`null` for the
    * first page). Return the provider's list shape: `data` and `has_more`.
@@ -242,7 +314,8 @@ export function startingAfterPages<T>(options: StartingAfterPagesOptions<T>): Pa
   if (options.idOf !== undefined) requireFunction(api, 'idOf', options.idOf);
   const fetchPage = options.fetch;
   const idOf = options.idOf ?? defaultId;
-  return async function* (start) {
+  return withTraits(api, pages, options, false);
+  async function* pages(start: SourceStart) {
     let after = start.cursor;
     for (;;) {
       const page = await fetchPage({
@@ -259,5 +332,5 @@ export function startingAfterPages<T>(options: StartingAfterPagesOptions<T>): Pa
       if (next === null) return;
       after = next;
     }
-  };
+  }
 }

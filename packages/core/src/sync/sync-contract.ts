@@ -5,7 +5,7 @@ import { migrate } from '../stores/migrate';
 import { type SqlClient, sqlNames } from '../stores/sql';
 import { isSyncError, type SyncError } from './errors';
 import { mapper } from './mapper';
-import { cursorPages, type PageSource, type SourceStart, type SyncPage } from './pages';
+import { cursorPages, offsetPages, type PageSource, type SourceStart, type SyncPage } from './pages';
 import { type SyncTable, syncTable } from './sync-table';
 
 /**
@@ -324,11 +324,17 @@ export function syncContract(open: () => Promise<SqlClient>): void {
           yield { records, next };
         };
       const inc = await t.run(changes([person(3, 2), person(13)], 'token-2'), { mode: 'incremental' });
-      expect(starts[0]).toMatchObject({ mode: 'incremental', since: first.startedAt, cursor: null, lastCursor: '10' });
+      // without a cursorField, since is the previous run's start minus the default lookback of 5 minutes
+      const since = new Date(first.startedAt.getTime() - 300_000);
+      expect(starts[0]).toMatchObject({ mode: 'incremental', since, cursor: null, lastCursor: '10' });
       expect(inc.counts).toEqual({ seen: 2, inserted: 1, changed: 1, unchanged: 0, deleted: 0, failed: 0 });
       expect(await t.count()).toBe(13);
       await t.run(changes([], null), { mode: 'incremental' });
-      expect(starts[1]).toMatchObject({ since: inc.startedAt, cursor: null, lastCursor: 'token-2' });
+      expect(starts[1]).toMatchObject({
+        since: new Date(inc.startedAt.getTime() - 300_000),
+        cursor: null,
+        lastCursor: 'token-2',
+      });
       // a run that sees no cursor keeps the feed position for the next one
       await t.run(changes([], null), { mode: 'incremental' });
       expect(starts[2]?.lastCursor).toBe('token-2');
@@ -470,6 +476,237 @@ export function syncContract(open: () => Promise<SqlClient>): void {
       const t = syncTable(db, { source: 'a', entity: 'b', schema: uniqueSchema('nosync') });
       expect((await rejection(t.upsert([person(1)]))).code).toBe('store_failed');
       expect((await rejection(t.run(provider(() => [], 1).source, { mode: 'full' }))).code).toBe('store_failed');
+    });
+  });
+
+  describe('delete detection over offset pages', () => {
+    /**
+     * A provider paging by offset over a list it can change between two
+     * fetches; records `fetched` offsets and the ids asked by `fetchByIds`.
+     */
+    function offsetProvider(initial: readonly Person[], options: { recheck?: boolean; failRecheck?: number } = {}) {
+      const data = [...initial];
+      const fetched: number[] = [];
+      const asked: string[][] = [];
+      let failures = options.failRecheck ?? 0;
+      let onServed: ((offset: number) => void) | undefined;
+      const source = offsetPages<Person>({
+        limit: 10,
+        async fetch({ offset, limit }) {
+          fetched.push(offset);
+          const page = data.slice(offset, offset + limit);
+          onServed?.(offset);
+          return { records: page, more: offset + limit < data.length };
+        },
+        ...(options.recheck
+          ? {
+              async fetchByIds(ids: readonly string[]) {
+                asked.push([...ids]);
+                if (failures > 0) {
+                  failures--;
+                  throw new Error('provider 503 on GET /persons/{id}');
+                }
+                return data.filter((r) => ids.includes(String(r.id)));
+              },
+            }
+          : {}),
+      });
+      return {
+        source,
+        data,
+        fetched,
+        asked,
+        /** Deletes the record with `id` at the provider right after the page at `offset` is served. */
+        deleteAfter(offset: number, id: number) {
+          onServed = (served) => {
+            if (served !== offset) return;
+            data.splice(
+              data.findIndex((r) => r.id === id),
+              1,
+            );
+            onServed = undefined;
+          };
+        },
+      };
+    }
+
+    it('refuses a full run over offset pages with no fetchByIds before fetching anything, with unsafe_deletes', async () => {
+      const t = table();
+      const provider = offsetProvider(Array.from({ length: 30 }, (_, i) => person(i + 1)));
+      const error = await rejection(t.run(provider.source, { mode: 'full' }));
+      expect(error.code).toBe('unsafe_deletes');
+      expect(error.message).toMatch(/^\[@ballast\/core\] \[syncTable\.run\] .*fetchByIds.*detectDeletes: false/);
+      expect(provider.fetched).toEqual([]);
+      expect(await t.runs()).toEqual([]);
+      // without delete detection the run stores what it reads and deletes nothing
+      const stored = await t.run(provider.source, { mode: 'full', detectDeletes: false });
+      expect(stored.counts).toMatchObject({ seen: 30, inserted: 30, deleted: 0 });
+      // incremental runs never delete: nothing to refuse
+      expect((await t.run(provider.source, { mode: 'incremental' })).status).toBe('completed');
+    });
+
+    it('a record deleted mid-run shifts the offsets: the skipped live record is re-checked by id and kept, only the deleted one goes', async () => {
+      const t = table();
+      const provider = offsetProvider(
+        Array.from({ length: 30 }, (_, i) => person(i + 1)),
+        { recheck: true },
+      );
+      await t.run(provider.source, { mode: 'full' });
+      const removed: string[] = [];
+      const m = mapper<{ id: number }, { id: number }>({
+        name: 'shifted',
+        schema: z.object({ id: z.number() }).passthrough(),
+        version: 1,
+        map: (p) => ({ id: p.id }),
+        write: async () => {},
+        onDelete: async (refs) => {
+          removed.push(...refs.map((r) => r.externalId));
+        },
+      });
+      await m.run(t);
+
+      // record 3 is deleted at the provider once page 1 (offsets 0-9) is served: record 11
+      // moves to offset 9, already read, and page 2 (offset 10) starts at record 12
+      provider.deleteAfter(0, 3);
+      const run = await t.run(provider.source, { mode: 'full' });
+      expect(provider.fetched.slice(-3)).toEqual([0, 10, 20]);
+      // record 11 was never listed: the only delete candidate, re-checked by id, found alive and kept
+      expect((await t.get(11))?.deletedAt).toBeNull();
+      expect(await m.run(t)).toMatchObject({ deleted: 0 });
+      expect(removed).toEqual([]);
+      expect(provider.asked).toEqual([['11']]);
+      expect(run.counts).toMatchObject({ seen: 30, unchanged: 30, deleted: 0 });
+
+      // record 3 was listed before it went: the next full run misses it, re-checks it, and deletes it
+      const next = await t.run(provider.source, { mode: 'full' });
+      expect(provider.asked.at(-1)).toEqual(['3']);
+      expect(next.counts).toMatchObject({ seen: 29, deleted: 1 });
+      expect((await t.get(3))?.deletedAt).toBeInstanceOf(Date);
+      expect(await t.count()).toBe(29);
+      expect(await m.run(t)).toMatchObject({ deleted: 1 });
+      expect(removed).toEqual(['3']);
+    });
+
+    it('a failed re-check leaves the run resumable; the resumed run re-checks without fetching the pages again', async () => {
+      const t = table();
+      const provider = offsetProvider(
+        Array.from({ length: 30 }, (_, i) => person(i + 1)),
+        { recheck: true, failRecheck: 1 },
+      );
+      await t.run(provider.source, { mode: 'full' });
+      provider.deleteAfter(0, 3);
+      const fetchedBefore = provider.fetched.length;
+      const error = await rejection(t.run(provider.source, { mode: 'full' }));
+      expect(error.code).toBe('source_failed');
+      expect(error.message).toContain('fetchByIds');
+      const [interrupted] = await t.runs({ limit: 1 });
+      expect(interrupted).toMatchObject({ status: 'interrupted', cursor: null, pages: 3 });
+      expect((await t.get(11))?.deletedAt).toBeNull();
+      const pagesFetched = provider.fetched.length;
+      expect(pagesFetched - fetchedBefore).toBe(3);
+
+      const resumed = await t.run(provider.source, { mode: 'full' });
+      expect(resumed).toMatchObject({ id: interrupted?.id, resumed: true, status: 'completed' });
+      expect(provider.fetched.length).toBe(pagesFetched);
+      expect(provider.asked).toEqual([['11'], ['11']]);
+      expect(resumed.counts).toMatchObject({ seen: 30, deleted: 0 });
+      expect((await t.get(11))?.deletedAt).toBeNull();
+    });
+  });
+
+  describe('incremental since', () => {
+    interface Stamped extends Person {
+      updated_at: string;
+    }
+    /** An `updated_since` source over records stamped by the provider's clock. */
+    const updatedSince = (data: () => readonly Stamped[], starts: SourceStart[]): PageSource<Stamped> =>
+      async function* (start) {
+        starts.push(start);
+        const since = start.since?.getTime() ?? Number.NEGATIVE_INFINITY;
+        yield { records: data().filter((r) => Date.parse(r.updated_at) >= since) };
+      };
+
+    it('takes since from the largest cursorField value stored minus the lookback: a provider clock behind the database misses no update', async () => {
+      const t = syncTable<Stamped>(db, {
+        schema,
+        source: 'fakedrive',
+        entity: `stamped_${++n}`,
+        volatileFields: ['fetched_at'],
+        cursorField: 'updated_at',
+      });
+      // the provider's clock runs 10 minutes behind the database's
+      const providerNow = Date.now() - 600_000;
+      const stamp = (i: number, at: number, rev = 0): Stamped => ({
+        ...person(i, rev),
+        updated_at: new Date(at).toISOString(),
+      });
+      let data = Array.from({ length: 5 }, (_, i) => stamp(i + 1, providerNow - (i + 1) * 60_000));
+      const starts: SourceStart[] = [];
+      const first = await t.run(
+        updatedSince(() => data, starts),
+        { mode: 'full' },
+      );
+      expect(first.highWater).toEqual(new Date(providerNow - 60_000));
+
+      // after the run, record 3 is updated at the provider: stamped by its clock, before the run started by the database's
+      data = data.map((r) => (r.id === 3 ? stamp(3, providerNow + 1_000, 1) : r));
+      const inc = await t.run(
+        updatedSince(() => data, starts),
+        { mode: 'incremental' },
+      );
+      expect(starts[1]?.since).toEqual(new Date(providerNow - 60_000 - 300_000));
+      // the lookback reads the last 5 minutes of the provider's clock again: unchanged records are not rewritten
+      expect(inc.counts).toMatchObject({ seen: 5, changed: 1, unchanged: 4 });
+      expect((await t.get(3))?.data.name).toBe('Person 3 rev 1');
+      expect(inc.highWater).toEqual(new Date(providerNow + 1_000));
+
+      // a run that sees nothing keeps the mark: the next one asks for the same since
+      const quiet = await t.run(
+        updatedSince(() => [], starts),
+        { mode: 'incremental' },
+      );
+      expect(quiet.highWater).toEqual(new Date(providerNow + 1_000));
+      await t.run(
+        updatedSince(() => [], starts),
+        { mode: 'incremental' },
+      );
+      expect(starts[3]?.since).toEqual(new Date(providerNow + 1_000 - 300_000));
+    });
+
+    it('honours lookbackMs, and reads Unix seconds and offset-less timestamps through a cursorField function', async () => {
+      const t = syncTable<Person & { modified: number | string }>(db, {
+        schema,
+        source: 'fakedrive',
+        entity: `stamped_${++n}`,
+        lookbackMs: 1_000,
+        cursorField: (r) => r.modified,
+      });
+      await t.upsert([]); // registers the table
+      const run = await t.run(
+        (async function* () {
+          yield {
+            records: [
+              { ...person(1), modified: 1_700_000_000 },
+              { ...person(2), modified: '2023-11-14 22:14:00' },
+              { ...person(3), modified: 'not a date' },
+            ],
+          };
+        })(),
+        { mode: 'full' },
+      );
+      expect(run.highWater).toEqual(new Date('2023-11-14T22:14:00Z'));
+      const starts: SourceStart[] = [];
+      await t.run(
+        async function* (start) {
+          starts.push(start);
+          yield { records: [] };
+        },
+        { mode: 'incremental' },
+      );
+      expect(starts[0]?.since).toEqual(new Date(Date.parse('2023-11-14T22:14:00Z') - 1_000));
+      expect(() => syncTable(db, { source: 'a', entity: 'b', lookbackMs: -1 })).toThrow(
+        expect.objectContaining({ code: 'invalid_options' }),
+      );
     });
   });
 
@@ -666,6 +903,36 @@ export function syncContract(open: () => Promise<SqlClient>): void {
       expect(a.processed + b.processed).toBe(30);
       expect(written.toSorted()).toEqual(Array.from({ length: 30 }, (_, i) => String(600 + i)).toSorted());
       expect(await appRows('6')).toHaveLength(30);
+    });
+
+    it('releases a row another process quarantined after this run started (the quarantine is read from the database)', async () => {
+      const t = table();
+      await t.upsert([person(700), person(701), person(702)]);
+      const other = v1('shared');
+      await other.run(t);
+      const { emails, ...rest } = person(701, 1);
+      await t.upsert([{ ...rest, email_addresses: emails } as unknown as Person]);
+      // this process's view of the same table: while it opens its first batch, another
+      // process quarantines 701, then the provider fixes 701
+      let fired = false;
+      const hooked: SqlClient = {
+        ...db,
+        async transaction(fn) {
+          if (!fired) {
+            fired = true;
+            expect(await other.run(t)).toMatchObject({ quarantined: 1 });
+            await t.upsert([person(701, 2)]);
+          }
+          return db.transaction(fn);
+        },
+      };
+      const view = syncTable<Person>(hooked, { schema, source: t.source, entity: t.entity });
+      const m = v1('shared');
+      const result = await m.run(view);
+      expect(fired).toBe(true);
+      expect(result).toMatchObject({ processed: 1, written: 1, quarantined: 0, released: 1 });
+      expect(await m.quarantineCount(t)).toBe(0);
+      expect((await appRows('701'))[0]?.name).toBe('Person 701 rev 2');
     });
 
     it('rejects bad mapper options with typed errors', () => {

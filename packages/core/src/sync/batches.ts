@@ -1,0 +1,252 @@
+import type { SqlExecutor } from '../stores/sql';
+import { SyncError } from './errors';
+import type { SyncCounts } from './options';
+import type { SyncPage } from './pages';
+import { type Prepared, type PreparedRecords, serializeAhead } from './prepare';
+import { type RunRecord, type SyncRun, toRun } from './runs';
+import { errorMessage, type TableStore } from './table-store';
+
+/**
+ * The write path of a batch: compare the hashes with the stored ones (a read,
+ * before any transaction), then upsert what changed and record what was seen,
+ * together with the run's checkpoint (decisions 0401, 0403, 0406).
+ */
+
+type OnInvalid<T> = ((record: T, reason: string) => void) | undefined;
+
+/** One chunk of a batch: the records to send, and the ids found stored with the same hash. */
+interface Planned<T> {
+  send: Prepared<T>[];
+  unchanged: string[];
+}
+
+/** Whether to look up stored hashes: off while a first load finds nothing stored. */
+export interface Probe {
+  lookup: boolean;
+}
+
+/** A batch of pages (or of re-checked records), prepared and ready to store. */
+export interface PreparedBatch<T> extends PreparedRecords<T> {
+  /** Provider pages in the batch (0 for records re-checked by id). */
+  pages: number;
+  /** The checkpoint after the batch. */
+  next: string | null;
+  /** The last non-null cursor of the batch's pages. */
+  lastCursor: string | null;
+}
+
+/** What writing a batch did. */
+interface Written {
+  inserted: number;
+  changed: number;
+  failed: number;
+  failedIds: string[];
+}
+
+/** A table's batch writer. */
+export function batchWriter<T>(store: TableStore, batchSize: number) {
+  const { sql } = store;
+
+  /**
+   * Splits prepared records into chunks of `batchSize` and looks up their
+   * stored hashes, before any transaction (a read, 0406): only new, changed
+   * or restored records are to be sent.
+   *
+   * The lookup is skipped while the previous chunk found no stored rows (a
+   * first load): the whole chunk is sent and the upsert's hash guard keeps
+   * that correct, only slower when a chunk of unchanged records follows a
+   * chunk of new ones.
+   */
+  async function plan(api: string, items: Prepared<T>[], probe: Probe, runId?: number): Promise<Planned<T>[]> {
+    const chunks: Planned<T>[] = [];
+    for (let start = 0; start < items.length; start += batchSize) {
+      const chunk = items.slice(start, start + batchSize);
+      if (!probe.lookup) {
+        chunks.push({ send: chunk, unchanged: [] });
+        continue;
+      }
+      const found = await store.query<{ id: string; known: boolean }>(
+        api,
+        sql.compare,
+        [...store.key, chunk.map((c) => c.id), chunk.map((c) => c.hash)],
+        runId,
+      );
+      const send = new Set(found.map((r) => r.id));
+      const planned: Planned<T> = { send: [], unchanged: [] };
+      for (const c of chunk) {
+        if (send.has(c.id)) planned.send.push(c);
+        else planned.unchanged.push(c.id);
+      }
+      chunks.push(planned);
+      probe.lookup = send.size < chunk.length || found.some((r) => r.known);
+    }
+    return chunks;
+  }
+
+  /**
+   * Writes planned chunks inside `tx` (which holds the table lock): upserts
+   * the records to send, and when the run tracks what it saw (a full run
+   * that detects deletes) records the ids it did not write as seen.
+   */
+  async function writeItems(
+    tx: SqlExecutor,
+    chunks: readonly Planned<T>[],
+    runId: number | null,
+    tracksSeen: boolean,
+    probe: Probe,
+    onInvalid: OnInvalid<T>,
+  ): Promise<Written> {
+    const written: Written = { inserted: 0, changed: 0, failed: 0, failedIds: [] };
+    for (const { send, unchanged } of chunks) {
+      const ids: string[] = [];
+      const hashes: string[] = [];
+      const data: string[] = [];
+      for (const d of send) {
+        let json: string | undefined;
+        try {
+          json = d.json ?? JSON.stringify(d.record);
+        } catch (error) {
+          written.failed++;
+          written.failedIds.push(d.id);
+          onInvalid?.(d.record, `the record is not JSON: ${errorMessage(error)}`);
+          continue;
+        }
+        ids.push(d.id);
+        hashes.push(d.hash);
+        data.push(json);
+      }
+      if (ids.length === 0) {
+        if (tracksSeen && unchanged.length > 0) await tx.query(sql.addSeen, [runId, unchanged]);
+        continue;
+      }
+      const res = await tx.query<{ inserted: number; changed: number }>(sql.write, [
+        ...store.key,
+        ids,
+        hashes,
+        `[${data.join(',')}]`,
+        runId,
+        tracksSeen,
+        unchanged,
+      ]);
+      const inserted = res.rows[0]?.inserted ?? 0;
+      const changed = res.rows[0]?.changed ?? 0;
+      written.inserted += inserted;
+      written.changed += changed;
+      // stored rows turned up although the lookup was skipped: look up again
+      if (!probe.lookup && (changed > 0 || inserted + changed < ids.length)) probe.lookup = true;
+    }
+    return written;
+  }
+
+  /** Counts of a call that stored `items` (and could not store `failed` more). */
+  function countsOf(items: number, failed: number, written: Omit<Written, 'failedIds'>): SyncCounts {
+    return {
+      seen: items + failed,
+      inserted: written.inserted,
+      changed: written.changed,
+      unchanged: items - written.failed - written.inserted - written.changed,
+      deleted: 0,
+      failed: failed + written.failed,
+    };
+  }
+
+  return {
+    /** Builds a batch from buffered pages; on a first load, serializes it while the previous batch is stored. */
+    async prepareBatch(
+      pages: readonly SyncPage<T>[],
+      prepared: PreparedRecords<T>,
+      probe: Probe,
+    ): Promise<PreparedBatch<T>> {
+      if (!probe.lookup) await serializeAhead(prepared.items);
+      return {
+        ...prepared,
+        pages: pages.length,
+        next: pages[pages.length - 1]?.next ?? null,
+        lastCursor: pages.findLast((p) => typeof p.next === 'string')?.next ?? null,
+      };
+    },
+
+    /**
+     * Stores a prepared batch and the checkpoint after its last page in one
+     * transaction (a batch with nothing to write: one statement); returns the
+     * run's updated record.
+     * @throws {SyncError} `run_conflict` when another process advanced or closed the run.
+     */
+    async storeBatch(
+      run: SyncRun,
+      batch: PreparedBatch<T>,
+      tracksSeen: boolean,
+      probe: Probe,
+      onInvalid: OnInvalid<T>,
+    ): Promise<SyncRun> {
+      const { items, failed, failedIds } = batch;
+      const chunks = await plan('syncTable.run', items, probe, run.id);
+      const params = (written: Omit<Written, 'failedIds'>) => {
+        const c = countsOf(items.length, failed, written);
+        return [
+          run.id,
+          run.pages,
+          batch.next,
+          c.seen,
+          c.inserted,
+          c.changed,
+          c.unchanged,
+          c.failed,
+          batch.pages,
+          batch.lastCursor,
+          batch.highWater === null ? null : new Date(batch.highWater),
+        ];
+      };
+      const conflict = () =>
+        new SyncError(
+          'syncTable.run',
+          'run_conflict',
+          `run ${run.id} was advanced or closed by another process while this one stored page ${run.pages + 1}`,
+          { runId: run.id },
+        );
+      if (failedIds.length === 0 && chunks.every((c) => c.send.length === 0)) {
+        // nothing to write (an unchanged batch): one statement, no transaction block, no lock
+        const seen = tracksSeen ? chunks.flatMap((c) => c.unchanged) : [];
+        const res = await store.query<RunRecord>(
+          'syncTable.run',
+          sql.checkpointSeen,
+          [...params({ inserted: 0, changed: 0, failed: 0 }), seen],
+          run.id,
+        );
+        const updated = res[0];
+        if (!updated) throw conflict();
+        return toRun(updated);
+      }
+      return store.locked(
+        'syncTable.run',
+        async (tx) => {
+          const written = await writeItems(tx, chunks, run.id, tracksSeen, probe, onInvalid);
+          const unstored = [...failedIds, ...written.failedIds];
+          if (tracksSeen && unstored.length > 0) {
+            // the provider still has these records: a failed record must not get its stored row deleted
+            await tx.query(sql.addSeen, [run.id, unstored]);
+          }
+          const res = await tx.query<RunRecord>(sql.checkpoint, params(written));
+          const updated = res.rows[0];
+          if (!updated) throw conflict();
+          return toRun(updated);
+        },
+        { id: run.id, checkpointed: true },
+      );
+    },
+
+    /** Stores records outside a run: one transaction, unchanged records not written. */
+    async upsert(prepared: PreparedRecords<T>): Promise<SyncCounts> {
+      const { items, failed } = prepared;
+      const probe: Probe = { lookup: true };
+      const chunks = await plan('syncTable.upsert', items, probe);
+      const written = chunks.every((c) => c.send.length === 0)
+        ? { inserted: 0, changed: 0, failed: 0 }
+        : await store.locked('syncTable.upsert', (tx) => writeItems(tx, chunks, null, false, probe, undefined));
+      return countsOf(items.length, failed, written);
+    },
+  };
+}
+
+/** A table's batch writer, as returned by {@link batchWriter}. */
+export type BatchWriter<T> = ReturnType<typeof batchWriter<T>>;

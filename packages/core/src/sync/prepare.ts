@@ -1,0 +1,172 @@
+import { canonicalizer, sha256Hex, sha256HexSync } from './canonical';
+import { errorMessage } from './table-store';
+
+/**
+ * Record preparation: reads each record's id, content hash (canonical JSON,
+ * volatile fields left out, decision 0404) and, when the table declares a
+ * cursor field, the largest cursor value of a batch (decision 0408).
+ */
+
+/** A record ready to store. */
+export interface Prepared<T> {
+  id: string;
+  hash: string;
+  record: T;
+  /** The record's JSON, when serialized ahead (first loads send every record). */
+  json?: string;
+}
+
+/** Prepared records of one batch. */
+export interface PreparedRecords<T> {
+  items: Prepared<T>[];
+  /** Records that could not be stored. */
+  failed: number;
+  /** Ids of failed records that had one: still present at the provider, never deleted for it. */
+  failedIds: string[];
+  /** The largest cursor value of the records, in ms since the epoch, or `null`. */
+  highWater: number | null;
+}
+
+/** Reads a record's cursor value (see `SyncTableOptions.cursorField`). */
+export type CursorOf<T> = (record: T) => unknown;
+
+/** Records hashed between two yields to the event loop. */
+export const YIELD_EVERY = 200;
+
+const schedule: (fn: () => void) => void =
+  (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate ?? ((fn) => setTimeout(fn, 0));
+
+/** Resolves after pending I/O callbacks ran (a macrotask, not a microtask). */
+export const yieldToIo = (): Promise<void> => new Promise((resolve) => schedule(resolve));
+
+const defaultIdOf = (record: unknown): unknown => (record as { id?: unknown } | null | undefined)?.id;
+
+/** A timestamp without an offset (Pipedrive's `2024-05-01 12:30:00`): read as UTC. */
+const NO_OFFSET = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
+
+/**
+ * A cursor value as ms since the epoch: a `Date`, an ISO 8601 string (one
+ * without an offset is UTC), or a number of seconds since the epoch (Unix
+ * time, Stripe's `created`). Anything else, or an invalid date, is `null`.
+ */
+export function cursorTime(value: unknown): number | null {
+  let ms: number;
+  if (value instanceof Date) ms = value.getTime();
+  else if (typeof value === 'number') ms = value * 1000;
+  else if (typeof value === 'string') ms = Date.parse(NO_OFFSET.test(value) ? `${value.replace(' ', 'T')}Z` : value);
+  else return null;
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/** Reads the value at a dotted path (`update_time`, `meta.updated_at`). */
+export function pathReader(path: string): (record: unknown) => unknown {
+  const parts = path.split('.');
+  return (record) => {
+    let value: unknown = record;
+    for (const part of parts) {
+      if (value === null || typeof value !== 'object') return undefined;
+      value = (value as Record<string, unknown>)[part];
+    }
+    return value;
+  };
+}
+
+/** What a preparer needs from the table's options. */
+export interface PreparerOptions<T> {
+  volatileFields: readonly string[];
+  idOf: ((record: T) => unknown) | undefined;
+  cursorOf: CursorOf<T> | undefined;
+}
+
+/** A table's record preparer: canonical writer, id reader and cursor reader bound once. */
+export function recordPreparer<T>(options: PreparerOptions<T>) {
+  const canonical = canonicalizer(options.volatileFields);
+  const idOf = options.idOf ?? defaultIdOf;
+  const cursorOf = options.cursorOf;
+
+  /**
+   * Reads ids and hashes of records; deduplicates ids (the last wins). Hashes
+   * as it goes where the runtime hashes synchronously (node:crypto), else per
+   * batch (Web Crypto). Serializing waits until a record must be sent.
+   */
+  return async function prepare(
+    records: readonly T[],
+    onInvalid: ((record: T, reason: string) => void) | undefined,
+  ): Promise<PreparedRecords<T>> {
+    const items: (Prepared<T> | undefined)[] = [];
+    // position in `items` of each id; a repeated id empties its earlier position
+    const at = new Map<string, number>();
+    // canonical texts waiting for an asynchronous digest, by position in `items`
+    const texts: string[] = [];
+    let failed = 0;
+    const failedIds: string[] = [];
+    let highWater: number | null = null;
+    let done = 0;
+    for (const record of records) {
+      // let the batch being stored take its next round trip while this one is hashed
+      if (++done % YIELD_EVERY === 0) await yieldToIo();
+      let reason: string | undefined;
+      let id: unknown;
+      try {
+        id = idOf(record);
+      } catch (error) {
+        reason = `idOf threw: ${errorMessage(error)}`;
+      }
+      if (reason === undefined) {
+        if (typeof id === 'number' && Number.isFinite(id)) id = String(id);
+        if (typeof id !== 'string' || id.length === 0) reason = 'the record has no string or finite number id';
+      }
+      if (reason === undefined && (record === null || typeof record !== 'object' || Array.isArray(record))) {
+        reason = 'the record is not a JSON object';
+      }
+      if (reason === undefined) {
+        let text: string | undefined;
+        try {
+          text = canonical(record);
+        } catch (error) {
+          reason = `the record is not JSON: ${errorMessage(error)}`;
+          failedIds.push(id as string);
+        }
+        if (text !== undefined) {
+          const earlier = at.get(id as string);
+          if (earlier !== undefined) items[earlier] = undefined;
+          at.set(id as string, items.length);
+          if (sha256HexSync) {
+            items.push({ id: id as string, record, hash: sha256HexSync(text) });
+          } else {
+            texts[items.length] = text;
+            items.push({ id: id as string, record, hash: '' });
+          }
+          if (cursorOf) {
+            const time = cursorTime(cursorOf(record));
+            if (time !== null && (highWater === null || time > highWater)) highWater = time;
+          }
+        }
+      }
+      if (reason !== undefined) {
+        failed++;
+        onInvalid?.(record, reason);
+      }
+    }
+    if (!sha256HexSync) {
+      const positions = items.flatMap((item, i) => (item ? [i] : []));
+      const hashes = await sha256Hex(positions.map((i) => texts[i] as string));
+      positions.forEach((i, k) => {
+        (items[i] as Prepared<T>).hash = hashes[k] as string;
+      });
+    }
+    return { items: items.filter((item) => item !== undefined), failed, failedIds, highWater };
+  };
+}
+
+/** Serializes prepared records ahead (a first load sends every record), yielding to I/O as it goes. */
+export async function serializeAhead<T>(items: readonly Prepared<T>[]): Promise<void> {
+  for (const [i, item] of items.entries()) {
+    if (i > 0 && i % YIELD_EVERY === 0) await yieldToIo();
+    try {
+      item.json = JSON.stringify(item.record);
+    } catch {
+      // left for the store step, which counts it as failed
+    }
+  }
+}
