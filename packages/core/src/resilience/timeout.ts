@@ -23,7 +23,9 @@ export interface Timeout {
   /**
    * Runs `fn` with a signal that aborts after `ms` (or when the caller's signal
    * aborts). When the limit fires first, the call rejects with a
-   * `ResilienceError` of code `timeout`, whatever `fn` rejected with.
+   * `ResilienceError` of code `timeout`, whatever `fn` rejected with. When `fn`
+   * resolves to a `Response`, the limit stops there but the caller's signal
+   * still reaches its body: aborting cancels the body read, as with `fetch`.
    */
   execute<T>(fn: (signal: AbortSignal) => Promise<T>, options?: TimeoutCallOptions): Promise<T>;
 }
@@ -68,6 +70,21 @@ class Guard {
   }
 }
 
+/**
+ * A guard whose call resolved to a response keeps forwarding the caller's
+ * abort to the signal `fetch` was given, or the body read would outlive the
+ * abort. Its listener goes when the response is collected (undici holds the
+ * caller's signal for a request the same way).
+ */
+const bodyGuards = new FinalizationRegistry<Guard>((guard) => {
+  guard.callerSignal?.removeEventListener('abort', guard);
+});
+
+/** True for a `Response` (of any realm) whose body may still be read. */
+function hasBody(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && (value as { body?: unknown }).body != null;
+}
+
 function expire(guard: Guard): void {
   guard.timedOut = true;
   const { limitMs, key, scope } = guard;
@@ -103,12 +120,17 @@ export async function runWithTimeout<T>(
   const guard = new Guard(limitMs, scope, key, callerSignal, emit);
   callerSignal?.addEventListener('abort', guard);
   guard.timer = setTimeout(expire, limitMs, guard);
+  let bodyFollows = false;
   try {
-    return await fn(guard.controller.signal);
+    const value = await fn(guard.controller.signal);
+    // the limit covers the wait for the headers; the caller's abort covers the body too
+    bodyFollows = callerSignal !== undefined && hasBody(value);
+    if (bodyFollows) bodyGuards.register(value as object, guard);
+    return value;
   } catch (error) {
     throw guard.timedOut ? guard.controller.signal.reason : error;
   } finally {
     clearTimeout(guard.timer);
-    callerSignal?.removeEventListener('abort', guard);
+    if (!bodyFollows) callerSignal?.removeEventListener('abort', guard);
   }
 }
