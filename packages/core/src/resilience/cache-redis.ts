@@ -23,6 +23,8 @@ interface Stored {
   h: Array<[string, string]>;
   b: string;
   at: number;
+  /** The entry's variant; absent in entries written before it existed. */
+  v?: string;
 }
 
 /**
@@ -55,6 +57,7 @@ export function redisCache(redis: RedisCacheClient, options: RedisCacheOptions =
         headers: v.h,
         body: fromBase64(v.b),
         storedAt: v.at,
+        variant: v.v ?? '',
       };
       return entry;
     },
@@ -65,6 +68,7 @@ export function redisCache(redis: RedisCacheClient, options: RedisCacheOptions =
         h: entry.headers,
         b: toBase64(entry.body),
         at: entry.storedAt,
+        v: entry.variant,
       };
       await redis.set(prefix + key, JSON.stringify(v), 'PX', Math.max(1, Math.ceil(retainMs)));
     },

@@ -17,6 +17,7 @@ interface Row {
   headers: Array<[string, string]>;
   body: Uint8Array;
   stored_at: string | number;
+  variant: string;
 }
 
 /**
@@ -48,7 +49,7 @@ export function sqlCache(db: SqlExecutor, options: SqlCacheOptions = {}): CacheS
   return {
     async get(key) {
       const res = await db.query<Row>(
-        `SELECT status, status_text, headers, body, stored_at FROM ${table} WHERE key = $1 AND expires_at > $2`,
+        `SELECT status, status_text, headers, body, stored_at, variant FROM ${table} WHERE key = $1 AND expires_at > $2`,
         [key, Date.now()],
       );
       const row = res.rows[0];
@@ -59,15 +60,17 @@ export function sqlCache(db: SqlExecutor, options: SqlCacheOptions = {}): CacheS
         headers: row.headers,
         body: new Uint8Array(row.body),
         storedAt: Number(row.stored_at),
+        variant: row.variant,
       };
       return entry;
     },
     async set(key, entry, retainMs) {
       await db.query(
-        `INSERT INTO ${table} (key, status, status_text, headers, body, stored_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+        `INSERT INTO ${table} (key, status, status_text, headers, body, stored_at, expires_at, variant)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (key) DO UPDATE SET status = EXCLUDED.status, status_text = EXCLUDED.status_text,
-           headers = EXCLUDED.headers, body = EXCLUDED.body, stored_at = EXCLUDED.stored_at, expires_at = EXCLUDED.expires_at`,
+           headers = EXCLUDED.headers, body = EXCLUDED.body, stored_at = EXCLUDED.stored_at,
+           expires_at = EXCLUDED.expires_at, variant = EXCLUDED.variant`,
         [
           key,
           entry.status,
@@ -76,6 +79,7 @@ export function sqlCache(db: SqlExecutor, options: SqlCacheOptions = {}): CacheS
           entry.body,
           entry.storedAt,
           Date.now() + retainMs,
+          entry.variant,
         ],
       );
     },

@@ -3,6 +3,7 @@
  * @internal
  */
 import { beforeAll, expect, it, vi } from 'vitest';
+import { cache } from './cache';
 import type { CachedResponse, CacheStore } from './cache-store';
 
 function entry(body: string, storedAt = Date.now()): CachedResponse {
@@ -15,6 +16,7 @@ function entry(body: string, storedAt = Date.now()): CachedResponse {
     ],
     body: new TextEncoder().encode(body),
     storedAt,
+    variant: '',
   };
 }
 
@@ -29,14 +31,16 @@ export function cacheStoreContract(open: () => Promise<CacheStore>) {
     expect(await store.get('missing')).toBeUndefined();
   });
 
-  it('round-trips status, headers, binary body and storedAt', async () => {
+  it('round-trips status, headers, binary body, storedAt and variant', async () => {
     const bytes = new Uint8Array([0, 1, 2, 254, 255, 10, 13]);
     const e: CachedResponse = {
       ...entry(''),
       status: 203,
       statusText: 'Non-Authoritative',
+      headers: [['vary', 'Accept-Language']],
       body: bytes,
       storedAt: 1_700_000_000_123,
+      variant: 'a'.repeat(64),
     };
     await store.set('bin', e, 60_000);
     const got = await store.get('bin');
@@ -45,6 +49,19 @@ export function cacheStoreContract(open: () => Promise<CacheStore>) {
     expect(got?.headers).toEqual(e.headers);
     expect([...(got?.body ?? [])]).toEqual([...bytes]);
     expect(got?.storedAt).toBe(1_700_000_000_123);
+    expect(got?.variant).toBe('a'.repeat(64));
+  });
+
+  it('replaces the variant with the entry: the last response stored under a key decides what matches', async () => {
+    await store.set(
+      'varied',
+      { ...entry('fr'), headers: [['vary', 'accept-language']], variant: 'f'.repeat(64) },
+      60_000,
+    );
+    await store.set('varied', { ...entry('plain'), variant: '' }, 60_000);
+    const got = await store.get('varied');
+    expect(got?.variant).toBe('');
+    expect(got?.headers).toEqual(entry('').headers);
   });
 
   it('overwrites an entry under the same key', async () => {
@@ -73,5 +90,36 @@ export function cacheStoreContract(open: () => Promise<CacheStore>) {
     await store.set("GET https://x.test/a?q='2'", entry('2'), 60_000);
     expect(new TextDecoder().decode((await store.get('GET https://x.test/a?q=1 2'))?.body)).toBe('1');
     expect(new TextDecoder().decode((await store.get("GET https://x.test/a?q='2'"))?.body)).toBe('2');
+  });
+
+  it('keeps credentials and Vary variants apart when a cache runs over it, and holds no credential', async () => {
+    const c = cache({ store });
+    let up = true;
+    const provider = async (_input: unknown, init?: RequestInit) => {
+      const sent = new Headers(init?.headers);
+      if (!up) return new Response('down', { status: 503 });
+      return new Response(`for ${sent.get('x-api-key')} in ${sent.get('accept-language')}`, {
+        headers: { vary: 'Accept-Language', 'set-cookie': 'session=of-tenant-a' },
+      });
+    };
+    const f = c.wrap(provider);
+    const url = `https://contract.test/items/${crypto.randomUUID()}`; // stores are shared between runs
+    const a = { headers: { 'x-api-key': 'key-of-tenant-a', 'accept-language': 'en' } };
+    await f(url, a);
+    await c.flush();
+    up = false;
+    const stale = await f(url, a);
+    expect(await stale.text()).toBe('for key-of-tenant-a in en');
+    expect(stale.headers.get('set-cookie')).toBeNull();
+    const b = await f(url, { headers: { 'x-api-key': 'key-of-tenant-b', 'accept-language': 'en' } });
+    expect(b.status).toBe(503);
+    const otherLanguage = await f(url, { headers: { 'x-api-key': 'key-of-tenant-a', 'accept-language': 'fr' } });
+    expect(otherLanguage.status).toBe(503);
+
+    const key = (await c.keyOf(url, a)) as string;
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    const stored = await store.get(key);
+    expect(stored?.variant).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(stored?.headers)).not.toContain('tenant-a');
   });
 }

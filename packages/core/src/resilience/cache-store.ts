@@ -12,6 +12,12 @@ export interface CachedResponse {
   body: Uint8Array;
   /** When the response was stored, in epoch milliseconds. */
   storedAt: number;
+  /**
+   * A SHA-256 of the request's values for the headers the response's `Vary`
+   * names ('' when it names none). A later request under the same key is
+   * answered from this entry only when its own values hash the same.
+   */
+  variant: string;
 }
 
 /** Where the cache layer keeps responses. Stores never judge freshness: the cache layer does. */

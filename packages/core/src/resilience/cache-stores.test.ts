@@ -20,7 +20,7 @@ describe('memoryCache', () => {
 
   it('evicts the least recently used entry beyond maxEntries', async () => {
     const store = memoryCache({ maxEntries: 2 });
-    const e = { status: 200, statusText: '', headers: [], body: new Uint8Array(), storedAt: 0 };
+    const e = { status: 200, statusText: '', headers: [], body: new Uint8Array(), storedAt: 0, variant: '' };
     await store.set('a', e, 60_000);
     await store.set('b', e, 60_000);
     await store.get('a'); // a is now the most recent
@@ -58,7 +58,7 @@ describe('sqlCache [pglite]', () => {
 
   it('purges expired rows', async () => {
     const store = sqlCache(db);
-    const e = { status: 200, statusText: '', headers: [], body: new Uint8Array([1]), storedAt: 0 };
+    const e = { status: 200, statusText: '', headers: [], body: new Uint8Array([1]), storedAt: 0, variant: '' };
     vi.useFakeTimers({ toFake: ['Date'] });
     try {
       await store.set('gone', e, 1_000);

@@ -2,11 +2,11 @@ import { HttpResponse, http } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
 import { migrate } from '../stores/migrate';
 import { createPGlite } from '../stores/pglite';
-import { CACHE_HEADER, cache, cacheStatus } from './cache';
+import { CACHE_HEADER, cache, cacheStatus, DEFAULT_CREDENTIAL_HEADERS } from './cache';
 import { memoryCache } from './cache-memory';
 import { sqlCache } from './cache-sql';
 import { circuitBreaker } from './circuit-breaker';
-import type { ResilienceError } from './errors';
+import { isResilienceError, type ResilienceError } from './errors';
 import { resilientFetch } from './resilient-fetch';
 import { recorder, settle, useMsw } from './test-support';
 
@@ -66,18 +66,43 @@ describe('cache (stale-if-error)', () => {
     breakers.close();
   });
 
-  it('fails with no_cached_value when nothing is cached', async () => {
+  it("hands back the provider's failed response when nothing is cached, and reports the miss", async () => {
     const p = provider();
     p.mode = 502;
     const rec = recorder();
     const f = cache({ onEvent: rec.onEvent }).wrap((i, n) => fetch(i, n));
-    const { error } = await settle(f(URL_A));
-    expect((error as ResilienceError).code).toBe('no_cached_value');
-    expect((error as ResilienceError).response?.status).toBe(502);
-    expect(rec.types()).toEqual(['cache.miss']);
+    const res = await f(URL_A);
+    expect(res.status).toBe(502);
+    expect(await res.text()).toBe('down');
+    expect(cacheStatus(res)).toBeUndefined();
+    expect(rec.events).toMatchObject([{ type: 'cache.miss', key: 'catalog.test', error: 'HTTP 502' }]);
   });
 
-  it('fails with no_cached_value once the entry is older than ttl + maxStale', async () => {
+  it('surfaces retry_after_too_long with the 429 response when nothing is cached', async () => {
+    server.use(
+      http.get(URL_A, () => new HttpResponse('slow down', { status: 429, headers: { 'retry-after': '120' } })),
+    );
+    const rec = recorder();
+    const f = resilientFetch({ retry: { maxRetryAfterMs: 1_000 }, breaker: false, cache: {}, onEvent: rec.onEvent });
+    const { error } = await settle(f(URL_A));
+    expect(isResilienceError(error)).toBe(true);
+    const e = error as ResilienceError;
+    expect(e.code).toBe('retry_after_too_long');
+    expect(e.waitMs).toBe(120_000);
+    expect(e.response?.status).toBe(429);
+    expect(await e.response?.text()).toBe('slow down');
+    expect(e.message).not.toContain('no response');
+    expect(rec.events.find((ev) => ev.type === 'cache.miss')).toMatchObject({ error: e });
+  });
+
+  it('hands back the error itself (a dropped connection) when nothing is cached', async () => {
+    const p = provider();
+    p.mode = 'error';
+    const { error } = await settle(cache().wrap((i, n) => fetch(i, n))(URL_A));
+    expect(error).toBeInstanceOf(TypeError);
+  });
+
+  it('stops serving an entry older than ttl + maxStale: the failure goes through', async () => {
     vi.useFakeTimers();
     const p = provider();
     const c = cache({ maxStaleMs: 60_000 });
@@ -89,7 +114,7 @@ describe('cache (stale-if-error)', () => {
     const stale = await f(URL_A);
     expect(stale.headers.get('age')).toBe('59');
     await vi.advanceTimersByTimeAsync(2_000);
-    expect(((await settle(f(URL_A))).error as ResilienceError).code).toBe('no_cached_value');
+    expect((await f(URL_A)).status).toBe(500);
   });
 
   it('answers from the cache without calling the provider while the entry is fresh', async () => {
@@ -109,22 +134,167 @@ describe('cache (stale-if-error)', () => {
     expect(p.hits).toBe(2);
   });
 
-  it('does not cache requests with credentials unless a key function partitions them', async () => {
-    const p = provider();
-    const store = memoryCache();
-    const plain = cache({ store });
-    await plain.wrap((i, n) => fetch(i, n))(URL_A, { headers: { authorization: 'Bearer tenant-a' } });
-    await plain.flush();
-    expect(store.size).toBe(0);
+  it.each([
+    ['X-API-Key', (tenant: string) => ({ 'x-api-key': `key-of-${tenant}` })],
+    ['Cookie', (tenant: string) => ({ cookie: `session=${tenant}` })],
+    ['Authorization', (tenant: string) => ({ authorization: `Bearer ${tenant}` })],
+  ])("tenant B never receives tenant A's body in an outage (%s)", async (_name, credentials) => {
+    let up = true;
+    server.use(
+      http.get(URL_A, ({ request }) => {
+        if (!up) return new HttpResponse('down', { status: 503 });
+        return HttpResponse.json({ for: [...request.headers].filter(([n]) => n !== 'accept').map(([, v]) => v) });
+      }),
+    );
+    const c = cache();
+    const f = resilientFetch({ retry: false, breaker: false, cache: c });
+    expect(await (await f(URL_A, { headers: credentials('a') })).json()).toMatchObject({
+      for: expect.arrayContaining([expect.stringContaining('a')]),
+    });
+    await c.flush();
+    up = false;
+    const a = await f(URL_A, { headers: credentials('a') });
+    expect(cacheStatus(a)).toBe('stale');
+    const b = await f(URL_A, { headers: credentials('b') });
+    expect(cacheStatus(b)).toBeUndefined();
+    expect(b.status).toBe(503);
+    expect(await b.text()).toBe('down');
+    const anonymous = await f(URL_A);
+    expect(anonymous.status).toBe(503);
+  });
 
-    const byTenant = cache({ store, key: (r) => `${r.header('x-tenant')} ${r.url}` });
+  it('keys by a hash of the credentials, never the values, and never stores Set-Cookie', async () => {
+    server.use(
+      http.get(URL_A, () => HttpResponse.json({ ok: true }, { headers: { 'set-cookie': 'session=tenant-a-session' } })),
+    );
+    const store = memoryCache();
+    const c = cache({ store });
+    const init = { headers: { 'x-api-key': 'secret-key-of-tenant-a' } };
+    await c.wrap((i, n) => fetch(i, n))(URL_A, init);
+    await c.flush();
+    const key = await c.keyOf(URL_A, init);
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(key).not.toBe(await c.keyOf(URL_A, { headers: { 'x-api-key': 'secret-key-of-tenant-b' } }));
+    expect(key).not.toBe(await c.keyOf(URL_A));
+    const entry = await store.get(key as string);
+    expect(entry?.headers.map(([name]) => name)).not.toContain('set-cookie');
+    expect(JSON.stringify(entry)).not.toContain('secret-key');
+  });
+
+  it('takes its credential headers from the options: a header of your own, or none', async () => {
+    const p = provider();
+    const byTenant = cache({ credentialHeaders: [...DEFAULT_CREDENTIAL_HEADERS, 'X-Tenant'] });
     const f = byTenant.wrap((i, n) => fetch(i, n));
-    await f(URL_A, { headers: { authorization: 'Bearer a', 'x-tenant': 'a' } });
+    await f(URL_A, { headers: { 'x-tenant': 'a' } });
     await byTenant.flush();
     p.mode = 503;
-    expect(cacheStatus(await f(URL_A, { headers: { authorization: 'Bearer a', 'x-tenant': 'a' } }))).toBe('stale');
-    const other = await settle(f(URL_A, { headers: { authorization: 'Bearer b', 'x-tenant': 'b' } }));
-    expect((other.error as ResilienceError).code).toBe('no_cached_value');
+    expect(cacheStatus(await f(URL_A, { headers: { 'x-tenant': 'a' } }))).toBe('stale');
+    expect((await f(URL_A, { headers: { 'x-tenant': 'b' } })).status).toBe(503);
+
+    const shared = cache({ credentialHeaders: [] });
+    expect(await shared.keyOf(URL_A, { headers: { 'x-api-key': 'a' } })).toBe(await shared.keyOf(URL_A));
+  });
+
+  it('honours Vary: a request with other values for the varied headers misses', async () => {
+    let up = true;
+    server.use(
+      http.get(URL_A, ({ request }) =>
+        up
+          ? HttpResponse.json(
+              { lang: request.headers.get('accept-language') },
+              { headers: { vary: 'Accept-Language' } },
+            )
+          : new HttpResponse('down', { status: 503 }),
+      ),
+    );
+    const c = cache();
+    const f = c.wrap((i, n) => fetch(i, n));
+    await f(URL_A, { headers: { 'accept-language': 'en' } });
+    await c.flush();
+    up = false;
+    const en = await f(URL_A, { headers: { 'accept-language': 'en' } });
+    expect(await en.json()).toEqual({ lang: 'en' });
+    expect(cacheStatus(en)).toBe('stale');
+    expect((await f(URL_A, { headers: { 'accept-language': 'fr' } })).status).toBe(503);
+    expect((await f(URL_A)).status).toBe(503);
+  });
+
+  it('never stores Vary: *, and stores private responses only under a credential', async () => {
+    const store = memoryCache();
+    server.use(
+      http.get(URL_A, ({ request }) =>
+        request.headers.get('x-kind') === 'vary-star'
+          ? HttpResponse.json({}, { headers: { vary: '*' } })
+          : HttpResponse.json({}, { headers: { 'cache-control': 'private, max-age=60' } }),
+      ),
+    );
+    const c = cache({ store });
+    const f = c.wrap((i, n) => fetch(i, n));
+    await f(URL_A, { headers: { 'x-kind': 'vary-star' } });
+    await f(`${URL_A}?anonymous`);
+    await c.flush();
+    expect(store.size).toBe(0);
+    await f(URL_A, { headers: { authorization: 'Bearer a' } });
+    await c.flush();
+    expect(store.size).toBe(1);
+    expect(await store.get((await c.keyOf(URL_A, { headers: { authorization: 'Bearer a' } })) as string)).toBeDefined();
+  });
+
+  it('skips Range requests and 206 responses', async () => {
+    const store = memoryCache();
+    server.use(
+      http.get(URL_A, ({ request }) =>
+        request.headers.get('range') !== null || new URL(request.url).search === '?partial'
+          ? new HttpResponse('part', { status: 206, headers: { 'content-range': 'bytes 0-3/10' } })
+          : HttpResponse.json({ whole: true }),
+      ),
+    );
+    const c = cache({ store });
+    const f = c.wrap((i, n) => fetch(i, n));
+    expect(await c.keyOf(URL_A, { headers: { range: 'bytes=0-3' } })).toBeUndefined();
+    await f(URL_A);
+    await c.flush();
+    expect(store.size).toBe(1);
+    // a Range request is neither answered from the whole entry nor stored
+    expect((await f(URL_A, { headers: { range: 'bytes=0-3' } })).status).toBe(206);
+    await f(`${URL_A}?partial`);
+    await c.flush();
+    expect(store.size).toBe(1);
+  });
+
+  it("rejects with the signal's reason when the caller aborts, though a stale entry waits", async () => {
+    const p = provider();
+    const c = cache();
+    await c.wrap((i, n) => fetch(i, n))(URL_A);
+    await c.flush();
+    p.mode = 503;
+    // a provider that answers only when aborted
+    const hanging = (_input: unknown, init?: RequestInit) =>
+      new Promise<Response>((_resolve, reject) => {
+        init?.signal?.addEventListener('abort', () => reject(init.signal?.reason));
+      });
+    const caller = new AbortController();
+    const pending = settle(c.wrap(hanging)(URL_A, { signal: caller.signal }));
+    const reason = new Error('the user left');
+    caller.abort(reason);
+    expect((await pending).error).toBe(reason);
+    const already = await settle(c.wrap((i, n) => fetch(i, n))(URL_A, { signal: AbortSignal.abort() }));
+    expect((already.error as Error).name).toBe('AbortError');
+  });
+
+  it('rejects at once when the caller aborts while a slow store is read', async () => {
+    const p = provider();
+    p.mode = 503;
+    const slow = {
+      get: () => new Promise<undefined>(() => {}), // a store that never answers (e.g. Redis gone)
+      set: () => Promise.resolve(),
+      delete: () => Promise.resolve(),
+    };
+    const caller = new AbortController();
+    const pending = settle(cache({ store: slow }).wrap((i, n) => fetch(i, n))(URL_A, { signal: caller.signal }));
+    await vi.waitFor(() => expect(p.hits).toBe(1));
+    caller.abort();
+    expect(((await pending).error as Error).name).toBe('AbortError');
   });
 
   it('stores the decoded body without the headers that described its transfer', async () => {
@@ -137,22 +307,27 @@ describe('cache (stale-if-error)', () => {
     const c = cache({ store });
     await c.wrap((i, n) => fetch(i, n))(URL_A);
     await c.flush();
-    const names = (await store.get(`GET ${URL_A}`))?.headers.map(([name]) => name);
+    const names = (await store.get((await c.keyOf(URL_A)) as string))?.headers.map(([name]) => name);
     expect(names).toContain('content-type');
     expect(names).not.toContain('content-encoding');
     expect(names).not.toContain('content-length');
   });
 
-  it('leaves POST requests and no-store responses alone', async () => {
+  it('leaves POST requests, no-store requests and no-store responses alone', async () => {
     const store = memoryCache();
     server.use(
       http.post(URL_A, () => new HttpResponse('created', { status: 201 })),
-      http.get(URL_A, () => new HttpResponse('secret', { headers: { 'cache-control': 'no-store' } })),
+      http.get(URL_A, ({ request }) =>
+        request.headers.get('cache-control') === 'no-store'
+          ? HttpResponse.json({})
+          : new HttpResponse('secret', { headers: { 'cache-control': 'private, no-store' } }),
+      ),
     );
     const c = cache({ store });
     const f = c.wrap((i, n) => fetch(i, n));
     expect((await f(URL_A, { method: 'POST' })).status).toBe(201);
-    await f(URL_A);
+    await f(URL_A, { headers: { cookie: 'session=a' } });
+    await f(URL_A, { headers: { 'cache-control': 'no-store' } });
     await c.flush();
     expect(store.size).toBe(0);
   });
@@ -183,14 +358,16 @@ describe('cache (stale-if-error)', () => {
       set: () => Promise.reject(new Error('store down')),
       delete: () => Promise.resolve(),
     };
-    const { error } = await settle(cache({ store: broken }).wrap((i, n) => fetch(i, n))(URL_A));
-    expect((error as ResilienceError).code).toBe('no_cached_value');
+    const res = await cache({ store: broken }).wrap((i, n) => fetch(i, n))(URL_A);
+    expect(res.status).toBe(503);
   });
 
   it.each([
     [{ ttlMs: -1 }, 'ttlMs'],
     [{ maxStaleMs: Number.NaN }, 'maxStaleMs'],
     [{ key: 'x' }, 'key'],
+    [{ credentialHeaders: 'x-api-key' }, 'credentialHeaders'],
+    [{ credentialHeaders: ['x api key'] }, 'credentialHeaders'],
     [{ store: {} }, 'store'],
     [null, 'options'],
   ])('rejects bad options %j with invalid_options', (options, field) => {

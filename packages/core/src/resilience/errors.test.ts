@@ -23,7 +23,7 @@ describe('ResilienceError', () => {
   });
 
   it('leaves absent context undefined', () => {
-    const e = new ResilienceError('cache', 'no_cached_value', 'nothing cached');
+    const e = new ResilienceError('retry', 'retry_budget_exhausted', 'the budget is empty');
     expect([e.key, e.waitMs, e.attempts, e.response, e.cause]).toEqual([
       undefined,
       undefined,

@@ -8,7 +8,6 @@ import { BallastError, errorGuard } from '../errors';
  * - `deadline_exceeded`: the overall deadline passed, or the next wait would pass it; `waitMs` is that wait, when there was one.
  * - `timeout`: one attempt took longer than the per-attempt timeout.
  * - `retry_budget_exhausted`: the key's retry budget is empty, so a retryable failure is not retried.
- * - `no_cached_value`: the call failed and the cache had nothing fresh enough to serve instead.
  * - `invalid_options`: an option is out of range or of the wrong type (thrown when the layer is built).
  * - `invalid_request`: the fetch input is not a URL string, a `URL` or a `Request`.
  */
@@ -18,7 +17,6 @@ export type ResilienceErrorCode =
   | 'deadline_exceeded'
   | 'timeout'
   | 'retry_budget_exhausted'
-  | 'no_cached_value'
   | 'invalid_options'
   | 'invalid_request';
 

@@ -15,7 +15,7 @@
  */
 
 export type { Cache, CacheKeyRequest, CacheOptions } from './cache';
-export { CACHE_HEADER, cache, cacheStatus, defaultCacheKey } from './cache';
+export { CACHE_HEADER, cache, cacheStatus, DEFAULT_CREDENTIAL_HEADERS, defaultCacheKey } from './cache';
 export type { MemoryCacheOptions } from './cache-memory';
 export { memoryCache } from './cache-memory';
 export type { RedisCacheClient, RedisCacheOptions } from './cache-redis';

@@ -19,4 +19,12 @@ export const cacheMigrations: Migration[] = [
       CREATE INDEX IF NOT EXISTS cache_entries_expires_idx ON ${names.table('cache_entries')} (expires_at);
     `,
   },
+  {
+    module: 'cache',
+    version: 2,
+    name: 'cache entry variant (Vary)',
+    up: (names) => `
+      ALTER TABLE ${names.table('cache_entries')} ADD COLUMN IF NOT EXISTS variant text NOT NULL DEFAULT '';
+    `,
+  },
 ];
