@@ -5,7 +5,10 @@ import { BallastError, type BallastErrorOptions, errorGuard } from '../errors';
  *
  * - `store_unavailable`: the inbox store could not be reached or did not answer in time
  *   (the webhook endpoint answers 503 so the provider retries).
- * - `invalid_event`: an event to store lacks a usable source, id or type.
+ * - `overloaded`: too many events already wait to be written (`groupCommit.maxPending` or
+ *   `maxPendingBytes`); nothing was written, and the endpoint answers 503 with `Retry-After`.
+ * - `invalid_event`: an event to store lacks a usable source, id or type, its payload is not a
+ *   JSON object or cannot be serialized, or the store rejected its data (SQLSTATE class 22, 23, 54).
  * - `invalid_options`: an option is out of range or of the wrong type.
  * - `invalid_filter`: a list, count or replay filter is malformed (bad status, limit or cursor).
  * - `stopped`: the inbox or worker was stopped while the call was waiting.
@@ -14,6 +17,7 @@ import { BallastError, type BallastErrorOptions, errorGuard } from '../errors';
  */
 export type InboxErrorCode =
   | 'store_unavailable'
+  | 'overloaded'
   | 'invalid_event'
   | 'invalid_options'
   | 'invalid_filter'

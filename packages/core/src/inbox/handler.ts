@@ -5,7 +5,8 @@ import { isWebhookVerificationError, type WebhookVerificationErrorCode } from '.
 import type { VerifiedWebhook, VerifyWebhookOptions, WebhookHeaders } from '../webhooks/types';
 import { createWebhookVerifier } from '../webhooks/verify';
 import { InboxError, isInboxError } from './errors';
-import { assertSource, type Inbox } from './inbox';
+import type { Inbox } from './inbox';
+import { assertSource } from './prepare';
 import type { InboxQueue } from './queue';
 import { createInboxWorker, type InboxHandlers, type InboxWorker, type InboxWorkerOptions, inboxTopic } from './worker';
 

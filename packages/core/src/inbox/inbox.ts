@@ -1,6 +1,13 @@
 import type { IdempotencyStore } from '../idempotency/store';
+import type { SqlExecutor } from '../stores/sql';
+import { type BatchResult, batchWriter } from './batch-write';
 import { InboxError, isInboxError } from './errors';
 import { type GroupCommitOptions, groupCommitter, normalizeGroupCommit } from './group-commit';
+import { eventBytes, storeError, toNewEvent } from './prepare';
+
+/** Re-exported for the modules that import it from here. @internal */
+export { assertSource } from './prepare';
+
 import {
   INBOX_STATUSES,
   type InboxCounts,
@@ -36,10 +43,30 @@ export interface InboxOptions {
 export interface IngestableEvent {
   /** The provider's event id: the deduplication key, with the source. */
   id: string;
-  /** The verified payload, stored as JSON. */
+  /** The verified payload, a JSON object, stored as JSON. */
   payload: unknown;
   /** The event type; read from `payload.type` when absent (a `VerifiedWebhook` whose scheme found none has `undefined`). */
   type?: string | undefined;
+  /**
+   * The body exactly as verified, kept beside the payload so the event can be
+   * verified again or forwarded unchanged (and integers beyond 2^53 survive).
+   * Must be UTF-8. A `VerifiedWebhook` carries it.
+   */
+  rawBody?: Uint8Array | string | undefined;
+  /** Request headers to keep with the event (e.g. those the signature scheme read). */
+  headers?: Readonly<Record<string, string>> | undefined;
+}
+
+/** Options of {@link Inbox.ingest}. */
+export interface IngestOptions {
+  /**
+   * Store the event inside this transaction (an outbox-style write): the row
+   * commits or rolls back with the caller's own writes, and it is written at
+   * once, outside group commit. Workers find it on their next sweep once the
+   * transaction has committed. SQL inboxes only (the executor `db.transaction`
+   * hands to its callback).
+   */
+  tx?: SqlExecutor;
 }
 
 /** What {@link Inbox.ingest} did. */
@@ -93,10 +120,13 @@ export interface Inbox {
    * Stores a verified event unless it is already stored, through group commit.
    * Resolves once the row is committed (or found to be a duplicate). Catch-up
    * jobs (e.g. a Stripe reconcile) use this to feed events through the same dedupe.
-   * @throws InboxError `invalid_event` for an unusable source, id, type or payload;
+   * @throws InboxError `invalid_event` for an unusable source, id, type or payload
+   *   (a payload must be a JSON object; it is serialized in this call, so a bad
+   *   one fails alone and never the batch it would have joined);
+   *   `overloaded` when too many events already wait to be written;
    *   `store_unavailable` when the store fails or times out; `stopped` after `close()`.
    */
-  ingest(source: string, event: IngestableEvent): Promise<IngestResult>;
+  ingest(source: string, event: IngestableEvent, options?: IngestOptions): Promise<IngestResult>;
   /** One event by source and id, or `null`. */
   get(source: string, id: string): Promise<InboxEvent | null>;
   /** A page of events, oldest first, filtered by status, source, type or ids. */
@@ -132,74 +162,6 @@ export interface Inbox {
   close(): Promise<void>;
 }
 
-const SOURCE = /^[A-Za-z0-9_.\-/]{1,100}$/;
-const MAX_ID = 512;
-const MAX_TYPE = 256;
-
-/** Throws `invalid_event` unless `source` is a usable source name. */
-export function assertSource(api: string, source: unknown, code: 'invalid_event' | 'invalid_options'): string {
-  if (typeof source !== 'string' || !SOURCE.test(source)) {
-    throw new InboxError(
-      api,
-      code,
-      `source must be 1 to 100 letters, digits or "_.-/", got ${JSON.stringify(source) ?? String(source)}`,
-    );
-  }
-  return source;
-}
-
-function text(value: unknown, max: number): value is string {
-  return typeof value === 'string' && value.length <= max && !value.includes('\u0000');
-}
-
-/** Reads the event type from an event, or from `payload.type`. */
-function eventType(event: IngestableEvent): string {
-  if (event.type !== undefined) return event.type;
-  const payload = event.payload;
-  if (typeof payload === 'object' && payload !== null && 'type' in payload) {
-    const type = (payload as { type: unknown }).type;
-    if (typeof type === 'string') return type;
-  }
-  return '';
-}
-
-function toNewEvent(source: string, event: IngestableEvent): NewInboxEvent {
-  assertSource('ingest', source, 'invalid_event');
-  if (typeof event !== 'object' || event === null) {
-    throw new InboxError('ingest', 'invalid_event', 'the event must be an object with an id and a payload');
-  }
-  if (!text(event.id, MAX_ID) || event.id.length === 0) {
-    throw new InboxError(
-      'ingest',
-      'invalid_event',
-      `the event id must be a non-empty string of at most ${MAX_ID} characters`,
-    );
-  }
-  const type = eventType(event);
-  if (!text(type, MAX_TYPE)) {
-    throw new InboxError(
-      'ingest',
-      'invalid_event',
-      `the event type must be a string of at most ${MAX_TYPE} characters`,
-    );
-  }
-  return { source, id: event.id, type, payload: event.payload };
-}
-
-/** True for a database error caused by the data itself (SQLSTATE classes 22 and 23), not by the store. */
-function isDataError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return error instanceof TypeError || (typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code));
-}
-
-function storeError(error: unknown): InboxError {
-  if (isInboxError(error)) return error;
-  if (isDataError(error)) {
-    return new InboxError('ingest', 'invalid_event', 'the store rejected the event', { cause: error });
-  }
-  return new InboxError('ingest', 'store_unavailable', 'the inbox store is unavailable', { cause: error });
-}
-
 /** Runs a store call, turning a store failure into `store_unavailable`. */
 async function guard<T>(call: () => Promise<T>): Promise<T> {
   try {
@@ -210,8 +172,6 @@ async function guard<T>(call: () => Promise<T>): Promise<T> {
       : new InboxError('inbox', 'store_unavailable', 'the inbox store is unavailable', { cause: error });
   }
 }
-
-const keyString = (k: InboxEventKey) => `${k.source}\u0000${k.id}`;
 
 function normalizeStatuses(status: InboxFilter['status'], allowed: readonly string[]): void {
   if (status === undefined) return;
@@ -265,69 +225,43 @@ export function createInbox(driver: InboxDriver, options: InboxOptions = {}): In
     }
   };
 
-  /** Writes one batch; duplicates within it share the first occurrence's row. */
-  async function write(events: NewInboxEvent[]): Promise<(boolean | Error)[]> {
-    const firstIndex = new Map<string, number>();
-    const unique: NewInboxEvent[] = [];
-    const slot = events.map((e) => {
-      const k = keyString(e);
-      let at = firstIndex.get(k);
-      if (at === undefined) {
-        at = unique.length;
-        firstIndex.set(k, at);
-        unique.push(e);
-        return at;
-      }
-      return -1; // a second delivery in the same batch: a duplicate by construction
-    });
-    const stored = await insertUnique(unique);
-    notify(unique.filter((_, i) => stored[i] === true));
-    return slot.map((at) => (at === -1 ? false : (stored[at] ?? false)));
-  }
+  const committer = groupCommitter<NewInboxEvent, BatchResult>(batchWriter(driver, now, notify), groupCommit);
 
-  /** Inserts a batch; when the data (not the store) makes it fail, isolates the bad event. */
-  async function insertUnique(events: NewInboxEvent[]): Promise<(boolean | Error)[]> {
-    try {
-      const stored = await driver.insert(events, new Date(now()));
-      // a result missing for an event must never read as "duplicate" (a 200 for a row not stored)
-      if (!Array.isArray(stored) || stored.length !== events.length) {
-        throw new InboxError(
-          'ingest',
-          'store_unavailable',
-          `the inbox driver answered ${Array.isArray(stored) ? stored.length : 'no'} results for ${events.length} events`,
-        );
-      }
-      return stored;
-    } catch (error) {
-      if (events.length === 1 || !isDataError(error)) throw error;
-      return Promise.all(
-        events.map((e) =>
-          driver.insert([e], new Date(now())).then(
-            ([stored]) => stored === true,
-            (e2: unknown) => storeError(e2),
-          ),
-        ),
-      );
+  /** An outbox write: one row, in the caller's transaction, outside group commit. */
+  async function ingestInTransaction(row: NewInboxEvent, tx: SqlExecutor): Promise<boolean> {
+    if (typeof tx?.query !== 'function') {
+      throw new InboxError('ingest', 'invalid_options', 'tx must be a SqlExecutor (the one db.transaction hands over)');
     }
+    let stored: boolean[];
+    try {
+      stored = await driver.insert([row], new Date(now()), { tx });
+    } catch (error) {
+      throw storeError(error);
+    }
+    if (!Array.isArray(stored) || stored.length !== 1) {
+      throw new InboxError('ingest', 'store_unavailable', 'the inbox driver answered no result for the event');
+    }
+    return stored[0] === true;
   }
-
-  const committer = groupCommitter<NewInboxEvent, boolean | Error>(write, groupCommit);
   let closed = false;
 
   return {
     driver,
     now,
     idempotencyStore: options.idempotencyStore,
-    async ingest(source, event) {
+    async ingest(source, event, ingestOptions) {
       if (closed) throw new InboxError('ingest', 'stopped', 'the inbox was closed');
       const row = toNewEvent(source, event);
-      let stored: boolean | Error;
-      try {
-        stored = await committer.submit(row);
-      } catch (error) {
-        throw storeError(error);
+      let stored: BatchResult;
+      if (ingestOptions?.tx !== undefined) stored = await ingestInTransaction(row, ingestOptions.tx);
+      else {
+        try {
+          stored = await committer.submit(row, eventBytes(row));
+        } catch (error) {
+          throw storeError(error);
+        }
       }
-      if (stored instanceof Error) throw stored;
+      if (stored instanceof InboxError) throw stored;
       return { source, id: row.id, type: row.type, outcome: stored ? 'stored' : 'duplicate' };
     },
     get: (source, id) => guard(() => driver.get({ source, id })),

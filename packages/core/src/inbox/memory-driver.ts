@@ -1,3 +1,4 @@
+import { InboxError } from './errors';
 import type {
   ClaimedInboxEvent,
   ClaimRequest,
@@ -8,6 +9,7 @@ import type {
   InboxFilter,
   InboxListOptions,
   InboxPage,
+  InsertOptions,
   NewInboxEvent,
   PurgeRequest,
   Settlement,
@@ -35,7 +37,7 @@ function matches(e: InboxEvent, filter: InboxFilter): boolean {
 /**
  * The in-memory inbox driver: same behaviour as the SQL driver, for tests and
  * throwaway use. Nothing survives the process, and nothing is shared between
- * processes. Payloads are stored as a JSON round-trip, as the SQL driver does.
+ * processes. Payloads are parsed from their JSON text, as the SQL driver stores them.
  */
 export function memoryInboxDriver(): InboxDriver {
   const rows = new Map<string, Stored>();
@@ -47,9 +49,12 @@ export function memoryInboxDriver(): InboxDriver {
     e.nextAttemptAt.getTime() <= now.getTime();
 
   return {
-    async insert(events: readonly NewInboxEvent[], now: Date): Promise<boolean[]> {
-      // validate the whole batch first, so a bad event stores nothing (one statement, one outcome)
-      const payloads = events.map((e) => JSON.parse(JSON.stringify(e.payload ?? null)) as unknown);
+    async insert(events: readonly NewInboxEvent[], now: Date, options: InsertOptions = {}): Promise<boolean[]> {
+      if (options.tx !== undefined) {
+        throw new InboxError('ingest', 'invalid_options', 'the memory inbox cannot write inside a SQL transaction');
+      }
+      // parse the whole batch first, so a bad event stores nothing (one statement, one outcome)
+      const payloads = events.map((e) => JSON.parse(e.payloadJson) as unknown);
       return events.map((e, i) => {
         const key = keyOf(e);
         if (rows.has(key)) return false;
@@ -60,6 +65,8 @@ export function memoryInboxDriver(): InboxDriver {
             id: e.id,
             type: e.type,
             payload: payloads[i],
+            rawBody: e.rawBody,
+            headers: e.headers === null ? null : { ...e.headers },
             status: 'received',
             attempts: 0,
             lastError: null,
@@ -144,7 +151,7 @@ export function memoryInboxDriver(): InboxDriver {
             event.updatedAt.getTime() < request.before.getTime() &&
             (request.source === undefined || event.source === request.source),
         )
-        .sort(([, a], [, b]) => a.seq - b.seq)
+        .sort(([, a], [, b]) => a.event.updatedAt.getTime() - b.event.updatedAt.getTime() || a.seq - b.seq)
         .slice(0, request.limit);
       for (const [key] of doomed) rows.delete(key);
       return doomed.length;

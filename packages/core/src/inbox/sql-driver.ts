@@ -10,6 +10,7 @@ import type {
   InboxListOptions,
   InboxPage,
   InboxStatus,
+  InsertOptions,
   NewInboxEvent,
   PurgeRequest,
   Settlement,
@@ -30,6 +31,8 @@ interface Row {
   event_id: string;
   type: string;
   payload: unknown;
+  raw_body: string | null;
+  headers: Record<string, string> | null;
   status: InboxStatus;
   attempts: number;
   last_error: string | null;
@@ -46,6 +49,8 @@ const FIELDS = [
   'event_id',
   'type',
   'payload',
+  'raw_body',
+  'headers',
   'status',
   'attempts',
   'last_error',
@@ -69,6 +74,8 @@ function toEvent(row: Row): InboxEvent {
     id: row.event_id,
     type: row.type,
     payload: row.payload,
+    rawBody: row.raw_body ?? null,
+    headers: row.headers ?? null,
     status: row.status,
     attempts: Number(row.attempts),
     lastError: row.last_error,
@@ -114,20 +121,25 @@ const whereClause = (parts: string[]) => (parts.length === 0 ? '' : `WHERE ${par
 export function sqlInboxDriver(db: SqlClient, options: SqlInboxDriverOptions = {}): InboxDriver {
   const table = sqlNames(options.schema).table('inbox_events');
 
-  const insertSql = `INSERT INTO ${table} (source, event_id, type, payload, status, attempts, received_at, updated_at, next_attempt_at)
-SELECT u.source, u.event_id, u.type, u.payload::jsonb, 'received', 0, $5, $5, $5
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(source, event_id, type, payload)
+  const insertSql = `INSERT INTO ${table}
+  (source, event_id, type, payload, raw_body, headers, status, attempts, received_at, updated_at, next_attempt_at)
+SELECT u.source, u.event_id, u.type, u.payload::jsonb, u.raw_body, u.headers::jsonb, 'received', 0, $7, $7, $7
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+  AS u(source, event_id, type, payload, raw_body, headers)
 ON CONFLICT (source, event_id) DO NOTHING
 RETURNING source, event_id`;
 
   return {
-    async insert(events: readonly NewInboxEvent[], now: Date): Promise<boolean[]> {
+    async insert(events: readonly NewInboxEvent[], now: Date, options: InsertOptions = {}): Promise<boolean[]> {
       if (events.length === 0) return [];
-      const res = await db.query<{ source: string; event_id: string }>(insertSql, [
+      // payloads arrive serialized (in each caller's step), so nothing here can throw for one event's data
+      const res = await (options.tx ?? db).query<{ source: string; event_id: string }>(insertSql, [
         events.map((e) => e.source),
         events.map((e) => e.id),
         events.map((e) => e.type),
-        events.map((e) => JSON.stringify(e.payload ?? null)),
+        events.map((e) => e.payloadJson),
+        events.map((e) => e.rawBody),
+        events.map((e) => (e.headers === null ? null : JSON.stringify(e.headers))),
         now,
       ]);
       const stored = new Set(res.rows.map((r) => `${r.source}\u0000${r.event_id}`));
@@ -203,12 +215,14 @@ RETURNING source, event_id`;
         params.push(request.source);
         bySource = `AND source = $${params.length}`;
       }
+      // The outer conditions are checked again on the row being deleted: a row a replay revived
+      // after the subquery read it (and whose lock the DELETE waited for) no longer matches them.
       const res = await db.query(
         `DELETE FROM ${table} WHERE id IN (
            SELECT id FROM ${table}
            WHERE status = ANY($1::text[]) AND updated_at < $2 ${bySource}
-           ORDER BY id LIMIT $3
-         )`,
+           ORDER BY updated_at, id LIMIT $3
+         ) AND status = ANY($1::text[]) AND updated_at < $2`,
         params,
       );
       return res.rowCount;

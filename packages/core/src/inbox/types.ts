@@ -7,6 +7,8 @@
  * against this contract.
  */
 
+import type { SqlExecutor } from '../stores/sql';
+
 /**
  * Where an event is in its life.
  *
@@ -29,20 +31,45 @@ export interface InboxEventKey {
   id: string;
 }
 
-/** An event to store. */
+/**
+ * An event to store, already serialized: the inbox serializes each event in
+ * its caller's own step, so a payload that cannot be stored fails that call
+ * alone and never the batch it would have joined.
+ */
 export interface NewInboxEvent extends InboxEventKey {
   /** The event type, used to pick its handler, e.g. `invoice.paid`. */
   type: string;
-  /** The verified payload (stored as JSON). */
-  payload: unknown;
+  /** The payload as JSON text (a JSON object). */
+  payloadJson: string;
+  /** The body exactly as it was verified (UTF-8 text), or `null` when the event did not come with one. */
+  rawBody: string | null;
+  /** The request headers the signature scheme read (lower-case names), or `null`. */
+  headers: Readonly<Record<string, string>> | null;
+}
+
+/** Options of {@link InboxDriver.insert}. */
+export interface InsertOptions {
+  /**
+   * Write through this transaction (the caller's), instead of the driver's own
+   * client: the rows commit or roll back with the caller's other writes. Only
+   * SQL drivers accept it.
+   */
+  tx?: SqlExecutor;
 }
 
 /** One stored event, as the inbox holds it. */
 export interface InboxEvent<P = unknown> extends InboxEventKey {
   /** The event type. */
   type: string;
-  /** The payload, as stored. */
+  /** The payload, as stored (parsed from JSON: integers beyond 2^53 lose precision; `rawBody` keeps them). */
   payload: P;
+  /**
+   * The body exactly as verified (UTF-8 text), so the event can be verified
+   * again or forwarded byte for byte; `null` for events ingested without one.
+   */
+  rawBody: string | null;
+  /** The request headers the signature scheme read (lower-case names), or `null`. */
+  headers: Readonly<Record<string, string>> | null;
   /** Where the event is in its life. */
   status: InboxStatus;
   /** How many attempts were started (a claim counts as one). */
@@ -148,8 +175,12 @@ export interface InboxDriver {
    * Stores a batch of events in one statement (one commit), skipping those
    * already stored. Resolves with `true` for each event stored by this call and
    * `false` for a duplicate, in input order. Keys within a batch must be distinct.
+   * An error caused by the data itself (a payload the store cannot hold) is
+   * thrown as an `InboxError` with code `invalid_event`, or as a database error
+   * whose SQLSTATE class is 22, 23 or 54; any other error reads as the store
+   * being unavailable.
    */
-  insert(events: readonly NewInboxEvent[], now: Date): Promise<boolean[]>;
+  insert(events: readonly NewInboxEvent[], now: Date, options?: InsertOptions): Promise<boolean[]>;
   /**
    * Atomically leases due events: `received` or `failed` whose `nextAttemptAt`
    * has come, and `processing` whose lease has run out. Each claim counts one attempt.

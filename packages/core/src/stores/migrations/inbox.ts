@@ -30,4 +30,17 @@ CREATE INDEX IF NOT EXISTS inbox_events_attention_idx ON ${names.table('inbox_ev
   WHERE status IN ('failed', 'dead');
 `,
   },
+  {
+    module: 'inbox',
+    version: 2,
+    name: 'inbox raw body, headers and purge index',
+    // raw_body: the verified bytes (UTF-8), so an event can be verified again or forwarded and large
+    // integers survive; headers: those the signature scheme read. The index serves the purge of
+    // finished rows by (status, updated_at).
+    up: (names) => `
+ALTER TABLE ${names.table('inbox_events')} ADD COLUMN IF NOT EXISTS raw_body text;
+ALTER TABLE ${names.table('inbox_events')} ADD COLUMN IF NOT EXISTS headers jsonb;
+CREATE INDEX IF NOT EXISTS inbox_events_finished_idx ON ${names.table('inbox_events')} (status, updated_at);
+`,
+  },
 ];
