@@ -84,14 +84,22 @@ describe('framework adapters', () => {
     await expectEndpointBehaviour(await listen(createServer(rawApp)), raw.inbox);
   });
 
-  it('Express behind a JSON parser answers body_already_parsed, not 200', async () => {
-    const { handler, inbox } = endpoint();
+  it('Express behind a JSON parser answers 500 body_already_parsed (a misconfigured route) and reports it', async () => {
+    const errors: unknown[] = [];
+    const inbox = memoryInbox();
+    const handler = createWebhookHandler({
+      source: 'stripe',
+      verify: { scheme: 'stripe', secret: SECRET },
+      inbox,
+      onError: (error) => errors.push(error),
+    });
     const app = express();
     app.use(express.json());
     app.post(PATH, toExpress(handler));
     const base = await listen(createServer(app));
     const res = await post(base, JSON.stringify({ id: 'evt_parsed', type: 't' }));
-    expect(res).toEqual({ status: 400, json: { error: 'body_already_parsed' } });
+    expect(res).toEqual({ status: 500, json: { error: 'body_already_parsed' } });
+    expect(errors.map((e) => (e as { code?: string }).code)).toEqual(['body_already_parsed']);
     expect((await inbox.counts()).total).toBe(0);
   });
 

@@ -20,8 +20,15 @@ const nodeBody =
   (maxBytes) =>
     readExpressBody(req, { maxBytes });
 
-function writeNode(res: ServerResponse, result: DeliveryResponse): void {
-  res.writeHead(result.status, { ...result.headers, 'content-length': Buffer.byteLength(result.body) });
+function writeNode(res: ServerResponse, result: DeliveryResponse, req?: IncomingMessage): void {
+  const headers: Record<string, string | number> = {
+    ...result.headers,
+    'content-length': Buffer.byteLength(result.body),
+  };
+  // a body left unread (a 413, a failed read) would be parsed as the next request on a kept-alive
+  // connection: close it after this answer instead
+  if (req !== undefined && !req.complete) headers.connection = 'close';
+  res.writeHead(result.status, headers);
   res.end(result.body);
 }
 
@@ -56,7 +63,7 @@ export function toNodeHandler(handler: WebhookHandler): (req: IncomingMessage, r
     // a write that throws (headers already sent by other middleware) must not become an unhandled rejection
     handler
       .handle({ method: req.method ?? 'GET', headers: req.headers, body: nodeBody(req) })
-      .then((result) => writeNode(res, result))
+      .then((result) => writeNode(res, result, req))
       .catch(() => fail(res));
   };
 }

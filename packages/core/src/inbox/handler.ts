@@ -1,4 +1,5 @@
 import { isBallastError } from '../errors';
+import { logOnceReporter, safeReporter } from '../internal/report';
 import { DEFAULT_MAX_BODY_BYTES } from '../webhooks/body/limits';
 import { readRequestBody } from '../webhooks/body/request';
 import { isWebhookVerificationError, type WebhookVerificationErrorCode } from '../webhooks/errors';
@@ -8,6 +9,7 @@ import { InboxError, isInboxError } from './errors';
 import type { Inbox } from './inbox';
 import { assertSource } from './prepare';
 import type { InboxQueue } from './queue';
+import { recordHeaders } from './scheme-headers';
 import { createInboxWorker, type InboxHandlers, type InboxWorker, type InboxWorkerOptions, inboxTopic } from './worker';
 
 /** What a `verify` function receives: the raw body (already size-checked) and the headers. */
@@ -46,7 +48,7 @@ export interface WebhookHandlerOptions {
   worker?: Omit<InboxWorkerOptions, 'inbox' | 'source' | 'on' | 'queue'>;
   /**
    * The event type of a verified delivery.
-   * @default the payload's `type` field, or `''`
+   * @default the type the scheme read (e.g. GitHub's `X-GitHub-Event` header), else the payload's `type` field, else `''`
    */
   eventType?: (event: VerifiedWebhook) => string;
   /**
@@ -54,7 +56,11 @@ export interface WebhookHandlerOptions {
    * @default 1_048_576 (1 MiB)
    */
   maxBodyBytes?: number;
-  /** Called with store failures and other unexpected errors (the response is already decided). */
+  /**
+   * Called with store failures, a misconfigured route (`body_already_parsed`,
+   * a bad secret) and other unexpected errors; the response is already decided.
+   * @default a reporter that logs each distinct cause once to `console.error`
+   */
   onError?: (error: unknown) => void;
 }
 
@@ -99,7 +105,9 @@ const VERIFY_STATUS: Readonly<Record<WebhookVerificationErrorCode, number>> = {
   empty_body: 400,
   body_too_large: 413,
   invalid_body: 400,
-  body_already_parsed: 400,
+  // a framework parsed the body before the route saw it: the route is misconfigured, no retry of the
+  // sender's can fix it, and the operator must hear of it
+  body_already_parsed: 500,
   body_read_failed: 400,
   invalid_input: 400,
   // the deployment's configuration, not the request, is at fault
@@ -119,11 +127,41 @@ const reply = (status: number, body: string, headers: Record<string, string> = {
 const errorReply = (status: number, code: string, headers?: Record<string, string>) =>
   reply(status, JSON.stringify({ error: code }), headers);
 
+/**
+ * 413: the rest of the body was never read, so the connection cannot carry another request (its
+ * next bytes are this body's): `Connection: close` makes the server close it after the answer.
+ */
+const tooLarge = () => errorReply(413, 'body_too_large', { connection: 'close' });
+
+/** The event type a scheme read from the delivery (`VerifiedWebhook.type`), when it has one. */
+function schemeType(verified: VerifiedWebhook): string | undefined {
+  const type = (verified as { type?: unknown }).type;
+  return typeof type === 'string' ? type : undefined;
+}
+
 /** Turns the `verify` option into a verifier function, checking it once. */
 function resolveVerifier(verify: WebhookHandlerOptions['verify']): DeliveryVerifier {
   if (typeof verify === 'function') return verify;
-  if (typeof verify === 'object' && verify !== null) return createWebhookVerifier(verify);
+  if (typeof verify === 'object' && verify !== null) {
+    if (verify.payload !== undefined && verify.payload !== 'json') {
+      // the inbox stores a JSON object (and keeps the raw bytes beside it); raw bytes as the payload
+      // would be stored as {"0":123,...}
+      throw new InboxError(
+        'createWebhookHandler',
+        'invalid_options',
+        `verify.payload must be 'json' (the default): the inbox stores the parsed payload and keeps the raw body itself, got ${JSON.stringify(verify.payload)}`,
+      );
+    }
+    return createWebhookVerifier(verify);
+  }
   throw new InboxError('createWebhookHandler', 'invalid_options', 'verify must be verifyWebhook options or a function');
+}
+
+/** The response to an `ingest` failure: 400 for the event's own fault, 503 (retry later) for the rest. */
+function ingestFailure(error: unknown): DeliveryResponse {
+  if (isInboxError(error) && error.code === 'invalid_event') return errorReply(400, 'invalid_event');
+  const code = isInboxError(error) && error.code === 'overloaded' ? 'overloaded' : 'store_unavailable';
+  return errorReply(503, code, { 'retry-after': code === 'overloaded' ? '1' : '5' });
 }
 
 /**
@@ -168,14 +206,11 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
   if (eventType !== undefined && typeof eventType !== 'function') {
     throw new InboxError(api, 'invalid_options', 'eventType must be a function (event) => string');
   }
-  const onError = options.onError ?? (() => {});
-  const report = (error: unknown) => {
-    try {
-      onError(error);
-    } catch {
-      // an observer's failure must not change the response
-    }
-  };
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new InboxError(api, 'invalid_options', 'onError must be a function (error) => void');
+  }
+  // an observer's failure must not change the response
+  const report = safeReporter(options.onError ?? logOnceReporter(`webhook ${source}`));
 
   let worker: InboxWorker | undefined;
   let unpublish: (() => void) | undefined;
@@ -203,12 +238,14 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
   async function handle(input: DeliveryInput): Promise<DeliveryResponse> {
     if (input.method !== 'POST') return errorReply(405, 'method_not_allowed', { allow: 'POST' });
     let verified: VerifiedWebhook;
+    const headers = recordHeaders(input.headers);
     try {
       const body = typeof input.body === 'function' ? await input.body(maxBodyBytes) : input.body;
-      if (body.byteLength > maxBodyBytes) return errorReply(413, 'body_too_large');
-      verified = await verify({ body, headers: input.headers });
+      if (body.byteLength > maxBodyBytes) return tooLarge();
+      verified = await verify({ body, headers: headers.view });
     } catch (error) {
       if (isWebhookVerificationError(error)) {
+        if (error.code === 'body_too_large') return tooLarge();
         const status = VERIFY_STATUS[error.code] ?? 400;
         if (status === 500) report(error);
         return errorReply(status, error.code);
@@ -218,20 +255,26 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
     }
     let type: string | undefined;
     try {
-      type = eventType?.(verified);
+      // the scheme's type (from a header such as X-GitHub-Event) unless eventType overrides it;
+      // without either, the inbox reads the payload's `type`
+      type = eventType === undefined ? schemeType(verified) : eventType(verified);
     } catch (error) {
       report(error);
       return errorReply(400, 'invalid_event');
     }
     try {
-      // without eventType, the inbox reads the payload's `type`
-      const event = type === undefined ? verified : { id: verified.id, payload: verified.payload, type };
-      const result = await inbox.ingest(source, event);
+      const result = await inbox.ingest(source, {
+        id: verified.id,
+        payload: verified.payload,
+        type,
+        rawBody: verified.rawBody,
+        headers: headers.read(),
+      });
       return reply(200, result.outcome === 'stored' ? STORED : DUPLICATE);
     } catch (error) {
-      if (isInboxError(error) && error.code === 'invalid_event') return errorReply(400, 'invalid_event');
-      report(error);
-      return errorReply(503, 'store_unavailable', { 'retry-after': '5' });
+      const response = ingestFailure(error);
+      if (response.status >= 500) report(error);
+      return response;
     }
   }
 

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
 import { migrate } from '../stores/migrate';
 import { createPostgres } from '../stores/postgres';
@@ -63,12 +63,16 @@ describeWithPostgres('inbox while Postgres is unreachable', (url) => {
     await proxy.start();
     const viaProxy = new URL(url);
     viaProxy.host = `127.0.0.1:${proxy.port}`;
-    const db = await createPostgres({ connectionString: viaProxy.href, max: 4, connectionTimeoutMillis: 1000 });
-    db.pool.on('error', () => {}); // idle clients cut by the outage; the pool replaces them
+    // no 'error' listener added here: the driver owns it (idle clients cut by the outage are reported)
+    const db = await createPostgres(
+      { connectionString: viaProxy.href, max: 4, connectionTimeoutMillis: 1000 },
+      { onError: () => {} },
+    );
     const handler = createWebhookHandler({
       source: 'shop',
       verify: { scheme: 'stripe', secret: SECRET },
       inbox: sqlInbox(db, { schema, groupCommit: { timeoutMs: 2000 } }),
+      onError: () => {},
     });
     const deliver = async (id: string) => {
       const body = JSON.stringify({ id, type: 'order.created' });
@@ -101,4 +105,52 @@ describeWithPostgres('inbox while Postgres is unreachable', (url) => {
       await proxy.stop();
     }
   }, 60_000);
+
+  it('survives an admin killing the pool’s connections: 503s at worst, then every event stored', async () => {
+    const app = `ballast_kill_${schema}`;
+    // the default reporter: the test only silences its console line
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const db = await createPostgres({ connectionString: url, max: 4, application_name: app });
+    const handler = createWebhookHandler({
+      source: 'kill',
+      verify: { scheme: 'stripe', secret: SECRET },
+      inbox: sqlInbox(db, { schema, groupCommit: { timeoutMs: 2000 } }),
+      onError: () => {},
+    });
+    const deliver = async (id: string) => {
+      const body = JSON.stringify({ id, type: 'order.created' });
+      const signed = await signWebhook({ scheme: 'stripe', secret: SECRET, body });
+      return (await handler(new Request('http://127.0.0.1/hook', { method: 'POST', headers: signed.headers, body })))
+        .status;
+    };
+    const kill = () =>
+      direct.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [app]);
+    try {
+      await Promise.all(Array.from({ length: 40 }, (_, i) => deliver(`evt_warm_${i}`))); // idle clients in the pool
+      await kill();
+      await vi.waitFor(() => expect(logged).toHaveBeenCalled()); // the dropped idle clients were reported
+      const ids = Array.from({ length: 60 }, (_, i) => `evt_kill_${i}`);
+      const during = ids.map(async (id, i) => {
+        if (i % 20 === 10) await kill(); // and again while writes are in flight
+        return [id, await deliver(id)] as const;
+      });
+      const statuses = await Promise.all(during);
+      expect(statuses.filter(([, s]) => s !== 200 && s !== 503)).toEqual([]);
+      let pending = statuses.filter(([, s]) => s !== 200).map(([id]) => id);
+      for (let round = 0; pending.length > 0 && round < 20; round++) {
+        const again = await Promise.all(pending.map(async (id) => [id, await deliver(id)] as const));
+        pending = again.filter(([, s]) => s !== 200).map(([id]) => id);
+      }
+      expect(pending).toEqual([]);
+      const rows = await direct.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${schema}.inbox_events WHERE source = 'kill' AND event_id LIKE 'evt_kill_%'`,
+      );
+      expect(rows.rows[0]?.n).toBe(60);
+      expect(String(logged.mock.calls[0]?.[0])).toContain('[postgres pool]');
+    } finally {
+      await handler.close();
+      await db.close();
+      logged.mockRestore();
+    }
+  }, 30_000);
 });

@@ -1,5 +1,21 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg';
+import { type ErrorReporter, logOnceReporter, safeReporter } from '../internal/report';
+import { StoreError } from './errors';
 import { type SqlClient, type SqlExecutor, type SqlResult, withScopedExecutor } from './sql';
+
+/** Options of {@link createPostgres} and {@link postgresClient}. */
+export interface PostgresClientOptions {
+  /**
+   * Receives the errors of connections that fail outside a query (Postgres
+   * restarted, a failover, an admin's `pg_terminate_backend`): the pool drops
+   * such a connection and opens a new one when needed, and queries in flight
+   * reject on their own. Without a listener, node-postgres would throw these as
+   * an unhandled `'error'` event and end the process.
+   * @default for `createPostgres`, a reporter that logs each distinct cause once to `console.error`;
+   *   for `postgresClient`, none: the pool is the caller's, and so is its `'error'` listener
+   */
+  onError?: ErrorReporter;
+}
 
 type Queryable = Pick<Pool | PoolClient, 'query'>;
 
@@ -14,13 +30,25 @@ function wrap(q: Queryable): SqlExecutor {
 
 /**
  * Wraps a node-postgres `Pool` as a {@link SqlClient}. The pool stays the
- * caller's: `close()` does not end it.
+ * caller's: `close()` does not end it, and its `'error'` listener is the
+ * caller's to attach (node-postgres ends the process on a dropped idle
+ * connection without one), unless `onError` is given, which attaches one.
+ * A connection held for a transaction always gets a listener while it is held.
  */
-export function postgresClient(pool: Pool): SqlClient {
+export function postgresClient(pool: Pool, options: PostgresClientOptions = {}): SqlClient {
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new StoreError('postgresClient', 'invalid_options', 'onError must be a function (error) => void');
+  }
+  const report = options.onError === undefined ? undefined : safeReporter(options.onError);
+  if (report !== undefined) pool.on('error', report);
+  // a held connection has no pool listener: one that drops between two statements of a transaction
+  // must not end the process (the next statement rejects, and the transaction with it)
+  const onHeldError = report ?? (() => {});
   return {
     ...wrap(pool),
     async transaction(fn) {
       const conn = await pool.connect();
+      conn.on('error', onHeldError);
       try {
         await conn.query('BEGIN');
         const result = await withScopedExecutor(wrap(conn), fn);
@@ -30,6 +58,7 @@ export function postgresClient(pool: Pool): SqlClient {
         await conn.query('ROLLBACK').catch(() => {});
         throw error;
       } finally {
+        conn.removeListener('error', onHeldError);
         conn.release();
       }
     },
@@ -42,16 +71,23 @@ export function postgresClient(pool: Pool): SqlClient {
 
 /**
  * Opens a node-postgres pool from a connection string or config and returns it
- * as a {@link SqlClient} that owns it: `close()` ends the pool.
+ * as a {@link SqlClient} that owns it: `close()` ends the pool. The pool's
+ * `'error'` events (connections Postgres dropped while idle) go to `onError`,
+ * never to an unhandled event: the process survives a Postgres restart, and
+ * the queries of the outage reject (the inbox answers 503) until it is back.
  *
  * @example
  * ```ts
  * const db = await createPostgres({ connectionString: databaseUrl, max: 16 });
  * ```
  */
-export async function createPostgres(config: string | PoolConfig): Promise<SqlClient & { readonly pool: Pool }> {
+export async function createPostgres(
+  config: string | PoolConfig,
+  options: PostgresClientOptions = {},
+): Promise<SqlClient & { readonly pool: Pool }> {
+  const onError = options.onError ?? logOnceReporter('postgres pool');
   const pg = await import('pg');
   const PoolCtor = (pg.default?.Pool ?? (pg as unknown as { Pool: typeof Pool }).Pool) as typeof Pool;
   const pool = new PoolCtor(typeof config === 'string' ? { connectionString: config } : config);
-  return { ...postgresClient(pool), pool, close: () => pool.end() };
+  return { ...postgresClient(pool, { onError }), pool, close: () => pool.end() };
 }
