@@ -133,12 +133,6 @@ const errorReply = (status: number, code: string, headers?: Record<string, strin
  */
 const tooLarge = () => errorReply(413, 'body_too_large', { connection: 'close' });
 
-/** The event type a scheme read from the delivery (`VerifiedWebhook.type`), when it has one. */
-function schemeType(verified: VerifiedWebhook): string | undefined {
-  const type = (verified as { type?: unknown }).type;
-  return typeof type === 'string' ? type : undefined;
-}
-
 /** Turns the `verify` option into a verifier function, checking it once. */
 function resolveVerifier(verify: WebhookHandlerOptions['verify']): DeliveryVerifier {
   if (typeof verify === 'function') return verify;
@@ -257,7 +251,7 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
     try {
       // the scheme's type (from a header such as X-GitHub-Event) unless eventType overrides it;
       // without either, the inbox reads the payload's `type`
-      type = eventType === undefined ? schemeType(verified) : eventType(verified);
+      type = eventType === undefined ? verified.type : eventType(verified);
     } catch (error) {
       report(error);
       return errorReply(400, 'invalid_event');
