@@ -48,7 +48,12 @@ export function ballastTsupConfig(packageJsonUrl: URL): Options {
     format: ['esm', 'cjs'],
     dts: true,
     clean: true,
+    // maps without the sources in them: stack traces still point at src/ lines,
+    // and the tarball does not carry the TypeScript a second time (decision 0003)
     sourcemap: true,
+    esbuildOptions(options) {
+      options.sourcesContent = false;
+    },
     target: 'node22',
     splitting: true,
     treeshake: true,

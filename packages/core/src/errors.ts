@@ -47,3 +47,31 @@ export function isBallastError(value: unknown): value is BallastError {
 export function errorGuard<T extends BallastError>(name: string): (value: unknown) => value is T {
   return (value: unknown): value is T => isBallastError(value) && value.name === name;
 }
+
+/**
+ * An optional peer dependency that an entry needs is not installed. `code` is
+ * always `missing_dependency`; `dependency` names the package and `install`
+ * the command that adds it.
+ */
+export class MissingDependencyError extends BallastError<'missing_dependency'> {
+  override readonly name = 'MissingDependencyError';
+  /** The package that could not be loaded, e.g. `pg`. */
+  readonly dependency: string;
+  /** The command that installs it, e.g. `npm install pg`. */
+  readonly install: string;
+
+  constructor(api: string, dependency: string, options: BallastErrorOptions = {}) {
+    const install = `npm install ${dependency}`;
+    super(
+      `@ballast/core] [${api}`,
+      'missing_dependency',
+      `${api} needs the optional package '${dependency}', which is not installed: run \`${install}\` (or the same with your package manager)`,
+      options,
+    );
+    this.dependency = dependency;
+    this.install = install;
+  }
+}
+
+/** True for a {@link MissingDependencyError}, from any realm or copy of the package. */
+export const isMissingDependencyError = errorGuard<MissingDependencyError>('MissingDependencyError');

@@ -5,4 +5,4 @@
  */
 
 export type { BallastErrorOptions } from './errors';
-export { BallastError, isBallastError } from './errors';
+export { BallastError, isBallastError, isMissingDependencyError, MissingDependencyError } from './errors';

@@ -1,4 +1,5 @@
 import type { PGlite, PGliteOptions } from '@electric-sql/pglite';
+import { importOptional } from '../internal/optional';
 import { type SqlClient, type SqlExecutor, type SqlResult, withScopedExecutor } from './sql';
 
 type PGliteLike = Pick<PGlite, 'query' | 'exec' | 'transaction' | 'close'>;
@@ -38,7 +39,7 @@ export function pgliteClient(db: PGliteLike): SqlClient {
  * ```
  */
 export async function createPGlite(dataDir?: string, options: PGliteOptions = {}): Promise<SqlClient> {
-  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGlite } = await importOptional('createPGlite', '@electric-sql/pglite', () => import('@electric-sql/pglite'));
   const db = await PGlite.create(dataDir === undefined ? options : { ...options, dataDir });
   return { ...pgliteClient(db), close: () => db.close() };
 }

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg';
+import { importOptional } from '../internal/optional';
 import { type ErrorReporter, logOnceReporter, safeReporter } from '../internal/report';
 import { StoreError } from './errors';
 import { type SqlClient, type SqlExecutor, type SqlResult, withScopedExecutor } from './sql';
@@ -86,7 +87,7 @@ export async function createPostgres(
   options: PostgresClientOptions = {},
 ): Promise<SqlClient & { readonly pool: Pool }> {
   const onError = options.onError ?? logOnceReporter('postgres pool');
-  const pg = await import('pg');
+  const pg = await importOptional('createPostgres', 'pg', () => import('pg'));
   const PoolCtor = (pg.default?.Pool ?? (pg as unknown as { Pool: typeof Pool }).Pool) as typeof Pool;
   const pool = new PoolCtor(typeof config === 'string' ? { connectionString: config } : config);
   return { ...postgresClient(pool, { onError }), pool, close: () => pool.end() };

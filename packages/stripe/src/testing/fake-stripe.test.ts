@@ -1,7 +1,8 @@
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isStripeUsageError } from '../errors';
-import { createFakeStripe, createWebhookSender, stripeMswHandlers, type WebhookSenderOptions } from './index';
+import { createFakeStripe, createWebhookSender, type WebhookSenderOptions } from './index';
+import { stripeMswHandlers } from './msw';
 
 const KEY = { authorization: 'Bearer sk_test_fake1' };
 

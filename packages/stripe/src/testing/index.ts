@@ -3,6 +3,9 @@
  * API (through `fetch`, msw or a local server) with Stripe's pagination,
  * errors, idempotency and rate limits; the webhook sender delivers its events
  * signed as Stripe signs them, with retries and optional chaos.
+ *
+ * The msw handlers live in `@ballast/stripe/testing/msw`, so that this entry's
+ * types do not name msw (an optional peer).
  */
 
 export type {
@@ -15,8 +18,6 @@ export type {
   FakeStripeServer,
 } from './fake-stripe';
 export { createFakeStripe } from './fake-stripe';
-export type { StripeMswOptions } from './msw';
-export { stripeMswHandlers } from './msw';
 export type { Json, JsonObject } from './params';
 export type { StripeSignatureOptions } from './signature';
 export { stripeSignatureHeader } from './signature';

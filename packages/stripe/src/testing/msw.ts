@@ -13,8 +13,8 @@ export interface StripeMswOptions {
 /**
  * msw request handlers that answer Stripe API calls from a fake Stripe, for
  * tests whose code calls `https://api.stripe.com` directly. msw is loaded
- * when this is called, so the rest of `@ballast/stripe/testing` works
- * without it (it is an optional peer).
+ * when this is called; this entry (`@ballast/stripe/testing/msw`) is the only
+ * one whose types name msw, an optional peer.
  *
  * @example
  * ```ts
