@@ -23,6 +23,15 @@ export interface ScheduleOptions {
   priority?: number;
   /** Aborts this call only: it leaves the queue (or its running `fn` sees the signal). */
   signal?: AbortSignal;
+  /**
+   * The longest this call may wait for its turn, in milliseconds; past it the
+   * call rejects with `wait_too_long` and never runs (at once, when the
+   * limiter already knows it cannot start in time). `0`: run only if it can
+   * start now (a shared store's round trip is not waiting). A circuit
+   * breaker's probe passes one, so it never sits in a long queue.
+   * @default no bound (`redisRateLimiter`: its `maxWait`)
+   */
+  maxWait?: number;
 }
 
 /**

@@ -67,6 +67,21 @@ export function rateLimiterContract(
       limiter.close();
     });
 
+    it('a call with maxWait rejects with wait_too_long instead of waiting past it; maxWait 0 runs only what can start now', async () => {
+      const limiter = make({ limit: 1, interval: 2000 });
+      await expect(limiter.schedule(async () => 'first', { maxWait: 0 })).resolves.toBe('first');
+      let ran = false;
+      const run = async () => {
+        ran = true;
+      };
+      for (const maxWait of [100, 0]) {
+        const error = await limiter.schedule(run, { maxWait }).catch((e: unknown) => e);
+        expect(isRateLimitError(error) && error.code).toBe('wait_too_long');
+      }
+      expect(ran).toBe(false);
+      limiter.close();
+    });
+
     it('a 429 seen by observe pauses the key for its Retry-After', async () => {
       const limiter = make({ limit: 100, interval: 1000 });
       limiter.observe?.(new Response(null, { status: 429, headers: { 'retry-after-ms': '400' } }), 'paused');

@@ -7,7 +7,7 @@ import { BallastError, type BallastErrorOptions, errorGuard } from '../../errors
  * - `invalid_argument`: a call's own options are not valid (a weight above the key's limit, a non-string key, ...).
  * - `queue_full`: the key's queue already holds `maxQueued` calls.
  * - `aborted`: the call's signal aborted while it waited; it never ran and held no slot.
- * - `wait_too_long`: the shared budget would make the call wait longer than `maxWait`.
+ * - `wait_too_long`: the budget would make the call wait longer than its `maxWait` (the call's, or the Redis limiter's).
  * - `closed`: the limiter was closed while the call waited.
  * - `store_failed`: the shared store (Redis) could not be reached or answered nonsense; the cause is attached.
  * - `invalid_result`: a `batch` chunk function returned something other than one result per item of its chunk.
@@ -55,6 +55,19 @@ export function abortedError(api: string, key: string, signal: AbortSignal): Rat
     key,
     cause: signal.reason,
   });
+}
+
+/**
+ * The error of a call that cannot start within its `maxWait`: `waitMs` is the
+ * wait the budget asked for, when known, else the time it waited.
+ * @internal
+ */
+export function waitTooLongError(api: string, key: string, waitMs: number, maxWait: number): RateLimitError {
+  const message =
+    waitMs > maxWait
+      ? `a call of key "${key}" would wait ${Math.round(waitMs)} ms, more than its maxWait (${maxWait} ms)`
+      : `a call of key "${key}" could not start within its maxWait (${maxWait} ms)`;
+  return new RateLimitError(api, 'wait_too_long', message, { key, waitMs });
 }
 
 /** The error of a call whose weight is above its key's limit: it could never run. @internal */

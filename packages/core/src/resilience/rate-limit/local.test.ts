@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { rejection, thrownBy } from '../test-support';
+import { rejection, settle, thrownBy } from '../test-support';
 import type { ResilienceEvent } from '../types';
 import { isRateLimitError, RateLimitError } from './errors';
 import { adaptiveRateLimiter, rateLimiter } from './local';
@@ -215,6 +215,69 @@ describe('rateLimiter: abort', () => {
     const controller = new AbortController();
     const seen = await limiter.schedule(async (signal) => signal, { signal: controller.signal });
     expect(seen).toBe(controller.signal);
+  });
+});
+
+describe('rateLimiter: maxWait per call', () => {
+  it('rejects at once with wait_too_long when the budget cannot start the call within its maxWait', async () => {
+    const limiter = rateLimiter({ limit: 1, interval: 1000 });
+    await limiter.schedule(async () => 0);
+    let ran = false;
+    const error = await rejection(
+      limiter.schedule(
+        async () => {
+          ran = true;
+        },
+        { maxWait: 500 },
+      ),
+    );
+    expect(error).toMatchObject({ code: 'wait_too_long', key: 'default', waitMs: 1000 });
+    expect(error.message).toContain('more than its maxWait (500 ms)');
+    expect(ran).toBe(false);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('maxWait 0 runs a call only if it can start now', async () => {
+    const limiter = rateLimiter({ limit: 1, interval: 1000 });
+    await expect(limiter.schedule(async () => 'now', { maxWait: 0 })).resolves.toBe('now');
+    expect((await rejection(limiter.schedule(async () => 'later', { maxWait: 0 }))).code).toBe('wait_too_long');
+    expect(limiter.stats()?.queued).toBe(0);
+  });
+
+  it('a call waiting for an unknown time (a running call) rejects when its maxWait passes; the queue moves on', async () => {
+    const limiter = rateLimiter({ concurrency: 1 });
+    const gate = deferred();
+    const running = limiter.schedule(() => gate.promise);
+    let ran = false;
+    const bounded = settle(
+      limiter.schedule(
+        async () => {
+          ran = true;
+        },
+        { maxWait: 200 },
+      ),
+    );
+    const patient = limiter.schedule(async () => 'patient');
+    await vi.advanceTimersByTimeAsync(199);
+    expect(limiter.stats()?.queued).toBe(2);
+    await vi.advanceTimersByTimeAsync(1);
+    const { error } = await bounded;
+    expect(isRateLimitError(error) && error.code).toBe('wait_too_long');
+    expect(limiter.stats()?.queued).toBe(1);
+    gate.resolve();
+    await running;
+    await expect(patient).resolves.toBe('patient');
+    expect(ran).toBe(false);
+  });
+
+  it('a call that starts within its maxWait runs, and leaves no timer behind', async () => {
+    const limiter = rateLimiter({ limit: 1, interval: 100 });
+    await limiter.schedule(async () => 0);
+    const t0 = Date.now();
+    const call = limiter.schedule(async () => Date.now() - t0, { maxWait: 500 });
+    await vi.advanceTimersByTimeAsync(100);
+    await expect(call).resolves.toBe(100);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
 
@@ -556,6 +619,9 @@ describe('rateLimiter: bad input', () => {
     [{ priority: Number.POSITIVE_INFINITY }, 'priority'],
     [{ priority: 'high' }, 'priority'],
     [{ signal: { aborted: false } }, 'signal'],
+    [{ maxWait: -1 }, 'maxWait'],
+    [{ maxWait: Number.NaN }, 'maxWait'],
+    [{ maxWait: '100' }, 'maxWait'],
     [null, 'schedule options'],
   ])('rejects call options %j with invalid_argument', async (options, mention) => {
     const limiter = rateLimiter();

@@ -7,7 +7,7 @@ import {
   readRateLimitHeaders,
 } from '../rate-limit-headers';
 import type { BaseRateLimiterOptions, RateLimiter, ScheduleOptions } from '../types';
-import { overweightError, RateLimitError } from './errors';
+import { overweightError, RateLimitError, waitTooLongError } from './errors';
 import { GrantLog } from './grant-log';
 import { emitThrottle, queueCall, rejectWaiting, takeWaiter, type Waiter } from './queue';
 import {
@@ -165,7 +165,13 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
   const emit = emitter(config.onEvent);
   const hold = config.holdUntilSettled;
   const keys = new Map<string, KeyState>();
-  const call: CallOptions = { key: defaultKey, weight: 1, priority: 0, signal: undefined };
+  const call: CallOptions = {
+    key: defaultKey,
+    weight: 1,
+    priority: 0,
+    signal: undefined,
+    maxWait: Number.POSITIVE_INFINITY,
+  };
   let seq = 0;
   let lastSweep = Date.now();
   let closed = false;
@@ -324,6 +330,15 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
       if (state.running >= concurrency) return;
       const now = Date.now();
       const at = readyAt(state, head.weight, now);
+      if (at > now && head.maxWait !== Number.POSITIVE_INFINITY) {
+        // the head cannot make its deadline: say so now rather than when it passes
+        const earliest = at === Number.POSITIVE_INFINITY ? Math.max(state.pausedUntil, now + state.interval) : at;
+        if (earliest > head.enqueuedAt + head.maxWait) {
+          takeWaiter(queue, head);
+          head.reject(waitTooLongError(API, state.key, earliest - head.enqueuedAt, head.maxWait));
+          continue;
+        }
+      }
       if (at > now) {
         // Infinity: the budget frees only once running calls settle, and their release drains
         if (at !== Number.POSITIVE_INFINITY) arm(state, at, now);
@@ -338,7 +353,7 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
     const admitted = admitCall(API, fn, options, defaultKey, closed, call);
     if (admitted instanceof RateLimitError) return Promise.reject(admitted);
     // copied out: `call` is reused by the next schedule, which `fn` may make at once
-    const { key, weight, priority, signal } = admitted;
+    const { key, weight, priority, signal, maxWait } = admitted;
     const state = stateFor(key);
     if (weight > state.limit) return Promise.reject(overweightError(API, key, weight, state.limit));
     const now = Date.now();
@@ -346,12 +361,13 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
     if (state.queue.size === 0 && state.running < concurrency && readyAt(state, weight, now) <= now) {
       return start(state, fn, weight, signal, now);
     }
+    if (maxWait === 0) return Promise.reject(waitTooLongError(API, key, expectedWait(state, weight, now), 0));
     return queueCall<T, Waiter>(
       API,
       key,
       state.queue,
       maxQueued,
-      { fn, weight, priority, seq: seq++, signal },
+      { fn, weight, priority, seq: seq++, signal, enqueuedAt: now, maxWait },
       () => {
         if (emit !== undefined) emitThrottle(emit, key, 'queued', expectedWait(state, weight, now));
         drain(state);

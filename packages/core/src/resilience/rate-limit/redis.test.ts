@@ -165,6 +165,20 @@ describeWithRedis('redisRateLimiter', (url) => {
     expect(events).toEqual([]); // the only waiter was rejected before it slept
   });
 
+  it("a call's own maxWait bounds its wait behind this process's concurrency", async () => {
+    const keyPrefix = uniqueKeyPrefix();
+    const limiter = redisRateLimiter({ redis, limit: 100, interval: 1000, keyPrefix, concurrency: 1 });
+    let release!: () => void;
+    const running = limiter.schedule(() => new Promise<void>((resolve) => (release = resolve)));
+    await new Promise((resolve) => setTimeout(resolve, 50)); // granted and running
+    const error = await rejection(limiter.schedule(async () => 'late', { maxWait: 100 }));
+    expect(error).toMatchObject({ code: 'wait_too_long', key: 'default' });
+    release();
+    await running;
+    await expect(limiter.schedule(async () => 'next', { maxWait: 0 })).resolves.toBe('next');
+    limiter.close();
+  });
+
   it('an aborted waiting call rejects with aborted and never runs', async () => {
     const keyPrefix = uniqueKeyPrefix();
     const limiter = redisRateLimiter({ redis, limit: 1, interval: 2000, keyPrefix });

@@ -1,7 +1,7 @@
 import { emitter } from '../internal';
 import { isResponseLike, mayReportSpentBudget, pauseAsked, readRateLimitHeaders } from '../rate-limit-headers';
 import type { BaseRateLimiterOptions, RateLimiter, ScheduleOptions } from '../types';
-import { overweightError, RateLimitError } from './errors';
+import { overweightError, RateLimitError, waitTooLongError } from './errors';
 import { emitThrottle, queueCall, rejectWaiting, takeWaiter, type Waiter } from './queue';
 import {
   admitCall,
@@ -230,15 +230,10 @@ function normalize(options: unknown): Normalized {
   };
 }
 
-interface RedisWaiter extends Waiter {
-  /** When the call was queued: it rejects with `wait_too_long` once it cannot start by `enqueuedAt + maxWait`. */
-  readonly enqueuedAt: number;
-}
-
 interface KeyState {
   readonly key: string;
   readonly redisKeys: readonly [log: string, used: string, pause: string];
-  readonly queue: WaiterHeap<RedisWaiter>;
+  readonly queue: WaiterHeap<Waiter>;
   running: number;
   /** True while this process has an acquire loop for the key (one at a time, so waiting callers don't flood Redis). */
   pumping: boolean;
@@ -268,7 +263,13 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
   const { redis, limit, interval, concurrency, maxQueued, maxWait, defaultKey } = config;
   const emit = emitter(config.onEvent);
   const keys = new Map<string, KeyState>();
-  const call: CallOptions = { key: defaultKey, weight: 1, priority: 0, signal: undefined };
+  const call: CallOptions = {
+    key: defaultKey,
+    weight: 1,
+    priority: 0,
+    signal: undefined,
+    maxWait: Number.POSITIVE_INFINITY,
+  };
   const token = hex(crypto.getRandomValues(new Uint8Array(6)));
   const holdMs = config.holdUntilSettled ? config.maxHold : 0;
   // a 429 that names no wait keeps the key quiet for at least its window
@@ -300,7 +301,7 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
       state = {
         key,
         redisKeys: redisKeysOf(key),
-        queue: new WaiterHeap<RedisWaiter>(),
+        queue: new WaiterHeap<Waiter>(),
         running: 0,
         pumping: false,
         timer: undefined,
@@ -333,7 +334,7 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
     else maybeForget(state);
   }
 
-  function start(state: KeyState, waiter: RedisWaiter, member: string): void {
+  function start(state: KeyState, waiter: Waiter, member: string): void {
     state.running++;
     let result: Promise<unknown>;
     try {
@@ -361,16 +362,10 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
   /** Rejects every waiter that cannot start before its deadline, given the head starts in `waitMs` at the earliest. */
   function expire(state: KeyState, now: number, waitMs: number): void {
     for (const waiter of [...state.queue.entries()]) {
-      if (now + waitMs > waiter.enqueuedAt + maxWait) {
+      const bound = Math.min(maxWait, waiter.maxWait);
+      if (waiter.pastDeadline || now + waitMs > waiter.enqueuedAt + bound) {
         takeWaiter(state.queue, waiter);
-        waiter.reject(
-          new RateLimitError(
-            API,
-            'wait_too_long',
-            `the shared budget of key "${state.key}" would make the call wait ${Math.round(now + waitMs - waiter.enqueuedAt)} ms, more than maxWait (${maxWait} ms)`,
-            { key: state.key, waitMs: now + waitMs - waiter.enqueuedAt },
-          ),
-        );
+        waiter.reject(waitTooLongError(API, state.key, now + waitMs - waiter.enqueuedAt, bound));
       }
     }
   }
@@ -381,14 +376,16 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
     state.pumping = true;
     try {
       while (!closed && state.queue.size > 0 && state.running < concurrency) {
-        const head = state.queue.peek() as RedisWaiter;
+        const head = state.queue.peek() as Waiter;
         let granted: boolean;
         let wait: number;
         const id = `${token}:${counter++}`;
+        head.busy = true;
         try {
           const reply = await runScript('acquire', state.redisKeys, [limit, interval, String(head.weight), id, holdMs]);
           [granted, wait] = parseReply(reply);
         } catch (cause) {
+          head.busy = false;
           if (takeWaiter(state.queue, head)) {
             head.reject(
               new RateLimitError(API, 'store_failed', `Redis could not grant a call of key "${state.key}"`, {
@@ -399,6 +396,7 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
           }
           continue;
         }
+        head.busy = false;
         if (granted) {
           const member = `${id}|${head.weight}`;
           if (takeWaiter(state.queue, head)) start(state, head, member);
@@ -431,15 +429,15 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
     const admitted = admitCall(API, fn, options, defaultKey, closed, call);
     if (admitted instanceof RateLimitError) return Promise.reject(admitted);
     // copied out: `call` is reused by the next schedule, which `fn` may make at once
-    const { key, weight, priority, signal } = admitted;
+    const { key, weight, priority, signal, maxWait: callMaxWait } = admitted;
     if (weight > limit) return Promise.reject(overweightError(API, key, weight, limit));
     const state = stateFor(key);
-    return queueCall<T, RedisWaiter>(
+    return queueCall<T, Waiter>(
       API,
       key,
       state.queue,
       maxQueued,
-      { fn, weight, priority, seq: seq++, signal, enqueuedAt: Date.now() },
+      { fn, weight, priority, seq: seq++, signal, enqueuedAt: Date.now(), maxWait: callMaxWait },
       () => void pump(state),
       // the head's sleep may now be for nobody: let the loop look again
       () => {

@@ -120,6 +120,8 @@ export interface CallOptions {
   weight: number;
   priority: number;
   signal: AbortSignal | undefined;
+  /** The call's own bound on its wait, Infinity when it has none. */
+  maxWait: number;
 }
 
 /** Reads and checks one call's options; the fast path (no options) allocates nothing. */
@@ -128,6 +130,7 @@ function readCallOptions(api: string, options: unknown, defaultKey: string, out:
   out.weight = 1;
   out.priority = 0;
   out.signal = undefined;
+  out.maxWait = Number.POSITIVE_INFINITY;
   if (options === undefined) return out;
   if (typeof options !== 'object' || options === null) {
     throw new RateLimitError(api, 'invalid_argument', `schedule options must be an object, got ${describe(options)}`);
@@ -172,6 +175,17 @@ function readCallOptions(api: string, options: unknown, defaultKey: string, out:
       });
     }
     out.signal = o.signal;
+  }
+  if (o.maxWait !== undefined) {
+    if (typeof o.maxWait !== 'number' || !(o.maxWait >= 0)) {
+      throw new RateLimitError(
+        api,
+        'invalid_argument',
+        `maxWait must be a number of milliseconds ≥ 0, got ${describe(o.maxWait)}`,
+        { key: out.key },
+      );
+    }
+    out.maxWait = o.maxWait;
   }
   return out;
 }
