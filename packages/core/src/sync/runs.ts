@@ -53,7 +53,7 @@ export interface SyncRunResult extends SyncRun {
 }
 
 /** A row of `sync_runs` as the driver returns it. */
-export interface RunRecord {
+export interface RunRecord extends SyncCounts {
   id: string | number;
   mode: 'full' | 'incremental';
   status: SyncRunStatus;
@@ -62,12 +62,6 @@ export interface RunRecord {
   cursor: string | null;
   last_cursor: string | null;
   pages: number;
-  seen: number;
-  inserted: number;
-  changed: number;
-  unchanged: number;
-  deleted: number;
-  failed: number;
   live_at_start: number | null;
   high_water: Date | null;
   error_code: string | null;
