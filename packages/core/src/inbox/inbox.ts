@@ -16,6 +16,7 @@ import {
   type InboxEventKey,
   type InboxFilter,
   type InboxListOptions,
+  type InboxMetricListener,
   type InboxPage,
   type NewInboxEvent,
 } from './types';
@@ -37,6 +38,13 @@ export interface InboxOptions {
    * @default none for `createInbox`
    */
   idempotencyStore?: IdempotencyStore;
+  /**
+   * Receives the ingest side's metrics: an `inbox.batch` event for each
+   * group-commit batch (its size, the queue depth, the batches in flight).
+   * A listener that throws is ignored.
+   * @default none
+   */
+  onMetric?: InboxMetricListener;
 }
 
 /** An event to ingest: a `VerifiedWebhook` fits, as does any `{ id, payload }`. */
@@ -225,7 +233,15 @@ export function createInbox(driver: InboxDriver, options: InboxOptions = {}): In
     }
   };
 
-  const committer = groupCommitter<NewInboxEvent, BatchResult>(batchWriter(driver, now, notify), groupCommit);
+  const { onMetric } = options;
+  if (onMetric !== undefined && typeof onMetric !== 'function') {
+    throw new InboxError('createInbox', 'invalid_options', 'onMetric must be a function (metric) => void');
+  }
+  const committer = groupCommitter<NewInboxEvent, BatchResult>(
+    batchWriter(driver, now, notify),
+    groupCommit,
+    onMetric === undefined ? undefined : (batch) => onMetric({ name: 'inbox.batch', ...batch }),
+  );
 
   /** An outbox write: one row, in the caller's transaction, outside group commit. */
   async function ingestInTransaction(row: NewInboxEvent, tx: SqlExecutor): Promise<boolean> {

@@ -121,6 +121,50 @@ describe('ingest: data errors and store errors are told apart explicitly', () =>
   });
 });
 
+describe('ingest metrics', () => {
+  it('reports each group-commit batch with its size, the queue depth and the batches in flight', async () => {
+    const metrics: unknown[] = [];
+    const driver = memoryInboxDriver();
+    const gates: (() => void)[] = [];
+    const inbox = createInbox(
+      {
+        ...driver,
+        insert: async (events, now) => {
+          await new Promise<void>((resolve) => gates.push(resolve));
+          return driver.insert(events, now);
+        },
+      },
+      { groupCommit: { maxInFlight: 1 }, onMetric: (m) => metrics.push(m) },
+    );
+    const tick = () => new Promise((resolve) => setImmediate(resolve));
+    const first = ['a', 'b', 'c'].map((id) => inbox.ingest('s', { id, payload: {} }));
+    await tick();
+    const second = ['d', 'e'].map((id) => inbox.ingest('s', { id, payload: {} })); // wait behind the first batch
+    await tick();
+    expect(metrics).toEqual([{ name: 'inbox.batch', size: 3, pending: 0, inFlight: 1 }]);
+    gates.shift()?.();
+    await Promise.all(first);
+    await tick();
+    expect(metrics[1]).toEqual({ name: 'inbox.batch', size: 2, pending: 0, inFlight: 1 });
+    gates.shift()?.();
+    await Promise.all(second);
+  });
+
+  it('reports the depth of the queue left behind when a batch is capped by maxBatch', async () => {
+    const metrics: { name: string; pending?: number; size?: number }[] = [];
+    const inbox = createInbox(memoryInboxDriver(), {
+      groupCommit: { maxBatch: 4, maxInFlight: 1 },
+      onMetric: (m) => metrics.push(m),
+    });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => inbox.ingest('s', { id: `e${i}`, payload: {} })));
+    expect(metrics.map((m) => [m.size, m.pending])).toEqual([
+      [4, 6],
+      [4, 2],
+      [2, 0],
+    ]);
+  });
+});
+
 /** What every driver must do with deep payloads, raw bodies and purge. */
 function ingestContract(open: () => Promise<{ driver: InboxDriver; close(): Promise<void> }>) {
   let inbox: Inbox;

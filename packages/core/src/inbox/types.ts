@@ -214,8 +214,9 @@ export interface InboxDriver {
 /**
  * A measurement the inbox reports as it works, for an exporter (OpenTelemetry,
  * Prometheus) to read: pass a listener as `onMetric` to the worker (and to the
- * inbox for the ingest side). Every variant has a `name` to switch on and the
- * `source` it concerns; durations are milliseconds from the inbox's clock.
+ * inbox for the ingest side). Every variant has a `name` to switch on and, but
+ * `inbox.batch`, the `source` it concerns; durations are milliseconds from the
+ * inbox's clock.
  *
  * - `inbox.attempt`: one handler attempt ended. `outcome` is `processed`,
  *   `failed` (retried later), `dead` (dead-lettered: count these for a dead
@@ -226,6 +227,11 @@ export interface InboxDriver {
  *   (processing lag, a histogram).
  * - `inbox.claim`: a sweep or a queue job claimed `size` events at once (the
  *   processing batch size).
+ * - `inbox.batch` (ingest side, from the inbox's `onMetric`): group commit
+ *   started writing a batch of `size` events; `pending` events still wait for a
+ *   batch (the write queue's depth, bounded by `groupCommit.maxPending`) and
+ *   `inFlight` batches are being written, this one included. A batch holds
+ *   events of any source, so this variant has no `source`.
  */
 export type InboxMetric =
   | {
@@ -237,7 +243,8 @@ export type InboxMetric =
       durationMs: number;
     }
   | { name: 'inbox.lag'; source: string; type: string; lagMs: number }
-  | { name: 'inbox.claim'; source: string; size: number };
+  | { name: 'inbox.claim'; source: string; size: number }
+  | { name: 'inbox.batch'; size: number; pending: number; inFlight: number };
 
 /** Receives {@link InboxMetric}s. Must not throw; a throw is swallowed. */
 export type InboxMetricListener = (metric: InboxMetric) => void;
