@@ -207,6 +207,11 @@ export interface CacheCall {
   /** The group key, for events. */
   group: string;
   emit: ResilienceEventHandler | undefined;
+  /**
+   * `resilientFetch`'s one classification of the final response: true when it
+   * is a failure (never stored; a stale entry stands in). Undefined: use `isFailure`.
+   */
+  failed?: () => boolean | undefined;
 }
 
 /** The cache behind {@link Cache}, for `resilientFetch`. @internal */
@@ -367,7 +372,7 @@ export function cacheEngine(options: CacheOptions): CacheEngine {
       if (response !== undefined) discard(response);
       throw signal.reason;
     }
-    if (response !== undefined && !o.isFailure(response)) {
+    if (response !== undefined && !(call.failed?.() ?? o.isFailure(response))) {
       if (response.ok) write(id, response, header);
       return response;
     }

@@ -119,7 +119,7 @@ describe('circuitBreaker', () => {
     await vi.advanceTimersByTimeAsync(1_000);
     expect((await f(URL_A)).status).toBe(503); // probe fails
     expect(breakers.state('provider.test')).toBe('open');
-    await vi.advanceTimersByTimeAsync(1_000);
+    await vi.advanceTimersByTimeAsync(2_000); // the break doubled after the failed probe
     status = 200;
     const probe = f(URL_A);
     await vi.waitFor(() => expect(release).toBeDefined());
@@ -132,7 +132,7 @@ describe('circuitBreaker', () => {
     breakers.close();
   });
 
-  it('opens again, rather than closing, when the caller aborts the probe', async () => {
+  it('neither closes nor opens when the caller aborts the probe: the slot goes to the next probe', async () => {
     vi.useFakeTimers();
     let status = 503;
     server.use(
@@ -153,7 +153,11 @@ describe('circuitBreaker', () => {
     await vi.advanceTimersByTimeAsync(10);
     controller.abort();
     expect(((await probe).error as Error).name).toBe('AbortError');
-    expect(breakers.state('provider.test')).toBe('open');
+    expect(breakers.state('provider.test')).toBe('half_open');
+    const next = f(URL_A); // admitted as the new probe, not refused
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect((await next).status).toBe(200);
+    expect(breakers.state('provider.test')).toBe('closed');
     breakers.close();
   });
 
@@ -178,7 +182,7 @@ describe('circuitBreaker', () => {
     breakers.close();
   });
 
-  it('drops idle breakers and leaves no timers behind', async () => {
+  it('drops idle breakers and holds no timers at all', async () => {
     vi.useFakeTimers();
     provider(URL_A, () => 200);
     provider(URL_B, () => 200);
@@ -187,14 +191,13 @@ describe('circuitBreaker', () => {
     await f(URL_A);
     await f(URL_B);
     expect(breakers.size).toBe(2);
-    expect(vi.getTimerCount()).toBe(1); // one shared ticker, not one per breaker
+    expect(vi.getTimerCount()).toBe(0);
     await vi.advanceTimersByTimeAsync(6_000);
     expect(breakers.size).toBe(0);
-    expect(vi.getTimerCount()).toBe(0);
     await f(URL_A); // comes back on demand
     expect(breakers.size).toBe(1);
-    breakers.close();
     expect(vi.getTimerCount()).toBe(0);
+    breakers.close();
   });
 
   it('aborts only the call whose signal fired, and does not count the abort', async () => {
@@ -237,8 +240,11 @@ describe('circuitBreaker', () => {
     breakers.close();
   });
 
-  it('runs any async function on its own, counting only what isFailure says', async () => {
-    const breakers = circuitBreaker({ failureThreshold: 2, isFailure: (o) => o.error instanceof RangeError });
+  it('runs any async function on its own, counting only what classify says', async () => {
+    const breakers = circuitBreaker({
+      failureThreshold: 2,
+      classify: (o) => (o.error instanceof RangeError ? 'failure' : 'success'),
+    });
     const boom = () => Promise.reject(new TypeError('not counted'));
     await settle(breakers.execute('k', boom));
     await settle(breakers.execute('k', boom));
@@ -256,7 +262,9 @@ describe('circuitBreaker', () => {
     [{ errorRate: 1.5 }, 'errorRate'],
     [{ cooldownMs: 0 }, 'cooldownMs'],
     [{ windowMs: 5 }, 'windowMs'],
-    [{ isFailure: 1 }, 'isFailure'],
+    [{ classify: 1 }, 'classify'],
+    [{ cooldownMs: 10_000, maxCooldownMs: 5_000 }, 'maxCooldownMs'],
+    [{ probeTimeoutMs: 0 }, 'probeTimeoutMs'],
     [{ idleMs: -1 }, 'idleMs'],
     ['fast', 'options'],
     [[], 'options'],

@@ -1,19 +1,28 @@
-import { EventEmitter } from 'node:events';
-import OpossumBreaker from 'opossum';
 import { checkFunction, checkNumber, checkOptions, ResilienceError } from './errors';
-import { definedOnly, emitter, isNetworkError } from './internal';
-import type { ResilienceEventHandler } from './types';
+import { definedOnly, emitter, isNetworkFailure } from './internal';
+import type { BreakerStateEvent, ResilienceEventHandler } from './types';
 
-/** The state of one breaker. */
-export type BreakerState = 'closed' | 'open' | 'half_open';
+/** The state of one breaker. `isolated` is held open by hand until released. */
+export type BreakerState = 'closed' | 'open' | 'half_open' | 'isolated';
 
-/** What one call through a breaker ended with, as shown to `isFailure`. */
-export type BreakerOutcome = { response: Response; error?: undefined } | { error: unknown; response?: undefined };
+/**
+ * How one call counts for its breaker:
+ *
+ * - `success`: the provider answered (a 2xx, a 4xx other than 429): resets the run of failures, closes a half-open breaker.
+ * - `failure`: the provider failed (5xx, timeout, network error): counts toward opening, re-opens a half-open breaker.
+ * - `ignore`: the call says nothing about the provider (a local refusal: a limiter, a deadline, the
+ *   caller's abort, an open breaker, a request that could not be built; or a 429). Counted nowhere;
+ *   a half-open breaker gives its probe slot back and admits another probe.
+ */
+export type BreakerVerdict = 'success' | 'failure' | 'ignore';
+
+/** What one call through {@link CircuitBreakers.execute} ended with, as shown to `classify`. */
+export type BreakerOutcome = { value: unknown; error?: undefined } | { error: unknown; value?: undefined };
 
 /** Options of {@link circuitBreaker}. */
 export interface CircuitBreakerOptions {
   /**
-   * Open after this many failures in a row. At least 2: one failure never opens a breaker.
+   * Open after this many failures in a row (ignored calls do not break the run). At least 2: one failure never opens a breaker.
    * @default 5
    */
   failureThreshold?: number;
@@ -23,7 +32,7 @@ export interface CircuitBreakerOptions {
    */
   errorRate?: number;
   /**
-   * ...once the window holds at least this many calls. At least 2.
+   * ...once the window holds at least this many counted calls (successes and failures). At least 2.
    * @default 20
    */
   minimumVolume?: number;
@@ -33,27 +42,41 @@ export interface CircuitBreakerOptions {
    */
   windowMs?: number;
   /**
-   * How long an open breaker fails fast before it lets one probe through (half-open).
+   * How long a breaker stays open the first time before it admits one probe (half-open).
    * @default 30_000
    */
   cooldownMs?: number;
   /**
-   * Which outcomes mean the provider is unhealthy and count against it.
-   * @default a 5xx response, a per-attempt `timeout`, or a network error; never a 4xx, the caller's own abort, or another layer's refusal
+   * Each failed probe doubles the open time, up to this cap; a success brings it back to `cooldownMs`.
+   * Set it to `cooldownMs` for a constant break.
+   * @default 300_000
    */
-  isFailure?: (outcome: BreakerOutcome) => boolean;
+  maxCooldownMs?: number;
   /**
-   * A breaker unused for this long (and not open) is dropped, timers and all.
+   * The longest a half-open probe may take. `resilientFetch` runs the probe (its limiter wait
+   * included) under this bound; a probe still unsettled after it loses its slot, so a lost or
+   * hung probe never leaves the breaker half-open for good.
+   * @default 30_000
+   */
+  probeTimeoutMs?: number;
+  /**
+   * How {@link CircuitBreakers.execute} counts an outcome. `resilientFetch` does not use it: it
+   * settles the breaker with its own classification (its `classify` option).
+   * @default {@link defaultBreakerVerdict}
+   */
+  classify?: (outcome: BreakerOutcome) => BreakerVerdict | Promise<BreakerVerdict>;
+  /**
+   * A closed breaker unused for this long is dropped (checked lazily: the registry holds no timers).
    * @default 300_000
    */
   idleMs?: number;
-  /** Receives `breaker.open`, `breaker.half_open`, `breaker.close` and `breaker.reject` events. */
+  /** Receives `breaker.open`, `breaker.half_open`, `breaker.close`, `breaker.isolate` and `breaker.reject` events. */
   onEvent?: ResilienceEventHandler;
 }
 
 /** Options of one {@link CircuitBreakers.execute} call. */
 export interface BreakerCallOptions {
-  /** The caller's signal, handed to `fn`. Aborting it aborts this call only, and the abort does not count as a failure. */
+  /** The caller's signal, handed to `fn`. Aborting it aborts this call only, and the abort is not counted. */
   signal?: AbortSignal;
 }
 
@@ -63,8 +86,27 @@ export interface BreakerHealth {
   state: BreakerState;
   /** Failures in a row so far. */
   consecutiveFailures: number;
-  /** Milliseconds until an open breaker lets a probe through; 0 otherwise. */
+  /** Milliseconds until an open breaker admits a probe (or a probe in flight loses its slot); 0 otherwise. */
   retryInMs: number;
+}
+
+/**
+ * The right to make one call through a breaker, from {@link CircuitBreakers.acquire}.
+ * Settle it exactly once; later settles are ignored.
+ */
+export interface BreakerPermit {
+  /** True when this call is the half-open probe. */
+  readonly probe: boolean;
+  /** For a probe: the epoch ms after which it loses its slot. Infinity otherwise. */
+  readonly expiresAt: number;
+  /** Reports how the call ended. */
+  settle(verdict: BreakerVerdict): void;
+}
+
+/** Lifts an {@link CircuitBreakers.isolate} hold. */
+export interface BreakerIsolation {
+  /** Ends this hold; the breaker closes once every hold on it is released. Idempotent. */
+  release(): void;
 }
 
 /**
@@ -74,17 +116,25 @@ export interface BreakerHealth {
 export interface CircuitBreakers {
   /**
    * Runs `fn` through the breaker of `key`. Rejects at once with a
-   * `ResilienceError` of code `circuit_open` while that breaker is open. A
-   * `Response` that `isFailure` judges a failure is counted and still returned.
+   * `ResilienceError` of code `circuit_open` while that breaker is open.
    */
   execute<T>(key: string, fn: (signal?: AbortSignal) => Promise<T>, options?: BreakerCallOptions): Promise<T>;
+  /**
+   * The low-level form of `execute`: admits one call or throws `circuit_open`. `emit` also
+   * receives the events this call causes (what `resilientFetch` passes its `onEvent` through).
+   */
+  acquire(key: string, emit?: ResilienceEventHandler): BreakerPermit;
+  /** Holds `key`'s breaker open until released (maintenance, a known outage). Calls fail with `circuit_open`. */
+  isolate(key: string): BreakerIsolation;
+  /** Closes `key`'s breaker (or every breaker) and forgets its failures; isolation holds stay. */
+  reset(key?: string): void;
   /** The state of `key`'s breaker (`closed` when it has none). */
   state(key: string): BreakerState;
   /** Every live breaker's state, for a health endpoint. */
   health(): BreakerHealth[];
   /** How many breakers are alive. */
   readonly size: number;
-  /** Shuts every breaker down and releases all timers. */
+  /** Drops every breaker. The registry holds no timers; this only frees memory. */
   close(): void;
 }
 
@@ -94,209 +144,344 @@ const DEFAULTS = {
   minimumVolume: 20,
   windowMs: 10_000,
   cooldownMs: 30_000,
+  maxCooldownMs: 300_000,
+  probeTimeoutMs: 30_000,
   idleMs: 300_000,
-  isFailure: defaultIsFailure,
-} satisfies Omit<Required<CircuitBreakerOptions>, 'onEvent'>;
+  classify: defaultBreakerVerdict as NonNullable<CircuitBreakerOptions['classify']>,
+};
 
 const BUCKETS = 10;
+const MAX_TIMER_MS = 2_147_483_647;
 
-/** The default failure rule: 5xx, per-attempt timeouts and network errors count; 4xx, aborts and Ballast layers' refusals do not. */
-export function defaultIsFailure(outcome: BreakerOutcome): boolean {
-  return outcome.response !== undefined ? outcome.response.status >= 500 : isNetworkError(outcome.error);
+/**
+ * The default rule of `execute`: a `Response` counts by status (5xx a failure, 429 ignored,
+ * anything else a success), any other value is a success; a thrown network error or
+ * per-attempt `timeout` is a failure, anything else thrown is ignored.
+ */
+export function defaultBreakerVerdict(outcome: BreakerOutcome): BreakerVerdict {
+  if ('value' in outcome) {
+    const value = outcome.value;
+    if (value instanceof Response) return value.status >= 500 ? 'failure' : value.status === 429 ? 'ignore' : 'success';
+    return 'success';
+  }
+  return isNetworkFailure(outcome.error) ? 'failure' : 'ignore';
 }
 
-/** Carries a failed `Response` through opossum, which only counts rejections. */
-class CountedResponse {
-  constructor(readonly response: Response) {}
-}
+type Normalized = typeof DEFAULTS;
 
-type Action = (fn: (signal?: AbortSignal) => Promise<unknown>, signal?: AbortSignal) => Promise<unknown>;
-
-interface Entry {
-  breaker: OpossumBreaker<Parameters<Action>, unknown>;
-  state: BreakerState;
-  consecutive: number;
-  openedAt: number;
+/** One key's breaker: a small state machine read and advanced lazily, with no timers. */
+class Breaker {
+  state: BreakerState = 'closed';
+  consecutive = 0;
+  openedAt = 0;
+  breakMs: number;
+  failedProbes = 0;
+  probe: Permit | undefined;
+  isolations = 0;
+  /** Bumped on every state change: permits of an earlier period are not counted. */
+  epoch = 0;
   lastUsed: number;
-  inFlight: number;
+  inFlight = 0;
+  /** Rolling window: counted calls and failures per bucket, and the bucket index (time / bucketMs) of `calls[0]`. */
+  readonly calls = new Array<number>(BUCKETS).fill(0);
+  readonly failures = new Array<number>(BUCKETS).fill(0);
+  bucket = 0;
+
+  constructor(
+    readonly key: string,
+    readonly o: Normalized,
+    readonly emit: ResilienceEventHandler | undefined,
+    now: number,
+  ) {
+    this.breakMs = o.cooldownMs;
+    this.lastUsed = now;
+  }
+
+  change(to: BreakerState, now: number, callEmit: ResilienceEventHandler | undefined): void {
+    const from = this.state;
+    this.state = to;
+    this.epoch++;
+    if (to === 'open') this.openedAt = now;
+    this.probe = undefined;
+    if (to === 'closed') {
+      this.consecutive = 0;
+      this.failedProbes = 0;
+      this.breakMs = this.o.cooldownMs;
+      this.calls.fill(0);
+      this.failures.fill(0);
+    }
+    if (from === to) return;
+    const type: BreakerStateEvent['type'] =
+      to === 'open'
+        ? 'breaker.open'
+        : to === 'closed'
+          ? 'breaker.close'
+          : to === 'half_open'
+            ? 'breaker.half_open'
+            : 'breaker.isolate';
+    const event: BreakerStateEvent = { type, at: now, key: this.key, from };
+    this.emit?.(event);
+    if (callEmit !== this.emit) callEmit?.(event);
+  }
+
+  /** Moves an open breaker whose break has passed to half-open, and frees a probe slot held too long. */
+  advance(now: number, callEmit: ResilienceEventHandler | undefined): void {
+    if (this.state === 'open' && now >= this.openedAt + this.breakMs) this.change('half_open', now, callEmit);
+    if (this.state === 'half_open' && this.probe !== undefined && now >= this.probe.expiresAt) this.probe = undefined;
+  }
+
+  retryIn(now: number): number {
+    if (this.state === 'open') return Math.max(0, this.openedAt + this.breakMs - now);
+    if (this.state === 'half_open' && this.probe !== undefined) return Math.max(0, this.probe.expiresAt - now);
+    return 0;
+  }
+
+  /** Rotates the window to `now`: buckets older than the window are emptied. */
+  rotate(now: number): void {
+    const index = Math.floor(now / (this.o.windowMs / BUCKETS));
+    const steps = index - this.bucket;
+    if (steps <= 0) return;
+    if (steps >= BUCKETS) {
+      this.calls.fill(0);
+      this.failures.fill(0);
+    } else {
+      this.calls.copyWithin(steps, 0, BUCKETS - steps).fill(0, 0, steps);
+      this.failures.copyWithin(steps, 0, BUCKETS - steps).fill(0, 0, steps);
+    }
+    this.bucket = index;
+  }
+
+  record(permit: Permit, verdict: BreakerVerdict, now: number): void {
+    if (permit.probe) {
+      if (this.probe !== permit || this.state !== 'half_open') return; // lost its slot meanwhile
+      if (verdict === 'success') this.change('closed', now, permit.emit);
+      else if (verdict === 'failure') {
+        this.failedProbes++;
+        this.breakMs = Math.min(this.o.maxCooldownMs, this.o.cooldownMs * 2 ** this.failedProbes);
+        this.consecutive++;
+        this.change('open', now, permit.emit);
+      } else this.probe = undefined; // proved nothing: the next call probes
+      return;
+    }
+    if (verdict === 'ignore' || permit.epoch !== this.epoch || this.state !== 'closed') return;
+    this.rotate(now);
+    this.calls[0] = (this.calls[0] ?? 0) + 1;
+    if (verdict === 'success') {
+      this.consecutive = 0;
+      return;
+    }
+    this.consecutive++;
+    this.failures[0] = (this.failures[0] ?? 0) + 1;
+    if (this.consecutive >= this.o.failureThreshold || this.rateExceeded()) this.change('open', now, permit.emit);
+  }
+
+  rateExceeded(): boolean {
+    let calls = 0;
+    let failures = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      calls += this.calls[i] ?? 0;
+      failures += this.failures[i] ?? 0;
+    }
+    return calls >= this.o.minimumVolume && failures / calls > this.o.errorRate;
+  }
+}
+
+class Permit implements BreakerPermit {
+  done = false;
+  constructor(
+    readonly breaker: Breaker,
+    readonly probe: boolean,
+    readonly expiresAt: number,
+    readonly epoch: number,
+    readonly emit: ResilienceEventHandler | undefined,
+  ) {}
+  settle(verdict: BreakerVerdict): void {
+    if (this.done) return;
+    this.done = true;
+    const b = this.breaker;
+    b.inFlight--;
+    b.record(this, verdict, Date.now());
+  }
 }
 
 /**
- * Builds a registry of circuit breakers (opossum underneath).
+ * Builds a registry of circuit breakers: a small state machine per key, with
+ * three outcomes per call (success, failure, ignored) and no timers.
  *
  * A breaker opens after `failureThreshold` failures in a row, or when more
- * than `errorRate` of at least `minimumVolume` calls in the rolling window
- * failed. Open, it fails fast for `cooldownMs`, then lets one probe through:
- * success closes it, failure opens it again.
+ * than `errorRate` of at least `minimumVolume` counted calls in the rolling
+ * window failed. Open, it fails fast for its break (`cooldownMs`, doubling per
+ * failed probe up to `maxCooldownMs`), then admits one probe (half-open):
+ * success closes it, failure opens it again, an ignored outcome frees the slot
+ * for another probe.
  *
  * @example
  * ```ts
  * const breakers = circuitBreaker({ failureThreshold: 5, cooldownMs: 30_000 });
  * const fetch = resilientFetch({ breaker: breakers });
  * const health = Response.json(breakers.health()); // what a /health route can return
+ * const hold = breakers.isolate('api.example.com'); // maintenance window: fail fast
+ * hold.release();
  * ```
  */
 export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreakers {
   const api = 'circuitBreaker';
   checkOptions(api, options);
-  const o = { ...DEFAULTS, ...definedOnly(options) };
+  const o: Normalized = { ...DEFAULTS, ...definedOnly(options) };
   checkNumber(api, 'failureThreshold', o.failureThreshold, 2);
   checkNumber(api, 'errorRate', o.errorRate, Number.MIN_VALUE, 1);
   checkNumber(api, 'minimumVolume', o.minimumVolume, 2);
   checkNumber(api, 'windowMs', o.windowMs, BUCKETS);
-  checkNumber(api, 'cooldownMs', o.cooldownMs, 1, 2_147_483_647);
+  checkNumber(api, 'cooldownMs', o.cooldownMs, 1, MAX_TIMER_MS);
+  checkNumber(api, 'maxCooldownMs', o.maxCooldownMs, o.cooldownMs, MAX_TIMER_MS);
+  checkNumber(api, 'probeTimeoutMs', o.probeTimeoutMs, 1, MAX_TIMER_MS);
   checkNumber(api, 'idleMs', o.idleMs, 1);
-  checkFunction(api, 'isFailure', o.isFailure);
+  checkFunction(api, 'classify', o.classify);
   checkFunction(api, 'onEvent', options.onEvent);
   const emit = emitter(options.onEvent);
-  const isFailure = o.isFailure;
-  const entries = new Map<string, Entry>();
+  const classify = o.classify;
+  const entries = new Map<string, Breaker>();
+  let sweptAt = Date.now();
 
-  // One timer for the whole registry, alive only while it holds breakers: it
-  // rotates every breaker's rolling window and drops idle breakers.
-  const rotate = new EventEmitter();
-  rotate.setMaxListeners(0);
-  let ticker: ReturnType<typeof setInterval> | undefined;
-  const tick = () => {
-    rotate.emit('rotate');
-    const now = Date.now();
-    for (const [key, e] of entries) {
-      if (e.inFlight === 0 && e.state !== 'open' && now - e.lastUsed >= o.idleMs) {
-        e.breaker.shutdown();
-        entries.delete(key);
-      }
-    }
-    if (entries.size === 0 && ticker !== undefined) {
-      clearInterval(ticker);
-      ticker = undefined;
+  /** Drops breakers that are closed, idle and have nothing in flight; at most once per `idleMs / 10`. */
+  const sweep = (now: number) => {
+    if (now - sweptAt < o.idleMs / BUCKETS) return;
+    sweptAt = now;
+    for (const [key, b] of entries) {
+      if (b.inFlight === 0 && b.state === 'closed' && now - b.lastUsed >= o.idleMs) entries.delete(key);
     }
   };
 
-  const action: Action = (fn, signal) =>
-    fn(signal).then((result) => {
-      if (result instanceof Response && isFailure({ response: result })) throw new CountedResponse(result);
-      return result;
-    });
+  const get = (key: string, now: number): Breaker => {
+    let b = entries.get(key);
+    if (b === undefined) {
+      sweep(now);
+      b = new Breaker(key, o, emit, now);
+      entries.set(key, b);
+    }
+    return b;
+  };
 
-  const retryIn = (e: Entry) => (e.state === 'open' ? Math.max(0, e.openedAt + o.cooldownMs - Date.now()) : 0);
+  const refuse = (b: Breaker, now: number, callEmit: ResilienceEventHandler | undefined): never => {
+    const retryInMs = b.retryIn(now);
+    const event = { type: 'breaker.reject' as const, at: now, key: b.key, retryInMs };
+    emit?.(event);
+    if (callEmit !== emit) callEmit?.(event);
+    const isolated = b.state === 'isolated';
+    throw new ResilienceError(
+      api,
+      'circuit_open',
+      isolated
+        ? `the circuit for ${JSON.stringify(b.key)} is isolated`
+        : b.state === 'half_open'
+          ? `the circuit for ${JSON.stringify(b.key)} is half-open and its probe is in flight`
+          : `the circuit for ${JSON.stringify(b.key)} is open`,
+      isolated ? { key: b.key } : { key: b.key, waitMs: retryInMs },
+    );
+  };
 
-  const create = (key: string): Entry => {
-    const holder: { entry?: Entry } = {};
-    /** True when opossum should not count an error (it then reports a success). */
-    const errorFilter = (error: unknown, _fn?: unknown, signal?: AbortSignal): boolean => {
-      if (error instanceof CountedResponse) return false;
-      // The caller's own abort says nothing about the provider, except during the probe:
-      // an aborted probe proved nothing, so the breaker opens again rather than closing.
-      if (signal?.aborted === true) return holder.entry?.state !== 'half_open';
-      return !isFailure({ error });
-    };
-    const status = leanStatus(o.windowMs, rotate);
-    const breaker = new OpossumBreaker<Parameters<Action>, unknown>(action, {
-      status,
-      name: key,
-      timeout: false,
-      resetTimeout: o.cooldownMs,
-      errorThresholdPercentage: o.errorRate * 100,
-      volumeThreshold: o.minimumVolume,
-      errorFilter,
-    });
-    const e: Entry = { breaker, state: 'closed', consecutive: 0, openedAt: 0, lastUsed: Date.now(), inFlight: 0 };
-    holder.entry = e;
-    const change = (to: BreakerState) => {
-      const from = e.state;
-      if (from === to) return;
-      e.state = to;
-      if (to === 'open') e.openedAt = Date.now();
-      if (to === 'closed') e.consecutive = 0;
-      emit?.({
-        type: to === 'open' ? 'breaker.open' : to === 'closed' ? 'breaker.close' : 'breaker.half_open',
-        at: Date.now(),
-        key,
-        from,
-      });
-    };
-    breaker.on('open', () => change('open'));
-    breaker.on('halfOpen', () => change('half_open'));
-    breaker.on('close', () => change('closed'));
-    breaker.on('success', () => {
-      e.consecutive = 0;
-    });
-    breaker.on('failure', () => {
-      e.consecutive++;
-      if (e.consecutive >= o.failureThreshold && e.state === 'closed') breaker.open();
-    });
-    breaker.on('reject', () => emit?.({ type: 'breaker.reject', at: Date.now(), key, retryInMs: retryIn(e) }));
-    entries.set(key, e);
-    ticker ??= setInterval(tick, o.windowMs / BUCKETS);
-    if (typeof ticker === 'object' && 'unref' in ticker) ticker.unref();
-    return e;
+  const acquire = (key: string, callEmit?: ResilienceEventHandler): BreakerPermit => {
+    const now = Date.now();
+    const b = get(key, now);
+    b.lastUsed = now;
+    if (b.state !== 'closed') {
+      b.advance(now, callEmit);
+      if (b.state === 'open' || b.state === 'isolated') refuse(b, now, callEmit);
+      if (b.state === 'half_open') {
+        if (b.probe !== undefined) refuse(b, now, callEmit);
+        b.inFlight++;
+        b.probe = new Permit(b, true, now + o.probeTimeoutMs, b.epoch, callEmit);
+        return b.probe;
+      }
+    }
+    b.inFlight++;
+    return new Permit(b, false, Number.POSITIVE_INFINITY, b.epoch, callEmit);
+  };
+
+  const judge = async (permit: BreakerPermit, outcome: BreakerOutcome, signal: AbortSignal | undefined) => {
+    let verdict: BreakerVerdict = 'ignore';
+    if (signal?.aborted !== true) {
+      try {
+        verdict = await classify(outcome);
+      } catch {
+        verdict = 'ignore'; // a throwing classifier proves nothing about the provider
+      }
+    }
+    permit.settle(verdict);
   };
 
   return {
-    execute<T>(key: string, fn: (signal?: AbortSignal) => Promise<T>, call: BreakerCallOptions = {}): Promise<T> {
-      const e = entries.get(key) ?? create(key);
-      e.lastUsed = Date.now();
-      e.inFlight++;
-      return e.breaker.fire(fn, call.signal).then(
-        (value) => {
-          e.inFlight--;
-          return value as T;
-        },
-        (error: unknown) => {
-          e.inFlight--;
-          if (error instanceof CountedResponse) return error.response as T;
-          if (OpossumBreaker.isOurError(error as Error)) {
-            throw new ResilienceError(api, 'circuit_open', `the circuit for ${JSON.stringify(key)} is open`, {
-              key,
-              waitMs: retryIn(e),
-              cause: error,
-            });
-          }
-          throw error;
-        },
-      );
+    async execute<T>(key: string, fn: (signal?: AbortSignal) => Promise<T>, call: BreakerCallOptions = {}) {
+      const permit = acquire(key);
+      let value: T;
+      try {
+        value = await fn(call.signal);
+      } catch (error) {
+        await judge(permit, { error }, call.signal);
+        throw error;
+      }
+      await judge(permit, { value }, call.signal);
+      return value;
     },
-    state: (key) => entries.get(key)?.state ?? 'closed',
-    health: () =>
-      [...entries].map(([key, e]) => ({
-        key,
-        state: e.state,
-        consecutiveFailures: e.consecutive,
-        retryInMs: retryIn(e),
-      })),
+    acquire,
+    isolate(key) {
+      const now = Date.now();
+      const b = get(key, now);
+      b.isolations++;
+      b.change('isolated', now, undefined);
+      let released = false;
+      return {
+        release() {
+          if (released) return;
+          released = true;
+          b.isolations--;
+          if (b.isolations === 0 && b.state === 'isolated') b.change('closed', Date.now(), undefined);
+        },
+      };
+    },
+    reset(key) {
+      const now = Date.now();
+      for (const b of key === undefined ? entries.values() : [entries.get(key)]) {
+        if (b === undefined) continue;
+        if (b.state === 'isolated') {
+          b.consecutive = 0;
+          b.failedProbes = 0;
+          b.breakMs = o.cooldownMs;
+        } else b.change('closed', now, undefined);
+      }
+    },
+    state(key) {
+      const b = entries.get(key);
+      if (b === undefined) return 'closed';
+      b.advance(Date.now(), undefined);
+      return b.state;
+    },
+    health() {
+      const now = Date.now();
+      sweep(now);
+      return [...entries.values()].map((b) => {
+        b.advance(now, undefined);
+        return { key: b.key, state: b.state, consecutiveFailures: b.consecutive, retryInMs: b.retryIn(now) };
+      });
+    },
     get size() {
+      sweep(Date.now());
       return entries.size;
     },
     close() {
-      for (const e of entries.values()) e.breaker.shutdown();
       entries.clear();
-      if (ticker !== undefined) clearInterval(ticker);
-      ticker = undefined;
     },
   };
 }
 
+let shared: CircuitBreakers | undefined;
+
 /**
- * opossum's rolling window, minus the latency log: opossum's `Status` keeps
- * every call's latency in the current bucket even with percentiles off (a
- * number per call for the whole window). Counting is all the breaker needs,
- * so `increment` only counts.
+ * The process-wide registry every `resilientFetch` uses when given no `breaker`
+ * option, so two fetches calling the same host share its breaker. Built on
+ * first use with the defaults. Pass your own `circuitBreaker()` to opt out.
  */
-function leanStatus(windowMs: number, rotate: EventEmitter): OpossumBreaker.Status {
-  const status = OpossumBreaker.newStatus({
-    rollingCountBuckets: BUCKETS,
-    rollingCountTimeout: windowMs,
-    rollingPercentilesEnabled: false,
-    enableSnapshots: false,
-    rotateBucketController: rotate,
-  });
-  const windowKey = Object.getOwnPropertySymbols(status).find((s) => s.description === 'window');
-  const buckets = windowKey === undefined ? undefined : (status as unknown as Record<symbol, unknown>)[windowKey];
-  if (!Array.isArray(buckets)) return status; // an opossum without that field: keep its own increment
-  const counts = buckets as Array<Record<string, number>>;
-  (status as unknown as { increment(property: string): void }).increment = (property: string) => {
-    const current = counts[0];
-    if (current !== undefined) current[property] = (current[property] ?? 0) + 1;
-  };
-  return status;
+export function sharedCircuitBreakers(): CircuitBreakers {
+  shared ??= circuitBreaker();
+  return shared;
 }

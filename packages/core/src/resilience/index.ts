@@ -1,8 +1,9 @@
 /**
  * `@ballast/core/resilience`: outbound calls that survive a misbehaving
- * provider. `resilientFetch(policy)` composes, outside in: deadline → cache
- * fallback → retry → circuit breaker → rate limiter → per-attempt timeout →
- * fetch. Each layer is exported on its own too.
+ * provider. `resilientFetch(policy)` runs each call down a pipeline of named
+ * layers: cache fallback → retry → hooks → circuit breaker → classification →
+ * rate limiter → attempt (per-attempt timeout, fetch), under one deadline.
+ * Each layer is exported on its own too.
  *
  * Exports are grouped by source file (the order the formatter keeps):
  * cache and its stores, the breaker, errors, the limiters and `batch`
@@ -10,6 +11,7 @@
  * shared types (events, the RateLimiter contract and its base options).
  *
  * Left out on purpose: the engines behind `retry` and `cache` (their `run`),
+ * the pipeline's per-call context (pipeline.ts),
  * the limiters' internals (queue, grant log, validation), the backoff and
  * parsing helpers, and the test support.
  */
@@ -26,12 +28,17 @@ export type { CachedResponse, CacheStore } from './cache-store';
 export type {
   BreakerCallOptions,
   BreakerHealth,
+  BreakerIsolation,
   BreakerOutcome,
+  BreakerPermit,
   BreakerState,
+  BreakerVerdict,
   CircuitBreakerOptions,
   CircuitBreakers,
 } from './circuit-breaker';
-export { circuitBreaker, defaultIsFailure } from './circuit-breaker';
+export { circuitBreaker, defaultBreakerVerdict, sharedCircuitBreakers } from './circuit-breaker';
+export type { Classifier, ClassifyContext, ResponseVerdict } from './classify';
+export { DEFAULT_RETRY_STATUSES, defaultVerdict } from './classify';
 export type { ResilienceErrorCode, ResilienceErrorDetails } from './errors';
 export { isResilienceError, ResilienceError } from './errors';
 export type {
@@ -51,12 +58,20 @@ export type { RedisRateLimiter, RedisRateLimiterOptions, RedisScriptClient } fro
 export { redisRateLimiter } from './rate-limit/redis';
 export type { HeaderReader, RateLimitSignal } from './rate-limit-headers';
 export { readRateLimitHeaders, serverWaitMs } from './rate-limit-headers';
-export type { HeaderSource, ResilientFetchOptions } from './resilient-fetch';
+export type {
+  BeforeRetryContext,
+  CallPolicy,
+  HeaderSource,
+  HookContext,
+  ResilientFetch,
+  ResilientFetchOptions,
+  ResilientRequestInit,
+} from './resilient-fetch';
 export { resilientFetch } from './resilient-fetch';
 export type { Retry, RetryContext, RetryOptions } from './retry';
 export { retry } from './retry';
 export type { RetryBudget, RetryBudgetOptions } from './retry-budget';
-export { retryBudget } from './retry-budget';
+export { retryBudget, sharedRetryBudget } from './retry-budget';
 export type { Timeout, TimeoutCallOptions, TimeoutOptions } from './timeout';
 export { timeout } from './timeout';
 export type {

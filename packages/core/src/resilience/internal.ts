@@ -123,14 +123,86 @@ export function errorCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/** TypeError messages browsers and other runtimes use for a request that failed on the network, with no code. */
+const NETWORK_MESSAGES = new Set([
+  'Failed to fetch',
+  'NetworkError when attempting to fetch resource.',
+  'Load failed',
+  'Network request failed',
+]);
+
+/** undici codes that describe the request or the caller, not the network. */
+const LOCAL_UNDICI_CODES = new Set([
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_INVALID_RETURN_VALUE',
+  'UND_ERR_NOT_SUPPORTED',
+  'UND_ERR_ABORTED',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_REQ_RETRY',
+]);
+
+/** True for a code that names a failure of the network or of the peer (system errors, undici's socket errors, TLS). */
+function isNetworkCode(code: string): boolean {
+  if (code.startsWith('UND_ERR_')) return !LOCAL_UNDICI_CODES.has(code);
+  if (code.startsWith('ERR_')) return code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
+  if (/^E[A-Z0-9_]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT, ENOTFOUND, EAI_AGAIN, EPIPE...
+  return code.includes('CERT') || code.startsWith('UNABLE_TO_'); // OpenSSL verification codes
+}
+
 /**
- * True when a thrown error means the network or the provider failed: a fetch
- * network error, a system error, or a per-attempt timeout. A Ballast layer's
- * own refusal (open breaker, full limiter queue, deadline) and the caller's
- * abort are not.
+ * True when a thrown error means the network or the provider failed: undici's
+ * `TypeError('fetch failed')` whose cause carries a socket, DNS or TLS code
+ * (ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET...), a browser's network TypeError,
+ * a system error, or a per-attempt `timeout`. Not a request the fetch refused
+ * to build (a header byte above 0xFF, a GET with a body, a bad URL or port:
+ * TypeErrors without a network code), a Ballast layer's own refusal, or the
+ * caller's abort.
  */
-export function isNetworkError(error: unknown): boolean {
+export function isNetworkFailure(error: unknown): boolean {
   if (isBallastError(error)) return isResilienceError(error) && error.code === 'timeout';
-  if (error instanceof Error && error.name === 'AbortError') return false;
-  return error instanceof TypeError || errorCode(error) !== undefined;
+  if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) return false;
+  const code = errorCode(error);
+  if (code !== undefined) return isNetworkCode(code);
+  if (!(error instanceof TypeError)) return false;
+  // undici wraps every failure to exchange the request in 'fetch failed'; with no code, the one
+  // local cause it reports is a blocked port.
+  if (error.message === 'fetch failed')
+    return (error.cause as { message?: unknown } | undefined)?.message !== 'bad port';
+  return NETWORK_MESSAGES.has(error.message);
+}
+
+/** True for a TypeError the fetch threw because it could not build or send the request as given. */
+export function isRequestError(error: unknown): error is TypeError {
+  return error instanceof TypeError && !isBallastError(error) && !isNetworkFailure(error);
+}
+
+/** Query parameters whose values are redacted from URLs in events. */
+const SECRET_PARAM = /key|token|secret|sig|signature|password|passwd|auth|credential|session|code/i;
+
+/**
+ * A URL fit for logs: userinfo dropped and the values of query parameters
+ * that look like credentials (`key`, `token`, `signature`, `X-Amz-Signature`...)
+ * replaced by `redacted`. Runs only when an event is emitted.
+ */
+export function redactUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url.replace(/[?#].*$/, '');
+  }
+  parsed.username = '';
+  parsed.password = '';
+  for (const name of new Set(parsed.searchParams.keys())) {
+    if (SECRET_PARAM.test(name)) parsed.searchParams.set(name, 'redacted');
+  }
+  return parsed.href;
+}
+
+/** True for a request body that can be read only once (a stream or an async iterable). */
+export function isStreamBody(body: unknown): boolean {
+  return (
+    body instanceof ReadableStream ||
+    (typeof body === 'object' && body !== null && Symbol.asyncIterator in body && !(body instanceof Blob))
+  );
 }

@@ -2,7 +2,7 @@ import { HttpResponse, http } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
 import { secret } from '../vault/secret';
 import { cacheStatus } from './cache';
-import { circuitBreaker } from './circuit-breaker';
+import { type CircuitBreakers, circuitBreaker } from './circuit-breaker';
 import type { ResilienceError } from './errors';
 import { rateLimiter } from './rate-limit/local';
 import { resilientFetch } from './resilient-fetch';
@@ -41,16 +41,13 @@ describe('resilientFetch', () => {
     );
     const limiter = spyLimiter(log);
     const breakers = circuitBreaker({ failureThreshold: 10 });
-    const counting = {
-      execute: breakers.execute,
-      state: breakers.state,
-      health: breakers.health,
+    const counting: CircuitBreakers = {
+      ...breakers,
       size: 0,
-      close: breakers.close,
-    };
-    counting.execute = (key, fn, options) => {
-      log.push(`breaker ${key}`);
-      return breakers.execute(key, fn, options);
+      acquire(key, emit) {
+        log.push(`breaker ${key}`);
+        return breakers.acquire(key, emit);
+      },
     };
     const rec = recorder();
     const f = resilientFetch({ limiter, breaker: counting, retry: { random: () => 0 }, onEvent: rec.onEvent });

@@ -102,3 +102,16 @@ export function retryBudget(options: RetryBudgetOptions = {}): RetryBudget {
     tokens: (key) => bucket(key).tokens,
   };
 }
+
+let shared: RetryBudget | undefined;
+
+/**
+ * The process-wide budget every `retry()` (and so every `resilientFetch`)
+ * draws from when given no `budget` option, so two fetches calling the same
+ * host share one bucket per host. Built on first use with the defaults. Pass
+ * your own `retryBudget()` to opt out, or `budget: false` for none.
+ */
+export function sharedRetryBudget(): RetryBudget {
+  shared ??= retryBudget();
+  return shared;
+}

@@ -1,5 +1,5 @@
-import pRetry, { AbortError } from 'p-retry';
 import { fullJitter } from './backoff';
+import { DEFAULT_RETRY_STATUSES, defaultVerdict, type ResponseVerdict } from './classify';
 import { checkFunction, checkNumber, checkOptions, ResilienceError } from './errors';
 import {
   definedOnly,
@@ -8,14 +8,15 @@ import {
   errorCode,
   headerOf,
   hostOf,
-  isNetworkError,
+  isNetworkFailure,
+  isStreamBody,
   methodOf,
   sleep,
   urlOf,
 } from './internal';
 import { serverWaitMs } from './rate-limit-headers';
-import { type RetryBudget, type RetryBudgetOptions, retryBudget } from './retry-budget';
-import type { FetchLike, ResilienceEventHandler, RetryGiveUpEvent } from './types';
+import { type RetryBudget, type RetryBudgetOptions, retryBudget, sharedRetryBudget } from './retry-budget';
+import type { FetchLike, ResilienceEventHandler, RetryEvent, RetryGiveUpEvent } from './types';
 
 /** What a retry classifier sees about one failed or finished attempt. */
 export interface RetryContext {
@@ -38,6 +39,8 @@ export interface RetryContext {
   readonly error: unknown;
   /** What the default rule decided (status list, network errors, timeouts). */
   readonly retryable: boolean;
+  /** The response's classification (`resilientFetch`'s `classify`, or the status rule), when it got one. */
+  readonly verdict: ResponseVerdict | undefined;
 }
 
 /** Options of {@link retry}. */
@@ -58,7 +61,8 @@ export interface RetryOptions {
    */
   maxDelayMs?: number;
   /**
-   * HTTP statuses retried by default.
+   * HTTP statuses retried by default: the default classification calls them
+   * `retryable` (429 `throttled`), and another 5xx a `failure`.
    * @default [408, 429, 500, 502, 503, 504]
    */
   statuses?: readonly number[];
@@ -93,8 +97,8 @@ export interface RetryOptions {
   maxRetryAfterMs?: number;
   /**
    * The retry budget: a token bucket per key that every retry draws from.
-   * Pass a shared {@link RetryBudget}, options for a new one, or false for none.
-   * @default retryBudget() (20% of first attempts, 1 per second, burst of 10)
+   * Pass a {@link RetryBudget}, options for a new one, or false for none.
+   * @default sharedRetryBudget(): one process-wide budget (20% of first attempts, 1 per second, burst of 10 per key)
    */
   budget?: RetryBudget | RetryBudgetOptions | false;
   /**
@@ -118,29 +122,33 @@ export interface Retry {
   wrap(fetch: FetchLike): FetchLike;
 }
 
-/** One call as the retry loop sees it. @internal */
+/** One call as the retry loop sees it; the loop updates `attempt`, `input` and `init`. @internal */
 export interface RetryCall {
   input: string | URL | Request;
   init: RequestInit | undefined;
-  method: string;
-  url: string;
-  key: string;
+  readonly method: string;
+  readonly url: string;
+  readonly key: string;
   /** Epoch ms after which no new attempt starts; Infinity for none. */
-  deadlineAt: number;
-  signal: AbortSignal | undefined;
-  emit: ResilienceEventHandler | undefined;
+  readonly deadlineAt: number;
+  readonly signal: AbortSignal | undefined;
+  readonly emit: ResilienceEventHandler | undefined;
+  /** The attempt being made, 1-based. */
+  attempt: number;
+  /** Attempts in all for this call, when the call overrides the policy's. */
+  readonly attempts: number | undefined;
+  /** The classification of the last attempt's response, when a layer below made one. */
+  verdict: ResponseVerdict | undefined;
+  /** Set by a layer below (an `afterResponse` hook) to ask for the next attempt at once. */
+  retryNow?: boolean;
 }
-
-/** Sends one attempt. @internal */
-export type SendAttempt = (
-  input: string | URL | Request,
-  init: RequestInit | undefined,
-  attempt: number,
-) => Promise<Response>;
 
 /** The loop behind a {@link Retry}, for `resilientFetch`. @internal */
 export interface RetryEngine extends Retry {
-  run(call: RetryCall, send: SendAttempt): Promise<Response>;
+  /** Runs `send` once per attempt of `call` (its current `input`, `init` and `attempt`). */
+  run<C extends RetryCall>(call: C, send: (call: C) => Promise<Response>): Promise<Response>;
+  /** The statuses the default classification calls retryable. */
+  readonly statuses: ReadonlySet<number>;
   readonly emit: ResilienceEventHandler | undefined;
 }
 
@@ -148,7 +156,7 @@ const DEFAULTS = {
   attempts: 3,
   baseDelayMs: 500,
   maxDelayMs: 20_000,
-  statuses: [408, 429, 500, 502, 503, 504] as readonly number[],
+  statuses: DEFAULT_RETRY_STATUSES,
   idempotentMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'] as readonly string[],
   idempotencyHeader: 'Idempotency-Key',
   generateIdempotencyKey: false as boolean | (() => string),
@@ -160,14 +168,9 @@ const DEFAULTS = {
 /** Failures that show the request never reached the server, so even an unsafe request may be sent again. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 
-/** Marks an attempt that will be retried; never leaves this module. */
-class RetryNow extends Error {}
-
-const RETRY_NOW = new RetryNow('retry');
-
 /**
  * Builds a retry policy: exponential backoff with full jitter, server waits
- * honored, idempotency rules and a per-host retry budget (p-retry runs the loop).
+ * honored, idempotency rules and a per-host retry budget (shared by default).
  *
  * @example
  * ```ts
@@ -212,7 +215,13 @@ export function retryEngine(options: RetryOptions): RetryEngine {
   const safeMethods = new Set(o.idempotentMethods.map((m) => m.toUpperCase()));
   const classify = o.shouldRetry;
   const budget: RetryBudget | undefined =
-    o.budget === false ? undefined : isBudget(o.budget) ? o.budget : retryBudget(o.budget ?? {});
+    o.budget === false
+      ? undefined
+      : isBudget(o.budget)
+        ? o.budget
+        : o.budget === undefined
+          ? sharedRetryBudget()
+          : retryBudget(o.budget);
   const generate =
     o.generateIdempotencyKey === true
       ? () => crypto.randomUUID()
@@ -220,150 +229,187 @@ export function retryEngine(options: RetryOptions): RetryEngine {
         ? o.generateIdempotencyKey
         : undefined;
   const ownEmit = emitter(o.onEvent);
+  /** This policy's own handler and the call's (resilientFetch's), each once. */
+  const notify = (call: RetryCall, event: RetryEvent | RetryGiveUpEvent) => {
+    ownEmit?.(event);
+    if (call.emit !== ownEmit) call.emit?.(event);
+  };
 
-  /**
-   * Decides what follows an attempt: returns the response to hand back,
-   * throws the error to hand back, or waits and throws RETRY_NOW.
-   */
-  const judge = async (
+  const giveUp = (
     call: RetryCall,
-    safe: boolean,
-    attempt: number,
+    reason: RetryGiveUpEvent['reason'],
     response: Response | undefined,
     error: unknown,
-  ): Promise<Response> => {
-    const emit = call.emit;
-    const status = response?.status;
-    const giveUp = (reason: RetryGiveUpEvent['reason'], waitMs?: number) => {
-      const event: RetryGiveUpEvent = { type: 'retry.give_up', at: Date.now(), key: call.key, attempt, reason };
-      if (waitMs !== undefined) event.waitMs = waitMs;
-      if (status !== undefined) event.status = status;
-      if (response === undefined) event.error = error;
-      emit?.(event);
+    waitMs?: number,
+  ) => {
+    const event: RetryGiveUpEvent = {
+      type: 'retry.give_up',
+      at: Date.now(),
+      key: call.key,
+      attempt: call.attempt,
+      reason,
     };
-    const handBack = (): Response => {
-      if (response !== undefined) return response;
-      throw error instanceof Error ? new AbortError(error) : error;
-    };
-    if (call.signal?.aborted) return handBack(); // the caller's abort ends the call, as it is
+    if (waitMs !== undefined) event.waitMs = waitMs;
+    if (response !== undefined) event.status = response.status;
+    else event.error = error;
+    notify(call, event);
+  };
 
-    const byDefault = response !== undefined ? statuses.has(response.status) : isNetworkError(error);
-    let retryable = byDefault;
-    const allowed = safe || (response === undefined && NOT_SENT.has(errorCode(error) ?? ''));
+  /** Whether the outcome of the attempt just made is worth another attempt (before limits). */
+  const wantsRetry = async (
+    call: RetryCall,
+    response: Response | undefined,
+    error: unknown,
+    resendable: boolean,
+    safe: boolean,
+  ): Promise<boolean> => {
+    const verdict = response === undefined ? undefined : (call.verdict ?? defaultVerdict(response.status, statuses));
+    const byDefault =
+      response !== undefined ? verdict === 'retryable' || verdict === 'throttled' : isNetworkFailure(error);
+    const allowed = resendable && (safe || (response === undefined && NOT_SENT.has(errorCode(error) ?? '')));
     if (!allowed) {
-      if (byDefault) giveUp('unsafe_method');
-      return handBack();
+      if (byDefault) giveUp(call, 'unsafe_method', response, error);
+      return false;
     }
+    let retryable = byDefault;
     if (classify !== undefined) {
       let clone: Response | undefined;
       const ctx: RetryContext = {
-        attempt,
+        attempt: call.attempt,
         method: call.method,
         url: call.url,
         key: call.key,
-        status,
+        status: response?.status,
         get response() {
           if (clone === undefined && response !== undefined) clone = response.clone();
           return clone;
         },
         error,
         retryable: byDefault,
+        verdict,
       };
-      const verdict = await classify(ctx);
-      if (typeof verdict === 'boolean') retryable = verdict;
+      const said = await classify(ctx);
+      if (typeof said === 'boolean') retryable = said;
     }
     if (!retryable) {
-      if (byDefault) giveUp('not_retryable'); // a classifier vetoed what the default rule would retry
-      return handBack();
+      if (byDefault) giveUp(call, 'not_retryable', response, error); // a classifier vetoed what the default rule would retry
+      return false;
     }
-    if (attempt >= o.attempts) {
-      giveUp('attempts_exhausted');
-      return handBack();
-    }
+    return true;
+  };
 
+  /** The wait before the next attempt, or a ResilienceError when a limit forbids it. */
+  const waitFor = (call: RetryCall, response: Response | undefined, error: unknown): number => {
     const now = Date.now();
     const asked = response === undefined ? undefined : serverWaitMs(response, now);
-    const delayMs = asked ?? fullJitter(attempt, o.baseDelayMs, o.maxDelayMs, o.random);
+    const delayMs = asked ?? fullJitter(call.attempt, o.baseDelayMs, o.maxDelayMs, o.random);
     const fail = (code: 'retry_after_too_long' | 'deadline_exceeded' | 'retry_budget_exhausted', message: string) => {
-      giveUp(code, delayMs);
-      const details = { key: call.key, waitMs: delayMs, attempts: attempt, cause: error };
-      throw new AbortError(
-        new ResilienceError(api, code, message, response === undefined ? details : { ...details, response }),
-      );
+      giveUp(call, code, response, error, delayMs);
+      const details = { key: call.key, waitMs: delayMs, attempts: call.attempt, cause: error };
+      return new ResilienceError(api, code, message, response === undefined ? details : { ...details, response });
     };
     if (asked !== undefined && asked > o.maxRetryAfterMs) {
-      fail(
+      throw fail(
         'retry_after_too_long',
         `the server asked to wait ${asked} ms, more than maxRetryAfterMs (${o.maxRetryAfterMs})`,
       );
     }
     if (now + delayMs >= call.deadlineAt) {
-      fail('deadline_exceeded', `waiting ${delayMs} ms before the next attempt would pass the deadline`);
+      throw fail('deadline_exceeded', `waiting ${delayMs} ms before the next attempt would pass the deadline`);
     }
     if (budget !== undefined && !budget.withdraw(call.key)) {
-      fail('retry_budget_exhausted', `the retry budget of ${JSON.stringify(call.key)} is empty`);
+      throw fail('retry_budget_exhausted', `the retry budget of ${JSON.stringify(call.key)} is empty`);
     }
-    const event = {
-      type: 'retry' as const,
+    const event: RetryEvent = {
+      type: 'retry',
       at: now,
       key: call.key,
-      attempt,
+      attempt: call.attempt,
       delayMs,
-      delaySource: asked === undefined ? ('backoff' as const) : ('server' as const),
-      ...(status === undefined ? { error } : { status }),
+      delaySource: asked === undefined ? 'backoff' : 'server',
     };
-    emit?.(event);
-    if (response !== undefined) discard(response);
-    if (delayMs > 0) await sleep(delayMs, call.signal);
-    throw RETRY_NOW;
+    if (response !== undefined) event.status = response.status;
+    else event.error = error;
+    notify(call, event);
+    return delayMs;
   };
 
-  const run = async (call: RetryCall, send: SendAttempt): Promise<Response> => {
+  /**
+   * The loop: send, and after each attempt hand back (a success, a final
+   * failure) or wait and send again. A body that can be read only once (a
+   * stream, or a `Request` nobody kept a copy of) is never sent twice.
+   */
+  const run = async <C extends RetryCall>(call: C, send: (call: C) => Promise<Response>): Promise<Response> => {
     budget?.deposit(call.key);
-    let { input, init } = call;
+    const attempts = call.attempts ?? o.attempts;
+    const input = call.input;
     let safe = safeMethods.has(call.method);
-    if (!safe && o.attempts > 1) {
-      if (headerOf(input, init, o.idempotencyHeader) !== null) safe = true;
+    if (!safe && attempts > 1) {
+      if (headerOf(input, call.init, o.idempotencyHeader) !== null) safe = true;
       else if (generate !== undefined) {
-        const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+        const headers = new Headers(call.init?.headers ?? (input instanceof Request ? input.headers : undefined));
         headers.set(o.idempotencyHeader, generate());
-        init = { ...init, headers };
+        call.init = { ...call.init, headers };
         safe = true;
       }
     }
-    if (init?.body instanceof ReadableStream) safe = false; // a stream can be sent once
-    // A Request with a body is consumed by sending it: keep a pristine copy for the retries.
-    const pristine =
-      safe && input instanceof Request && input.body !== null && o.attempts > 1 ? input.clone() : undefined;
-    const once = async (attempt: number): Promise<Response> => {
-      const attemptInput = pristine !== undefined && attempt > 1 ? pristine.clone() : input;
-      let response: Response;
+    const initBody = call.init?.body;
+    const requestBody = initBody === undefined && input instanceof Request && input.body !== null;
+    // A Request with a body is consumed by sending it: keep a pristine copy when a retry may follow.
+    const pristine = requestBody && safe && attempts > 1 ? (input as Request).clone() : undefined;
+    const resendable = !isStreamBody(initBody) && (!requestBody || pristine !== undefined);
+    for (;;) {
+      let response: Response | undefined;
+      let error: unknown;
+      call.verdict = undefined;
       try {
-        response = await send(attemptInput, init, attempt);
-      } catch (error) {
-        return judge(call, safe, attempt, undefined, error);
+        response = await send(call);
+      } catch (e) {
+        error = e;
       }
-      if (classify === undefined && !statuses.has(response.status)) return response;
-      return judge(call, safe, attempt, response, undefined);
-    };
-
-    // The first attempt runs without p-retry: the success path allocates no retry machinery.
-    try {
-      return await once(1);
-    } catch (error) {
-      if (error !== RETRY_NOW) throw error instanceof AbortError ? error.originalError : error;
+      if (call.retryNow === true) {
+        call.retryNow = false;
+        if (resendable && call.attempt < attempts && call.signal?.aborted !== true) {
+          const event: RetryEvent = {
+            type: 'retry',
+            at: Date.now(),
+            key: call.key,
+            attempt: call.attempt,
+            delayMs: 0,
+            delaySource: 'hook',
+          };
+          if (response !== undefined) event.status = response.status;
+          notify(call, event);
+          if (response !== undefined) discard(response);
+          call.attempt++;
+          if (pristine !== undefined) call.input = pristine.clone();
+          continue;
+        }
+      }
+      if (response !== undefined && classify === undefined) {
+        const verdict = call.verdict ?? defaultVerdict(response.status, statuses);
+        if (verdict === 'success' || verdict === 'failure') return response;
+      }
+      if (call.signal?.aborted || !(await wantsRetry(call, response, error, resendable, safe))) {
+        if (response !== undefined) return response;
+        throw error;
+      }
+      if (call.attempt >= attempts) {
+        giveUp(call, 'attempts_exhausted', response, error);
+        if (response !== undefined) return response;
+        throw error;
+      }
+      const delayMs = waitFor(call, response, error);
+      if (response !== undefined) discard(response);
+      if (delayMs > 0) await sleep(delayMs, call.signal);
+      call.attempt++;
+      if (pristine !== undefined) call.input = pristine.clone();
     }
-    const retryOptions = {
-      retries: o.attempts - 2,
-      minTimeout: 0,
-      shouldRetry: ({ error }: { error: Error }) => error === RETRY_NOW,
-      ...(call.signal === undefined ? {} : { signal: call.signal }),
-    };
-    return pRetry((n) => once(n + 1), retryOptions);
   };
 
   return {
     run,
+    statuses,
     emit: ownEmit,
     wrap(fetch: FetchLike): FetchLike {
       checkFunction(api, 'fetch', fetch);
@@ -378,8 +424,11 @@ export function retryEngine(options: RetryOptions): RetryEngine {
           deadlineAt: Number.POSITIVE_INFINITY,
           signal: init?.signal ?? (input instanceof Request ? input.signal : undefined),
           emit: ownEmit,
+          attempt: 1,
+          attempts: undefined,
+          verdict: undefined,
         };
-        return run(call, (i, n) => fetch(i, n));
+        return run(call, (c) => fetch(c.input, c.init));
       };
     },
   };

@@ -114,6 +114,16 @@ export interface ResilienceEventBase {
   at: number;
   /** The group the decision applies to: a host, or the key a key function returned. */
   key: string;
+  /** The call it belongs to (unique within the process), when a `resilientFetch` call emitted it. */
+  callId?: string;
+  /** That call's upper-case HTTP method. */
+  method?: string;
+  /** That call's URL without secrets: no userinfo, credential-like query values replaced by `redacted`. */
+  url?: string;
+  /** The attempt, 1-based, when the event belongs to one. */
+  attempt?: number;
+  /** What the caller passed as `policy.context` for that call. */
+  context?: unknown;
 }
 
 /** A failed attempt will be retried after `delayMs`. */
@@ -123,8 +133,8 @@ export interface RetryEvent extends ResilienceEventBase {
   attempt: number;
   /** How long the retry waits before the next attempt. */
   delayMs: number;
-  /** Where the wait came from: computed backoff, or the server's own header. */
-  delaySource: 'backoff' | 'server';
+  /** Where the wait came from: computed backoff, the server's own header, or an `afterResponse` hook asking for a retry (no wait). */
+  delaySource: 'backoff' | 'server' | 'hook';
   /** The failed attempt's HTTP status, when it got a response. */
   status?: number;
   /** The failed attempt's error, when it got none. */
@@ -152,15 +162,15 @@ export interface RetryGiveUpEvent extends ResilienceEventBase {
 
 /** A circuit breaker changed state. */
 export interface BreakerStateEvent extends ResilienceEventBase {
-  type: 'breaker.open' | 'breaker.half_open' | 'breaker.close';
+  type: 'breaker.open' | 'breaker.half_open' | 'breaker.close' | 'breaker.isolate';
   /** The state before the change. */
-  from: 'closed' | 'open' | 'half_open';
+  from: 'closed' | 'open' | 'half_open' | 'isolated';
 }
 
-/** A call was refused at once because the breaker is open (or a probe is in flight). */
+/** A call was refused at once because the breaker is open, isolated, or its probe is in flight. */
 export interface BreakerRejectEvent extends ResilienceEventBase {
   type: 'breaker.reject';
-  /** Milliseconds until the breaker lets a probe through. */
+  /** Milliseconds until the breaker admits a probe (or the probe in flight loses its slot); 0 when isolated. */
   retryInMs: number;
 }
 
