@@ -38,6 +38,7 @@ const allLayers = resilientFetch({
 const retryAndBreaker = resilientFetch({ fetch: stub, retry: {}, breaker: circuitBreaker(), timeoutMs: false });
 const noLayers = resilientFetch({ fetch: stub, retry: false, breaker: false, timeoutMs: false });
 
+const ownBreaker = circuitBreaker();
 const bottleneck = new Bottleneck();
 const pQueue = new PQueue();
 const opossum = new OpossumBreaker(stub, { timeout: false });
@@ -58,6 +59,7 @@ const rows: BenchRow[] = [
   await measureRow('ballast rateLimiter', () => limiter.schedule(work)),
   await measureRow('bottleneck schedule', () => bottleneck.schedule(work)),
   await measureRow('p-queue add', () => pQueue.add(work)),
+  await measureRow('ballast circuitBreaker execute', () => ownBreaker.execute('api.bench.test', () => stub(URL_A))),
   await measureRow('opossum fire', () => opossum.fire(URL_A)),
   await measureRow('cockatiel retry+breaker', () => cockatiel.execute(() => stub(URL_A))),
   await measureRow('p-retry', () => pRetry(() => stub(URL_A), { retries: 2 })),
