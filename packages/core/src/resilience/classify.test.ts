@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { cacheStatus } from './cache';
+import { cache, cacheStatus } from './cache';
 import { memoryCache } from './cache-memory';
 import { circuitBreaker } from './circuit-breaker';
 import { type Classifier, defaultVerdict } from './classify';
@@ -53,10 +53,11 @@ describe('classify', () => {
   it('never caches a response judged a failure: a later outage serves the last good one', async () => {
     const store = memoryCache();
     const provider = google(['OK', 'UNKNOWN_ERROR']);
+    const responses = cache({ store, rewriteAfterMs: 0 });
     const f = resilientFetch({
       fetch: provider.fetch,
       classify: googleClassify,
-      cache: { store, rewriteAfterMs: 0, key: (r) => `GET ${r.url}` },
+      cache: responses,
       breaker: false,
       retry: { attempts: 1 },
     });
@@ -64,7 +65,8 @@ describe('classify', () => {
     const res = await f(URL_G); // 200 UNKNOWN_ERROR: a failure, so the cache stands in
     expect(cacheStatus(res)).toBe('stale');
     expect(await res.json()).toEqual({ status: 'OK', results: [{ n: 1 }] });
-    const stored = await store.get(`GET ${URL_G}`);
+    await responses.flush();
+    const stored = await store.get((await responses.keyOf(URL_G)) ?? '');
     expect(JSON.parse(new TextDecoder().decode(stored?.body))).toMatchObject({ status: 'OK' });
   });
 
