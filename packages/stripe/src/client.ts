@@ -1,16 +1,4 @@
-import {
-  type CircuitBreakerOptions,
-  type CircuitBreakers,
-  type FetchLike,
-  isRateLimitError,
-  isResilienceError,
-  type RateLimiter,
-  type ResilienceEventHandler,
-  type RetryBudget,
-  type RetryBudgetOptions,
-  rateLimiter,
-  resilientFetch,
-} from '@ballast/core/resilience';
+import { isRateLimitError, isResilienceError } from '@ballast/core/resilience';
 import {
   StripeCircuitOpenError,
   StripeConnectionError,
@@ -19,12 +7,12 @@ import {
   StripeUsageError,
   stripeErrorFromResponse,
 } from './errors';
+import { invalidOptions, type StripeResilienceOptions, stripeResilientFetch } from './fetch';
 import { encodeStripeParams, type StripeParams } from './form';
-import { type StripeMode, stripeMode, stripeRateLimit } from './limits';
-import { stripeShouldRetry } from './retry';
+import { type StripeMode, stripeMode } from './limits';
 
-/** Options for {@link stripeClient}. */
-export interface StripeClientOptions {
+/** Options for {@link stripeClient}: the key and version, plus the resilience settings of {@link stripeFetch}. */
+export interface StripeClientOptions extends StripeResilienceOptions {
   /** A secret or restricted key (`sk_…`, `rk_…`): a string, or a vault `Secret` revealed only into the header. */
   apiKey: string | { reveal(): string };
   /** The API version every request pins with `Stripe-Version`, e.g. `2026-10-28.endive`. */
@@ -32,62 +20,10 @@ export interface StripeClientOptions {
   /** A connected account to act as (`Stripe-Account: acct_…`). */
   account?: string;
   /**
-   * The fetch underneath the resilience layers (a test double, a proxy agent).
-   * @default the global fetch
-   */
-  fetch?: FetchLike;
-  /**
    * The API origin.
    * @default 'https://api.stripe.com'
    */
   baseUrl?: string;
-  /**
-   * The rate limiter every attempt passes through; `false` for none. Share a
-   * Redis-backed limiter between processes that use the same account.
-   * @default a local limiter at Stripe's global limit for the key's mode: 100/s live, 25/s test,
-   *   paced in fifths of a second (20 or 5 per 200 ms)
-   */
-  limiter?: RateLimiter | false;
-  /**
-   * Attempts per request, the first included.
-   * @default 3 (two retries, as Stripe's SDKs)
-   */
-  attempts?: number;
-  /**
-   * First retry delay (full jitter, doubling per retry).
-   * @default 500
-   */
-  baseDelayMs?: number;
-  /**
-   * Longest computed retry delay.
-   * @default 5_000
-   */
-  maxDelayMs?: number;
-  /**
-   * Retry a plain `429 rate_limit` with backoff, as Stripe's rate-limit guide
-   * advises (its SDKs do not). A client pacing at exactly the limit still
-   * sees some: requests arrive at Stripe with jitter (decision 0702).
-   * `Stripe-Should-Retry: false` still wins.
-   * @default true
-   */
-  retryRateLimited?: boolean;
-  /**
-   * The retry budget every retry draws from (a shared one, its options, or `false`).
-   * @default core's retryBudget() (20% of first attempts, at most 10 banked)
-   */
-  retryBudget?: RetryBudget | RetryBudgetOptions | false;
-  /**
-   * Time limit of one attempt, in milliseconds.
-   * @default 80_000 (Stripe's SDK timeout)
-   */
-  timeoutMs?: number;
-  /**
-   * Circuit breaker: a shared registry, its options, or `false`.
-   * @default core's circuitBreaker() defaults
-   */
-  breaker?: CircuitBreakers | CircuitBreakerOptions | false;
-  /** Receives every retry, wait, breaker and timeout decision. */
-  onEvent?: ResilienceEventHandler;
 }
 
 /** Per-request options. */
@@ -152,20 +88,10 @@ const VERSION = /^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/;
 const ACCOUNT = /^acct_[A-Za-z0-9]+$/;
 const PATH = /^\/v1\/[A-Za-z0-9_./-]+$/;
 
-/** The default limiter spends Stripe's per-second budget in this many equal slices. */
-const PACING_SLICES = 5;
-
-const DEFAULTS = {
-  baseUrl: 'https://api.stripe.com',
-  attempts: 3,
-  baseDelayMs: 500,
-  maxDelayMs: 5_000,
-  retryRateLimited: true,
-  timeoutMs: 80_000,
-} as const;
+const DEFAULTS = { baseUrl: 'https://api.stripe.com' } as const;
 
 function invalid(message: string): StripeUsageError {
-  return new StripeUsageError(API, 'invalid_options', message);
+  return invalidOptions(API, message);
 }
 
 function checkAccount(account: unknown, field: string): string | undefined {
@@ -178,12 +104,6 @@ function checkVersion(version: unknown, field: string): string {
   if (typeof version !== 'string' || !VERSION.test(version))
     throw invalid(`${field} must be a Stripe API version such as 2026-10-28.endive`);
   return version;
-}
-
-function checkCount(value: unknown, field: string, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
-    throw invalid(`${field} must be an integer from ${min} to ${max}`);
-  return value;
 }
 
 /**
@@ -220,7 +140,6 @@ export function stripeClient(options: StripeClientOptions): StripeClient {
   }
   if (revealKey().startsWith('pk_'))
     throw invalid('apiKey is a publishable key; the API needs a secret (sk_) or restricted (rk_) key');
-  const limit = stripeRateLimit(revealKey());
   const apiVersion = checkVersion(options.apiVersion, 'apiVersion');
   const account = checkAccount(options.account, 'account');
   const settings: { baseUrl: string } = { baseUrl: DEFAULTS.baseUrl };
@@ -233,32 +152,7 @@ export function stripeClient(options: StripeClientOptions): StripeClient {
       throw new StripeUsageError(API, 'invalid_options', 'baseUrl must be an http(s) URL', { cause: error });
     }
   }
-  const attempts = checkCount(options.attempts ?? DEFAULTS.attempts, 'attempts', 1, 10);
-  const baseDelayMs = checkCount(options.baseDelayMs ?? DEFAULTS.baseDelayMs, 'baseDelayMs', 0, 60_000);
-  const maxDelayMs = checkCount(options.maxDelayMs ?? DEFAULTS.maxDelayMs, 'maxDelayMs', baseDelayMs, 600_000);
-  const timeoutMs = checkCount(options.timeoutMs ?? DEFAULTS.timeoutMs, 'timeoutMs', 1, 600_000);
-  if (options.fetch !== undefined && typeof options.fetch !== 'function') throw invalid('fetch must be a function');
-  const limiter =
-    options.limiter === false
-      ? undefined
-      : // Stripe's budget in fifths of a second: never more than it in any second, and no
-        // burst at each second's start for network jitter to push over the edge (decision 0702).
-        (options.limiter ??
-        rateLimiter({ limit: limit.requests / PACING_SLICES, interval: limit.intervalMs / PACING_SLICES }));
-
-  const send = resilientFetch({
-    ...(options.fetch ? { fetch: options.fetch } : {}),
-    ...(limiter ? { limiter } : {}),
-    ...(options.breaker === undefined ? {} : { breaker: options.breaker }),
-    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-    timeoutMs,
-    retry: {
-      attempts,
-      baseDelayMs,
-      maxDelayMs,
-      shouldRetry: stripeShouldRetry({ retryRateLimited: options.retryRateLimited ?? DEFAULTS.retryRateLimited }),
-      ...(options.retryBudget === undefined ? {} : { budget: options.retryBudget }),
-    },
+  const send = stripeResilientFetch(API, options, mode, {
     headers: { authorization: () => `Bearer ${revealKey()}` },
   });
 

@@ -1,6 +1,7 @@
 /**
  * `@ballast/stripe`: Stripe presets built on `@ballast/core`: a resilient API
- * client with Stripe's retry rule and limits, typed errors, form encoding,
+ * client with Stripe's retry rule and limits (or the same rules as a `fetch`
+ * for stripe-node: `stripeFetch`), typed errors, form encoding,
  * auto-pagination, typed webhook events, catch-up through `/v1/events`, and a
  * Stripe-to-database sync. The fake Stripe for tests is `@ballast/stripe/testing`.
  */
@@ -49,6 +50,8 @@ export {
   paymentIntentSchema,
   subscriptionSchema,
 } from './events';
+export type { StripeFetchOptions, StripeResilienceOptions } from './fetch';
+export { stripeFetch } from './fetch';
 export type { StripeParams, StripeParamValue } from './form';
 export { encodeStripeParams } from './form';
 export type { StripeMode } from './limits';

@@ -25,5 +25,10 @@ export function stripeMode(apiKey: string): StripeMode {
  * 100 requests/s in live mode, 25 requests/s in a sandbox.
  */
 export function stripeRateLimit(apiKey: string): { requests: number; intervalMs: number } {
-  return { requests: stripeMode(apiKey) === 'live' ? 100 : 25, intervalMs: 1000 };
+  return stripeRateLimitForMode(stripeMode(apiKey));
+}
+
+/** Stripe's global request budget per account for a mode. @internal */
+export function stripeRateLimitForMode(mode: StripeMode): { requests: number; intervalMs: number } {
+  return { requests: mode === 'live' ? 100 : 25, intervalMs: 1000 };
 }
