@@ -58,7 +58,8 @@ export interface VerifyWebhookOptions {
   maxBodyBytes?: number;
   /**
    * `'json'` parses the payload (and rejects a body that is not UTF-8 JSON with `invalid_body`);
-   * `'raw'` returns the verified bytes untouched.
+   * `'raw'` returns the verified bytes untouched (they are still read as JSON, never failing on it,
+   * when the event id or type must come from the payload).
    * @default 'json'
    */
   payload?: WebhookPayloadFormat;
