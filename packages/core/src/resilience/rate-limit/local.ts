@@ -12,7 +12,7 @@ import { GrantLog } from './grant-log';
 import { emitThrottle, queueCall, rejectWaiting, takeWaiter, type Waiter } from './queue';
 import {
   admitCall,
-  type CallOptions,
+  callOptions,
   checkPause,
   optionalBoolean,
   optionsObject,
@@ -62,7 +62,7 @@ export interface RateLimiterKeyStats {
   running: number;
   /** Calls of this key waiting. */
   queued: number;
-  /** Units used in the current window (`limit` minus what is left). */
+  /** Units used in the current window (`limit` minus what is left), running calls included. */
   used: number;
   /** The limit in force: configured, or learned from headers. */
   limit: number;
@@ -165,13 +165,7 @@ export function rateLimiter(options?: RateLimiterOptions): LocalRateLimiter {
   const emit = emitter(config.onEvent);
   const hold = config.holdUntilSettled;
   const keys = new Map<string, KeyState>();
-  const call: CallOptions = {
-    key: defaultKey,
-    weight: 1,
-    priority: 0,
-    signal: undefined,
-    maxWait: Number.POSITIVE_INFINITY,
-  };
+  const call = callOptions(defaultKey);
   let seq = 0;
   let lastSweep = Date.now();
   let closed = false;

@@ -5,7 +5,7 @@ import { overweightError, RateLimitError, waitTooLongError } from './errors';
 import { emitThrottle, queueCall, rejectWaiting, takeWaiter, type Waiter } from './queue';
 import {
   admitCall,
-  type CallOptions,
+  callOptions,
   checkPause,
   nonEmptyString,
   optionsObject,
@@ -263,13 +263,7 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
   const { redis, limit, interval, concurrency, maxQueued, maxWait, defaultKey } = config;
   const emit = emitter(config.onEvent);
   const keys = new Map<string, KeyState>();
-  const call: CallOptions = {
-    key: defaultKey,
-    weight: 1,
-    priority: 0,
-    signal: undefined,
-    maxWait: Number.POSITIVE_INFINITY,
-  };
+  const call = callOptions(defaultKey);
   const token = hex(crypto.getRandomValues(new Uint8Array(6)));
   const holdMs = config.holdUntilSettled ? config.maxHold : 0;
   // a 429 that names no wait keeps the key quiet for at least its window

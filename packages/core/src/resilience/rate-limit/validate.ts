@@ -124,6 +124,11 @@ export interface CallOptions {
   maxWait: number;
 }
 
+/** A limiter's reusable holder of one call's options (filled by {@link admitCall}, so calls allocate nothing). */
+export function callOptions(defaultKey: string): CallOptions {
+  return { key: defaultKey, weight: 1, priority: 0, signal: undefined, maxWait: Number.POSITIVE_INFINITY };
+}
+
 /** Reads and checks one call's options; the fast path (no options) allocates nothing. */
 function readCallOptions(api: string, options: unknown, defaultKey: string, out: CallOptions): CallOptions {
   out.key = defaultKey;
