@@ -8,7 +8,7 @@ import { describe } from 'vitest';
  * reason in the suite name. Under CI (`CI=true`, as `.ci/run` sets) a missing
  * variable is an error instead, and `.ci/run` also fails on any skipped test.
  */
-type Service = 'DATABASE_URL' | 'REDIS_URL';
+type Service = 'DATABASE_URL' | 'REDIS_URL' | 'SUPABASE_VAULT_URL';
 
 function serviceUrl(name: Service): string | undefined {
   const value = process.env[name];
@@ -36,6 +36,18 @@ export function describeWithRedis(name: string, fn: (url: string) => void): void
   const url = redisUrl();
   if (url) describe(`${name} [redis]`, () => fn(url));
   else describe.skip(`${name} [redis] (skipped: REDIS_URL is not set)`, () => fn(''));
+}
+
+/** The URL of a Postgres with the supabase_vault extension (`shared/services/supabase-vault.sh start`). */
+export const supabaseVaultUrl = (): string | undefined => serviceUrl('SUPABASE_VAULT_URL');
+
+/** `describe` for suites that need Supabase Vault: skipped, with the reason in its name, without `SUPABASE_VAULT_URL`. */
+export function describeWithSupabaseVault(name: string, fn: (url: string) => void): void {
+  const url = supabaseVaultUrl();
+  if (url) describe(`${name} [supabase vault]`, () => fn(url));
+  else
+    describe.skip(`${name} [supabase vault] (skipped: SUPABASE_VAULT_URL is not set; ../shared/services/supabase-vault.sh start prints it)`, () =>
+      fn(''));
 }
 
 /** A schema name no other test file uses, so suites can share one database. */

@@ -4,6 +4,7 @@ import { isStoreError, StoreError } from './errors';
 import { migrate } from './migrate';
 import { createPGlite } from './pglite';
 import { createPostgres } from './postgres';
+import { createPostgresJs } from './postgresjs';
 import { type SqlClient, type SqlExecutor, sqlNames } from './sql';
 
 /** The SqlClient contract: every driver must pass these. */
@@ -144,4 +145,9 @@ describe('SqlClient on PGlite', () => {
 describeWithPostgres('SqlClient', (url) => {
   sqlClientContract(() => createPostgres({ connectionString: url, max: 4 }));
   migrateContract(() => createPostgres({ connectionString: url, max: 2 }));
+});
+
+describeWithPostgres('SqlClient on postgres.js', (url) => {
+  sqlClientContract(() => createPostgresJs(url, { max: 4 }));
+  migrateContract(() => createPostgresJs(url, { max: 2 }));
 });

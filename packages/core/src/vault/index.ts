@@ -20,4 +20,13 @@ export { isSecret, REDACTED, revealSecret, Secret, secret } from './secret';
 export type { SqlVaultStoreOptions } from './sql-store';
 export { sqlVaultStore } from './sql-store';
 export type { SecretReplacement, StoredDataKey, StoredSecret, VaultStore } from './store';
+export type {
+  MoveSecretsOptions,
+  MoveSecretsResult,
+  SecretsVault,
+  StoredSecretInfo,
+  SupabaseVault,
+  SupabaseVaultOptions,
+} from './supabase';
+export { moveSecrets, supabaseVault } from './supabase';
 export type { SecretInfo, Vault, VaultOptions } from './vault';
