@@ -1,6 +1,6 @@
 import { StoreError } from './errors';
 import { allMigrations, type Migration, moduleDependencies } from './migrations/index';
-import { type SqlClient, sqlNames } from './sql';
+import { quoteIdent, type SqlClient, type SqlExecutor, sqlNames } from './sql';
 
 /** Options for {@link migrate}. */
 export interface MigrateOptions {
@@ -16,7 +16,25 @@ export interface MigrateOptions {
    * @default every module
    */
   modules?: readonly string[];
+  /**
+   * After migrating, lock the schema's tables down for hosted Postgres whose
+   * API roles reach the database (Supabase's `anon` and `authenticated`):
+   * every table gets row level security with no policy (the table's owner,
+   * which is how Ballast connects, is not subject to it), and where those
+   * roles exist every privilege on the schema's tables, sequences and
+   * functions is revoked from them (and USAGE on the schema itself unless it
+   * is `public`). Runs on every call, so tables created before are covered.
+   * Ballast must then connect as the tables' owner (the role that ran
+   * `migrate`) or a role with BYPASSRLS (Supabase's `postgres` and
+   * `service_role`); an application role that is neither sees no rows and
+   * cannot insert: give it a policy of your own, or pass `false`.
+   * @default true
+   */
+  lockDown?: boolean;
 }
+
+/** The roles of an API that serves the database to browsers (Supabase's PostgREST). */
+const API_ROLES = ['anon', 'authenticated'];
 
 /** What {@link migrate} did. */
 export interface MigrateResult {
@@ -72,8 +90,34 @@ export async function migrate(db: SqlClient, options: MigrateOptions = {}): Prom
       ]);
       applied.push(id);
     }
+    if (options.lockDown !== false) await lockDown(tx, names.schema);
   });
   return { applied };
+}
+
+/**
+ * Row level security on every table of the schema, and nothing granted to the
+ * API roles that exist. Idempotent.
+ */
+async function lockDown(tx: SqlExecutor, schema: string): Promise<void> {
+  const open = await tx.query<{ sql: string }>(
+    `SELECT format('ALTER TABLE %I.%I ENABLE ROW LEVEL SECURITY', schemaname, tablename) AS sql
+       FROM pg_tables WHERE schemaname = $1 AND NOT rowsecurity`,
+    [schema],
+  );
+  for (const { sql } of open.rows) await tx.query(sql);
+  const roles = await tx.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])', [
+    API_ROLES,
+  ]);
+  if (roles.rows.length === 0) return;
+  const who = roles.rows.map((r) => quoteIdent(r.rolname)).join(', ');
+  const s = quoteIdent(schema);
+  await tx.query(`REVOKE ALL ON ALL TABLES IN SCHEMA ${s} FROM ${who}`);
+  await tx.query(`REVOKE ALL ON ALL SEQUENCES IN SCHEMA ${s} FROM ${who}`);
+  await tx.query(`REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ${s} FROM ${who}`);
+  await tx.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA ${s} REVOKE ALL ON TABLES FROM ${who}`);
+  // the public schema is the app's own: its tables stay reachable; only Ballast's are closed
+  if (schema !== 'public') await tx.query(`REVOKE ALL ON SCHEMA ${s} FROM ${who}`);
 }
 
 /**
