@@ -88,17 +88,24 @@ export function deleteDetection<T>(
      * `fetchByIds`: the records the provider still has are stored (as seen),
      * the rest stay candidates. Skipped when the guard will refuse anyway
      * (no provider calls for a run that deletes nothing). Returns the run's
-     * updated record.
+     * updated record, and `unseen: 0` when it found no candidate at all (the
+     * unseen rows only ever shrink during a run, so the close need not look
+     * again: one scan of the table's rows, as without a re-check).
      * @throws {SyncError} `source_failed` or `aborted`: the run stays resumable and goes straight back here.
      */
-    async recheck(run: SyncRun, policy: DeletePolicy<T>, ro: NormalizedRunOptions, probe: Probe): Promise<SyncRun> {
+    async recheck(
+      run: SyncRun,
+      policy: DeletePolicy<T>,
+      ro: NormalizedRunOptions,
+      probe: Probe,
+    ): Promise<{ run: SyncRun; unseen?: 0 }> {
       const fetchByIds = policy.fetchByIds;
-      if (!policy.detect || !fetchByIds) return run;
+      if (!policy.detect || !fetchByIds) return { run };
       const api = 'syncTable.run';
-      const [tally] = await store.query<Tally>(api, sql.tally, [...store.key, run.id], run.id);
-      if (!tally || tally.missing === 0) return run;
-      if (overRatio(tally, ro.maxDeleteRatio ?? tableRatio) && !ro.force) return run;
       const candidates = await store.query<{ external_id: string }>(api, sql.unseen, [...store.key, run.id], run.id);
+      if (candidates.length === 0) return { run, unseen: 0 };
+      const tally = { live: run.liveAtStart ?? Number.POSITIVE_INFINITY, missing: candidates.length };
+      if (overRatio(tally, ro.maxDeleteRatio ?? tableRatio) && !ro.force) return { run };
       const ids = candidates.map((c) => c.external_id);
       for (let start = 0; start < ids.length; start += RECHECK_CHUNK) {
         if (ro.signal?.aborted) throw abortedError({ runId: run.id, pages: run.pages }, ro.signal);
@@ -130,23 +137,28 @@ export function deleteDetection<T>(
         run = await writer.storeBatch(run, batch, true, probe, ro.onInvalidRecord);
         ro.onPage?.({ runId: run.id, pages: run.pages, counts: run.counts, cursor: run.cursor });
       }
-      return run;
+      return { run };
     },
 
     /**
      * Ends a listed run: a full run detecting deletes soft-deletes its unseen
      * rows within the ratio; the run is marked completed, or failed when the
-     * guard refused.
+     * guard refused. `unseen: 0` (from the re-check) skips the look for unseen rows.
      * @throws {SyncError} `mass_delete` (nothing deleted), `run_conflict`.
      */
-    async close(run: SyncRun, policy: DeletePolicy<T>, ro: NormalizedRunOptions): Promise<SyncRun> {
+    async close(
+      run: SyncRun,
+      policy: DeletePolicy<T>,
+      ro: NormalizedRunOptions,
+      known: { unseen?: 0 } = {},
+    ): Promise<SyncRun> {
       const ratio = ro.maxDeleteRatio ?? tableRatio;
       let refused: SyncError | undefined;
       const closed = await store.locked(
         'syncTable.run',
         async (tx) => {
           let deleted = 0;
-          if (policy.detect) {
+          if (policy.detect && known.unseen !== 0) {
             const tally = (await tx.query<Tally>(sql.tally, [...store.key, run.id])).rows[0] ?? { live: 0, missing: 0 };
             if (overRatio(tally, ratio) && !ro.force) refused = refusal(run, tally, ratio);
             else if (tally.missing > 0) deleted = (await tx.query(sql.deleteUnseen, [...store.key, run.id])).rowCount;

@@ -165,6 +165,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
       // 1. open the run, or resume the interrupted one from its checkpoint
       const opened = await runs.open(ro.mode, ro.resume, resumable);
       let run: SyncRun = opened.run;
+      let known: { unseen?: 0 } = {};
       const probe: Probe = { lookup: true };
       const onInvalid = ro.onInvalidRecord;
       const tracksSeen = ro.mode === 'full';
@@ -205,7 +206,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
           });
         }
         // 3. full runs over sources that can re-fetch by id: re-check the delete candidates
-        run = await deletes.recheck(run, policy, ro, probe);
+        ({ run, ...known } = await deletes.recheck(run, policy, ro, probe));
       } catch (error) {
         const failure = isSyncError(error)
           ? error
@@ -217,7 +218,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
         throw failure;
       }
       // 4. soft-delete what a full run did not see (within the guard) and close the run
-      const finished = await deletes.close(run, policy, ro);
+      const finished = await deletes.close(run, policy, ro, known);
       return { ...finished, resumed: opened.resumed };
     },
 
