@@ -587,6 +587,20 @@ export function syncContract(open: () => Promise<SqlClient>): void {
       expect(removed).toEqual(['3']);
     });
 
+    it('a run the guard refuses re-checks nothing: no provider calls, nothing deleted', async () => {
+      const t = table();
+      const provider = offsetProvider(
+        Array.from({ length: 30 }, (_, i) => person(i + 1)),
+        { recheck: true },
+      );
+      await t.run(provider.source, { mode: 'full' });
+      provider.data.splice(10);
+      const error = await rejection(t.run(provider.source, { mode: 'full' }));
+      expect(error).toMatchObject({ code: 'mass_delete', wouldDelete: 20, known: 30 });
+      expect(provider.asked).toEqual([]);
+      expect(await t.count()).toBe(30);
+    });
+
     it('a failed re-check leaves the run resumable; the resumed run re-checks without fetching the pages again', async () => {
       const t = table();
       const provider = offsetProvider(
