@@ -68,15 +68,7 @@ export async function migrate(db: SqlClient, options: MigrateOptions = {}): Prom
   await db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`ballast:migrate:${names.schema}`]);
     await tx.query(`CREATE SCHEMA IF NOT EXISTS ${names.quotedSchema}`);
-    await tx.query(
-      `CREATE TABLE IF NOT EXISTS ${ledger} (
-         module text NOT NULL,
-         version integer NOT NULL,
-         name text NOT NULL,
-         applied_at timestamptz NOT NULL DEFAULT now(),
-         PRIMARY KEY (module, version)
-       )`,
-    );
+    await tx.query(ledgerTable(ledger));
     const done = await tx.query<{ module: string; version: number }>(`SELECT module, version FROM ${ledger}`);
     const seen = new Set(done.rows.map((r) => `${r.module}@${r.version}`));
     for (const m of pending) {
@@ -118,6 +110,89 @@ async function lockDown(tx: SqlExecutor, schema: string): Promise<void> {
   await tx.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA ${s} REVOKE ALL ON TABLES FROM ${who}`);
   // the public schema is the app's own: its tables stay reachable; only Ballast's are closed
   if (schema !== 'public') await tx.query(`REVOKE ALL ON SCHEMA ${s} FROM ${who}`);
+}
+
+/** The ledger of applied migrations. */
+function ledgerTable(ledger: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${ledger} (
+  module text NOT NULL,
+  version integer NOT NULL,
+  name text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (module, version)
+)`;
+}
+
+/** One migration as a plain SQL file for the Supabase CLI (`supabase/migrations/`). */
+export interface MigrationFile {
+  /** `module@version`. */
+  id: string;
+  module: string;
+  version: number;
+  /** The migration's description. */
+  name: string;
+  /**
+   * The whole file: the schema and ledger (created when missing), the
+   * migration's statements, its ledger row (so a later `migrate()` finds it
+   * done) and the same lock-down `migrate()` applies.
+   */
+  sql: string;
+}
+
+/**
+ * Ballast's migrations rendered as SQL files, from the same definitions
+ * `migrate()` applies, for teams whose schema changes go through
+ * `supabase/migrations/` (`supabase db push`). A database migrated by the
+ * files ends with the same tables, indexes and constraints as one migrated by
+ * `migrate()`, and `migrate()` afterwards has nothing left to do.
+ */
+export function migrationFiles(options: Omit<MigrateOptions, 'lockDown'> = {}): MigrationFile[] {
+  const names = sqlNames(options.schema);
+  const all = allMigrations();
+  const wanted = options.modules ? withDependencies(options.modules, new Set(all.map((m) => m.module))) : undefined;
+  const ledger = names.table('schema_migrations');
+  const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
+  return all
+    .filter((m) => !wanted || wanted.has(m.module))
+    .map((m) => {
+      const statements = splitStatements(m.up(names)).map((s) => `${s};`);
+      const sql = [
+        `-- Ballast ${m.module}@${m.version}: ${m.name}. Generated from @ballast/core's migrations; do not edit.`,
+        `CREATE SCHEMA IF NOT EXISTS ${names.quotedSchema};`,
+        `${ledgerTable(ledger)};`,
+        ...statements,
+        `INSERT INTO ${ledger} (module, version, name) VALUES (${literal(m.module)}, ${m.version}, ${literal(m.name)}) ON CONFLICT DO NOTHING;`,
+        lockDownScript(names.schema),
+        '',
+      ].join('\n');
+      return { id: `${m.module}@${m.version}`, module: m.module, version: m.version, name: m.name, sql };
+    });
+}
+
+/** {@link lockDown} as one DO block, for the SQL files. */
+function lockDownScript(schema: string): string {
+  const s = quoteIdent(schema);
+  const lit = `'${schema.replaceAll("'", "''")}'`;
+  return `DO $ballast$
+DECLARE t record; who text;
+BEGIN
+  FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = ${lit} AND NOT rowsecurity LOOP
+    EXECUTE format('ALTER TABLE %I.%I ENABLE ROW LEVEL SECURITY', ${lit}, t.tablename);
+  END LOOP;
+  SELECT string_agg(quote_ident(rolname), ', ') INTO who FROM pg_roles WHERE rolname IN (${API_ROLES.map((r) => `'${r}'`).join(', ')});
+  IF who IS NOT NULL THEN
+    EXECUTE 'REVOKE ALL ON ALL TABLES IN SCHEMA ${s.replaceAll("'", "''")} FROM ' || who;
+    EXECUTE 'REVOKE ALL ON ALL SEQUENCES IN SCHEMA ${s.replaceAll("'", "''")} FROM ' || who;
+    EXECUTE 'REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ${s.replaceAll("'", "''")} FROM ' || who;
+    EXECUTE 'ALTER DEFAULT PRIVILEGES IN SCHEMA ${s.replaceAll("'", "''")} REVOKE ALL ON TABLES FROM ' || who;${
+      schema === 'public'
+        ? ''
+        : `
+    EXECUTE 'REVOKE ALL ON SCHEMA ${s.replaceAll("'", "''")} FROM ' || who;`
+    }
+  END IF;
+END
+$ballast$;`;
 }
 
 /**

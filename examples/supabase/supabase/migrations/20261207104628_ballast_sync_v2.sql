@@ -1,0 +1,28 @@
+-- Ballast sync@2: sync runs: live rows at start, high-water mark of the cursor field. Generated from @ballast/core's migrations; do not edit.
+CREATE SCHEMA IF NOT EXISTS "ballast";
+CREATE TABLE IF NOT EXISTS "ballast"."schema_migrations" (
+  module text NOT NULL,
+  version integer NOT NULL,
+  name text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (module, version)
+);
+ALTER TABLE "ballast"."sync_runs" ADD COLUMN live_at_start integer;
+ALTER TABLE "ballast"."sync_runs" ADD COLUMN high_water timestamptz;
+INSERT INTO "ballast"."schema_migrations" (module, version, name) VALUES ('sync', 2, 'sync runs: live rows at start, high-water mark of the cursor field') ON CONFLICT DO NOTHING;
+DO $ballast$
+DECLARE t record; who text;
+BEGIN
+  FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'ballast' AND NOT rowsecurity LOOP
+    EXECUTE format('ALTER TABLE %I.%I ENABLE ROW LEVEL SECURITY', 'ballast', t.tablename);
+  END LOOP;
+  SELECT string_agg(quote_ident(rolname), ', ') INTO who FROM pg_roles WHERE rolname IN ('anon', 'authenticated');
+  IF who IS NOT NULL THEN
+    EXECUTE 'REVOKE ALL ON ALL TABLES IN SCHEMA "ballast" FROM ' || who;
+    EXECUTE 'REVOKE ALL ON ALL SEQUENCES IN SCHEMA "ballast" FROM ' || who;
+    EXECUTE 'REVOKE ALL ON ALL FUNCTIONS IN SCHEMA "ballast" FROM ' || who;
+    EXECUTE 'ALTER DEFAULT PRIVILEGES IN SCHEMA "ballast" REVOKE ALL ON TABLES FROM ' || who;
+    EXECUTE 'REVOKE ALL ON SCHEMA "ballast" FROM ' || who;
+  END IF;
+END
+$ballast$;
