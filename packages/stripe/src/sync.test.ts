@@ -22,9 +22,11 @@ async function setup(entities?: StripeSyncOptions['entities']) {
   let offset = -120_000;
   const fake = createFakeStripe({ rateLimit: false, now: () => Date.now() + offset });
   const lists: URL[] = [];
+  const eventLists: URL[] = [];
   const faults = { failAt: 0, failEvents: false };
   const fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.pathname === '/v1/events') eventLists.push(url);
     if (url.pathname === '/v1/events' && faults.failEvents) {
       faults.failEvents = false;
       return Response.json({ error: { type: 'api_error', message: 'injected' } }, { status: 400 });
@@ -45,7 +47,7 @@ async function setup(entities?: StripeSyncOptions['entities']) {
     breaker: false,
   });
   const sync = stripeSync({ client, db, schema, ...(entities ? { entities } : {}) });
-  return { fake, client, sync, lists, faults, tick: (ms: number) => (offset += ms) };
+  return { fake, client, sync, lists, eventLists, faults, tick: (ms: number) => (offset += ms) };
 }
 
 describe('stripeSync', () => {
@@ -79,10 +81,12 @@ describe('stripeSync', () => {
     expect((await sync.tables.customers?.get(customers[1] as string))?.deletedAt).toBeInstanceOf(Date);
   });
 
-  it('incremental run lists only objects created since the last run and applies updates and deletions from events', async () => {
+  it('incremental run lists only objects created since the newest stored one (minus the lookback) and applies updates and deletions from events', async () => {
     const { client, sync, tick, fake } = await setup(['customers', 'products']);
     const old = await client.post<{ id: string }>('/v1/customers', { email: 'old@example.com' });
     const gone = await client.post<{ id: string }>('/v1/customers', { email: 'gone@example.com' });
+    tick(600_000); // the newest customer comes ten minutes later: the old ones are outside the lookback
+    await client.post('/v1/customers', { email: 'newest@example.com' });
     await sync.run({ mode: 'full' });
     tick(180_000);
     await client.post(`/v1/customers/${old.id}`, { name: 'Updated' });
@@ -91,7 +95,8 @@ describe('stripeSync', () => {
     const before = fake.requests.length;
 
     const result = await sync.run({ mode: 'incremental', entities: ['customers'] });
-    expect(result.customers?.run.counts).toMatchObject({ seen: 1, inserted: 1 });
+    // The newest customer is read again (inside the lookback) and left unchanged; the fresh one is new.
+    expect(result.customers?.run.counts).toMatchObject({ seen: 2, inserted: 1, unchanged: 1, changed: 0 });
     expect(result.customers?.fromEvents).toEqual({ applied: 1, deleted: 1 });
     const listed = fake.requests.slice(before).filter((r) => r.path === '/v1/customers');
     expect(listed).toHaveLength(1);
@@ -115,18 +120,25 @@ describe('stripeSync', () => {
     expect(lists.slice(afterFailure)).toHaveLength(2);
     expect(resumed.customers?.run.counts).toMatchObject({ seen: 250, inserted: 250 });
 
+    tick(600_000);
+    const newest = (await client.post<{ created: number }>('/v1/customers', { email: 'newest@example.com' })).created;
+    await sync.run({ mode: 'incremental' });
     tick(180_000);
     const before = lists.length;
     const next = await sync.run({ mode: 'incremental' });
     expect(next.customers?.run.resumed).toBe(false);
+    // Starts from the newest object stored, five minutes back: the 250 older ones are not listed again.
     expect(lists.slice(before)).toHaveLength(1);
     expect(lists[before]?.searchParams.has('starting_after')).toBe(false);
-    expect(lists[before]?.searchParams.get('created[gte]')).toMatch(/^\d+$/);
+    expect(lists[before]?.searchParams.get('created[gte]')).toBe(String(newest - 300));
+    expect(next.customers?.run.counts).toMatchObject({ seen: 1, unchanged: 1 });
   });
 
   it('an incremental run whose events fail does not complete, so the next run still applies them', async () => {
     const { client, sync, tick, faults } = await setup(['customers']);
     const old = await client.post<{ id: string }>('/v1/customers', { email: 'old@example.com' });
+    tick(600_000);
+    await client.post('/v1/customers', { email: 'newest@example.com' });
     await sync.run({ mode: 'full' });
     tick(180_000);
     await client.post(`/v1/customers/${old.id}`, { name: 'Updated' });
@@ -141,6 +153,32 @@ describe('stripeSync', () => {
     expect(retried.customers?.run.since).toEqual(failed?.since);
     expect(retried.customers?.fromEvents).toEqual({ applied: 1, deleted: 0 });
     expect((await sync.tables.customers?.get(old.id))?.data.name).toBe('Updated');
+  });
+
+  it("takes the window from Stripe's clock, not the database's: with Stripe two minutes behind, nothing created or changed after a run is missed", async () => {
+    // setup() runs the fake two minutes behind the database clock that stamps the runs.
+    const { client, sync, fake, eventLists } = await setup(['customers']);
+    const old = await client.post<{ id: string; created: number }>('/v1/customers', { email: 'old@example.com' });
+    await sync.run({ mode: 'full' });
+    // Right after the run, by Stripe's clock two minutes before the run started by ours.
+    const late = await client.post<{ id: string }>('/v1/customers', { email: 'late@example.com' });
+    await client.post(`/v1/customers/${old.id}`, { name: 'Renamed' });
+    const before = fake.requests.length;
+
+    const result = await sync.run({ mode: 'incremental' });
+    expect((await sync.tables.customers?.get(late.id))?.data.email).toBe('late@example.com');
+    expect((await sync.tables.customers?.get(old.id))?.data.name).toBe('Renamed');
+    expect(result.customers?.run.counts).toMatchObject({ inserted: 1, changed: 1 });
+    const since = fake.requests.slice(before).filter((r) => r.path === '/v1/customers' && r.method === 'GET');
+    expect(since).toHaveLength(1);
+    expect(result.customers?.run.since?.getTime()).toBe((old.created - 300) * 1000);
+
+    // The next run reads the events again from the newest one applied, minus the lookback, and changes nothing.
+    const newestEvent = Math.max(...fake.events().map((e) => e.created as number));
+    const again = await sync.run({ mode: 'incremental' });
+    expect(eventLists.at(-1)?.searchParams.get('created[gte]')).toBe(String(newestEvent - 300));
+    expect(again.customers?.run.counts).toMatchObject({ inserted: 0, changed: 0 });
+    expect(again.customers?.fromEvents).toEqual({ applied: 0, deleted: 0 });
   });
 
   it('applyEvent upserts objects of synced entities and soft-deletes on *.deleted', async () => {
@@ -169,6 +207,7 @@ describe('stripeSync', () => {
     expect(() => stripeSync({ client, db, entities: ['charges' as 'customers'] })).toThrow(/entities/);
     expect(() => stripeSync({ client, db: {} as SqlClient })).toThrow(/db must be/);
     expect(() => stripeSync({ client: {} as typeof client, db })).toThrow(/client must be/);
+    expect(() => stripeSync({ client, db, lookbackMs: -1 })).toThrow(/lookbackMs must be/);
     const sync = stripeSync({ client, db, entities: ['prices'] });
     await expect(sync.run({ mode: 'full', entities: ['customers'] })).rejects.toThrow(/not synced/);
     await expect(sync.run({ mode: 'sometimes' as 'full' })).rejects.toThrow(/mode/);

@@ -89,6 +89,15 @@ export interface StripeSyncOptions {
   schema?: string;
   /** The sync tables' source name. @default 'stripe' */
   source?: string;
+  /**
+   * How far an incremental run reads back, in milliseconds, before the
+   * newest `created` already stored (lists) and before the newest event
+   * already applied (`/v1/events`): objects and events Stripe lists late, or
+   * stamped by its clock while ours runs ahead, are read again. Objects read
+   * again unchanged are not rewritten.
+   * @default 300_000 (5 minutes)
+   */
+  lookbackMs?: number;
 }
 
 /** What one {@link StripeSync.run} did per entity. */
@@ -96,9 +105,10 @@ export interface StripeSyncResult {
   /** The sync run of the list endpoint. */
   run: SyncRunResult;
   /**
-   * Incremental runs: what `/v1/events` changed since the previous completed
-   * run started: objects created before then and updated since (`applied`,
-   * those whose stored content changed), and objects deleted (`deleted`).
+   * Incremental runs: what `/v1/events` changed since the newest event the
+   * previous runs applied (minus the lookback): objects the list does not
+   * cover (created before the list's `since`) that changed (`applied`, those
+   * whose stored content changed), and objects deleted (`deleted`).
    */
   fromEvents: { applied: number; deleted: number };
 }
@@ -110,9 +120,11 @@ export interface StripeSync {
   /**
    * Syncs entities. `full` lists everything and soft-deletes what is gone;
    * `incremental` applies the updates and deletions of `/v1/events` since
-   * the previous completed run started (newest snapshot per object), then
-   * lists objects created since then (`created[gte]`). An incremental run
-   * that fails does not complete, so the next one covers the same window.
+   * the newest event already applied (newest snapshot per object), then
+   * lists objects created since the newest `created` already stored
+   * (`created[gte]`), both minus `lookbackMs` and both on Stripe's clock. An
+   * incremental run that fails does not complete, so the next one covers the
+   * same window.
    */
   run(options: {
     mode: 'full' | 'incremental';
@@ -135,6 +147,15 @@ export interface StripeSync {
 }
 
 const API = 'stripeSync';
+const DEFAULT_LOOKBACK_MS = 300_000;
+/** The companion table holding, per entity, the `created` of the newest event applied. */
+const EVENT_MARKS = 'event-marks';
+
+/** The newest event `created` (Unix seconds) an incremental run applied for an entity. */
+interface EventMark {
+  id: StripeSyncEntity;
+  created: number;
+}
 
 function entityOfEvent(event: StripeAnyEvent, entities: ReadonlySet<StripeSyncEntity>): StripeSyncEntity | undefined {
   const object = (event.data.object as { object?: unknown }).object;
@@ -165,18 +186,20 @@ export function stripeSync(options: StripeSyncOptions): StripeSync {
   if (!Array.isArray(chosen) || chosen.length === 0 || !chosen.every((e) => Object.hasOwn(SPECS, e)))
     throw new StripeUsageError(API, 'invalid_options', `entities must be some of ${STRIPE_SYNC_ENTITIES.join(', ')}`);
   const entities = new Set<StripeSyncEntity>(chosen);
+  const lookbackMs = options.lookbackMs ?? DEFAULT_LOOKBACK_MS;
+  if (!Number.isInteger(lookbackMs) || lookbackMs < 0 || lookbackMs > 86_400_000)
+    throw new StripeUsageError(API, 'invalid_options', 'lookbackMs must be an integer from 0 to 86,400,000 (a day)');
+  const where = {
+    source: options.source ?? 'stripe',
+    ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
+    ...(options.schema === undefined ? {} : { schema: options.schema }),
+  };
   const tables: Partial<Record<StripeSyncEntity, SyncTable<StripeSyncRecord>>> = {};
   for (const entity of entities) {
-    tables[entity] = syncTable<StripeSyncRecord>(db, {
-      source: options.source ?? 'stripe',
-      entity,
-      // since = the previous run's start, as before core's lookback (decision 0408); the Stripe sync
-      // is to choose its own cursorField and window
-      lookbackMs: 0,
-      ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
-      ...(options.schema === undefined ? {} : { schema: options.schema }),
-    });
+    // Core's `since` is the largest `created` stored minus the lookback: Stripe's clock, not the database's.
+    tables[entity] = syncTable<StripeSyncRecord>(db, { ...where, entity, cursorField: 'created', lookbackMs });
   }
+  const marks = syncTable<EventMark>(db, { ...where, entity: EVENT_MARKS });
 
   /**
    * A resumable source over one list endpoint: core hands a resumed run its
@@ -201,33 +224,41 @@ export function stripeSync(options: StripeSyncOptions): StripeSync {
   };
 
   /**
-   * Applies what `/v1/events` says changed since `since` to objects the
-   * incremental list does not cover (those created before `since`), newest
-   * snapshot per object.
+   * Applies what `/v1/events` says changed to objects the incremental list
+   * does not cover (those created before the list's `since`), newest
+   * snapshot per object. Events are read from the newest one a previous run
+   * applied minus the lookback (the first time: from the list's `since`), and
+   * the newest one seen becomes the next run's mark.
    */
-  const applyEvents = async (entity: StripeSyncEntity, since: Date) => {
+  const applyEvents = async (entity: StripeSyncEntity, listSince: Date) => {
     const spec = SPECS[entity];
     const table = tables[entity] as SyncTable<StripeSyncRecord>;
     const latest = new Map<string, { event: StripeAnyEvent; deleted: boolean }>();
-    const sinceSeconds = Math.floor(since.getTime() / 1000);
+    const listSinceSeconds = Math.floor(listSince.getTime() / 1000);
+    const mark = (await marks.get(entity))?.data.created;
+    const eventsSince = mark === undefined ? listSinceSeconds : mark - Math.ceil(lookbackMs / 1000);
     const params: StripeParams = {
-      created: { gte: sinceSeconds },
+      created: { gte: eventsSince },
       ...(spec.events.length === 1 ? { type: spec.events[0] } : { types: spec.events }),
     };
+    let newest = mark;
     // Newest first: the first event seen for an object carries its latest state.
     for await (const event of client.list<StripeAnyEvent>('/v1/events', params)) {
+      if (newest === undefined || event.created > newest) newest = event.created;
       const object = event.data.object as Partial<StripeSyncRecord>;
       if (object.object !== spec.object || typeof object.id !== 'string' || latest.has(object.id)) continue;
       latest.set(object.id, { event, deleted: event.type === spec.deleted });
     }
-    // Objects created since `since` are listed by the run itself, in their current state.
+    // Objects created since the list's `since` are listed by the run itself, in their current state.
     const upserts = [...latest.values()]
       .filter((e) => !e.deleted)
       .map((e) => e.event.data.object as StripeSyncRecord)
-      .filter((object) => typeof object.created !== 'number' || object.created < sinceSeconds);
+      .filter((object) => typeof object.created !== 'number' || object.created < listSinceSeconds);
     const deletions = [...latest.entries()].filter(([, e]) => e.deleted).map(([id]) => id);
     const counts: SyncCounts | undefined = upserts.length > 0 ? await table.upsert(upserts) : undefined;
     const deleted = deletions.length > 0 ? await table.markDeleted(deletions) : 0;
+    // Recorded once the events are applied: a run that fails later re-reads nothing it needs.
+    if (newest !== undefined && newest !== mark) await marks.upsert([{ id: entity, created: newest }]);
     return { applied: (counts?.inserted ?? 0) + (counts?.changed ?? 0), deleted };
   };
 
