@@ -29,6 +29,13 @@ function counting(driver: InboxDriver) {
   return { driver: wrapped, calls };
 }
 
+const outcomes = (results: PromiseSettledResult<{ outcome: string }>[]) =>
+  results.map((r) => (r.status === 'fulfilled' ? r.value.outcome : isInboxError(r.reason) ? r.reason.code : r.reason));
+
+/** A payload nested `depth` arrays deep: valid JSON that `JSON.parse` reads and `JSON.stringify` cannot write. */
+const deepPayload = (depth: number) =>
+  JSON.parse(`{"type":"t","deep":${'['.repeat(depth)}${']'.repeat(depth)}}`) as Record<string, unknown>;
+
 const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms);
 
 /** The behaviour every inbox driver must have. */
@@ -247,6 +254,41 @@ function inboxContract(open: () => Promise<Harness>) {
     expect(await inbox.purge({ olderThanMs: 0, source })).toBe(0); // new_done was settled in the future
     const error = await inbox.purge({ olderThanMs: -1 }).catch((e: unknown) => e);
     expect(isInboxError(error) && error.code).toBe('invalid_filter');
+  });
+
+  it('fails a payload nested 10,000 deep alone (invalid_event); the 200 valid events around it are stored', async () => {
+    const src = nextSource();
+    const ids = Array.from({ length: 206 }, (_, i) => (i % 34 === 33 ? `deep${i}` : `ok${i}`));
+    const results = await Promise.allSettled(
+      ids.map((id) => inbox.ingest(src, { id, payload: id.startsWith('deep') ? deepPayload(10_000) : { type: 't' } })),
+    );
+    const got = outcomes(results);
+    expect(got.filter((o) => o === 'stored')).toHaveLength(200);
+    expect(ids.filter((_, i) => got[i] === 'invalid_event').every((id) => id.startsWith('deep'))).toBe(true);
+    expect(got.filter((o) => o === 'invalid_event')).toHaveLength(6);
+    expect((await inbox.counts({ source: src })).total).toBe(200);
+  });
+
+  it('keeps the raw body exactly: an integer above 2^53 round-trips through rawBody, with the headers', async () => {
+    const src = nextSource();
+    const raw = '{"type":"charge","amount":12345678901234567890, "note":"caf\u00e9 \u{1F600}"}';
+    const bytes = new TextEncoder().encode(raw);
+    await inbox.ingest(src, {
+      id: 'big',
+      payload: JSON.parse(raw),
+      rawBody: bytes,
+      headers: { 'X-Signature': 'sha256=abc' },
+    });
+    const stored = await inbox.get(src, 'big');
+    expect(stored?.rawBody).toBe(raw);
+    expect(new TextEncoder().encode(stored?.rawBody ?? '')).toEqual(bytes);
+    // the parsed payload cannot hold the integer; the raw body does
+    expect(String((stored?.payload as { amount: number } | undefined)?.amount)).not.toBe('12345678901234567890');
+    expect(stored?.rawBody).toContain('"amount":12345678901234567890,');
+    expect(stored?.headers).toEqual({ 'x-signature': 'sha256=abc' });
+    // an event ingested without them holds null
+    await inbox.ingest(src, { id: 'plain', payload: { type: 't' } });
+    expect(await inbox.get(src, 'plain')).toMatchObject({ rawBody: null, headers: null });
   });
 
   it('rejects malformed filters with invalid_filter', async () => {

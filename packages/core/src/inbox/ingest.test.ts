@@ -1,22 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
-import { migrate } from '../stores/migrate';
-import { createPGlite } from '../stores/pglite';
-import { createPostgres } from '../stores/postgres';
-import type { SqlClient } from '../stores/sql';
+import { describe, expect, it } from 'vitest';
 import { isInboxError } from './errors';
-import { createInbox, type Inbox } from './inbox';
+import { createInbox } from './inbox';
 import { memoryInboxDriver } from './memory-driver';
-import { sqlInboxDriver } from './sql-driver';
 import type { InboxDriver } from './types';
 
 const codeOf = (error: unknown) => (isInboxError(error) ? error.code : error);
 const outcomes = (results: PromiseSettledResult<{ outcome: string }>[]) =>
   results.map((r) => (r.status === 'fulfilled' ? r.value.outcome : codeOf(r.reason)));
-
-/** A payload nested `depth` arrays deep: valid JSON that `JSON.parse` reads and `JSON.stringify` cannot write. */
-const deepPayload = (depth: number) =>
-  JSON.parse(`{"type":"t","deep":${'['.repeat(depth)}${']'.repeat(depth)}}`) as Record<string, unknown>;
 
 const dataError = () => Object.assign(new Error('unsupported Unicode escape sequence'), { code: '22P05' });
 
@@ -162,85 +152,5 @@ describe('ingest metrics', () => {
       [4, 2],
       [2, 0],
     ]);
-  });
-});
-
-/** What every driver must do with deep payloads, raw bodies and purge. */
-function ingestContract(open: () => Promise<{ driver: InboxDriver; close(): Promise<void> }>) {
-  let inbox: Inbox;
-  let close: () => Promise<void>;
-  let n = 0;
-  const source = () => `ing${++n}`;
-  beforeAll(async () => {
-    const opened = await open();
-    inbox = createInbox(opened.driver);
-    close = opened.close;
-  });
-  afterAll(async () => {
-    await inbox.close();
-    await close();
-  });
-
-  it('fails a payload nested 10,000 deep alone (invalid_event); the 200 valid events around it are stored', async () => {
-    const src = source();
-    const ids = Array.from({ length: 206 }, (_, i) => (i % 34 === 33 ? `deep${i}` : `ok${i}`));
-    const results = await Promise.allSettled(
-      ids.map((id) => inbox.ingest(src, { id, payload: id.startsWith('deep') ? deepPayload(10_000) : { type: 't' } })),
-    );
-    const got = outcomes(results);
-    expect(got.filter((o) => o === 'stored')).toHaveLength(200);
-    expect(ids.filter((_, i) => got[i] === 'invalid_event').every((id) => id.startsWith('deep'))).toBe(true);
-    expect(got.filter((o) => o === 'invalid_event')).toHaveLength(6);
-    expect((await inbox.counts({ source: src })).total).toBe(200);
-  });
-
-  it('keeps the raw body exactly: an integer above 2^53 round-trips through rawBody, with the headers', async () => {
-    const src = source();
-    const raw = '{"type":"charge","amount":12345678901234567890, "note":"caf\u00e9 \u{1F600}"}';
-    const bytes = new TextEncoder().encode(raw);
-    await inbox.ingest(src, {
-      id: 'big',
-      payload: JSON.parse(raw),
-      rawBody: bytes,
-      headers: { 'X-Signature': 'sha256=abc' },
-    });
-    const stored = await inbox.get(src, 'big');
-    expect(stored?.rawBody).toBe(raw);
-    expect(new TextEncoder().encode(stored?.rawBody ?? '')).toEqual(bytes);
-    // the parsed payload cannot hold the integer; the raw body does
-    expect(String((stored?.payload as { amount: number } | undefined)?.amount)).not.toBe('12345678901234567890');
-    expect(stored?.rawBody).toContain('"amount":12345678901234567890,');
-    expect(stored?.headers).toEqual({ 'x-signature': 'sha256=abc' });
-    // an event ingested without them holds null
-    await inbox.ingest(src, { id: 'plain', payload: { type: 't' } });
-    expect(await inbox.get(src, 'plain')).toMatchObject({ rawBody: null, headers: null });
-  });
-}
-
-describe('ingest contract on memory', () => {
-  ingestContract(async () => ({ driver: memoryInboxDriver(), close: async () => {} }));
-});
-
-describe('ingest contract on PGlite', () => {
-  let db: SqlClient;
-  ingestContract(async () => {
-    db = await createPGlite();
-    await migrate(db, { modules: ['inbox'] });
-    return { driver: sqlInboxDriver(db), close: () => db.close() };
-  });
-});
-
-describeWithPostgres('ingest contract', (url) => {
-  ingestContract(async () => {
-    const schema = uniqueSchema('ingest');
-    const db = await createPostgres({ connectionString: url, max: 8 });
-    await migrate(db, { schema, modules: ['inbox'] });
-    return {
-      driver: sqlInboxDriver(db, { schema }),
-      close: async () => {
-        await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        await db.close();
-      },
-    };
   });
 });

@@ -6,7 +6,7 @@ import { migrate } from '../stores/migrate';
 import { createPostgres } from '../stores/postgres';
 import type { SqlClient } from '../stores/sql';
 import { signWebhook } from '../webhooks/sign';
-import { createWebhookHandler } from './handler';
+import { createWebhookHandler, type WebhookHandler } from './handler';
 import { sqlInbox } from './sql';
 
 const SECRET = 'whsec_outage';
@@ -45,6 +45,24 @@ function tcpProxy(targetHost: string, targetPort: number) {
   };
 }
 
+/** Delivers a signed event with this id to the handler; resolves with the status. */
+const deliverer = (handler: WebhookHandler) => async (id: string) => {
+  const body = JSON.stringify({ id, type: 'order.created' });
+  const signed = await signWebhook({ scheme: 'stripe', secret: SECRET, body });
+  return (await handler(new Request('http://127.0.0.1/hook', { method: 'POST', headers: signed.headers, body })))
+    .status;
+};
+
+/** Re-sends the ids until each got a 200, as a provider retries; resolves with those still refused. */
+async function retryUntilStored(deliver: (id: string) => Promise<number>, ids: string[]): Promise<string[]> {
+  let pending = ids;
+  for (let round = 0; pending.length > 0 && round < 20; round++) {
+    const again = await Promise.all(pending.map(async (id) => [id, await deliver(id)] as const));
+    pending = again.filter(([, status]) => status !== 200).map(([id]) => id);
+  }
+  return pending;
+}
+
 describeWithPostgres('inbox while Postgres is unreachable', (url) => {
   let direct: SqlClient;
   const schema = uniqueSchema('inboxout');
@@ -74,12 +92,7 @@ describeWithPostgres('inbox while Postgres is unreachable', (url) => {
       inbox: sqlInbox(db, { schema, groupCommit: { timeoutMs: 2000 } }),
       onError: () => {},
     });
-    const deliver = async (id: string) => {
-      const body = JSON.stringify({ id, type: 'order.created' });
-      const signed = await signWebhook({ scheme: 'stripe', secret: SECRET, body });
-      return (await handler(new Request('http://127.0.0.1/hook', { method: 'POST', headers: signed.headers, body })))
-        .status;
-    };
+    const deliver = deliverer(handler);
     try {
       const before = await Promise.all(Array.from({ length: 20 }, (_, i) => deliver(`evt_before_${i}`)));
       expect(before.every((s) => s === 200)).toBe(true);
@@ -91,12 +104,7 @@ describeWithPostgres('inbox while Postgres is unreachable', (url) => {
       // a 503 may follow a write whose commit raced the cut: the retry then finds a duplicate, never a loss
 
       await proxy.start(); // same port: the provider's retries reach a healthy store
-      let pending = during;
-      for (let round = 0; pending.length > 0 && round < 20; round++) {
-        const again = await Promise.all(pending.map(async (id) => [id, await deliver(id)] as const));
-        pending = again.filter(([, status]) => status !== 200).map(([id]) => id);
-      }
-      expect(pending).toEqual([]);
+      expect(await retryUntilStored(deliver, during)).toEqual([]);
       const rows = await direct.query<{ event_id: string }>(`SELECT event_id FROM ${schema}.inbox_events`);
       expect(rows.rows).toHaveLength(50);
       expect(new Set(rows.rows.map((r) => r.event_id)).size).toBe(50);
@@ -117,12 +125,7 @@ describeWithPostgres('inbox while Postgres is unreachable', (url) => {
       inbox: sqlInbox(db, { schema, groupCommit: { timeoutMs: 2000 } }),
       onError: () => {},
     });
-    const deliver = async (id: string) => {
-      const body = JSON.stringify({ id, type: 'order.created' });
-      const signed = await signWebhook({ scheme: 'stripe', secret: SECRET, body });
-      return (await handler(new Request('http://127.0.0.1/hook', { method: 'POST', headers: signed.headers, body })))
-        .status;
-    };
+    const deliver = deliverer(handler);
     const kill = () =>
       direct.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [app]);
     try {
@@ -136,12 +139,8 @@ describeWithPostgres('inbox while Postgres is unreachable', (url) => {
       });
       const statuses = await Promise.all(during);
       expect(statuses.filter(([, s]) => s !== 200 && s !== 503)).toEqual([]);
-      let pending = statuses.filter(([, s]) => s !== 200).map(([id]) => id);
-      for (let round = 0; pending.length > 0 && round < 20; round++) {
-        const again = await Promise.all(pending.map(async (id) => [id, await deliver(id)] as const));
-        pending = again.filter(([, s]) => s !== 200).map(([id]) => id);
-      }
-      expect(pending).toEqual([]);
+      const refused = statuses.filter(([, s]) => s !== 200).map(([id]) => id);
+      expect(await retryUntilStored(deliver, refused)).toEqual([]);
       const rows = await direct.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM ${schema}.inbox_events WHERE source = 'kill' AND event_id LIKE 'evt_kill_%'`,
       );
