@@ -21,7 +21,7 @@ interface Stored {
 }
 
 const keyOf = (k: InboxEventKey) => `${k.source}\u0000${k.id}`;
-const copy = (e: InboxEvent): InboxEvent => ({ ...e });
+const copy = (e: InboxEvent): InboxEvent => ({ ...e, headers: e.headers === null ? null : { ...e.headers } });
 
 function matches(e: InboxEvent, filter: InboxFilter): boolean {
   if (filter.source !== undefined && e.source !== filter.source) return false;

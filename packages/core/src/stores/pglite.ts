@@ -32,6 +32,12 @@ export function pgliteClient(db: PGliteLike): SqlClient {
  * Opens an embedded PGlite database (in memory, or persisted at `dataDir`) and
  * returns it as a {@link SqlClient} that owns it: `close()` closes it.
  *
+ * Durability: PGlite runs Postgres with `fsync = off`. On disk, a commit
+ * survives a crash of the process but not of the machine (power loss, OS
+ * crash); in memory, nothing survives the process. Use Postgres where an
+ * acknowledged write must survive a power loss (docs/inbox.md, "What a 200
+ * survives").
+ *
  * @example
  * ```ts
  * const db = await createPGlite();            // in memory
