@@ -210,7 +210,9 @@ export async function createCheckoutApp(options: CheckoutAppOptions): Promise<Ch
         since: Math.floor(Date.now() / 1000) - sinceSeconds,
         deliverySuccess: false,
       }),
-    drain: () => webhook.worker?.drain() ?? Promise.resolve(),
+    drain: async () => {
+      await webhook.worker?.drain();
+    },
     counts: async () => ({ ...(await inbox.counts()) }),
     async close() {
       await webhook.close();

@@ -5,6 +5,7 @@ import {
   type InboxHandlerContext,
   type InboxHandlers,
   type InboxQueue,
+  permanentFailure,
   type WebhookHandler,
   type WebhookHandlerOptions,
 } from '@ballast/core/inbox';
@@ -116,11 +117,12 @@ function objectIdOf(event: StripeAnyEvent): string | undefined {
 
 /**
  * Turns Stripe handlers into inbox handlers: each stored event is parsed
- * (typed for the common types; a payload that does not match fails the
- * attempt with `invalid_event`, so it dead-letters visibly instead of being
- * lost), passed through the out-of-order guard on `data.object.id` +
- * `created` (a stale update is skipped; a stale creation event still runs,
- * with `context.stale`), and handed to its handler or to `'*'`. Use it for
+ * (typed for the common types; a payload that does not match is a
+ * permanent failure carrying the `invalid_event` message, so it is
+ * dead-lettered at once, visibly, instead of being retried or lost), passed
+ * through the out-of-order guard on `data.object.id` + `created` (a stale
+ * update is skipped; a stale creation event still runs, with
+ * `context.stale`), and handed to its handler or to `'*'`. Use it for
  * workers that run apart from the endpoint.
  *
  * @example
@@ -147,8 +149,14 @@ export function stripeEventHandlers(on: StripeEventHandlers, options: StripeEven
         });
 
   const dispatch = async (stored: { payload: unknown }, context: InboxHandlerContext): Promise<void> => {
-    const event = parseStripeEvent(stored.payload);
-    const handler = handlers[event.type] ?? handlers['*'];
+    let event: StripeAnyEvent;
+    try {
+      event = parseStripeEvent(stored.payload);
+    } catch (error) {
+      // the same payload fails the same way on every attempt: dead-letter it now, with the reason
+      throw permanentFailure(error instanceof Error ? error.message : String(error), { cause: error });
+    }
+    const handler = (Object.hasOwn(handlers, event.type) ? handlers[event.type] : undefined) ?? handlers['*'];
     if (!handler) return;
     const objectId = objectIdOf(event);
     let stale = false;

@@ -141,13 +141,15 @@ const DEFAULTS = {
 
 const MAX_KEY_LENGTH = 1024;
 
-interface ResolvedWait {
+/** @internal */
+export interface ResolvedWait {
   timeout: number;
   initialDelay: number;
   maxDelay: number;
 }
 
-interface Resolved<Input> {
+/** The options of {@link idempotent}, validated and defaulted. @internal */
+export interface Resolved<Input> {
   store: IdempotencyStore;
   key: (input: Input) => string;
   fingerprint: ((input: Input) => string) | undefined;
@@ -308,6 +310,222 @@ function replay(record: IdempotencyRecord): unknown {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
+ * One call, split into its steps, for callers that put layers of their own
+ * between them (the inbox worker runs a heartbeat between the claim and the
+ * transaction). `idempotent()` is these steps in order. @internal
+ */
+export interface IdempotencySteps<Input> {
+  /** The options in force, validated and defaulted. */
+  readonly options: Readonly<Resolved<Input>>;
+  /**
+   * Claims the key of `input` (waiting when `wait` says so): `claimed` with the
+   * run's context, or `finished` with the record a replay returns. Throws
+   * {@link IdempotencyInProgressError} while another call holds the key, and
+   * {@link IdempotencyConflictError} for a different fingerprint.
+   */
+  claim(input: Input): Promise<KeyClaim>;
+  /** Runs `fn` under a claimed key and stores its result (or releases the key when it throws). */
+  run<Result>(claim: HeldKey, fn: (context: IdempotencyContext) => Result | Promise<Result>): Promise<Awaited<Result>>;
+  /**
+   * Runs `fn` in the store's transaction and stores its result in the same
+   * transaction. Inside it, `context.extendLease` goes through the transaction
+   * too, so it never waits for a second connection.
+   */
+  runInTransaction<Result>(
+    claim: HeldKey,
+    fn: (context: TransactionalIdempotencyContext) => Result | Promise<Result>,
+  ): Promise<Awaited<Result>>;
+}
+
+/** A key this call holds. @internal */
+export interface HeldKey {
+  state: 'claimed';
+  context: IdempotencyContext;
+  token: string;
+}
+
+/** The outcome of {@link IdempotencySteps.claim}. @internal */
+export type KeyClaim = HeldKey | { state: 'finished'; record: IdempotencyRecord };
+
+/** Replays a finished record: its result, or throws its stored failure. @internal */
+export const replayRecord: (record: IdempotencyRecord) => unknown = (record) => replay(record);
+
+/** Builds the steps of an idempotent call from its options. @internal */
+export function idempotencySteps<Input>(
+  options: IdempotentOptions<Input> | TransactionalIdempotentOptions<Input>,
+): IdempotencySteps<Input> {
+  const o = resolveOptions(options as IdempotentOptions<Input>);
+  const { store } = o;
+  let lastPurge = Number.NEGATIVE_INFINITY;
+
+  function maybePurge(now: number): void {
+    if (o.purgeInterval === false || now - lastPurge < o.purgeInterval) return;
+    lastPurge = now;
+    store.purgeExpired(now).catch(() => {
+      // best effort: the next interval tries again; call store.purgeExpired() yourself to see errors
+    });
+  }
+
+  // After fn failed, the caller must see fn's error, not a store error: if the
+  // store cannot record the failure or the release, the lease frees the key.
+  async function storeFailureQuietly(key: string, token: string, error: unknown): Promise<void> {
+    const now = o.now();
+    const value = encodeError(serializeError(error));
+    await store.complete({ key, token, state: 'failed', value, now, expiresAt: now + o.retention }).catch(() => false);
+  }
+
+  async function releaseQuietly(key: string, token: string): Promise<void> {
+    await store.release({ key, token }).catch(() => false);
+  }
+
+  async function extendLease(on: IdempotencyStore, key: string, token: string, ms: number = o.lease): Promise<number> {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0 || ms > MAX_DURATION) {
+      throw new IdempotencyError(
+        'idempotent',
+        'invalid_options',
+        `extendLease(ms) needs a positive number of milliseconds, at most 100 years, got ${String(ms)}`,
+        { key },
+      );
+    }
+    const now = o.now();
+    const leaseUntil = now + ms;
+    if (!(await on.extend({ key, token, now, leaseUntil, expiresAt: leaseUntil + o.retention }))) {
+      throw leaseLost(key, 'extend');
+    }
+    return leaseUntil;
+  }
+
+  /** Whether to cache this failure; a throwing `cacheErrors` function counts as "no". */
+  function shouldCache(error: unknown): boolean {
+    try {
+      return o.cacheErrors(error) === true;
+    } catch {
+      return false;
+    }
+  }
+
+  async function run<Result>(
+    held: HeldKey,
+    fn: (context: IdempotencyContext) => Result | Promise<Result>,
+  ): Promise<Awaited<Result>> {
+    const { context, token } = held;
+    const { key } = context;
+    let result: Awaited<Result>;
+    try {
+      result = await fn(context);
+    } catch (error) {
+      if (shouldCache(error)) await storeFailureQuietly(key, token, error);
+      else await releaseQuietly(key, token);
+      throw error;
+    }
+    let value: string;
+    try {
+      value = encodeResult(result, key);
+    } catch (error) {
+      // fn's side effects happened: mark the key failed rather than let a retry repeat them.
+      await storeFailureQuietly(key, token, error);
+      throw error;
+    }
+    const now = o.now();
+    const stored = await store.complete({ key, token, state: 'succeeded', value, now, expiresAt: now + o.retention });
+    if (!stored) throw leaseLost(key, 'complete');
+    return result;
+  }
+
+  async function runInTransaction<Result>(
+    held: HeldKey,
+    fn: (context: TransactionalIdempotencyContext) => Result | Promise<Result>,
+  ): Promise<Awaited<Result>> {
+    const { context, token } = held;
+    const { key } = context;
+    let lost = false;
+    let unserializable = false;
+    try {
+      return await (store as TransactionalIdempotencyStore).transaction(async (tx, scoped) => {
+        const result: Awaited<Result> = await fn({
+          ...context,
+          // through the transaction: a second connection may not exist while it is open
+          extendLease: (ms) => extendLease(scoped, key, token, ms),
+          tx,
+        });
+        let value: string;
+        try {
+          value = encodeResult(result, key);
+        } catch (error) {
+          unserializable = true;
+          throw error;
+        }
+        const now = o.now();
+        const stored = await scoped.complete({
+          key,
+          token,
+          state: 'succeeded',
+          value,
+          now,
+          expiresAt: now + o.retention,
+        });
+        if (!stored) {
+          lost = true;
+          throw leaseLost(key, 'complete'); // rolls back fn's writes: the new holder's run is the one that counts
+        }
+        return result;
+      });
+    } catch (error) {
+      if (!lost) {
+        // Nothing committed: release for a retry, or store the failure when asked to.
+        if (!unserializable && shouldCache(error)) await storeFailureQuietly(key, token, error);
+        else await releaseQuietly(key, token);
+      }
+      throw error;
+    }
+  }
+
+  async function claim(input: Input): Promise<KeyClaim> {
+    const key = deriveKey(o.key, input);
+    const fingerprint = deriveFingerprint(o.fingerprint, input, key);
+    const started = o.now();
+    maybePurge(started);
+    let delay = o.wait?.initialDelay ?? 0;
+    let slept = 0; // bounds the wait even under an injected clock that does not move
+
+    for (;;) {
+      const now = o.now();
+      const token = globalThis.crypto.randomUUID();
+      const leaseUntil = now + o.lease;
+      const outcome: ClaimOutcome = await store.claim({
+        key,
+        fingerprint,
+        token,
+        now,
+        leaseUntil,
+        expiresAt: leaseUntil + o.retention,
+      });
+      if (outcome.claimed) {
+        const context: IdempotencyContext = {
+          key,
+          takeover: outcome.takeover,
+          leaseUntil,
+          extendLease: (ms) => extendLease(store, key, token, ms),
+        };
+        return { state: 'claimed', context, token };
+      }
+      const { record } = outcome;
+      if (!fingerprintsCompatible(record.fingerprint, fingerprint)) throw new IdempotencyConflictError(key);
+      if (record.state !== 'running') return { state: 'finished', record };
+      if (o.wait === undefined) throw new IdempotencyInProgressError('in_progress', key, record.leaseUntil);
+      const remaining = Math.min(started + o.wait.timeout - o.now(), o.wait.timeout - slept);
+      if (remaining <= 0) throw new IdempotencyInProgressError('wait_timeout', key, record.leaseUntil);
+      const pause = Math.min(delay, remaining);
+      await sleep(pause);
+      slept += pause;
+      delay = Math.min(delay * 2, o.wait.maxDelay);
+    }
+  }
+
+  return { options: o, claim, run, runInTransaction };
+}
+
+/**
  * Makes an async function idempotent: the first call with a key runs it and
  * stores its result, and later calls with the same key return that result
  * without running it again, across processes when the store is shared.
@@ -350,158 +568,13 @@ export function idempotent<Input, Result>(
   options: IdempotentOptions<Input> | TransactionalIdempotentOptions<Input>,
 ): (input: Input) => Promise<Awaited<Result>> {
   if (typeof fn !== 'function') throw optionsError('fn must be a function');
-  const o = resolveOptions(options as IdempotentOptions<Input>);
-  const { store } = o;
-  let lastPurge = Number.NEGATIVE_INFINITY;
-
-  function maybePurge(now: number): void {
-    if (o.purgeInterval === false || now - lastPurge < o.purgeInterval) return;
-    lastPurge = now;
-    store.purgeExpired(now).catch(() => {
-      // best effort: the next interval tries again; call store.purgeExpired() yourself to see errors
-    });
-  }
-
-  // After fn failed, the caller must see fn's error, not a store error: if the
-  // store cannot record the failure or the release, the lease frees the key.
-  async function storeFailureQuietly(key: string, token: string, error: unknown): Promise<void> {
-    const now = o.now();
-    const value = encodeError(serializeError(error));
-    await store.complete({ key, token, state: 'failed', value, now, expiresAt: now + o.retention }).catch(() => false);
-  }
-
-  async function releaseQuietly(key: string, token: string): Promise<void> {
-    await store.release({ key, token }).catch(() => false);
-  }
-
-  async function extendLease(key: string, token: string, ms: number = o.lease): Promise<number> {
-    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0 || ms > MAX_DURATION) {
-      throw new IdempotencyError(
-        'idempotent',
-        'invalid_options',
-        `extendLease(ms) needs a positive number of milliseconds, at most 100 years, got ${String(ms)}`,
-        { key },
-      );
-    }
-    const now = o.now();
-    const leaseUntil = now + ms;
-    if (!(await store.extend({ key, token, now, leaseUntil, expiresAt: leaseUntil + o.retention }))) {
-      throw leaseLost(key, 'extend');
-    }
-    return leaseUntil;
-  }
-
-  /** Whether to cache this failure; a throwing `cacheErrors` function counts as "no". */
-  function shouldCache(error: unknown): boolean {
-    try {
-      return o.cacheErrors(error) === true;
-    } catch {
-      return false;
-    }
-  }
-
-  async function runPlain(input: Input, context: IdempotencyContext, token: string): Promise<Awaited<Result>> {
-    const { key } = context;
-    let result: Awaited<Result>;
-    try {
-      result = await fn(input, context as TransactionalIdempotencyContext);
-    } catch (error) {
-      if (shouldCache(error)) await storeFailureQuietly(key, token, error);
-      else await releaseQuietly(key, token);
-      throw error;
-    }
-    let value: string;
-    try {
-      value = encodeResult(result, key);
-    } catch (error) {
-      // fn's side effects happened: mark the key failed rather than let a retry repeat them.
-      await storeFailureQuietly(key, token, error);
-      throw error;
-    }
-    const now = o.now();
-    const stored = await store.complete({ key, token, state: 'succeeded', value, now, expiresAt: now + o.retention });
-    if (!stored) throw leaseLost(key, 'complete');
-    return result;
-  }
-
-  async function runInTransaction(input: Input, context: IdempotencyContext, token: string): Promise<Awaited<Result>> {
-    const { key } = context;
-    let lost = false;
-    let unserializable = false;
-    try {
-      return await (store as TransactionalIdempotencyStore).transaction(async (tx, scoped) => {
-        const result: Awaited<Result> = await fn(input, { ...context, tx });
-        let value: string;
-        try {
-          value = encodeResult(result, key);
-        } catch (error) {
-          unserializable = true;
-          throw error;
-        }
-        const now = o.now();
-        const stored = await scoped.complete({
-          key,
-          token,
-          state: 'succeeded',
-          value,
-          now,
-          expiresAt: now + o.retention,
-        });
-        if (!stored) {
-          lost = true;
-          throw leaseLost(key, 'complete'); // rolls back fn's writes: the new holder's run is the one that counts
-        }
-        return result;
-      });
-    } catch (error) {
-      if (!lost) {
-        // Nothing committed: release for a retry, or store the failure when asked to.
-        if (!unserializable && shouldCache(error)) await storeFailureQuietly(key, token, error);
-        else await releaseQuietly(key, token);
-      }
-      throw error;
-    }
-  }
-
+  const steps = idempotencySteps(options);
+  const transactional = steps.options.transactional;
   return async function idempotentCall(input: Input): Promise<Awaited<Result>> {
-    const key = deriveKey(o.key, input);
-    const fingerprint = deriveFingerprint(o.fingerprint, input, key);
-    const started = o.now();
-    maybePurge(started);
-    let delay = o.wait?.initialDelay ?? 0;
-    let slept = 0; // bounds the wait even under an injected clock that does not move
-
-    for (;;) {
-      const now = o.now();
-      const token = globalThis.crypto.randomUUID();
-      const leaseUntil = now + o.lease;
-      const outcome: ClaimOutcome = await store.claim({
-        key,
-        fingerprint,
-        token,
-        now,
-        leaseUntil,
-        expiresAt: leaseUntil + o.retention,
-      });
-      if (outcome.claimed) {
-        const context: IdempotencyContext = {
-          key,
-          takeover: outcome.takeover,
-          leaseUntil,
-          extendLease: (ms) => extendLease(key, token, ms),
-        };
-        return o.transactional ? runInTransaction(input, context, token) : runPlain(input, context, token);
-      }
-      const { record } = outcome;
-      if (!fingerprintsCompatible(record.fingerprint, fingerprint)) throw new IdempotencyConflictError(key);
-      if (record.state !== 'running') return replay(record) as Awaited<Result>;
-      if (o.wait === undefined) throw new IdempotencyInProgressError('in_progress', key, record.leaseUntil);
-      const remaining = Math.min(started + o.wait.timeout - o.now(), o.wait.timeout - slept);
-      if (remaining <= 0) throw new IdempotencyInProgressError('wait_timeout', key, record.leaseUntil);
-      const pause = Math.min(delay, remaining);
-      await sleep(pause);
-      slept += pause;
-      delay = Math.min(delay * 2, o.wait.maxDelay);
-    }
+    const claimed = await steps.claim(input);
+    if (claimed.state === 'finished') return replay(claimed.record) as Awaited<Result>;
+    return transactional
+      ? steps.runInTransaction(claimed, (context) => fn(input, context))
+      : steps.run(claimed, (context) => fn(input, context as TransactionalIdempotencyContext));
   };
 }

@@ -14,6 +14,9 @@ import { BallastError, type BallastErrorOptions, errorGuard } from '../errors';
  * - `stopped`: the inbox or worker was stopped while the call was waiting.
  * - `handler_timeout`: a handler did not finish within the worker's `handlerTimeoutMs`
  *   (the attempt counts as failed).
+ * - `permanent_failure`: a handler (or a payload schema) declared the event unprocessable
+ *   (`permanentFailure(reason)`): it is dead-lettered at once, without retries.
+ * - `unhandled`: no handler matches the event's type and the worker's `unhandled` policy is `'dead'`.
  */
 export type InboxErrorCode =
   | 'store_unavailable'
@@ -22,7 +25,9 @@ export type InboxErrorCode =
   | 'invalid_options'
   | 'invalid_filter'
   | 'stopped'
-  | 'handler_timeout';
+  | 'handler_timeout'
+  | 'permanent_failure'
+  | 'unhandled';
 
 /** An error thrown by `@ballast/core/inbox`. */
 export class InboxError extends BallastError<InboxErrorCode> {

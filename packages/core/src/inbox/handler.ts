@@ -6,11 +6,12 @@ import { isWebhookVerificationError, type WebhookVerificationErrorCode } from '.
 import type { VerifiedWebhook, VerifyWebhookOptions, WebhookHeaders } from '../webhooks/types';
 import { createWebhookVerifier } from '../webhooks/verify';
 import { InboxError, isInboxError } from './errors';
+import type { InboxHandlers } from './handlers';
 import type { Inbox } from './inbox';
 import { assertSource } from './prepare';
 import type { InboxQueue } from './queue';
 import { recordHeaders } from './scheme-headers';
-import { createInboxWorker, type InboxHandlers, type InboxWorker, type InboxWorkerOptions, inboxTopic } from './worker';
+import { createInboxWorker, type InboxWorker, type InboxWorkerOptions, inboxTopic } from './worker';
 
 /** What a `verify` function receives: the raw body (already size-checked) and the headers. */
 export interface WebhookDelivery {
@@ -44,8 +45,14 @@ export interface WebhookHandlerOptions {
    * @default inProcessQueue() when `on` is given; none otherwise
    */
   queue?: InboxQueue;
-  /** Worker settings (concurrency, lease, retry, sweep, idempotency), used with `on`. */
-  worker?: Omit<InboxWorkerOptions, 'inbox' | 'source' | 'on' | 'queue'>;
+  /**
+   * Worker settings (concurrency, lease, retry, sweep, idempotency), used with
+   * `on`; `false` builds no worker even with `on` (an ingest-only endpoint for
+   * serverless hosts, whose events `drainInbox` processes from a scheduled
+   * function, a cron or `waitUntil`).
+   * @default {} (a worker with the defaults, when `on` is given)
+   */
+  worker?: Omit<InboxWorkerOptions, 'inbox' | 'source' | 'on' | 'queue'> | false;
   /**
    * The event type of a verified delivery.
    * @default the type the scheme read (e.g. GitHub's `X-GitHub-Event` header), else the payload's `type` field, else `''`
@@ -88,7 +95,7 @@ export interface WebhookHandler {
   readonly source: string;
   /** The largest body accepted, in bytes. */
   readonly maxBodyBytes: number;
-  /** The worker processing this source's events in this process, when `on` was given. */
+  /** The worker processing this source's events in this process, when `on` was given (and `worker` was not `false`). */
   readonly worker: InboxWorker | undefined;
   /** Stops the worker (and the publishing to the queue); the inbox stays open. */
   close(): Promise<void>;
@@ -208,17 +215,24 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
 
   let worker: InboxWorker | undefined;
   let unpublish: (() => void) | undefined;
-  if (on !== undefined) {
+  const workerOptions = options.worker;
+  if (
+    workerOptions !== undefined &&
+    workerOptions !== false &&
+    (typeof workerOptions !== 'object' || workerOptions === null)
+  ) {
+    throw new InboxError(api, 'invalid_options', 'worker must be false or worker options');
+  }
+  if (on !== undefined && workerOptions !== false) {
+    // without any onError, the worker's default reporter makes its errors visible
+    const workerOnError = workerOptions?.onError ?? (options.onError === undefined ? undefined : report);
     worker = createInboxWorker({
-      ...options.worker,
+      ...workerOptions,
       inbox,
       source,
       on,
       ...(queue === undefined ? {} : { queue }),
-      onError: (error, event) => {
-        options.worker?.onError?.(error, event);
-        if (options.worker?.onError === undefined) report(error);
-      },
+      ...(workerOnError === undefined ? {} : { onError: workerOnError }),
     });
     worker.start().catch(report);
   } else if (queue !== undefined) {

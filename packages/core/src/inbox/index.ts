@@ -32,6 +32,18 @@ export type {
 } from './handler';
 export { createWebhookHandler } from './handler';
 export type {
+  InboxEventHandler,
+  InboxEventMap,
+  InboxHandlerContext,
+  InboxHandlerEvent,
+  InboxHandlers,
+  InboxPayloadSchema,
+  InboxSchemas,
+  SchemaEventMap,
+  TransactionalInboxHandlerContext,
+} from './handlers';
+export { isPermanentFailure, permanentFailure } from './handlers';
+export type {
   Inbox,
   InboxListener,
   InboxOptions,
@@ -77,12 +89,14 @@ export type {
 } from './types';
 export { INBOX_STATUSES } from './types';
 export type {
-  InboxEventHandler,
-  InboxHandlerContext,
-  InboxHandlers,
+  DrainOptions,
+  DrainResult,
   InboxIdempotencyOptions,
   InboxRetryOptions,
+  InboxUnhandledPolicy,
   InboxWorker,
   InboxWorkerOptions,
+  SchemaInboxWorkerOptions,
+  TransactionalInboxWorkerOptions,
 } from './worker';
 export { backoffDelay, createInboxWorker } from './worker';

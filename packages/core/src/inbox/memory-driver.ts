@@ -117,9 +117,13 @@ export function memoryInboxDriver(): InboxDriver {
     async settle(key: InboxEventKey, owner: string, outcome: Settlement, now: Date): Promise<boolean> {
       const event = rows.get(keyOf(key))?.event;
       if (event?.status !== 'processing' || event.leaseOwner !== owner) return false;
-      event.status = outcome.status;
+      if (outcome.status === 'deferred') {
+        // the attempt never started, so its count is given back
+        event.attempts = Math.max(event.attempts - 1, 0);
+        event.status = event.attempts > 0 ? 'failed' : 'received';
+      } else event.status = outcome.status;
       if (outcome.status !== 'processed') event.lastError = outcome.error;
-      event.nextAttemptAt = outcome.status === 'failed' ? outcome.nextAttemptAt : null;
+      event.nextAttemptAt = outcome.status === 'failed' || outcome.status === 'deferred' ? outcome.nextAttemptAt : null;
       event.processedAt = outcome.status === 'processed' ? now : null;
       event.leaseOwner = null;
       event.leaseUntil = null;

@@ -1,4 +1,4 @@
-import { type SqlClient, sqlNames } from '../stores/sql';
+import { type SqlExecutor, sqlNames } from '../stores/sql';
 import type {
   ClaimedInboxEvent,
   ClaimRequest,
@@ -118,7 +118,7 @@ const whereClause = (parts: string[]) => (parts.length === 0 ? '' : `WHERE ${par
  * const driver = sqlInboxDriver(db, { schema: 'ballast' });
  * ```
  */
-export function sqlInboxDriver(db: SqlClient, options: SqlInboxDriverOptions = {}): InboxDriver {
+export function sqlInboxDriver(db: SqlExecutor, options: SqlInboxDriverOptions = {}): InboxDriver {
   const table = sqlNames(options.schema).table('inbox_events');
 
   const insertSql = `INSERT INTO ${table}
@@ -180,13 +180,18 @@ RETURNING source, event_id`;
       return res.rowCount > 0;
     },
 
+    bind: (executor: SqlExecutor) => sqlInboxDriver(executor, options),
+
     async settle(key: InboxEventKey, owner: string, outcome: Settlement, now: Date): Promise<boolean> {
       const error = outcome.status === 'processed' ? null : outcome.error;
-      const next = outcome.status === 'failed' ? outcome.nextAttemptAt : null;
+      const next = outcome.status === 'failed' || outcome.status === 'deferred' ? outcome.nextAttemptAt : null;
       const processedAt = outcome.status === 'processed' ? now : null;
+      // deferred: the attempt never started, so its count is given back
       const res = await db.query(
         `UPDATE ${table}
-         SET status = $4, last_error = COALESCE($5, last_error), next_attempt_at = $6, processed_at = $7,
+         SET status = CASE WHEN $4 <> 'deferred' THEN $4 WHEN attempts > 1 THEN 'failed' ELSE 'received' END,
+             attempts = CASE WHEN $4 = 'deferred' THEN GREATEST(attempts - 1, 0) ELSE attempts END,
+             last_error = COALESCE($5, last_error), next_attempt_at = $6, processed_at = $7,
              lease_owner = NULL, lease_until = NULL, updated_at = $8
          WHERE source = $1 AND event_id = $2 AND lease_owner = $3 AND status = 'processing'`,
         [key.source, key.id, owner, outcome.status, error, next, processedAt, now],

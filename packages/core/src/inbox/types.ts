@@ -157,10 +157,15 @@ export interface PurgeRequest {
   limit: number;
 }
 
-/** How an attempt ended, for {@link InboxDriver.settle}. */
+/**
+ * How an attempt ended, for {@link InboxDriver.settle}. `deferred`: the
+ * attempt could not start (another run held the event's idempotency key), so
+ * it does not count: the event goes back to waiting with its attempt refunded.
+ */
 export type Settlement =
   | { status: 'processed' }
   | { status: 'failed'; error: string; nextAttemptAt: Date }
+  | { status: 'deferred'; error: string; nextAttemptAt: Date }
   | { status: 'dead'; error: string };
 
 /**
@@ -207,6 +212,13 @@ export interface InboxDriver {
   list(options: InboxListOptions): Promise<InboxPage>;
   /** Counts by status. */
   counts(filter: InboxFilter): Promise<InboxCounts>;
+  /**
+   * The same driver issuing its statements through `executor`, a transaction
+   * on the same database (SQL drivers only). The worker extends a lease
+   * through the handler's own transaction with it, so a heartbeat never waits
+   * for the connection that transaction holds.
+   */
+  bind?(executor: SqlExecutor): InboxDriver;
   /** Releases what the driver opened itself (never a client passed in). */
   close?(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
 import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
 import { sqlVersionStore } from '../idempotency/sql-store';
 import { versionGuard } from '../idempotency/version-guard';
@@ -7,6 +8,7 @@ import { createPGlite } from '../stores/pglite';
 import { createPostgres } from '../stores/postgres';
 import type { SqlClient } from '../stores/sql';
 import { isInboxError } from './errors';
+import { permanentFailure } from './handlers';
 import { createInbox, type Inbox, type InboxOptions } from './inbox';
 import { memoryInbox } from './memory';
 import { memoryInboxDriver } from './memory-driver';
@@ -131,14 +133,208 @@ function workerContract(open: (options: InboxOptions) => Promise<{ inbox: Inbox;
     workers.splice(workers.indexOf(stuck), 1); // its handler never returns; do not wait for it
   });
 
-  it('marks events without a handler processed, and leaves other sources alone', async () => {
+  it('dead-letters an event no handler matches by default, with the unhandled reason, and leaves other sources alone', async () => {
     const { inbox } = await open({});
-    const worker = track(createInboxWorker({ inbox, source: 'acme', sweepIntervalMs: false, on: {} }));
+    const errors: unknown[] = [];
+    const worker = track(
+      createInboxWorker({
+        inbox,
+        source: 'acme',
+        sweepIntervalMs: false,
+        onError: (e) => errors.push(e),
+        on: { 'order.created': async () => {} },
+      }),
+    );
     await inbox.ingest('acme', { id: 'x', payload: { type: 'unknown.type' } });
     await inbox.ingest('other', { id: 'y', payload: { type: 'unknown.type' } });
     await worker.drain();
-    expect((await inbox.get('acme', 'x'))?.status).toBe('processed');
+    expect(await inbox.get('acme', 'x')).toMatchObject({
+      status: 'dead',
+      attempts: 1,
+      lastError: expect.stringContaining('no handler matches type "unknown.type"'),
+    });
+    expect(errors.map((e) => isInboxError(e) && e.code)).toEqual(['unhandled']);
     expect((await inbox.get('other', 'y'))?.status).toBe('received');
+  });
+
+  it("marks unhandled events processed with unhandled: 'processed', and lets a function decide per event", async () => {
+    const { inbox } = await open({});
+    const seen: string[] = [];
+    const lenient = track(
+      createInboxWorker({ inbox, source: 'lenient', sweepIntervalMs: false, unhandled: 'processed', on: {} }),
+    );
+    const picky = track(
+      createInboxWorker({
+        inbox,
+        source: 'picky',
+        sweepIntervalMs: false,
+        onError: () => {},
+        unhandled: async (event) => {
+          seen.push(`${event.id}:${event.type}`);
+          return event.type === 'ping' ? 'processed' : 'dead';
+        },
+        on: {},
+      }),
+    );
+    await inbox.ingest('lenient', { id: 'l1', payload: { type: 'whatever' } });
+    await inbox.ingest('picky', { id: 'p1', payload: { type: 'ping' } });
+    await inbox.ingest('picky', { id: 'p2', payload: { type: 'push' } });
+    await lenient.drain();
+    await picky.drain();
+    expect(await inbox.get('lenient', 'l1')).toMatchObject({ status: 'processed', lastError: null });
+    expect(await inbox.get('picky', 'p1')).toMatchObject({ status: 'processed' });
+    expect(await inbox.get('picky', 'p2')).toMatchObject({ status: 'dead' });
+    expect(seen.sort()).toEqual(['p1:ping', 'p2:push']);
+  });
+
+  it('routes each type to the most specific handler: exact type, then the longest prefix wildcard, then *', async () => {
+    const { inbox } = await open({});
+    const ran: string[] = [];
+    const worker = track(
+      createInboxWorker({
+        inbox,
+        source: 'routing',
+        sweepIntervalMs: false,
+        on: {
+          'invoice.paid': async (e) => void ran.push(`exact:${e.id}`),
+          'invoice.*': async (e) => void ran.push(`invoice.*:${e.id}`),
+          'invoice.payment.*': async (e) => void ran.push(`invoice.payment.*:${e.id}`),
+          '*': async (e) => void ran.push(`*:${e.id}`),
+        },
+      }),
+    );
+    const types = {
+      a: 'invoice.paid',
+      b: 'invoice.voided',
+      c: 'invoice.payment.failed',
+      d: 'customer.created',
+      e: 'invoice',
+    };
+    for (const [id, type] of Object.entries(types)) await inbox.ingest('routing', { id, payload: { type } });
+    await worker.drain();
+    expect(ran.sort()).toEqual(['*:d', '*:e', 'exact:a', 'invoice.*:b', 'invoice.payment.*:c']);
+    expect((await inbox.counts({ source: 'routing' })).processed).toBe(5);
+  });
+
+  it('looks handlers up by their own keys: types named like Object.prototype members reach *, not the prototype', async () => {
+    const { inbox } = await open({});
+    const ran: string[] = [];
+    const worker = track(
+      createInboxWorker({
+        inbox,
+        source: 'proto',
+        sweepIntervalMs: false,
+        on: { '*': async (e) => void ran.push(e.type) },
+      }),
+    );
+    const types = ['constructor', 'valueOf', 'toString', 'hasOwnProperty', '__proto__'];
+    for (const type of types) await inbox.ingest('proto', { id: type, payload: { type } });
+    await worker.drain();
+    expect(ran.sort()).toEqual([...types].sort());
+    expect(await inbox.counts({ source: 'proto' })).toMatchObject({ processed: 5, failed: 0, dead: 0 });
+  });
+
+  it('dead-letters a permanent failure at once with its reason, and a payload that fails its schema', async () => {
+    const { inbox } = await open({});
+    let runs = 0;
+    const worker = track(
+      createInboxWorker({
+        inbox,
+        source: 'permanent',
+        sweepIntervalMs: false,
+        onError: () => {},
+        retry: { maxAttempts: 5 },
+        schemas: { 'order.created': z.object({ orderId: z.string(), cents: z.number().int() }) },
+        on: {
+          'order.created': async (event) => {
+            runs++;
+            expect(event.payload.cents + 1).toBe(501); // typed by the schema, no cast
+          },
+          'order.refunded': async () => {
+            throw permanentFailure('the order does not exist');
+          },
+        },
+      }),
+    );
+    await inbox.ingest('permanent', { id: 'bad', payload: { type: 'order.created', orderId: 'o_1', cents: 'five' } });
+    await inbox.ingest('permanent', { id: 'good', payload: { type: 'order.created', orderId: 'o_2', cents: 500 } });
+    await inbox.ingest('permanent', { id: 'gone', payload: { type: 'order.refunded' } });
+    await worker.drain();
+    expect(await inbox.get('permanent', 'bad')).toMatchObject({
+      status: 'dead',
+      attempts: 1,
+      lastError: expect.stringContaining('does not match its schema'),
+    });
+    expect(await inbox.get('permanent', 'gone')).toMatchObject({
+      status: 'dead',
+      attempts: 1,
+      lastError: 'InboxError: [@ballast/core] [handler] the order does not exist',
+    });
+    expect(await inbox.get('permanent', 'good')).toMatchObject({ status: 'processed' });
+    expect(runs).toBe(1);
+  });
+
+  it('does not spend an attempt when another run holds the event’s idempotency key (in_progress)', async () => {
+    const clock = manualClock();
+    const { inbox } = await open({ clock: clock.now });
+    const store = inbox.idempotencyStore;
+    if (!store) throw new Error('expected a store');
+    let fail = true;
+    const worker = track(
+      createInboxWorker({
+        inbox,
+        source: 'held',
+        sweepIntervalMs: false,
+        onError: () => {},
+        random: () => 0,
+        retry: { maxAttempts: 2, initialDelayMs: 1000, jitter: 0 },
+        on: {
+          '*': async () => {
+            if (fail) {
+              fail = false;
+              throw new Error('first real failure');
+            }
+          },
+        },
+      }),
+    );
+    // another run (say, a process whose inbox lease ran out a moment early) holds the key
+    const key = 'inbox:held:held';
+    const t0 = clock.now();
+    const hold = {
+      key,
+      token: 'other-run',
+      fingerprint: null,
+      now: t0,
+      leaseUntil: t0 + 10_000,
+      expiresAt: t0 + 3_600_000,
+    };
+    expect((await store.claim(hold)).claimed).toBe(true);
+    await inbox.ingest('held', { id: 'held', payload: { type: 't' } });
+    for (let round = 0; round < 3; round++) {
+      await worker.drain();
+      const event = await inbox.get('held', 'held');
+      expect(event).toMatchObject({
+        attempts: 0,
+        lastError: expect.stringContaining('being processed by another call'),
+      });
+      // the holder is alive: its heartbeat extends its lease
+      await store.extend({
+        key,
+        token: 'other-run',
+        now: clock.now(),
+        leaseUntil: clock.now() + 20_000,
+        expiresAt: clock.now() + 3_600_000,
+      });
+      clock.advance((event?.nextAttemptAt?.getTime() ?? 0) - clock.now());
+    }
+    await store.release({ key, token: 'other-run' });
+    clock.advance(20_000);
+    await worker.drain(); // the first attempt that really ran: it fails, one attempt of two spent
+    expect(await inbox.get('held', 'held')).toMatchObject({ status: 'failed', attempts: 1 });
+    clock.advance(1000);
+    await worker.drain();
+    expect(await inbox.get('held', 'held')).toMatchObject({ status: 'processed', attempts: 2 });
   });
 }
 
@@ -228,31 +424,53 @@ describe('inbox worker on memory', () => {
     }
   });
 
-  it('can start again after the queue failed to subscribe', async () => {
-    const inbox = memoryInbox();
-    let failures = 1;
-    const real = inProcessQueue();
-    const queue: InboxQueue = {
-      send: (topic, jobs, options) => real.send(topic, jobs, options),
-      work: async (topic, handler, options) => {
-        if (failures-- > 0) throw new Error('queue unreachable');
-        return real.work(topic, handler, options);
-      },
-    };
-    const seen: string[] = [];
-    const worker = track(
-      createInboxWorker({
-        inbox,
-        source: 'acme',
-        queue,
-        sweepIntervalMs: false,
-        on: { '*': async (e) => void seen.push(e.id) },
-      }),
-    );
-    await expect(worker.start()).rejects.toThrow('queue unreachable');
-    await worker.start();
-    await inbox.ingest('acme', { id: 'after', payload: { type: 't' } });
-    await vi.waitFor(() => expect(seen).toEqual(['after']));
+  it('keeps trying to start while its store is down, sweeping meanwhile, and reports each cause once by default', async () => {
+    vi.useFakeTimers({ now: Date.UTC(2026, 0, 1), toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const logged: unknown[][] = [];
+    const log = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void logged.push(args));
+    try {
+      const inbox = memoryInbox();
+      let down = true;
+      const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+      const claim = inbox.driver.claim.bind(inbox.driver);
+      const flaky: Inbox = {
+        ...inbox,
+        driver: { ...inbox.driver, claim: async (request) => (down ? Promise.reject(refused()) : claim(request)) },
+      };
+      const real = inProcessQueue();
+      const queue: InboxQueue = {
+        send: (topic, jobs, options) => real.send(topic, jobs, options),
+        work: async (topic, handler, options) => {
+          if (down) throw new Error('queue store unreachable');
+          return real.work(topic, handler, options);
+        },
+      };
+      const seen: string[] = [];
+      const worker = track(
+        createInboxWorker({ inbox: flaky, source: 'acme', queue, on: { '*': async (e) => void seen.push(e.id) } }),
+      );
+      let startedUp = false;
+      void worker.start().then(() => {
+        startedUp = true;
+      });
+      // stored meanwhile, e.g. by an ingest-only endpoint in another process
+      await inbox.ingest('acme', { id: 'meanwhile', payload: { type: 't' } });
+      await vi.advanceTimersByTimeAsync(20_000); // about 20 sweeps and 5 start attempts fail
+      expect(seen).toEqual([]);
+      expect(startedUp).toBe(false);
+      down = false;
+      await vi.advanceTimersByTimeAsync(20_000);
+      expect(startedUp).toBe(true);
+      expect(seen).toEqual(['meanwhile']);
+      expect(await inbox.get('acme', 'meanwhile')).toMatchObject({ status: 'processed' });
+      // each distinct cause once, though each repeated many times
+      const lines = logged.map((args) => String(args[1]));
+      expect(lines.sort()).toEqual(['Error: connect ECONNREFUSED 127.0.0.1:5432', 'Error: queue store unreachable']);
+      expect(String(logged[0]?.[0])).toContain('[@ballast/core] [inbox worker acme]');
+    } finally {
+      log.mockRestore();
+      vi.useRealTimers();
+    }
   });
 
   it('fails an attempt whose handler hangs past handlerTimeoutMs, aborting its signal, and retries it', async () => {

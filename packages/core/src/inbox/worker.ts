@@ -1,92 +1,74 @@
 import { isIdempotencyInProgressError } from '../idempotency/errors';
-import { type IdempotencyContext, idempotent } from '../idempotency/idempotent';
-import type { IdempotencyStore, TransactionalIdempotencyStore } from '../idempotency/store';
-import type { SqlExecutor } from '../stores/sql';
+import { replayRecord } from '../idempotency/idempotent';
+import { type ErrorReporter, logOnceReporter, safeReporter } from '../internal/report';
+import { backoffDelay, type InboxRetryOptions, invalidWorkerOption, normalizeRetry, positive } from './backoff';
+import { eventClaimer } from './claim';
 import { InboxError } from './errors';
-import { assertSource, type Inbox } from './inbox';
+import {
+  type InboxEventHandler,
+  type InboxEventMap,
+  type InboxHandlerContext,
+  type InboxHandlerEvent,
+  type InboxHandlers,
+  type InboxSchemas,
+  isPermanentFailure,
+  router,
+  type SchemaEventMap,
+  type TransactionalInboxHandlerContext,
+} from './handlers';
+import { type Heartbeat, startHeartbeat } from './heartbeat';
+import type { Inbox } from './inbox';
+import { assertSource } from './prepare';
 import { type InboxJob, type InboxQueue, inProcessQueue, type QueueSubscription } from './queue';
-import type { ClaimedInboxEvent, InboxEvent, InboxEventKey } from './types';
+import { type InboxIdempotencyOptions, recorder, runKey, runWithTimeout } from './runner';
+import { keepTrying, sweepLoop } from './sweep';
+import type {
+  ClaimedInboxEvent,
+  InboxDriver,
+  InboxEventKey,
+  InboxMetric,
+  InboxMetricListener,
+  Settlement,
+} from './types';
 
-/** What a handler receives besides the event. */
-export interface InboxHandlerContext {
-  /** This attempt's number, from 1. */
-  attempt: number;
-  /** The idempotency key the run is recorded under (`inbox:<source>:<id>`). */
-  key: string;
-  /** True when an earlier run's lease expired mid-way, so the handler may have started before. */
-  takeover: boolean;
-  /** In transactional mode, the transaction that also records the run: write through it to commit together. */
-  tx?: SqlExecutor;
-  /**
-   * Aborted when the attempt times out (`handlerTimeoutMs`): pass it to slow
-   * calls so the abandoned attempt stops working.
-   */
-  signal: AbortSignal;
-}
-
-/** Handles one event type. Throwing (or rejecting) fails the attempt: it is retried with backoff. */
-export type InboxEventHandler<P = unknown> = (event: InboxEvent<P>, context: InboxHandlerContext) => unknown;
+export type { InboxRetryOptions } from './backoff';
+export { backoffDelay, normalizeRetry } from './backoff';
+export type { InboxIdempotencyOptions } from './runner';
 
 /**
- * Handlers by event type. `'*'` catches every type without a handler of its
- * own; an event with neither is marked processed without running anything.
+ * What happens to an event whose type no handler matches (no exact type, no
+ * wildcard, no `'*'`): `'dead'` dead-letters it with an `unhandled` error
+ * (visible in `list({ status: 'dead' })`; add a handler, then `replay`);
+ * `'processed'` marks it processed without running anything; a function
+ * decides per event (and may log or count it).
  */
-export type InboxHandlers = Readonly<Record<string, InboxEventHandler>>;
-
-/** Retry policy for failed attempts: exponential backoff with jitter, then dead-lettering. */
-export interface InboxRetryOptions {
-  /**
-   * Attempts before an event is dead-lettered (the first attempt counts).
-   * @default 8
-   */
-  maxAttempts?: number;
-  /**
-   * Delay before the second attempt, in milliseconds.
-   * @default 1000
-   */
-  initialDelayMs?: number;
-  /**
-   * Each further delay is the previous one times this.
-   * @default 2
-   */
-  factor?: number;
-  /**
-   * The longest delay between attempts, in milliseconds.
-   * @default 3_600_000 (one hour)
-   */
-  maxDelayMs?: number;
-  /**
-   * The share of each delay that is random: `0.5` waits between 50% and 100% of it.
-   * @default 0.5
-   */
-  jitter?: number;
-}
-
-/** How handler runs are recorded through `idempotent()`. */
-export interface InboxIdempotencyOptions {
-  /**
-   * The store. @default the inbox's own (`inbox.idempotencyStore`)
-   */
-  store?: IdempotencyStore | TransactionalIdempotencyStore;
-  /**
-   * Run each handler in the store's transaction (`context.tx`): its writes and
-   * the run's record commit together. Needs the SQL store. On PGlite the
-   * transaction holds the only connection while the handler runs: keep handlers
-   * short, and query only through `context.tx` (a query on the database itself
-   * would wait for the transaction, which waits for the handler).
-   * @default false
-   */
-  transactional?: boolean;
-}
+export type InboxUnhandledPolicy =
+  | 'dead'
+  | 'processed'
+  | ((event: InboxHandlerEvent) => 'dead' | 'processed' | Promise<'dead' | 'processed'>);
 
 /** Options for {@link createInboxWorker}. */
-export interface InboxWorkerOptions {
+export interface InboxWorkerOptions<
+  M extends InboxEventMap = InboxEventMap,
+  C extends InboxHandlerContext = InboxHandlerContext,
+> {
   /** The inbox to process. */
   inbox: Inbox;
   /** The source whose events this worker processes. */
   source: string;
-  /** Handlers by event type. */
-  on: InboxHandlers;
+  /** Handlers by event type: exact types, `'<prefix>.*'` wildcards and `'*'`; the most specific wins. */
+  on: InboxHandlers<M, C>;
+  /**
+   * Payload schemas by event type (zod or anything with `safeParse`): the
+   * handler gets the parsed payload, typed; a payload that does not match is
+   * dead-lettered at once with the schema's message (`permanent_failure`).
+   */
+  schemas?: InboxSchemas;
+  /**
+   * What to do with an event no handler matches.
+   * @default 'dead'
+   */
+  unhandled?: InboxUnhandledPolicy;
   /**
    * How stored events reach workers.
    * @default inProcessQueue()
@@ -143,33 +125,68 @@ export interface InboxWorkerOptions {
    * @default Math.random
    */
   random?: () => number;
-  /** Called with every handler failure and background error (never throws into the worker). */
+  /**
+   * Called with every handler failure and background error (a sweep or a queue
+   * subscription that failed, a lost lease); never throws into the worker.
+   * @default a reporter that logs each distinct cause once to the console
+   */
   onError?: (error: unknown, event?: InboxEventKey) => void;
+  /** Receives the worker's {@link InboxMetric}s: attempt outcomes, processing lag, claim sizes. */
+  onMetric?: InboxMetricListener;
+}
+
+/** {@link InboxWorkerOptions} in transactional mode: every handler gets `ctx.tx`. */
+export type TransactionalInboxWorkerOptions<M extends InboxEventMap = InboxEventMap> = InboxWorkerOptions<
+  M,
+  TransactionalInboxHandlerContext
+> & { idempotency: InboxIdempotencyOptions & { transactional: true } };
+
+/** {@link InboxWorkerOptions} with payload schemas: handlers get the parsed payloads, typed. */
+export type SchemaInboxWorkerOptions<
+  S extends InboxSchemas,
+  C extends InboxHandlerContext = InboxHandlerContext,
+> = InboxWorkerOptions<SchemaEventMap<S>, C> & { schemas: S };
+
+/** What one {@link InboxWorker.drain} did. */
+export interface DrainResult {
+  /** Events claimed and run (processed, failed, deferred or dead-lettered). */
+  claimed: number;
+  /** True when the time budget ended before a claim found no due event (some may be left). */
+  budgetExhausted: boolean;
+}
+
+/** Options of {@link InboxWorker.drain}. */
+export interface DrainOptions {
+  /**
+   * Stop claiming new events after this many milliseconds (running ones still
+   * finish, each within `handlerTimeoutMs`); for a scheduled function or
+   * `waitUntil` with a time limit.
+   * @default no limit
+   */
+  budgetMs?: number;
 }
 
 /** Processes one source's events: from its queue, and by sweeping the inbox for due ones. */
 export interface InboxWorker {
-  /** Starts consuming the queue and sweeping. Idempotent: later calls return the same promise. */
+  /**
+   * Starts sweeping and consuming the queue. When the queue cannot be
+   * subscribed (its store is down), the worker reports the error and tries
+   * again with backoff (500 ms doubling to 30 s), sweeping meanwhile; the
+   * promise resolves once subscribed (or once stopped). Later calls return
+   * the same promise.
+   */
   start(): Promise<void>;
   /** Stops taking events and waits for the running handlers. */
   stop(): Promise<void>;
   /**
    * Processes every event that is due now and waits until none is running.
    * Events waiting for a backoff later than now are left for later. For tests,
-   * scripts and graceful hand-offs.
+   * scripts, serverless drains and graceful hand-offs.
    */
-  drain(): Promise<void>;
+  drain(options?: DrainOptions): Promise<DrainResult>;
   /** The queue topic of this worker's source (`inbox.<source>`). */
   readonly topic: string;
 }
-
-const RETRY_DEFAULTS: Readonly<Required<InboxRetryOptions>> = Object.freeze({
-  maxAttempts: 8,
-  initialDelayMs: 1000,
-  factor: 2,
-  maxDelayMs: 3_600_000,
-  jitter: 0.5,
-});
 
 const WORKER_DEFAULTS = Object.freeze({
   concurrency: 8,
@@ -180,37 +197,6 @@ const WORKER_DEFAULTS = Object.freeze({
 
 const MAX_ERROR = 2000;
 
-function invalid(message: string): InboxError {
-  return new InboxError('createInboxWorker', 'invalid_options', message);
-}
-
-function positive(name: string, value: number, { integer = false, min = 1 } = {}): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
-    throw invalid(`${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${String(value)}`);
-  }
-  return value;
-}
-
-/** Validates the retry options and fills in the defaults (a new object). */
-export function normalizeRetry(options: InboxRetryOptions = {}): Required<InboxRetryOptions> {
-  const r = { ...RETRY_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
-  positive('retry.maxAttempts', r.maxAttempts, { integer: true });
-  positive('retry.initialDelayMs', r.initialDelayMs, { min: 0 });
-  positive('retry.factor', r.factor);
-  positive('retry.maxDelayMs', r.maxDelayMs, { min: 0 });
-  if (!(r.jitter >= 0 && r.jitter <= 1)) throw invalid(`retry.jitter must be between 0 and 1, got ${String(r.jitter)}`);
-  return r;
-}
-
-/**
- * The delay before the attempt after `attempt` failed: exponential, capped,
- * with the jittered share drawn from `random`.
- */
-export function backoffDelay(retry: Required<InboxRetryOptions>, attempt: number, random: () => number): number {
-  const base = Math.min(retry.maxDelayMs, retry.initialDelayMs * retry.factor ** Math.max(0, attempt - 1));
-  return Math.round(base * (1 - retry.jitter) + base * retry.jitter * random());
-}
-
 function describeError(error: unknown): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return text.length > MAX_ERROR ? `${text.slice(0, MAX_ERROR - 1)}…` : text;
@@ -219,13 +205,59 @@ function describeError(error: unknown): string {
 /** The queue topic of a source. */
 export const inboxTopic = (source: string): string => `inbox.${source}`;
 
+/** The options every worker needs, validated once (a new object: the caller's are never touched). */
+function resolveWorkerOptions(options: InboxWorkerOptions) {
+  if (typeof options !== 'object' || options === null) throw invalidWorkerOption('options must be an object');
+  const { inbox, on } = options;
+  if (typeof inbox?.ingest !== 'function' || typeof inbox.driver?.claim !== 'function') {
+    throw invalidWorkerOption('inbox must be an Inbox (sqlInbox(db) or memoryInbox())');
+  }
+  const source = assertSource('createInboxWorker', options.source, 'invalid_options');
+  if (typeof on !== 'object' || on === null) throw invalidWorkerOption('on must map event types to handler functions');
+  const unhandled = options.unhandled ?? 'dead';
+  if (unhandled !== 'dead' && unhandled !== 'processed' && typeof unhandled !== 'function') {
+    throw invalidWorkerOption(`unhandled must be 'dead', 'processed' or a function, got ${String(unhandled)}`);
+  }
+  const heartbeat = options.heartbeat ?? true;
+  if (typeof heartbeat !== 'boolean') throw invalidWorkerOption('heartbeat must be a boolean');
+  const leaseMs = positive('leaseMs', options.leaseMs ?? WORKER_DEFAULTS.leaseMs);
+  const onMetric = options.onMetric;
+  if (onMetric !== undefined && typeof onMetric !== 'function')
+    throw invalidWorkerOption('onMetric must be a function');
+  return {
+    inbox,
+    source,
+    route: router(on, options.schemas, 'createInboxWorker'),
+    unhandled,
+    queue: options.queue ?? inProcessQueue({ clock: inbox.now }),
+    concurrency: positive('concurrency', options.concurrency ?? WORKER_DEFAULTS.concurrency, { integer: true }),
+    leaseMs,
+    heartbeat,
+    sweepIntervalMs:
+      options.sweepIntervalMs === false
+        ? (false as const)
+        : positive('sweepIntervalMs', options.sweepIntervalMs ?? WORKER_DEFAULTS.sweepIntervalMs),
+    handlerTimeoutMs:
+      options.handlerTimeoutMs === false
+        ? (false as const)
+        : positive('handlerTimeoutMs', options.handlerTimeoutMs ?? WORKER_DEFAULTS.handlerTimeoutMs),
+    retry: normalizeRetry(options.retry),
+    random: options.random ?? Math.random,
+    recorder: recorder(options.idempotency, inbox, leaseMs),
+    onError: options.onError,
+    onMetric,
+  };
+}
+
 /**
  * Creates a worker that processes one source's events off the request path.
- * Each event's handler runs through `idempotent()` keyed on source and event
- * id, under a lease; a failure is retried with exponential backoff and jitter,
- * and after `retry.maxAttempts` the event is dead-lettered with its last error
- * (`inbox.replay()` revives it). Run it in any number of processes against a
- * shared Postgres inbox.
+ * Each event goes through the same layers, in this order (see `attempt`
+ * below): its lease, a heartbeat that extends it, the idempotent claim of its
+ * run, the transaction (in transactional mode), the time limit, the handler.
+ * A failure is retried with exponential backoff and jitter, and after
+ * `retry.maxAttempts` (or at once, for a {@link permanentFailure}) the event
+ * is dead-lettered with its error (`inbox.replay()` revives it). Run it in any
+ * number of processes against a shared Postgres inbox.
  *
  * @example
  * ```ts
@@ -237,148 +269,166 @@ export const inboxTopic = (source: string): string => `inbox.${source}`;
  * await worker.start();
  * ```
  */
+export function createInboxWorker<M extends InboxEventMap = InboxEventMap>(
+  options: TransactionalInboxWorkerOptions<M>,
+): InboxWorker;
+export function createInboxWorker<S extends InboxSchemas>(
+  options: SchemaInboxWorkerOptions<S, TransactionalInboxHandlerContext> & {
+    idempotency: InboxIdempotencyOptions & { transactional: true };
+  },
+): InboxWorker;
+export function createInboxWorker<S extends InboxSchemas>(options: SchemaInboxWorkerOptions<S>): InboxWorker;
+export function createInboxWorker<M extends InboxEventMap = InboxEventMap>(options: InboxWorkerOptions<M>): InboxWorker;
 export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
-  if (typeof options !== 'object' || options === null) throw invalid('options must be an object');
-  const { inbox, on } = options;
-  if (typeof inbox?.ingest !== 'function' || typeof inbox.driver?.claim !== 'function') {
-    throw invalid('inbox must be an Inbox (sqlInbox(db) or memoryInbox())');
-  }
-  const source = assertSource('createInboxWorker', options.source, 'invalid_options');
-  if (typeof on !== 'object' || on === null || Object.values(on).some((h) => typeof h !== 'function')) {
-    throw invalid('on must map event types to handler functions');
-  }
-  const handlers: InboxHandlers = { ...on };
-  const queue = options.queue ?? inProcessQueue({ clock: inbox.now });
-  const concurrency = positive('concurrency', options.concurrency ?? WORKER_DEFAULTS.concurrency, { integer: true });
-  const leaseMs = positive('leaseMs', options.leaseMs ?? WORKER_DEFAULTS.leaseMs);
-  const sweepIntervalMs =
-    options.sweepIntervalMs === false
-      ? false
-      : positive('sweepIntervalMs', options.sweepIntervalMs ?? WORKER_DEFAULTS.sweepIntervalMs);
-  const handlerTimeoutMs =
-    options.handlerTimeoutMs === false
-      ? false
-      : positive('handlerTimeoutMs', options.handlerTimeoutMs ?? WORKER_DEFAULTS.handlerTimeoutMs);
-  const heartbeat = options.heartbeat ?? true;
-  if (typeof heartbeat !== 'boolean') throw invalid('heartbeat must be a boolean');
-  const retry = normalizeRetry(options.retry);
-  const random = options.random ?? Math.random;
-  const onError = options.onError ?? (() => {});
+  const o = resolveWorkerOptions(options);
+  const { inbox, source, queue, concurrency, leaseMs, retry, random, recorder: record } = o;
   const now = inbox.now;
   const topic = inboxTopic(source);
-  const workerId = globalThis.crypto.randomUUID();
-  let claims = 0;
-
-  const run = idempotencyRunner(options.idempotency, inbox, leaseMs, handlerTimeoutMs);
+  const claim = eventClaimer(inbox, source, leaseMs);
+  const onError: ErrorReporter = o.onError ? safeReporter(o.onError) : logOnceReporter(`inbox worker ${source}`);
+  const report = (error: unknown, event?: InboxEventKey) => {
+    if (o.onError) o.onError(error, event === undefined ? undefined : { source: event.source, id: event.id });
+    else onError(error);
+  };
+  const metric = (m: InboxMetric) => {
+    try {
+      o.onMetric?.(m);
+    } catch {
+      // an exporter's failure must not stop the worker
+    }
+  };
 
   const inFlight = new Set<Promise<void>>();
   let started: Promise<void> | undefined;
   let stopping = false;
   let subscription: QueueSubscription | undefined;
   let unsubscribe: (() => void) | undefined;
-  let sweepTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The sweep pass running now: `stop()` waits for it, as it may be claiming events. */
-  let sweeping: Promise<void> | undefined;
+  let wakeStarter: (() => void) | undefined;
 
-  const report = (error: unknown, event?: InboxEventKey) => {
-    try {
-      onError(error, event);
-    } catch {
-      // an observer's failure must not stop the worker
-    }
-  };
-
-  async function claim(id: string | undefined, limit: number): Promise<ClaimedInboxEvent[]> {
-    const at = now();
-    return inbox.driver.claim({
-      source,
-      ...(id === undefined ? {} : { id }),
-      owner: `${workerId}:${++claims}`,
-      now: new Date(at),
-      leaseUntil: new Date(at + leaseMs),
-      limit,
+  const heartbeatOn = (driver: InboxDriver, event: ClaimedInboxEvent): Heartbeat =>
+    startHeartbeat({
+      event,
+      driver,
+      leaseMs,
+      now,
+      enabled: o.heartbeat,
+      report: (error) => report(error, event),
     });
-  }
 
   /**
-   * Keeps the lease of a running event alive; `attach` adds the idempotency
-   * key's lease. `stop()` resolves once no beat is in flight, so a late beat
-   * never races the key's completion or the event's settlement.
+   * One attempt, its layers in the order that leaves no wait cycle:
+   * 1. lease: `event` was claimed with one (claim.ts);
+   * 2. heartbeat: extends it through the inbox's own connections;
+   * 3. idempotent claim of `inbox:<source>:<id>` (a run that already
+   *    finished is replayed: nothing runs again);
+   * 4. transaction, in transactional mode: the heartbeat on the inbox's
+   *    connections stops BEFORE the transaction opens, and one that beats
+   *    through the transaction takes over, so no beat ever waits for the
+   *    connection the transaction holds, and nothing inside the transaction
+   *    waits for a beat that needs another connection;
+   * 5. timeout (`handlerTimeoutMs`);
+   * 6. the handler.
+   * Each heartbeat stops before the run's record is written.
    */
-  function keepAlive(event: ClaimedInboxEvent): Heartbeat {
-    let extendKey: ((ms: number) => Promise<number>) | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let beating: Promise<void> | undefined;
-    let stopped = !heartbeat;
-    const beat = async () => {
-      const at = now();
-      const held = await inbox.driver.extend(event, event.leaseOwner, new Date(at + leaseMs), new Date(at));
-      if (!held) {
-        stopped = true;
-        report(new InboxError('worker', 'stopped', `lost the lease on ${source}/${event.id} while it ran`), event);
+  async function attempt(event: ClaimedInboxEvent, handler: InboxEventHandler): Promise<void> {
+    const context = { attempt: event.attempts, key: runKey(event), takeover: false };
+    const beat = heartbeatOn(inbox.driver, event); // 2
+    try {
+      const held = record && (await record.steps.claim(event)); // 3
+      if (held === undefined) return await runWithTimeout(handler, event, context, o.handlerTimeoutMs); // 5, 6
+      if (held.state === 'finished') return void replayRecord(held.record);
+      const run = { ...context, takeover: held.context.takeover };
+      if (!record?.transactional) {
+        beat.attach(held.context.extendLease);
+        await record?.steps.run(held, async () => {
+          try {
+            await runWithTimeout(handler, event, run, o.handlerTimeoutMs); // 5, 6
+          } finally {
+            await beat.stop();
+          }
+          return true;
+        });
         return;
       }
-      await extendKey?.(leaseMs);
-    };
-    const next = () => {
-      if (stopped) return;
-      timer = setTimeout(() => {
-        beating = beat().then(next, (error: unknown) => {
-          report(error, event);
-          next();
-        });
-      }, leaseMs / 3);
-      (timer as { unref?: () => void }).unref?.();
-    };
-    next();
-    return {
-      attach: (extend) => {
-        extendKey = extend;
-      },
-      stop: async () => {
-        stopped = true;
-        if (timer !== undefined) clearTimeout(timer);
-        await beating;
-      },
-    };
-  }
-
-  async function processEvent(event: ClaimedInboxEvent): Promise<void> {
-    const handler = handlers[event.type] ?? handlers['*'];
-    const alive = keepAlive(event);
-    try {
-      if (handler) await run(event, handler, alive);
-    } catch (error) {
-      await alive.stop();
-      report(error, event);
-      await fail(event, error);
-      return;
-    }
-    await alive.stop();
-    const settled = await inbox.driver.settle(event, event.leaseOwner, { status: 'processed' }, new Date(now()));
-    if (!settled) {
-      report(new InboxError('worker', 'stopped', `lost the lease on ${source}/${event.id} before settling`), event);
+      await beat.stop(); // 4: before the transaction takes a connection
+      await record.steps.runInTransaction(held, async (ctx) => {
+        const inTx = heartbeatOn(record.driverIn(ctx.tx), event);
+        inTx.attach(ctx.extendLease);
+        try {
+          await runWithTimeout(handler, event, { ...run, tx: ctx.tx }, o.handlerTimeoutMs); // 5, 6
+        } finally {
+          await inTx.stop(); // its beats go through the transaction, so they can finish while it is open
+        }
+        return true;
+      });
+    } finally {
+      await beat.stop();
     }
   }
 
-  async function fail(event: ClaimedInboxEvent, error: unknown): Promise<void> {
+  /** How a failed attempt settles: deferred (no attempt spent), dead, or failed with a backoff. */
+  function failure(event: ClaimedInboxEvent, error: unknown): Settlement {
     const at = now();
     const message = describeError(error);
-    // another run still holds the idempotency key: try again later without spending the budget on it
-    const exhausted = event.attempts >= retry.maxAttempts && !isIdempotencyInProgressError(error);
-    if (exhausted) {
-      await inbox.driver.settle(event, event.leaseOwner, { status: 'dead', error: message }, new Date(at));
+    if (isIdempotencyInProgressError(error) && error.code === 'in_progress') {
+      // another run holds the key: this attempt never started, so it is not counted (decision 0332)
+      const nextAttemptAt = new Date(Math.max(error.leaseExpiresAt, at + backoffDelay(retry, 1, random)));
+      return { status: 'deferred', error: message, nextAttemptAt };
+    }
+    if (isPermanentFailure(error) || event.attempts >= retry.maxAttempts) return { status: 'dead', error: message };
+    return {
+      status: 'failed',
+      error: message,
+      nextAttemptAt: new Date(at + backoffDelay(retry, event.attempts, random)),
+    };
+  }
+
+  /** What to do with an event no handler matches, by the `unhandled` policy. */
+  async function unhandled(event: ClaimedInboxEvent): Promise<Settlement> {
+    const policy = typeof o.unhandled === 'function' ? await o.unhandled(event as InboxHandlerEvent) : o.unhandled;
+    if (policy === 'processed') return { status: 'processed' };
+    const error = new InboxError(
+      'worker',
+      'unhandled',
+      `no handler matches type ${JSON.stringify(event.type)} of ${source}/${event.id}`,
+    );
+    report(error, event);
+    return { status: 'dead', error: describeError(error) };
+  }
+
+  /** Runs one claimed event to its settlement: routes it, attempts it, settles the outcome. */
+  async function processEvent(event: ClaimedInboxEvent): Promise<void> {
+    const startedAt = now();
+    const route = o.route(event.type);
+    let outcome: Settlement;
+    if (route === undefined) outcome = await unhandled(event);
+    else {
+      try {
+        await attempt(event, route.handler);
+        outcome = { status: 'processed' };
+      } catch (error) {
+        report(error, event);
+        outcome = failure(event, error);
+      }
+    }
+    const at = now();
+    const settled = await inbox.driver.settle(event, event.leaseOwner, outcome, new Date(at));
+    metric({
+      name: 'inbox.attempt',
+      source,
+      type: event.type,
+      outcome: route === undefined && outcome.status !== 'dead' ? 'unhandled' : outcome.status,
+      attempt: event.attempts,
+      durationMs: at - startedAt,
+    });
+    if (!settled) {
+      report(new InboxError('worker', 'stopped', `lost the lease on ${source}/${event.id} before settling`), event);
       return;
     }
-    const nextAttemptAt = new Date(at + backoffDelay(retry, event.attempts, random));
-    const settled = await inbox.driver.settle(
-      event,
-      event.leaseOwner,
-      { status: 'failed', error: message, nextAttemptAt },
-      new Date(at),
-    );
-    if (settled) {
-      await queue.send(topic, [{ source, id: event.id }], { startAfter: nextAttemptAt });
+    if (outcome.status === 'processed') {
+      metric({ name: 'inbox.lag', source, type: event.type, lagMs: at - event.receivedAt.getTime() });
+    } else if (outcome.status === 'failed' || outcome.status === 'deferred') {
+      await queue.send(topic, [{ source, id: event.id }], { startAfter: outcome.nextAttemptAt });
     }
   }
 
@@ -405,164 +455,76 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
     const free = concurrency - inFlight.size;
     if (free <= 0) return 0;
     const events = await claim(undefined, free);
+    if (events.length > 0) metric({ name: 'inbox.claim', source, size: events.length });
     for (const event of events) void track(() => processEvent(event), event);
     return events.length;
   }
 
-  function scheduleSweep(delay: number): void {
-    if (sweepIntervalMs === false || stopping) return;
-    sweepTimer = setTimeout(() => {
-      sweepTimer = undefined;
-      const pass: Promise<void> = sweepOnce()
-        .then(
-          (n) => scheduleSweep(n > 0 && inFlight.size < concurrency ? 0 : sweepIntervalMs),
-          (error: unknown) => {
-            report(error);
-            scheduleSweep(sweepIntervalMs);
-          },
-        )
-        .finally(() => {
-          if (sweeping === pass) sweeping = undefined;
-        });
-      sweeping = pass;
-    }, delay);
-    (sweepTimer as { unref?: () => void }).unref?.();
+  const sweep = sweepLoop({
+    intervalMs: o.sweepIntervalMs,
+    pass: sweepOnce,
+    busy: () => inFlight.size >= concurrency,
+    report: (error) => report(error),
+  });
+
+  /** Subscribes to the queue, trying again with backoff while it fails; the sweep runs meanwhile. */
+  async function begin(): Promise<void> {
+    stopping = false;
+    unsubscribe = inbox.subscribe((keys) => {
+      const mine = keys.filter((k) => k.source === source);
+      if (mine.length > 0) queue.send(topic, mine).catch((error: unknown) => report(error));
+    });
+    sweep.schedule(0);
+    subscription = await keepTrying(() => queue.work(topic, onJob, { concurrency }), {
+      stopped: () => stopping,
+      report: (error) => report(error),
+      wait: (ms) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, ms);
+          (timer as { unref?: () => void }).unref?.();
+          wakeStarter = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        }),
+    });
+    if (stopping) await subscription?.stop();
   }
 
   return {
     topic,
     start() {
-      started ??= (async () => {
-        stopping = false;
-        unsubscribe = inbox.subscribe((keys) => {
-          const mine = keys.filter((k) => k.source === source);
-          if (mine.length > 0) queue.send(topic, mine).catch((error: unknown) => report(error));
-        });
-        try {
-          subscription = await queue.work(topic, onJob, { concurrency });
-        } catch (error) {
-          // let a later start() try again (e.g. pg-boss was not reachable yet)
-          unsubscribe();
-          started = undefined;
-          throw error;
-        }
-        scheduleSweep(0);
-      })();
+      started ??= begin();
       return started;
     },
     async stop() {
       stopping = true;
       unsubscribe?.();
-      if (sweepTimer !== undefined) clearTimeout(sweepTimer);
+      wakeStarter?.();
       await started?.catch(() => {});
       await subscription?.stop();
+      subscription = undefined;
       // a sweep that was claiming when stop() came tracks what it claimed before it ends
-      await sweeping;
+      await sweep.stop();
       await Promise.allSettled([...inFlight]);
       started = undefined;
     },
-    async drain() {
+    async drain(drainOptions = {}) {
+      const budget = drainOptions.budgetMs;
+      if (budget !== undefined) positive('budgetMs', budget, { min: 0 });
+      const deadline = budget === undefined ? Number.POSITIVE_INFINITY : now() + budget;
+      let claimed = 0;
       for (;;) {
-        const claimed = await sweepOnce();
-        await Promise.allSettled([...inFlight]);
-        if (claimed === 0 && inFlight.size === 0) return;
+        if (now() >= deadline) {
+          await Promise.allSettled([...inFlight]);
+          return { claimed, budgetExhausted: true };
+        }
+        const n = await sweepOnce();
+        claimed += n;
+        if (n === 0 && inFlight.size === 0) return { claimed, budgetExhausted: false };
+        // wait for one to finish, so free capacity is claimed again at once
+        await Promise.race(inFlight);
       }
     },
-  };
-}
-
-/** The heartbeat of one running event. */
-interface Heartbeat {
-  /** Adds the idempotency key's lease to what each beat extends. */
-  attach(extend: (ms: number) => Promise<number>): void;
-  /** Stops beating; resolves once no beat is in flight. Safe to call again. */
-  stop(): Promise<void>;
-}
-
-/** Runs a handler and stops the heartbeat as soon as it settles (before its run is recorded). */
-type Runner = (event: ClaimedInboxEvent, handler: InboxEventHandler, heartbeat: Heartbeat) => Promise<void>;
-
-/**
- * Runs one handler attempt, failing it with `handler_timeout` (and aborting
- * `context.signal`) once `timeoutMs` has passed.
- */
-async function runHandler(
-  handler: InboxEventHandler,
-  event: ClaimedInboxEvent,
-  context: Omit<InboxHandlerContext, 'signal'>,
-  timeoutMs: number | false,
-): Promise<void> {
-  const controller = new AbortController();
-  const run = (async () => {
-    await handler(event, { ...context, signal: controller.signal });
-  })();
-  if (timeoutMs === false) return run;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new InboxError(
-        'worker',
-        'handler_timeout',
-        `the handler for ${event.source}/${event.id} did not finish within ${timeoutMs} ms`,
-      );
-      controller.abort(error);
-      reject(error);
-    }, timeoutMs);
-    (timer as { unref?: () => void }).unref?.();
-  });
-  try {
-    await Promise.race([run, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Builds how a handler is run: through `idempotent()` on the chosen store, or directly. */
-function idempotencyRunner(
-  option: InboxIdempotencyOptions | false | undefined,
-  inbox: Inbox,
-  leaseMs: number,
-  timeoutMs: number | false,
-): Runner {
-  const direct: Runner = async (event, handler, heartbeat) => {
-    const context = { attempt: event.attempts, key: `inbox:${event.source}:${event.id}`, takeover: false };
-    try {
-      await runHandler(handler, event, context, timeoutMs);
-    } finally {
-      await heartbeat.stop();
-    }
-  };
-  if (option === false) return direct;
-  const store = option?.store ?? inbox.idempotencyStore;
-  if (store === undefined) {
-    // an inbox from createInbox() without a store: plain runs go direct, transactional ones cannot
-    if (option?.transactional !== true) return direct;
-    throw invalid('idempotency.transactional needs a store: pass idempotency.store or use sqlInbox');
-  }
-  type Input = { event: ClaimedInboxEvent; handler: InboxEventHandler; heartbeat: Heartbeat };
-  const key = (input: Input) => `inbox:${input.event.source}:${input.event.id}`;
-  const body = async ({ event, handler, heartbeat }: Input, ctx: IdempotencyContext & { tx?: SqlExecutor }) => {
-    heartbeat.attach(ctx.extendLease);
-    const context = { attempt: event.attempts, key: ctx.key, takeover: ctx.takeover };
-    try {
-      await runHandler(handler, event, ctx.tx === undefined ? context : { ...context, tx: ctx.tx }, timeoutMs);
-    } finally {
-      // a beat after this point would extend a key that idempotent() is about to complete
-      await heartbeat.stop();
-    }
-    return true;
-  };
-  let once: (input: Input) => Promise<boolean>;
-  if (option?.transactional === true) {
-    if (typeof (store as Partial<TransactionalIdempotencyStore>).transaction !== 'function') {
-      throw invalid('idempotency.transactional needs a store with transaction() (the SQL store)');
-    }
-    const transactional = store as TransactionalIdempotencyStore;
-    once = idempotent(body, { store: transactional, transactional: true, key, lease: leaseMs, now: inbox.now });
-  } else {
-    once = idempotent(body, { store, key, lease: leaseMs, now: inbox.now });
-  }
-  return async (event, handler, heartbeat) => {
-    await once({ event, handler, heartbeat });
   };
 }
