@@ -501,6 +501,30 @@ describe('rateLimiter: adaptive pauses', () => {
     await expect(third).resolves.toBe(1100);
   });
 
+  it('adaptive: running calls count as ours when a response reports what remains, so none is booked twice', async () => {
+    const limiter = adaptiveRateLimiter({ limit: 20, interval: 2000, providerWindow: 2000 });
+    const gates = Array.from({ length: 5 }, () => deferred());
+    const calls = gates.map((gate) => limiter.schedule(() => gate.promise));
+    expect(limiter.stats()).toMatchObject({ running: 5, used: 5 });
+    // the provider saw all five (15 left): the five running are those five, not someone else's
+    limiter.observe(
+      new Response(null, {
+        headers: { 'x-ratelimit-limit': '20', 'x-ratelimit-remaining': '15', 'x-ratelimit-reset': '2' },
+      }),
+    );
+    expect(limiter.stats()?.used).toBe(5);
+    for (const gate of gates) gate.resolve();
+    await Promise.all(calls);
+    expect(limiter.stats()).toMatchObject({ running: 0, used: 5 });
+    // another consumer took 3 more: booked, once
+    limiter.observe(
+      new Response(null, {
+        headers: { 'x-ratelimit-limit': '20', 'x-ratelimit-remaining': '12', 'x-ratelimit-reset': '2' },
+      }),
+    );
+    expect(limiter.stats()?.used).toBe(8);
+  });
+
   it('adaptive: takes the window from RateLimit-Policy', async () => {
     const limiter = adaptiveRateLimiter();
     limiter.observe(
