@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cache, cacheStatus } from './cache';
 import { memoryCache } from './cache-memory';
 import { resilientFetch } from './resilient-fetch';
+import { timeout } from './timeout';
 
 /** What the server saw of its last response. */
 interface Seen {
@@ -85,6 +86,19 @@ describe('cancellation over real sockets', () => {
     expect(seen.chunksWritten).toBeLessThan(CHUNKS);
     await c.flush();
     expect(store.size).toBe(0); // the cache's copy was cut short too, and nothing half-read was stored
+  });
+
+  it("timeout(ms).execute lets the caller's abort reach the body after the headers", async () => {
+    const caller = new AbortController();
+    const res = await timeout(30_000).execute((signal) => fetch(`${origin}/body`, { signal }), {
+      signal: caller.signal,
+    });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    expect((await reader.read()).done).toBe(false);
+    caller.abort();
+    await expect(reader.read()).rejects.toMatchObject({ name: 'AbortError' });
+    await vi.waitFor(() => expect(seen.cutShort).toBe(true), { timeout: 5_000, interval: 10 });
+    expect(seen.chunksWritten).toBeLessThan(CHUNKS);
   });
 
   it("answers a caller's abort with a rejection, never with the stale entry", async () => {

@@ -134,6 +134,34 @@ describe('cache (stale-if-error)', () => {
     expect(p.hits).toBe(2);
   });
 
+  it('no-cache, on the request or the stored response, skips the fresh hit but still stands in for a failure', async () => {
+    let control = 'no-cache';
+    let state: 'ok' | 'down' = 'ok';
+    let hits = 0;
+    server.use(
+      http.get(URL_A, () => {
+        hits++;
+        return state === 'ok'
+          ? HttpResponse.json({ hits }, { headers: { 'cache-control': control } })
+          : new HttpResponse('down', { status: 503 });
+      }),
+    );
+    const c = cache({ ttlMs: 60_000, rewriteAfterMs: 0 });
+    const f = c.wrap((i, n) => fetch(i, n));
+    await f(URL_A);
+    await c.flush();
+    expect(cacheStatus(await f(URL_A))).toBeUndefined(); // stored with no-cache: not a fresh hit
+    expect(hits).toBe(2);
+    control = 'max-age=60';
+    await c.flush();
+    await f(URL_A);
+    await c.flush();
+    expect(cacheStatus(await f(URL_A))).toBe('hit');
+    expect(cacheStatus(await f(URL_A, { headers: { 'cache-control': 'no-cache' } }))).toBeUndefined();
+    state = 'down';
+    expect(cacheStatus(await f(URL_A, { headers: { 'cache-control': 'no-cache' } }))).toBe('stale');
+  });
+
   it.each([
     ['X-API-Key', (tenant: string) => ({ 'x-api-key': `key-of-${tenant}` })],
     ['Cookie', (tenant: string) => ({ cookie: `session=${tenant}` })],

@@ -196,6 +196,8 @@ interface Identity {
   key: string;
   /** The request carried at least one credential header, so its entry is its caller's alone. */
   credentialed: boolean;
+  /** The request asked for no stored answer without the provider (`Cache-Control: no-cache`). */
+  noCache: boolean;
 }
 
 /** One call as the cache layer sees it. @internal */
@@ -273,7 +275,8 @@ export function cacheEngine(options: CacheOptions): CacheEngine {
   /** Who a request is to the cache, or undefined for one it leaves alone (not keyed, a Range, `no-store`). */
   const identify = async (method: string, url: string, header: Header): Promise<Identity | undefined> => {
     if (header('range') !== null) return undefined; // partial content is neither stored nor served
-    if (directives(header('cache-control')).includes('no-store')) return undefined;
+    const control = directives(header('cache-control'));
+    if (control.includes('no-store')) return undefined;
     const base = o.key({ method, url, header });
     if (base === undefined) return undefined;
     const parts: string[] = [base];
@@ -281,7 +284,8 @@ export function cacheEngine(options: CacheOptions): CacheEngine {
       const value = header(name);
       if (value !== null) parts.push(name, value);
     }
-    return { key: await digest(JSON.stringify(parts)), credentialed: parts.length > 1 };
+    const key = await digest(JSON.stringify(parts));
+    return { key, credentialed: parts.length > 1, noCache: control.includes('no-cache') };
   };
 
   /** The stored entry of a request, when the headers its `Vary` names match; a broken store is a miss. */
@@ -349,15 +353,17 @@ export function cacheEngine(options: CacheOptions): CacheEngine {
     const emit = call.emit;
     let entry: CachedResponse | undefined;
     let looked = false;
-    if (o.ttlMs > 0) {
+    if (o.ttlMs > 0 && !id.noCache) {
       entry = await lookup(id, header, signal);
       looked = true;
       const now = Date.now();
-      const fresh = entry !== undefined && now - entry.storedAt <= o.ttlMs;
-      if (fresh && !directives(storedHeader(entry as CachedResponse, 'cache-control')).includes('no-cache')) {
-        const hit = entry as CachedResponse;
-        emit?.({ type: 'cache.hit', at: now, key: call.group, ageMs: now - hit.storedAt });
-        return respond(hit, 'hit', now);
+      if (
+        entry !== undefined &&
+        now - entry.storedAt <= o.ttlMs &&
+        !directives(storedHeader(entry, 'cache-control')).includes('no-cache')
+      ) {
+        emit?.({ type: 'cache.hit', at: now, key: call.group, ageMs: now - entry.storedAt });
+        return respond(entry, 'hit', now);
       }
     }
     let response: Response | undefined;
