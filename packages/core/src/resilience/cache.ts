@@ -72,8 +72,8 @@ export interface Cache {
   wrap(fetch: FetchLike): FetchLike;
   /**
    * The store key a request is kept under (a SHA-256 of its key and credential
-   * headers), or undefined when it is not cached: `store.delete(await c.keyOf(url, init))`
-   * forgets it.
+   * headers), or undefined when it is not cached. To forget an entry:
+   * `const k = await c.keyOf(url, init); if (k) await c.store.delete(k);`
    */
   keyOf(input: string | URL | Request, init?: RequestInit): Promise<string | undefined>;
   /** Resolves when every store write started so far has finished (writes run in the background). */
