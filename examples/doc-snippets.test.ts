@@ -27,6 +27,11 @@ const doc = [
   '```typescript', // 19
   'const twice: number = n * 2;', // 20
   '```', // 21
+  '<!-- snippet-setup declare const Deno: { env: { get(name: string): string | undefined } }; -->', // 22
+  '```ts', // 23
+  "import { z } from 'npm:zod@4';", // 24
+  "const port: number = z.coerce.number().parse(Deno.env.get('PORT'));", // 25
+  '```', // 26
 ].join('\n');
 
 describe('doc snippets', () => {
@@ -36,6 +41,7 @@ describe('doc snippets', () => {
       { line: 10, setup: 'declare const request: Request;', setupLine: 7, check: true },
       { line: 16, setup: '', setupLine: 0, check: false },
       { line: 20, setup: 'declare const n: number;', setupLine: 18, check: true },
+      { line: 24, setup: expect.stringContaining('Deno'), setupLine: 22, check: true },
     ]);
     expect(snippets[0]?.code.split('\n')).toHaveLength(4);
     expect(() => extractSnippets('```ts\nconst x = 1;\n', 'docs/open.md')).toThrow('docs/open.md:1');
@@ -45,7 +51,8 @@ describe('doc snippets', () => {
     const broken = doc
       .replace('const id: string = event.id;', 'const id: number = event.id;')
       .replace('declare const n: number;', '')
-      .replace('declare const request: Request;', 'declare const request: Requestt;');
+      .replace('declare const request: Request;', 'declare const request: Requestt;')
+      .replace("'npm:zod@4'", "'npm:zod-missing'");
     // one program for both files (a compile takes seconds): the intact one must report nothing
     const snippets = [...extractSnippets(doc, 'docs/good.md'), ...extractSnippets(broken, 'docs/bad.md')];
     const problems = checkSnippets(snippets, join(root, 'tsconfig.json'), join(root, 'examples'));
@@ -53,11 +60,13 @@ describe('doc snippets', () => {
       'docs/bad.md:7',
       'docs/bad.md:13',
       'docs/bad.md:20',
+      'docs/bad.md:24',
     ]);
     expect(problems.map(({ message }) => message.split('\n')[0])).toEqual([
       "Cannot find name 'Requestt'. Did you mean 'Request'?",
       "Type 'string' is not assignable to type 'number'.",
       "Cannot find name 'n'.",
+      "Cannot find module 'zod-missing' or its corresponding type declarations.",
     ]);
   }, 120_000);
 });

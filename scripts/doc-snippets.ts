@@ -15,7 +15,8 @@
  *     ```
  *
  * A block that is a fragment (an object literal's inner lines, a shape) opts out visibly with
- * ```ts nocheck. Blocks of other languages are not read.
+ * ```ts nocheck. Blocks of other languages are not read. A Deno block's `npm:` imports resolve to
+ * the same packages; its setup declares what it uses of `Deno`.
  */
 import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
@@ -97,11 +98,18 @@ export function extractSnippets(markdown: string, file: string): Snippet[] {
   return snippets;
 }
 
-/** The module a snippet compiles as: the setup, then the code, as a module of its own. */
+/** A Deno `npm:` specifier (`'npm:zod@4/mini'`): the package name, and the version to drop. */
+const NPM_SPECIFIER = /(['"])npm:((?:@[^/'"@]+\/)?[^/'"@]+)(?:@[^/'"]*)?/g;
+
+/**
+ * The module a snippet compiles as: the setup, then the code, as a module of its own. Deno's
+ * `npm:` specifiers resolve to the same packages (a Deno block declares `Deno` in its setup).
+ */
 function moduleText(snippet: Snippet): { text: string; setupLines: number } {
   const setupLines = snippet.setup === '' ? 0 : snippet.setup.split('\n').length;
   const setup = snippet.setup === '' ? '' : `${snippet.setup}\n`;
-  return { text: `${setup}${snippet.code}\nexport {};\n`, setupLines };
+  const code = snippet.code.replace(NPM_SPECIFIER, '$1$2');
+  return { text: `${setup}${code}\nexport {};\n`, setupLines };
 }
 
 /**
