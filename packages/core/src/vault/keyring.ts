@@ -145,17 +145,27 @@ export function isKeyring(value: unknown): value is Keyring {
 export function keyMaterial(ring: Keyring, keyId: string, api: string): Uint8Array {
   const bytes = material.get(ring)?.get(keyId);
   if (bytes) return bytes;
+  // The id comes from stored bytes: never echo one that has the form of a key.
+  const shown = shownKeyId(keyId);
+  const context = shown === keyId ? { keyId } : {};
   if (ring.retired.includes(keyId)) {
     throw new VaultError(
       api,
       'key_retired',
-      `master key ${keyId} is retired but still needed here: put it back in the keyring (not as primary) and run vault.rotate() to move what needs it`,
-      {
-        keyId,
-      },
+      `master key ${shown} is retired but still needed here: put it back in the keyring (not as primary) and run vault.rotate() to move what needs it`,
+      context,
     );
   }
-  throw new VaultError(api, 'key_missing', `master key ${keyId} is not in the keyring`, { keyId });
+  throw new VaultError(api, 'key_missing', `master key ${shown} is not in the keyring`, context);
+}
+
+/**
+ * A key id read from stored or given bytes, as a message may show it: as is,
+ * unless it has the form of a key (see {@link looksLikeKey}).
+ * @internal
+ */
+export function shownKeyId(id: string): string {
+  return looksLikeKey(id) ? `(an id of ${id.length} characters that has the form of a key)` : id;
 }
 
 /**

@@ -3,7 +3,7 @@ import { format, inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createPGlite } from '../stores/pglite';
 import { vaultCrypto } from './crypto-node';
-import { parseEnvelope } from './envelope';
+import { encodeHeader, parseEnvelope } from './envelope';
 import { isVaultError, type VaultError } from './errors';
 import { type KeyringConfig, keyring } from './keyring';
 import { memoryVaultStore } from './memory-store';
@@ -235,5 +235,39 @@ describe('no key material or plaintext in logs, errors or JSON', () => {
     }
     // A short, valid id is still named.
     expect(() => keyring({ primary: 'k1', keys: { k1: 'k2' } })).toThrow(/key k1 \(|key k1 is not/);
+  });
+
+  it('an envelope or a stored data key that names a key-shaped id does not get it echoed', async () => {
+    const key = randomBytes(32);
+    const store = memoryVaultStore();
+    const vault = createVaultWith(vaultCrypto, {
+      keyring: keyring({ primary: 'k1', keys: { k1: newMasterKey() } }),
+      store,
+    });
+    const shaped = [key.toString('base64url'), key.toString('hex')];
+    const errors: unknown[] = [];
+    for (const [i, id] of shaped.entries()) {
+      // A secret envelope whose header names the key where a data key id belongs.
+      const envelope = Buffer.concat([encodeHeader(id), randomBytes(12 + 16 + 4)]);
+      errors.push(await vault.decrypt('acme', 'x', envelope).catch((e: unknown) => e));
+      // A stored data key wrapped, by its header, under a master key of that id.
+      await store.insertDataKey({
+        tenant: `t${i}`,
+        generation: 1,
+        wrapped: Buffer.concat([encodeHeader(id), randomBytes(12 + 32 + 16)]),
+        masterKeyId: id,
+        createdUnder: id,
+      });
+      errors.push(await vault.put(`t${i}`, 'x', 'value').catch((e: unknown) => e));
+    }
+    const codes = errors.map((e) => (isVaultError(e) ? e.code : String(e)));
+    expect(codes).toEqual(['malformed_envelope', 'key_missing', 'malformed_envelope', 'key_missing']);
+    const text = errors
+      .map(
+        (e) => `${(e as Error).message} ${(e as Error).stack} ${JSON.stringify(e)} ${inspect(e, { showHidden: true })}`,
+      )
+      .join('\n');
+    for (const form of forms(key))
+      for (let i = 0; i + 8 <= form.length; i++) expect(text).not.toContain(form.slice(i, i + 8));
   });
 });

@@ -8,6 +8,7 @@ import { type AeadKey, NONCE_BYTES, type VaultCrypto } from './crypto';
 import { type CurrentKey, type DataKeys, dataKeyGeneration } from './data-keys';
 import { associatedDataWith, bindingPrefix, joinEnvelope, type ParsedEnvelope, parseEnvelope } from './envelope';
 import { VaultError } from './errors';
+import { shownKeyId } from './keyring';
 
 /** An envelope and the data key generation that made it. */
 export interface Sealed {
@@ -88,10 +89,15 @@ export function secretCipher(crypto: VaultCrypto, keys: DataKeys, storeName: str
       const parsed = parseEnvelope(envelope, api);
       const generation = dataKeyGeneration(parsed.keyId);
       if (generation === undefined) {
-        throw new VaultError(api, 'malformed_envelope', `envelope key id ${parsed.keyId} is not a tenant data key id`, {
-          tenant,
-          secretName: name,
-        });
+        throw new VaultError(
+          api,
+          'malformed_envelope',
+          `envelope key id ${shownKeyId(parsed.keyId)} is not a tenant data key id`,
+          {
+            tenant,
+            secretName: name,
+          },
+        );
       }
       const key = keys.cached(tenant, generation);
       if (key) return openWith(key, parsed, tenant, name, api);
