@@ -212,14 +212,8 @@ export function resilientFetch(options: ResilientFetchOptions = {}): ResilientFe
   if (limiter !== undefined) layers.push(limiterLayer(limiter));
   const run = compose(layers, attemptStep(fetchImpl, limiter, statuses));
 
-  return async (input, init) => {
-    let policy: CallPolicy | undefined;
-    if (init?.policy !== undefined) {
-      policy = checkPolicy(init.policy);
-      const { policy: _, ...rest } = init;
-      init = rest;
-    }
-    if (headerSources !== undefined) init = await withHeaders(input, init, headerSources);
+  /** Builds the call's context (per-call policy applied) and runs it down the pipeline. */
+  const start = (input: string | URL | Request, init: RequestInit | undefined, policy: CallPolicy | undefined) => {
     const url = urlOf(input);
     const callDeadlineMs =
       policy?.deadlineMs === undefined
@@ -250,6 +244,23 @@ export function resilientFetch(options: ResilientFetchOptions = {}): ResilientFe
       onEvent,
     );
     return run(call);
+  };
+
+  // Not an async function: returning the pipeline's own promise saves the extra turns an
+  // async wrapper costs on every call. What throws synchronously becomes a rejection.
+  return (input, init) => {
+    try {
+      let policy: CallPolicy | undefined;
+      if (init?.policy !== undefined) {
+        policy = checkPolicy(init.policy);
+        const { policy: _, ...rest } = init;
+        init = rest;
+      }
+      if (headerSources === undefined) return start(input, init, policy);
+      return withHeaders(input, init, headerSources).then((withSources) => start(input, withSources, policy));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   };
 }
 
