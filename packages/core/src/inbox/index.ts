@@ -18,6 +18,8 @@ export type {
   HonoContextLike,
 } from './adapters';
 export { toExpress, toFastify, toHono, toNextRoute, toNodeHandler } from './adapters';
+export type { DrainInboxOptions } from './drain';
+export { drainInbox } from './drain';
 export type { InboxErrorCode } from './errors';
 export { InboxError, isInboxError } from './errors';
 export type { GroupCommitOptions } from './group-commit';

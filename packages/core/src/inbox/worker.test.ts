@@ -14,6 +14,7 @@ import { memoryInbox } from './memory';
 import { memoryInboxDriver } from './memory-driver';
 import { type InboxQueue, inProcessQueue } from './queue';
 import { sqlInbox } from './sql';
+import type { InboxMetric } from './types';
 import { backoffDelay, createInboxWorker, type InboxWorker, normalizeRetry } from './worker';
 
 /** A clock the test moves by hand: every stored time comes from it. */
@@ -649,6 +650,56 @@ describe('inbox worker on memory', () => {
     await stopped;
     expect(handled).toEqual(['late']);
     expect(await inbox.get('acme', 'late')).toMatchObject({ status: 'processed' });
+  });
+
+  it('reports typed metrics: attempt outcomes with their number and duration, processing lag, claim sizes', async () => {
+    const clock = manualClock();
+    const inbox = memoryInbox({ clock: clock.now });
+    const metrics: InboxMetric[] = [];
+    const worker = track(
+      createInboxWorker({
+        inbox,
+        source: 'metered',
+        sweepIntervalMs: false,
+        onError: () => {},
+        retry: { maxAttempts: 2, initialDelayMs: 1000, jitter: 0 },
+        onMetric: (m) => metrics.push(m),
+        on: {
+          ok: async () => clock.advance(25),
+          bad: async () => {
+            throw new Error('no');
+          },
+        },
+      }),
+    );
+    await inbox.ingest('metered', { id: 'a', payload: { type: 'ok' } });
+    await inbox.ingest('metered', { id: 'b', payload: { type: 'bad' } });
+    await inbox.ingest('metered', { id: 'c', payload: { type: 'nobody' } });
+    clock.advance(100); // received 100 ms before processing starts
+    await worker.drain();
+    clock.advance(1000);
+    await worker.drain();
+    const attempts = metrics.filter((m) => m.name === 'inbox.attempt');
+    expect(attempts.map((m) => m.name === 'inbox.attempt' && [m.type, m.outcome, m.attempt]).sort()).toEqual([
+      ['bad', 'dead', 2],
+      ['bad', 'failed', 1],
+      ['nobody', 'dead', 1],
+      ['ok', 'processed', 1],
+    ]);
+    expect(metrics).toContainEqual({
+      name: 'inbox.attempt',
+      source: 'metered',
+      type: 'ok',
+      outcome: 'processed',
+      attempt: 1,
+      durationMs: 25,
+    });
+    expect(metrics.filter((m) => m.name === 'inbox.lag')).toEqual([
+      { name: 'inbox.lag', source: 'metered', type: 'ok', lagMs: 125 },
+    ]);
+    expect(metrics.filter((m) => m.name === 'inbox.claim').map((m) => m.name === 'inbox.claim' && m.size)).toEqual([
+      3, 1,
+    ]);
   });
 
   it('rejects bad options with invalid_options', () => {
