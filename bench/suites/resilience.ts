@@ -95,6 +95,9 @@ rows.push(
   ...(await interleaved([
     ['bare fetch stub (sequential loop)', () => stub(URL_A)],
     ['ballast resilientFetch (all layers, sequential loop)', () => allLayers(URL_A)],
+    ['ballast circuitBreaker execute (sequential loop)', () => ownBreaker.execute('api.bench.test', () => stub(URL_A))],
+    ['opossum fire (sequential loop)', () => opossum.fire(URL_A)],
+    ['cockatiel retry+breaker (sequential loop)', () => cockatiel.execute(() => stub(URL_A))],
   ])),
 );
 breakers.close();

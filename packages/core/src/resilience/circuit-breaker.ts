@@ -398,16 +398,30 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     return new Permit(b, false, Number.POSITIVE_INFINITY, b.epoch, callEmit);
   };
 
-  const judge = async (permit: BreakerPermit, outcome: BreakerOutcome, signal: AbortSignal | undefined) => {
-    let verdict: BreakerVerdict = 'ignore';
-    if (signal?.aborted !== true) {
-      try {
-        verdict = await classify(outcome);
-      } catch {
-        verdict = 'ignore'; // a throwing classifier proves nothing about the provider
-      }
+  /** Settles `permit` by `classify`; waits only when the classifier is async. */
+  const judge = (
+    permit: BreakerPermit,
+    outcome: BreakerOutcome,
+    signal: AbortSignal | undefined,
+  ): Promise<void> | undefined => {
+    if (signal?.aborted === true) {
+      permit.settle('ignore'); // the caller's abort says nothing about the provider
+      return undefined;
     }
-    permit.settle(verdict);
+    let verdict: BreakerVerdict | Promise<BreakerVerdict>;
+    try {
+      verdict = classify(outcome);
+    } catch {
+      verdict = 'ignore'; // a throwing classifier proves nothing about the provider
+    }
+    if (typeof verdict === 'string') {
+      permit.settle(verdict);
+      return undefined;
+    }
+    return verdict.then(
+      (v) => permit.settle(v),
+      () => permit.settle('ignore'),
+    );
   };
 
   return {
@@ -417,10 +431,12 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
       try {
         value = await fn(call.signal);
       } catch (error) {
-        await judge(permit, { error }, call.signal);
+        const judging = judge(permit, { error }, call.signal);
+        if (judging !== undefined) await judging;
         throw error;
       }
-      await judge(permit, { value }, call.signal);
+      const judging = judge(permit, { value }, call.signal);
+      if (judging !== undefined) await judging;
       return value;
     },
     acquire,
