@@ -1,0 +1,34 @@
+/**
+ * The app as deployed: Postgres from BALLAST_DB_URL (Supabase's
+ * transaction-mode pooler, port 6543, works), the webhook secret from
+ * STRIPE_WEBHOOK_SECRET. Opened once per warm instance, on first use.
+ */
+import { createPostgres } from '@ballast/core/stores/postgres';
+import { migrate } from '@ballast/core/stores/sql';
+import { type App, createApp } from './app.ts';
+
+let app: Promise<App> | undefined;
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set (Site configuration > Environment variables, Functions scope)`);
+  return value;
+}
+
+export function deployedApp(): Promise<App> {
+  app ??= (async () => {
+    const db = await createPostgres({ connectionString: required('BALLAST_DB_URL'), max: 2 });
+    await migrate(db);
+    return createApp({
+      db,
+      webhookSecret: required('STRIPE_WEBHOOK_SECRET'),
+      onInvoicePaid: async (invoiceId, eventId) => {
+        await db.query(
+          `INSERT INTO public.paid_invoices (invoice_id, event_id) VALUES ($1, $2) ON CONFLICT (invoice_id) DO NOTHING`,
+          [invoiceId, eventId],
+        );
+      },
+    });
+  })();
+  return app;
+}
