@@ -363,6 +363,7 @@ await check('a typed app installs the packages and the types of the peers it use
     '@types/pg',
     '@electric-sql/pglite',
     'ioredis',
+    'postgres',
     'zod',
   );
   copyFixture('typed-uses.ts', typesApp);
