@@ -85,16 +85,27 @@ export interface IngestResult extends InboxEventKey {
   type: string;
 }
 
-/** What {@link Inbox.replay} takes: an event id, a key, or a filter (status defaults to `dead`). */
-export type ReplayTarget = string | InboxEventKey | ReplayFilter;
+/**
+ * What {@link Inbox.replay} takes: an event id, a key (with `force: true`, a
+ * processed event too), or a filter (status defaults to `dead`).
+ */
+export type ReplayTarget = string | (InboxEventKey & { force?: boolean }) | ReplayFilter;
 
 /** Which events to replay. */
 export interface ReplayFilter extends Omit<InboxFilter, 'status'> {
   /**
-   * Replay events in these states only: `dead`, `failed`, or both.
+   * Replay events in these states only: `dead`, `failed`, `processed` (with
+   * `force`), or several.
    * @default 'dead'
    */
-  status?: 'dead' | 'failed' | readonly ('dead' | 'failed')[];
+  status?: 'dead' | 'failed' | 'processed' | readonly ('dead' | 'failed' | 'processed')[];
+  /**
+   * Required to replay `processed` events: their handlers run again on
+   * purpose, past the idempotency record of the earlier run (the new run is
+   * recorded under a new key, `inbox:<source>:<id>:replay<n>`).
+   * @default false
+   */
+  force?: boolean;
 }
 
 /** Options for {@link Inbox.purge}. */
@@ -143,8 +154,11 @@ export interface Inbox {
   counts(filter?: InboxFilter): Promise<InboxCounts>;
   /**
    * Re-runs dead-lettered events: moves them back to `received` with a fresh
-   * attempt budget, due now. An event id replays it in every source.
-   * Resolves with how many events were replayed.
+   * attempt budget, due now. An event id replays it in every source. With
+   * `force: true` (`{ source, id, force: true }` or a filter with
+   * `status: 'processed', force: true`) processed events run again too, past
+   * the idempotency record of their earlier run. Resolves with how many
+   * events were replayed.
    */
   replay(target: ReplayTarget): Promise<number>;
   /**
@@ -300,13 +314,22 @@ export function createInbox(driver: InboxDriver, options: InboxOptions = {}): In
       let filter: InboxFilter;
       if (typeof target === 'string') filter = { ids: [target], status: 'dead' };
       else if (typeof target === 'object' && target !== null && 'id' in target) {
-        filter = { source: target.source, ids: [target.id], status: 'dead' };
+        const force = (target as { force?: unknown }).force === true;
+        filter = { source: target.source, ids: [target.id], status: force ? ['dead', 'processed'] : 'dead' };
       } else {
         if (typeof target !== 'object' || target === null) {
           throw new InboxError('replay', 'invalid_filter', 'replay takes an event id, { source, id } or a filter');
         }
-        const { status = 'dead', ...rest } = target;
-        normalizeStatuses(status, ['dead', 'failed']);
+        const { status = 'dead', force, ...rest } = target;
+        normalizeStatuses(status, ['dead', 'failed', 'processed']);
+        const statuses: readonly string[] = typeof status === 'string' ? [status] : status;
+        if (statuses.includes('processed') && force !== true) {
+          throw new InboxError(
+            'replay',
+            'invalid_filter',
+            'replaying processed events runs their handlers again, past their idempotency record: pass force: true to mean it',
+          );
+        }
         filter = { ...checkFilter(rest), status };
       }
       const keys = await guard(() => driver.replay(filter, new Date(now())));

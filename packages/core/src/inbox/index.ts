@@ -74,6 +74,7 @@ export { sqlInboxDriver } from './sql-driver';
 export type {
   ClaimedInboxEvent,
   ClaimRequest,
+  InboxAttempt,
   InboxCounts,
   InboxDriver,
   InboxEvent,

@@ -2,6 +2,7 @@ import { InboxError } from './errors';
 import type {
   ClaimedInboxEvent,
   ClaimRequest,
+  InboxAttempt,
   InboxCounts,
   InboxDriver,
   InboxEvent,
@@ -76,6 +77,8 @@ export function memoryInboxDriver(): InboxDriver {
             leaseOwner: null,
             leaseUntil: null,
             processedAt: null,
+            replays: 0,
+            history: [],
           },
         });
         return true;
@@ -114,9 +117,16 @@ export function memoryInboxDriver(): InboxDriver {
       return true;
     },
 
-    async settle(key: InboxEventKey, owner: string, outcome: Settlement, now: Date): Promise<boolean> {
+    async settle(
+      key: InboxEventKey,
+      owner: string,
+      outcome: Settlement,
+      now: Date,
+      attempt?: InboxAttempt,
+    ): Promise<boolean> {
       const event = rows.get(keyOf(key))?.event;
       if (event?.status !== 'processing' || event.leaseOwner !== owner) return false;
+      if (attempt !== undefined) event.history.push({ ...attempt });
       if (outcome.status === 'deferred') {
         // the attempt never started, so its count is given back
         event.attempts = Math.max(event.attempts - 1, 0);
@@ -135,6 +145,7 @@ export function memoryInboxDriver(): InboxDriver {
       const moved: InboxEventKey[] = [];
       for (const { event } of rows.values()) {
         if (!matches(event, filter)) continue;
+        if (event.status === 'processed') event.replays += 1;
         event.status = 'received';
         event.attempts = 0;
         event.nextAttemptAt = now;

@@ -75,8 +75,13 @@ export interface Recorder {
   driverIn(tx: SqlExecutor): InboxDriver;
 }
 
-/** The idempotency key of an event's runs. */
-export const runKey = (event: InboxEventKey): string => `inbox:${event.source}:${event.id}`;
+/**
+ * The idempotency key of an event's runs: `inbox:<source>:<id>`, and
+ * `:replay<n>` after its n-th forced replay, which supersedes the finished
+ * record of the earlier run instead of replaying it.
+ */
+export const runKey = (event: InboxEventKey & { replays?: number }): string =>
+  `inbox:${event.source}:${event.id}${event.replays ? `:replay${event.replays}` : ''}`;
 
 /** Builds the idempotency layer from the worker's option; `undefined` runs handlers directly. */
 export function recorder(

@@ -2,6 +2,7 @@ import { type SqlExecutor, sqlNames } from '../stores/sql';
 import type {
   ClaimedInboxEvent,
   ClaimRequest,
+  InboxAttempt,
   InboxCounts,
   InboxDriver,
   InboxEvent,
@@ -42,6 +43,10 @@ interface Row {
   lease_owner: string | null;
   lease_until: Date | null;
   processed_at: Date | null;
+  replays: number;
+  attempt_log:
+    | { attempt: number; startedAt: string; endedAt: string; outcome: InboxAttempt['outcome']; error: string | null }[]
+    | null;
 }
 
 const FIELDS = [
@@ -60,6 +65,8 @@ const FIELDS = [
   'lease_owner',
   'lease_until',
   'processed_at',
+  'replays',
+  'attempt_log',
 ];
 /** The selected columns, optionally qualified with a table alias. */
 const columns = (alias = '') => [`${alias}id::text AS id`, ...FIELDS.map((f) => `${alias}${f}`)].join(', ');
@@ -85,6 +92,14 @@ function toEvent(row: Row): InboxEvent {
     leaseOwner: row.lease_owner,
     leaseUntil: date(row.lease_until),
     processedAt: date(row.processed_at),
+    replays: Number(row.replays ?? 0),
+    history: (row.attempt_log ?? []).map((a) => ({
+      attempt: a.attempt,
+      startedAt: new Date(a.startedAt),
+      endedAt: new Date(a.endedAt),
+      outcome: a.outcome,
+      error: a.error,
+    })),
   };
 }
 
@@ -182,7 +197,13 @@ RETURNING source, event_id`;
 
     bind: (executor: SqlExecutor) => sqlInboxDriver(executor, options),
 
-    async settle(key: InboxEventKey, owner: string, outcome: Settlement, now: Date): Promise<boolean> {
+    async settle(
+      key: InboxEventKey,
+      owner: string,
+      outcome: Settlement,
+      now: Date,
+      attempt?: InboxAttempt,
+    ): Promise<boolean> {
       const error = outcome.status === 'processed' ? null : outcome.error;
       const next = outcome.status === 'failed' || outcome.status === 'deferred' ? outcome.nextAttemptAt : null;
       const processedAt = outcome.status === 'processed' ? now : null;
@@ -192,9 +213,20 @@ RETURNING source, event_id`;
          SET status = CASE WHEN $4 <> 'deferred' THEN $4 WHEN attempts > 1 THEN 'failed' ELSE 'received' END,
              attempts = CASE WHEN $4 = 'deferred' THEN GREATEST(attempts - 1, 0) ELSE attempts END,
              last_error = COALESCE($5, last_error), next_attempt_at = $6, processed_at = $7,
-             lease_owner = NULL, lease_until = NULL, updated_at = $8
+             lease_owner = NULL, lease_until = NULL, updated_at = $8,
+             attempt_log = CASE WHEN $9::jsonb IS NULL THEN attempt_log ELSE attempt_log || $9::jsonb END
          WHERE source = $1 AND event_id = $2 AND lease_owner = $3 AND status = 'processing'`,
-        [key.source, key.id, owner, outcome.status, error, next, processedAt, now],
+        [
+          key.source,
+          key.id,
+          owner,
+          outcome.status,
+          error,
+          next,
+          processedAt,
+          now,
+          attempt === undefined ? null : JSON.stringify([attempt]),
+        ],
       );
       return res.rowCount > 0;
     },
@@ -205,7 +237,7 @@ RETURNING source, event_id`;
       const res = await db.query<{ source: string; event_id: string }>(
         `UPDATE ${table}
          SET status = 'received', attempts = 0, next_attempt_at = $1, lease_owner = NULL, lease_until = NULL,
-             updated_at = $1
+             replays = replays + CASE WHEN status = 'processed' THEN 1 ELSE 0 END, updated_at = $1
          ${whereClause(where)}
          RETURNING source, event_id`,
         params,

@@ -88,6 +88,27 @@ export interface InboxEvent<P = unknown> extends InboxEventKey {
   leaseUntil: Date | null;
   /** When the handler succeeded. */
   processedAt: Date | null;
+  /**
+   * How many times the event was replayed with `force` after it was processed
+   * (its run's idempotency key carries this number, so a forced replay runs again).
+   */
+  replays: number;
+  /** Every attempt that ran, oldest first: not only the last error. */
+  history: InboxAttempt[];
+}
+
+/** One attempt of an event, as its history keeps it. */
+export interface InboxAttempt {
+  /** The attempt's number (from 1; a replay starts again at 1). */
+  attempt: number;
+  /** When it was claimed. */
+  startedAt: Date;
+  /** When it was settled. */
+  endedAt: Date;
+  /** How it ended. */
+  outcome: 'processed' | 'failed' | 'dead';
+  /** The failure, for `failed` and `dead`. */
+  error: string | null;
 }
 
 /** A claimed event: the lease token settles it. */
@@ -197,9 +218,16 @@ export interface InboxDriver {
    * handler runs); `false` when `owner` no longer holds it.
    */
   extend(key: InboxEventKey, owner: string, leaseUntil: Date, now: Date): Promise<boolean>;
-  /** Settles a claimed event; `false` when `owner` no longer holds its lease. */
-  settle(key: InboxEventKey, owner: string, outcome: Settlement, now: Date): Promise<boolean>;
-  /** Moves matching `dead` events (or `failed`, when asked) back to `received`, due at `now`. Resolves with the keys moved. */
+  /**
+   * Settles a claimed event; `false` when `owner` no longer holds its lease.
+   * `attempt`, when given, is appended to the event's history.
+   */
+  settle(key: InboxEventKey, owner: string, outcome: Settlement, now: Date, attempt?: InboxAttempt): Promise<boolean>;
+  /**
+   * Moves matching events back to `received`, due at `now`, with a fresh
+   * attempt budget; a `processed` one also counts a forced replay
+   * (`replays + 1`). Resolves with the keys moved.
+   */
   replay(filter: InboxFilter, now: Date): Promise<InboxEventKey[]>;
   /**
    * Deletes up to `limit` events in `statuses` last updated before `before`

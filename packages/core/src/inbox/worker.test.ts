@@ -134,6 +134,70 @@ function workerContract(open: (options: InboxOptions) => Promise<{ inbox: Inbox;
     workers.splice(workers.indexOf(stuck), 1); // its handler never returns; do not wait for it
   });
 
+  it('keeps every attempt in the history, and replays a processed event only with force, past its idempotency record', async () => {
+    const clock = manualClock();
+    const { inbox } = await open({ clock: clock.now });
+    let fails = 2;
+    let runs = 0;
+    const worker = track(
+      createInboxWorker({
+        inbox,
+        source: 'history',
+        sweepIntervalMs: false,
+        onError: () => {},
+        retry: { maxAttempts: 5, initialDelayMs: 1000, factor: 1, jitter: 0 },
+        on: {
+          '*': async () => {
+            runs++;
+            clock.advance(10);
+            if (fails-- > 0) throw new Error(`failure ${2 - fails}`);
+          },
+        },
+      }),
+    );
+    const t0 = clock.now();
+    await inbox.ingest('history', { id: 'h1', payload: { type: 't' } });
+    for (let i = 0; i < 3; i++) {
+      await worker.drain();
+      clock.advance(1000);
+    }
+    const done = await inbox.get('history', 'h1');
+    expect(done).toMatchObject({ status: 'processed', attempts: 3, replays: 0 });
+    expect(done?.history).toEqual([
+      { attempt: 1, startedAt: new Date(t0), endedAt: new Date(t0 + 10), outcome: 'failed', error: 'Error: failure 1' },
+      {
+        attempt: 2,
+        startedAt: new Date(t0 + 1010),
+        endedAt: new Date(t0 + 1020),
+        outcome: 'failed',
+        error: 'Error: failure 2',
+      },
+      { attempt: 3, startedAt: new Date(t0 + 2020), endedAt: new Date(t0 + 2030), outcome: 'processed', error: null },
+    ]);
+    // a processed event: a plain replay leaves it, a filter without force is refused
+    expect(await inbox.replay({ source: 'history', id: 'h1' })).toBe(0);
+    await expect(inbox.replay({ source: 'history', status: 'processed' })).rejects.toMatchObject({
+      code: 'invalid_filter',
+    });
+    expect(runs).toBe(3);
+    // with force it runs again, although the idempotency record of the first run is still there
+    expect(await inbox.replay({ source: 'history', id: 'h1', force: true })).toBe(1);
+    await worker.drain();
+    expect(runs).toBe(4);
+    const again = await inbox.get('history', 'h1');
+    expect(again).toMatchObject({ status: 'processed', attempts: 1, replays: 1 });
+    expect(again?.history.map((a) => [a.attempt, a.outcome])).toEqual([
+      [1, 'failed'],
+      [2, 'failed'],
+      [3, 'processed'],
+      [1, 'processed'],
+    ]);
+    expect(await inbox.replay({ source: 'history', status: 'processed', force: true })).toBe(1);
+    await worker.drain();
+    expect(runs).toBe(5);
+    expect(await inbox.get('history', 'h1')).toMatchObject({ status: 'processed', replays: 2 });
+  });
+
   it('dead-letters an event no handler matches by default, with the unhandled reason, and leaves other sources alone', async () => {
     const { inbox } = await open({});
     const errors: unknown[] = [];

@@ -24,6 +24,7 @@ import { type InboxIdempotencyOptions, recorder, runKey, runWithTimeout } from '
 import { keepTrying, sweepLoop } from './sweep';
 import type {
   ClaimedInboxEvent,
+  InboxAttempt,
   InboxDriver,
   InboxEventKey,
   InboxMetric,
@@ -412,7 +413,17 @@ export function createInboxWorker(options: InboxWorkerOptions): InboxWorker {
       }
     }
     const at = now();
-    const settled = await inbox.driver.settle(event, event.leaseOwner, outcome, new Date(at));
+    const history: InboxAttempt | undefined =
+      outcome.status === 'deferred'
+        ? undefined // it never started: nothing to keep
+        : {
+            attempt: event.attempts,
+            startedAt: event.updatedAt,
+            endedAt: new Date(at),
+            outcome: outcome.status,
+            error: outcome.status === 'processed' ? null : outcome.error,
+          };
+    const settled = await inbox.driver.settle(event, event.leaseOwner, outcome, new Date(at), history);
     metric({
       name: 'inbox.attempt',
       source,

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedFiles, MIGRATIONS_DIR } from '../../../../scripts/supabase-migrations';
 import { describeWithPostgres } from '../../../../test-support/services';
 import { migrate, migrationFiles } from './migrate';
+import { moduleDependencies } from './migrations/index';
 import { createPostgres } from './postgres';
 import type { SqlClient } from './sql';
 
@@ -15,7 +16,17 @@ describe('Supabase migration files', () => {
     const expected = expectedFiles(existing);
     expect(existing.sort()).toEqual(expected.map((e) => e.file).sort());
     for (const { file, sql } of expected) expect(readFileSync(join(MIGRATIONS_DIR, file), 'utf8')).toBe(sql);
-    expect(expected.map((e) => e.file)).toEqual([...expected.map((e) => e.file)].sort()); // applied in file order
+    // applied in file order: each module's versions in order, after the modules it depends on
+    // (a later migration of an earlier module, e.g. inbox@3 after vault@1, is fine)
+    const byFile = [...expected.map((e) => e.file)].sort();
+    const position = (module: string, version: number) =>
+      byFile.findIndex((f) => f.endsWith(`_ballast_${module}_v${version}.sql`));
+    for (const m of migrationFiles()) {
+      if (m.version > 1) expect(position(m.module, m.version)).toBeGreaterThan(position(m.module, m.version - 1));
+      for (const dependency of moduleDependencies[m.module] ?? []) {
+        expect(position(m.module, m.version)).toBeGreaterThan(position(dependency, 1));
+      }
+    }
   });
 
   it('give a new migration a timestamp after every existing file, and keep old ones', () => {

@@ -43,4 +43,16 @@ ALTER TABLE ${names.table('inbox_events')} ADD COLUMN IF NOT EXISTS headers json
 CREATE INDEX IF NOT EXISTS inbox_events_finished_idx ON ${names.table('inbox_events')} (status, updated_at);
 `,
   },
+  {
+    module: 'inbox',
+    version: 3,
+    name: 'inbox attempt history and forced replays',
+    // attempt_log: every attempt's number, start, end, outcome and error (not only the last);
+    // replays: how many times a processed event was replayed with force, part of its run's
+    // idempotency key so that a forced replay supersedes the finished record instead of replaying it.
+    up: (names) => `
+ALTER TABLE ${names.table('inbox_events')} ADD COLUMN IF NOT EXISTS attempt_log jsonb NOT NULL DEFAULT '[]'::jsonb;
+ALTER TABLE ${names.table('inbox_events')} ADD COLUMN IF NOT EXISTS replays integer NOT NULL DEFAULT 0;
+`,
+  },
 ];

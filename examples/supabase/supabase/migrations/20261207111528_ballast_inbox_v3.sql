@@ -1,0 +1,28 @@
+-- Ballast inbox@3: inbox attempt history and forced replays. Generated from @ballast/core's migrations; do not edit.
+CREATE SCHEMA IF NOT EXISTS "ballast";
+CREATE TABLE IF NOT EXISTS "ballast"."schema_migrations" (
+  module text NOT NULL,
+  version integer NOT NULL,
+  name text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (module, version)
+);
+ALTER TABLE "ballast"."inbox_events" ADD COLUMN IF NOT EXISTS attempt_log jsonb NOT NULL DEFAULT '[]'::jsonb;
+ALTER TABLE "ballast"."inbox_events" ADD COLUMN IF NOT EXISTS replays integer NOT NULL DEFAULT 0;
+INSERT INTO "ballast"."schema_migrations" (module, version, name) VALUES ('inbox', 3, 'inbox attempt history and forced replays') ON CONFLICT DO NOTHING;
+DO $ballast$
+DECLARE t record; who text;
+BEGIN
+  FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'ballast' AND NOT rowsecurity LOOP
+    EXECUTE format('ALTER TABLE %I.%I ENABLE ROW LEVEL SECURITY', 'ballast', t.tablename);
+  END LOOP;
+  SELECT string_agg(quote_ident(rolname), ', ') INTO who FROM pg_roles WHERE rolname IN ('anon', 'authenticated');
+  IF who IS NOT NULL THEN
+    EXECUTE 'REVOKE ALL ON ALL TABLES IN SCHEMA "ballast" FROM ' || who;
+    EXECUTE 'REVOKE ALL ON ALL SEQUENCES IN SCHEMA "ballast" FROM ' || who;
+    EXECUTE 'REVOKE ALL ON ALL FUNCTIONS IN SCHEMA "ballast" FROM ' || who;
+    EXECUTE 'ALTER DEFAULT PRIVILEGES IN SCHEMA "ballast" REVOKE ALL ON TABLES FROM ' || who;
+    EXECUTE 'REVOKE ALL ON SCHEMA "ballast" FROM ' || who;
+  END IF;
+END
+$ballast$;
