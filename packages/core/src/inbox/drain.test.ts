@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
+import { describeWithPostgres } from '../../../../test-support/services';
 import { migrate } from '../stores/migrate';
-import { createPGlite } from '../stores/pglite';
-import { createPostgres } from '../stores/postgres';
 import type { SqlClient } from '../stores/sql';
 import { signWebhook } from '../webhooks/sign';
 import { drainInbox } from './drain';
 import { createWebhookHandler } from './handler';
 import type { InboxHandlers } from './handlers';
 import { sqlInbox } from './sql';
+import { pgliteDatabase, postgresDatabase, type TestDatabase } from './testdata/databases';
 
 const SECRET = 'whsec_drain_test';
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -22,7 +21,7 @@ async function delivery(id: string, type: string): Promise<Request> {
   });
 }
 
-function drainSuite(openDb: () => Promise<{ db: SqlClient; schema: string; drop(): Promise<void> }>) {
+function drainSuite(openDb: () => Promise<TestDatabase>) {
   let db: SqlClient;
   let schema: string;
   let drop: () => Promise<void>;
@@ -91,23 +90,9 @@ function drainSuite(openDb: () => Promise<{ db: SqlClient; schema: string; drop(
 }
 
 describe('drainInbox on PGlite', () => {
-  drainSuite(async () => {
-    const db = await createPGlite();
-    return { db, schema: 'ballast', drop: () => db.close() };
-  });
+  drainSuite(pgliteDatabase);
 });
 
 describeWithPostgres('drainInbox', (url) => {
-  drainSuite(async () => {
-    const schema = uniqueSchema('inboxdrain');
-    const db = await createPostgres({ connectionString: url, max: 8 });
-    return {
-      db,
-      schema,
-      drop: async () => {
-        await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        await db.close();
-      },
-    };
-  });
+  drainSuite(() => postgresDatabase(url, 'inboxdrain', 8));
 });

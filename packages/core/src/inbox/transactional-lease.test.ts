@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
+import { describeWithPostgres } from '../../../../test-support/services';
 import { migrate } from '../stores/migrate';
-import { createPGlite } from '../stores/pglite';
-import { createPostgres } from '../stores/postgres';
 import type { SqlClient } from '../stores/sql';
 import { sqlInbox } from './sql';
+import { pgliteDatabase, postgresDatabase, type TestDatabase } from './testdata/databases';
 import { createInboxWorker } from './worker';
 
 /**
@@ -27,7 +26,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
-function transactionalLeaseSuite(openDb: () => Promise<{ db: SqlClient; schema: string; drop(): Promise<void> }>) {
+function transactionalLeaseSuite(openDb: () => Promise<TestDatabase>) {
   let db: SqlClient;
   let schema: string;
   let drop: () => Promise<void>;
@@ -100,23 +99,9 @@ function transactionalLeaseSuite(openDb: () => Promise<{ db: SqlClient; schema: 
 }
 
 describe('transactional handler and lease heartbeat on PGlite (one connection)', () => {
-  transactionalLeaseSuite(async () => {
-    const db = await createPGlite();
-    return { db, schema: 'ballast', drop: () => db.close() };
-  });
+  transactionalLeaseSuite(pgliteDatabase);
 });
 
 describeWithPostgres('transactional handler and lease heartbeat, pool of 2, concurrency 2', (url) => {
-  transactionalLeaseSuite(async () => {
-    const schema = uniqueSchema('inboxtx');
-    const db = await createPostgres({ connectionString: url, max: 2 });
-    return {
-      db,
-      schema,
-      drop: async () => {
-        await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        await db.close();
-      },
-    };
-  });
+  transactionalLeaseSuite(() => postgresDatabase(url, 'inboxtx', 2));
 });

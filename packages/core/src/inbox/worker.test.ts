@@ -1,11 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
+import { describeWithPostgres } from '../../../../test-support/services';
 import { sqlVersionStore } from '../idempotency/sql-store';
 import { versionGuard } from '../idempotency/version-guard';
 import { migrate } from '../stores/migrate';
-import { createPGlite } from '../stores/pglite';
-import { createPostgres } from '../stores/postgres';
 import type { SqlClient } from '../stores/sql';
 import { isInboxError } from './errors';
 import { permanentFailure } from './handlers';
@@ -14,6 +12,7 @@ import { memoryInbox } from './memory';
 import { memoryInboxDriver } from './memory-driver';
 import { type InboxQueue, inProcessQueue } from './queue';
 import { sqlInbox } from './sql';
+import { pgliteDatabase, postgresDatabase, type TestDatabase } from './testdata/databases';
 import type { InboxMetric } from './types';
 import { backoffDelay, createInboxWorker, type InboxWorker, normalizeRetry } from './worker';
 
@@ -808,7 +807,7 @@ describe('backoffDelay', () => {
   });
 });
 
-function sqlWorkerSuite(openDb: () => Promise<{ db: SqlClient; schema: string; drop(): Promise<void> }>) {
+function sqlWorkerSuite(openDb: () => Promise<TestDatabase>) {
   let db: SqlClient;
   let schema: string;
   let drop: () => Promise<void>;
@@ -872,23 +871,9 @@ function sqlWorkerSuite(openDb: () => Promise<{ db: SqlClient; schema: string; d
 }
 
 describe('inbox worker on PGlite', () => {
-  sqlWorkerSuite(async () => {
-    const db = await createPGlite();
-    return { db, schema: 'ballast', drop: () => db.close() };
-  });
+  sqlWorkerSuite(pgliteDatabase);
 });
 
 describeWithPostgres('inbox worker', (url) => {
-  sqlWorkerSuite(async () => {
-    const schema = uniqueSchema('inboxw');
-    const db = await createPostgres({ connectionString: url, max: 8 });
-    return {
-      db,
-      schema,
-      drop: async () => {
-        await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        await db.close();
-      },
-    };
-  });
+  sqlWorkerSuite(() => postgresDatabase(url, 'inboxw', 8));
 });
