@@ -3,6 +3,7 @@ import { describeWithPostgres, uniqueSchema } from '../../../../test-support/ser
 import { migrate } from '../stores/migrate';
 import { createPGlite } from '../stores/pglite';
 import { createPostgres } from '../stores/postgres';
+import { createPostgresJs } from '../stores/postgresjs';
 import type { SqlClient } from '../stores/sql';
 import { sqlIdempotencyStore } from './sql-store';
 import { testIdempotencyStore } from './store-contract';
@@ -27,6 +28,7 @@ describe('sqlIdempotencyStore [pglite]', () => {
 
 describeWithPostgres('sqlIdempotencyStore', (url) => {
   sqlContract('sql (postgres)', () => createPostgres({ connectionString: url, max: 8 }));
+  sqlContract('sql (postgres.js)', () => createPostgresJs(url, { max: 8 }));
 });
 
 describe('sqlIdempotencyStore options', () => {

@@ -4,6 +4,7 @@ import { describeWithPostgres, uniqueSchema } from '../../../../test-support/ser
 import { migrate } from '../stores/migrate';
 import { createPGlite } from '../stores/pglite';
 import { createPostgres } from '../stores/postgres';
+import { createPostgresJs } from '../stores/postgresjs';
 import { type SqlClient, sqlNames } from '../stores/sql';
 import { idempotent } from './idempotent';
 import { sqlIdempotencyStore, sqlVersionStore } from './sql-store';
@@ -232,4 +233,8 @@ describe('idempotent() transactional [pglite]', () => {
 
 describeWithPostgres('idempotent() transactional', (url) => {
   transactionalSuite(() => createPostgres({ connectionString: url, max: 4 }), true);
+});
+
+describeWithPostgres('idempotent() transactional on postgres.js', (url) => {
+  transactionalSuite(() => createPostgresJs(url, { max: 4 }), true);
 });

@@ -4,6 +4,7 @@ import { describeWithPostgres, uniqueSchema } from '../../../../test-support/ser
 import { migrate } from '../stores/migrate';
 import { createPGlite } from '../stores/pglite';
 import { createPostgres } from '../stores/postgres';
+import { createPostgresJs } from '../stores/postgresjs';
 import type { SqlClient } from '../stores/sql';
 import { memoryVersionStore } from './memory-store';
 import { sqlVersionStore } from './sql-store';
@@ -165,4 +166,8 @@ describe('versionGuard [pglite]', () => {
 
 describeWithPostgres('versionGuard', (url) => {
   sqlSuite(() => createPostgres({ connectionString: url, max: 8 }));
+});
+
+describeWithPostgres('versionGuard on postgres.js', (url) => {
+  sqlSuite(() => createPostgresJs(url, { max: 8 }));
 });

@@ -3,6 +3,7 @@ import { describeWithPostgres, uniqueSchema } from '../../../../test-support/ser
 import { migrate } from '../stores/migrate';
 import { createPGlite } from '../stores/pglite';
 import { createPostgres } from '../stores/postgres';
+import { createPostgresJs } from '../stores/postgresjs';
 import type { SqlClient } from '../stores/sql';
 import { isInboxError } from './errors';
 import { createInbox, type Inbox } from './inbox';
@@ -328,6 +329,21 @@ describeWithPostgres('inbox', (url) => {
   inboxContract(async () => {
     const schema = uniqueSchema('inbox');
     const db = await createPostgres({ connectionString: url, max: 8 });
+    await migrate(db, { schema, modules: ['inbox'] });
+    return {
+      driver: sqlInboxDriver(db, { schema }),
+      close: async () => {
+        await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await db.close();
+      },
+    };
+  });
+});
+
+describeWithPostgres('inbox on postgres.js', (url) => {
+  inboxContract(async () => {
+    const schema = uniqueSchema('inboxjs');
+    const db = await createPostgresJs(url, { max: 8 });
     await migrate(db, { schema, modules: ['inbox'] });
     return {
       driver: sqlInboxDriver(db, { schema }),

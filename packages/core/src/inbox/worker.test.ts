@@ -12,7 +12,7 @@ import { memoryInbox } from './memory';
 import { memoryInboxDriver } from './memory-driver';
 import { type InboxQueue, inProcessQueue } from './queue';
 import { sqlInbox } from './sql';
-import { pgliteDatabase, postgresDatabase, type TestDatabase } from './testdata/databases';
+import { pgliteDatabase, postgresDatabase, postgresJsDatabase, type TestDatabase } from './testdata/databases';
 import type { InboxMetric } from './types';
 import { backoffDelay, createInboxWorker, type InboxWorker, normalizeRetry } from './worker';
 
@@ -876,4 +876,8 @@ describe('inbox worker on PGlite', () => {
 
 describeWithPostgres('inbox worker', (url) => {
   sqlWorkerSuite(() => postgresDatabase(url, 'inboxw', 8));
+});
+
+describeWithPostgres('inbox worker on postgres.js', (url) => {
+  sqlWorkerSuite(() => postgresJsDatabase(url, 'inboxwjs', 8));
 });

@@ -9,6 +9,7 @@ import {
 import { migrate } from '../stores/migrate';
 import { createPGlite } from '../stores/pglite';
 import { createPostgres } from '../stores/postgres';
+import { createPostgresJs } from '../stores/postgresjs';
 import type { SqlClient } from '../stores/sql';
 import { memoryCache } from './cache-memory';
 import { redisCache } from './cache-redis';
@@ -80,6 +81,20 @@ describeWithPostgres('sqlCache', (url) => {
   const schema = uniqueSchema('cache');
   cacheStoreContract(async () => {
     db = await createPostgres({ connectionString: url, max: 2 });
+    await migrate(db, { schema, modules: ['cache'] });
+    return sqlCache(db, { schema });
+  });
+  afterAll(async () => {
+    await db?.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await db?.close();
+  });
+});
+
+describeWithPostgres('sqlCache on postgres.js', (url) => {
+  let db: SqlClient;
+  const schema = uniqueSchema('cachejs');
+  cacheStoreContract(async () => {
+    db = await createPostgresJs(url, { max: 2 });
     await migrate(db, { schema, modules: ['cache'] });
     return sqlCache(db, { schema });
   });

@@ -60,14 +60,45 @@ function wrap(q: Unsafe): SqlExecutor {
 }
 
 /**
+ * The JSON type for postgres.js that Ballast's stores need: a string bound to
+ * a `json`/`jsonb` parameter is already JSON text and is sent as it is (as
+ * node-postgres sends it); any other value is serialized with JSON.stringify.
+ * postgres.js's default would serialize the string again, storing a JSON
+ * string instead of the document. Pass it as `types: { json: postgresJsJsonType }`
+ * when you create a client for {@link postgresJsClient}; `createPostgresJs` does.
+ */
+export const postgresJsJsonType = Object.freeze({
+  to: 114,
+  from: [114, 3802],
+  serialize: (value: unknown): string => (typeof value === 'string' ? value : JSON.stringify(value)),
+  parse: (text: string): unknown => JSON.parse(text),
+});
+
+/** True when the client sends JSON text bound to a jsonb parameter unchanged. */
+function sendsJsonTextAsIs(sql: PostgresJsLike): boolean {
+  const serialize = (sql as { options?: { serializers?: Record<number, (value: unknown) => unknown> } }).options
+    ?.serializers?.[3802];
+  return serialize === undefined || serialize('{}') === '{}';
+}
+
+/**
  * Wraps a postgres.js client (the `postgres` package: Node, Deno, Bun and
  * Workers) as a {@link SqlClient}. The client stays the caller's: `close()`
- * does not end it. Create it with `prepare: false` when it connects through a
- * transaction-mode pooler; this driver never prepares named statements itself.
+ * does not end it. Create it with `types: { json: postgresJsJsonType }`
+ * (a client without it is refused: it would store Ballast's JSON as strings),
+ * and with `prepare: false` when it connects through a transaction-mode
+ * pooler; this driver never prepares named statements itself.
  */
 export function postgresJsClient(sql: PostgresJsLike): SqlClient {
   if (typeof sql?.unsafe !== 'function' || typeof sql.begin !== 'function') {
     throw new StoreError('postgresJsClient', 'invalid_options', 'sql must be a postgres.js client (postgres(url))');
+  }
+  if (!sendsJsonTextAsIs(sql)) {
+    throw new StoreError(
+      'postgresJsClient',
+      'invalid_options',
+      'create the postgres.js client with types: { json: postgresJsJsonType }: its default JSON type would store JSON text as a string',
+    );
   }
   return {
     ...wrap(sql),
@@ -87,8 +118,9 @@ export type PostgresJsOptions = Options<Record<string, PostgresType>>;
  * Opens a postgres.js client and returns it as a {@link SqlClient} that owns
  * it: `close()` ends it. Defaults differ from postgres.js's in two ways:
  * `prepare: false` (works through Supabase's transaction-mode pooler on port
- * 6543 and PgBouncer) and server notices are not printed (migrations'
- * `IF NOT EXISTS` would print one per object). Runs on Node, Deno and Bun.
+ * 6543 and PgBouncer), server notices are not printed (migrations'
+ * `IF NOT EXISTS` would print one per object), and JSON text is sent as it is
+ * ({@link postgresJsJsonType}). Runs on Node, Deno and Bun.
  *
  * @example
  * ```ts
@@ -108,6 +140,7 @@ export async function createPostgresJs(
     prepare: false,
     onnotice: () => {},
     ...options,
+    types: { json: postgresJsJsonType, ...options.types },
   });
   return { ...postgresJsClient(sql), sql, close: () => sql.end({ timeout: 5 }) };
 }

@@ -4,7 +4,7 @@ import { isStoreError, StoreError } from './errors';
 import { migrate } from './migrate';
 import { createPGlite } from './pglite';
 import { createPostgres } from './postgres';
-import { createPostgresJs } from './postgresjs';
+import { createPostgresJs, postgresJsClient, postgresJsJsonType } from './postgresjs';
 import { type SqlClient, type SqlExecutor, sqlNames } from './sql';
 
 /** The SqlClient contract: every driver must pass these. */
@@ -150,4 +150,27 @@ describeWithPostgres('SqlClient', (url) => {
 describeWithPostgres('SqlClient on postgres.js', (url) => {
   sqlClientContract(() => createPostgresJs(url, { max: 4 }));
   migrateContract(() => createPostgresJs(url, { max: 2 }));
+
+  it('stores JSON text bound to a jsonb parameter as the document, and refuses a client that would not', async () => {
+    const db = await createPostgresJs(url, { max: 1 });
+    try {
+      const res = await db.query<{ kind: string; n: unknown }>(
+        `SELECT jsonb_typeof($1::jsonb) AS kind, ($1::jsonb)->'n' AS n`,
+        ['{"n":1}'],
+      );
+      expect(res.rows).toEqual([{ kind: 'object', n: 1 }]);
+    } finally {
+      await db.close();
+    }
+    const { default: postgres } = await import('postgres');
+    const plain = postgres(url, { max: 1 });
+    try {
+      expect(() => postgresJsClient(plain)).toThrow(/postgresJsJsonType/);
+      const custom = postgres(url, { max: 1, types: { json: postgresJsJsonType } });
+      expect(typeof postgresJsClient(custom).transaction).toBe('function');
+      await custom.end();
+    } finally {
+      await plain.end();
+    }
+  });
 });

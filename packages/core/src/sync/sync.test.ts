@@ -2,6 +2,7 @@ import { describe } from 'vitest';
 import { describeWithPostgres } from '../../../../test-support/services';
 import { createPGlite } from '../stores/pglite';
 import { createPostgres } from '../stores/postgres';
+import { createPostgresJs } from '../stores/postgresjs';
 import { syncContract } from './sync-contract';
 
 describe('sync on PGlite', () => {
@@ -10,4 +11,8 @@ describe('sync on PGlite', () => {
 
 describeWithPostgres('sync', (url) => {
   syncContract(() => createPostgres({ connectionString: url, max: 4 }));
+});
+
+describeWithPostgres('sync on postgres.js', (url) => {
+  syncContract(() => createPostgresJs(url, { max: 4 }));
 });

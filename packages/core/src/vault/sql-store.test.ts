@@ -4,6 +4,7 @@ import { StoreError } from '../stores/errors';
 import { migrate } from '../stores/migrate';
 import { createPGlite } from '../stores/pglite';
 import { createPostgres } from '../stores/postgres';
+import { createPostgresJs } from '../stores/postgresjs';
 import type { SqlClient } from '../stores/sql';
 import { vaultCrypto } from './crypto-node';
 import { keyring } from './keyring';
@@ -90,4 +91,5 @@ plaintextScan('pglite', () => createPGlite());
 describeWithPostgres('vault sql store', (url) => {
   describeVaultContract('postgres', () => sqlHarness(() => createPostgres(url)));
   plaintextScan('postgres', () => createPostgres(url));
+  describeVaultContract('postgres.js', () => sqlHarness(() => createPostgresJs(url)));
 });

@@ -2,6 +2,7 @@
 import { uniqueSchema } from '../../../../../test-support/services';
 import { createPGlite } from '../../stores/pglite';
 import { createPostgres } from '../../stores/postgres';
+import { createPostgresJs } from '../../stores/postgresjs';
 import type { SqlClient } from '../../stores/sql';
 
 /** A database for one suite, and how to drop what the suite made. */
@@ -21,6 +22,20 @@ export async function pgliteDatabase(): Promise<TestDatabase> {
 export async function postgresDatabase(url: string, prefix: string, max = 8): Promise<TestDatabase> {
   const schema = uniqueSchema(prefix);
   const db = await createPostgres({ connectionString: url, max });
+  return {
+    db,
+    schema,
+    drop: async () => {
+      await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await db.close();
+    },
+  };
+}
+
+/** The same on the postgres.js driver (`prepare: false`, as through a transaction-mode pooler). */
+export async function postgresJsDatabase(url: string, prefix: string, max = 8): Promise<TestDatabase> {
+  const schema = uniqueSchema(prefix);
+  const db = await createPostgresJs(url, { max });
   return {
     db,
     schema,
