@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,22 +8,13 @@ import { createPostgres } from '@ballast/core/stores/postgres';
 import type { SqlClient } from '@ballast/core/stores/sql';
 import { signWebhook } from '@ballast/core/webhooks';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { denoExecutable } from '../../test-support/deno';
 import { describeWithPostgres, uniqueSchema } from '../../test-support/services';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const functions = join(here, 'supabase', 'functions');
 const coreRoot = join(here, '..', '..', 'packages', 'core');
 const secret = 'whsec_supabase_example';
-
-/** The Deno executable of the npm `deno` package's platform package (no install script needed). */
-function denoExecutable(): string {
-  const requireFromDeno = createRequire(createRequire(import.meta.url).resolve('deno/package.json'));
-  const libc = process.platform === 'linux' ? '-glibc' : '';
-  return join(
-    dirname(requireFromDeno.resolve(`@deno/${process.platform}-${process.arch}${libc}/package.json`)),
-    'deno',
-  );
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

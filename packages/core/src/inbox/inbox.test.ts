@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
+import { describeWithPostgres } from '../../../../test-support/services';
 import { migrate } from '../stores/migrate';
 import { createPGlite } from '../stores/pglite';
-import { createPostgres } from '../stores/postgres';
-import { createPostgresJs } from '../stores/postgresjs';
 import type { SqlClient } from '../stores/sql';
 import { isInboxError } from './errors';
 import { createInbox, type Inbox } from './inbox';
 import { memoryInboxDriver } from './memory-driver';
 import { sqlInboxDriver } from './sql-driver';
+import { postgresDatabase } from './testdata/databases';
 import type { InboxDriver } from './types';
 
 interface Harness {
@@ -325,35 +324,15 @@ describe('inbox on PGlite', () => {
   });
 });
 
-describeWithPostgres('inbox', (url) => {
-  inboxContract(async () => {
-    const schema = uniqueSchema('inbox');
-    const db = await createPostgres({ connectionString: url, max: 8 });
-    await migrate(db, { schema, modules: ['inbox'] });
-    return {
-      driver: sqlInboxDriver(db, { schema }),
-      close: async () => {
-        await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        await db.close();
-      },
-    };
+for (const driver of ['pg', 'postgres.js'] as const) {
+  describeWithPostgres(driver === 'pg' ? 'inbox' : 'inbox on postgres.js', (url) => {
+    inboxContract(async () => {
+      const { db, schema, drop } = await postgresDatabase(url, 'inbox', 8, driver);
+      await migrate(db, { schema, modules: ['inbox'] });
+      return { driver: sqlInboxDriver(db, { schema }), close: drop };
+    });
   });
-});
-
-describeWithPostgres('inbox on postgres.js', (url) => {
-  inboxContract(async () => {
-    const schema = uniqueSchema('inboxjs');
-    const db = await createPostgresJs(url, { max: 8 });
-    await migrate(db, { schema, modules: ['inbox'] });
-    return {
-      driver: sqlInboxDriver(db, { schema }),
-      close: async () => {
-        await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        await db.close();
-      },
-    };
-  });
-});
+}
 
 describe('inbox store failures', () => {
   it('turns a failing store into store_unavailable, never a stored answer', async () => {

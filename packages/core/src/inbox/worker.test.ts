@@ -12,7 +12,7 @@ import { memoryInbox } from './memory';
 import { memoryInboxDriver } from './memory-driver';
 import { type InboxQueue, inProcessQueue } from './queue';
 import { sqlInbox } from './sql';
-import { pgliteDatabase, postgresDatabase, postgresJsDatabase, type TestDatabase } from './testdata/databases';
+import { pgliteDatabase, postgresDatabase, type TestDatabase } from './testdata/databases';
 import type { InboxMetric } from './types';
 import { backoffDelay, createInboxWorker, type InboxWorker, normalizeRetry } from './worker';
 
@@ -879,5 +879,5 @@ describeWithPostgres('inbox worker', (url) => {
 });
 
 describeWithPostgres('inbox worker on postgres.js', (url) => {
-  sqlWorkerSuite(() => postgresJsDatabase(url, 'inboxwjs', 8));
+  sqlWorkerSuite(() => postgresDatabase(url, 'inboxwjs', 8, 'postgres.js'));
 });

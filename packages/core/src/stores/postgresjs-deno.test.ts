@@ -1,26 +1,16 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { denoExecutable } from '../../../../test-support/deno';
 import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 const packageRoot = join(here, '..', '..');
-
-/** The Deno executable of the npm `deno` package's platform package (no install script needed). */
-function denoExecutable(): string {
-  const requireFromDeno = createRequire(createRequire(import.meta.url).resolve('deno/package.json'));
-  const libc = process.platform === 'linux' ? '-glibc' : '';
-  return join(
-    dirname(requireFromDeno.resolve(`@deno/${process.platform}-${process.arch}${libc}/package.json`)),
-    'deno',
-  );
-}
 
 describeWithPostgres('the postgres.js driver under Deno', (url) => {
   let denoDir: string;

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +7,7 @@ import { promisify } from 'node:util';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { denoExecutable } from '../../../../test-support/deno';
 import { toBase64 } from '../internal/encoding';
 import type { DenoCase, DenoReport, DenoVerdict } from './deno-fixture';
 import { generateStandardKeyPair } from './schemes/standard';
@@ -17,18 +17,6 @@ const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 const packageRoot = join(here, '..', '..');
 const fixture = join(here, 'deno-fixture.ts');
-
-/**
- * The Deno executable shipped by the npm `deno` package's platform package. Resolved directly, so
- * no install script has to have run (pnpm does not run the `deno` package's postinstall here).
- */
-function denoExecutable(): string {
-  const requireFromDeno = createRequire(createRequire(import.meta.url).resolve('deno/package.json'));
-  const libc = process.platform === 'linux' ? '-glibc' : '';
-  const platformPackage = `@deno/${process.platform}-${process.arch}${libc}`;
-  const executable = process.platform === 'win32' ? 'deno.exe' : 'deno';
-  return join(dirname(requireFromDeno.resolve(`${platformPackage}/package.json`)), executable);
-}
 
 /**
  * Runs the fixture under Deno and returns its report. No permissions are granted (so no network),

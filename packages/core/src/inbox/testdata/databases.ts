@@ -18,24 +18,22 @@ export async function pgliteDatabase(): Promise<TestDatabase> {
   return { db, schema: 'ballast', drop: () => db.close() };
 }
 
-/** A pool of `max` connections on Postgres, with a schema no other suite uses (dropped at the end). */
-export async function postgresDatabase(url: string, prefix: string, max = 8): Promise<TestDatabase> {
-  const schema = uniqueSchema(prefix);
-  const db = await createPostgres({ connectionString: url, max });
-  return {
-    db,
-    schema,
-    drop: async () => {
-      await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await db.close();
-    },
-  };
-}
+/** The Postgres drivers the SQL suites run on. */
+export type PostgresDriver = 'pg' | 'postgres.js';
 
-/** The same on the postgres.js driver (`prepare: false`, as through a transaction-mode pooler). */
-export async function postgresJsDatabase(url: string, prefix: string, max = 8): Promise<TestDatabase> {
+/**
+ * A pool of `max` connections on Postgres, through node-postgres or postgres.js, with a schema no
+ * other suite uses (dropped at the end).
+ */
+export async function postgresDatabase(
+  url: string,
+  prefix: string,
+  max = 8,
+  driver: PostgresDriver = 'pg',
+): Promise<TestDatabase> {
   const schema = uniqueSchema(prefix);
-  const db = await createPostgresJs(url, { max });
+  const db =
+    driver === 'pg' ? await createPostgres({ connectionString: url, max }) : await createPostgresJs(url, { max });
   return {
     db,
     schema,
