@@ -1,6 +1,6 @@
 import { StoreError } from './errors';
 import { allMigrations, type Migration, moduleDependencies } from './migrations/index';
-import { quoteIdent, type SqlClient, type SqlExecutor, sqlNames } from './sql';
+import { quoteIdent, type SqlClient, sqlNames } from './sql';
 
 /** Options for {@link migrate}. */
 export interface MigrateOptions {
@@ -82,34 +82,9 @@ export async function migrate(db: SqlClient, options: MigrateOptions = {}): Prom
       ]);
       applied.push(id);
     }
-    if (options.lockDown !== false) await lockDown(tx, names.schema);
+    if (options.lockDown !== false) await tx.query(lockDownScript(names.schema));
   });
   return { applied };
-}
-
-/**
- * Row level security on every table of the schema, and nothing granted to the
- * API roles that exist. Idempotent.
- */
-async function lockDown(tx: SqlExecutor, schema: string): Promise<void> {
-  const open = await tx.query<{ sql: string }>(
-    `SELECT format('ALTER TABLE %I.%I ENABLE ROW LEVEL SECURITY', schemaname, tablename) AS sql
-       FROM pg_tables WHERE schemaname = $1 AND NOT rowsecurity`,
-    [schema],
-  );
-  for (const { sql } of open.rows) await tx.query(sql);
-  const roles = await tx.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])', [
-    API_ROLES,
-  ]);
-  if (roles.rows.length === 0) return;
-  const who = roles.rows.map((r) => quoteIdent(r.rolname)).join(', ');
-  const s = quoteIdent(schema);
-  await tx.query(`REVOKE ALL ON ALL TABLES IN SCHEMA ${s} FROM ${who}`);
-  await tx.query(`REVOKE ALL ON ALL SEQUENCES IN SCHEMA ${s} FROM ${who}`);
-  await tx.query(`REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ${s} FROM ${who}`);
-  await tx.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA ${s} REVOKE ALL ON TABLES FROM ${who}`);
-  // the public schema is the app's own: its tables stay reachable; only Ballast's are closed
-  if (schema !== 'public') await tx.query(`REVOKE ALL ON SCHEMA ${s} FROM ${who}`);
 }
 
 /** The ledger of applied migrations. */
@@ -169,7 +144,11 @@ export function migrationFiles(options: Omit<MigrateOptions, 'lockDown'> = {}): 
     });
 }
 
-/** {@link lockDown} as one DO block, for the SQL files. */
+/**
+ * Row level security on every table of the schema, and nothing granted to the
+ * API roles that exist: one idempotent DO block, run by `migrate()` and
+ * appended to every SQL file.
+ */
 function lockDownScript(schema: string): string {
   const s = quoteIdent(schema);
   const lit = `'${schema.replaceAll("'", "''")}'`;
