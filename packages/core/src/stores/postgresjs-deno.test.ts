@@ -24,6 +24,8 @@ describeWithPostgres('the postgres.js driver under Deno', (url) => {
     const flags = [
       '--no-remote',
       '--no-lock',
+      // no config discovery: Deno would otherwise fold pnpm-workspace.yaml into the root package.json
+      '--no-config',
       '--sloppy-imports',
       '--conditions=@ballast/source',
       '--node-modules-dir=manual',
