@@ -1,5 +1,6 @@
 /** `@ballast/core/stores/memory`: in-memory drivers, for tests and throwaway use. */
 
+export { memoryBulkCheckpoints } from '../bulk/checkpoint';
 export { memoryIdempotencyStore, memoryVersionStore } from '../idempotency/memory-store';
 export { memoryInbox } from '../inbox/memory';
 export type { MemoryCacheOptions } from '../resilience/cache-memory';

@@ -3,6 +3,8 @@
  * Postgres drivers, and the migrations that create Ballast's tables.
  */
 
+export type { SqlBulkCheckpointsOptions } from '../bulk/sql-checkpoint';
+export { sqlBulkCheckpoints } from '../bulk/sql-checkpoint';
 export type { SqlIdempotencyStoreOptions } from '../idempotency/sql-store';
 export { sqlIdempotencyStore, sqlVersionStore } from '../idempotency/sql-store';
 export type { SqlInboxOptions } from '../inbox/sql';

@@ -1,4 +1,5 @@
 import type { SqlNames } from '../sql';
+import { bulkMigrations } from './bulk';
 import { cacheMigrations } from './cache';
 import { idempotencyMigrations } from './idempotency';
 import { inboxMigrations } from './inbox';
@@ -30,5 +31,12 @@ export const moduleDependencies: Readonly<Record<string, readonly string[]>> = {
 
 /** Every module's migrations, in the order they are applied. */
 export function allMigrations(): Migration[] {
-  return [...idempotencyMigrations, ...inboxMigrations, ...cacheMigrations, ...syncMigrations, ...vaultMigrations];
+  return [
+    ...idempotencyMigrations,
+    ...inboxMigrations,
+    ...cacheMigrations,
+    ...syncMigrations,
+    ...vaultMigrations,
+    ...bulkMigrations,
+  ];
 }
