@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeWithPgBouncer } from '../../../../test-support/pgbouncer';
 import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
 import { migrate } from '../stores/migrate';
 import { createPGlite } from '../stores/pglite';
@@ -29,6 +30,11 @@ describe('sqlIdempotencyStore [pglite]', () => {
 describeWithPostgres('sqlIdempotencyStore', (url) => {
   sqlContract('sql (postgres)', () => createPostgres({ connectionString: url, max: 8 }));
   sqlContract('sql (postgres.js)', () => createPostgresJs(url, { max: 8 }));
+});
+
+describeWithPgBouncer('sqlIdempotencyStore', (url) => {
+  sqlContract('sql (postgres.js, prepare: false)', () => createPostgresJs(url, { max: 8 }));
+  sqlContract('sql (pg, unnamed statements)', () => createPostgres({ connectionString: url, max: 8 }));
 });
 
 describe('sqlIdempotencyStore options', () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeWithPgBouncer } from '../../../../test-support/pgbouncer';
 import { describeWithPostgres } from '../../../../test-support/services';
 import { migrate } from '../stores/migrate';
 import type { SqlClient } from '../stores/sql';
@@ -95,4 +96,8 @@ describe('drainInbox on PGlite', () => {
 
 describeWithPostgres('drainInbox', (url) => {
   drainSuite(() => postgresDatabase(url, 'inboxdrain', 8));
+});
+
+describeWithPgBouncer('drainInbox on postgres.js', (url) => {
+  drainSuite(() => postgresDatabase(url, 'inboxdrainpool', 8, 'postgres.js'));
 });

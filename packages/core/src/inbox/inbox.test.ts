@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describeWithPgBouncer } from '../../../../test-support/pgbouncer';
 import { describeWithPostgres } from '../../../../test-support/services';
 import { migrate } from '../stores/migrate';
 import { createPGlite } from '../stores/pglite';
@@ -328,6 +329,13 @@ for (const driver of ['pg', 'postgres.js'] as const) {
   describeWithPostgres(driver === 'pg' ? 'inbox' : 'inbox on postgres.js', (url) => {
     inboxContract(async () => {
       const { db, schema, drop } = await postgresDatabase(url, 'inbox', 8, driver);
+      await migrate(db, { schema, modules: ['inbox'] });
+      return { driver: sqlInboxDriver(db, { schema }), close: drop };
+    });
+  });
+  describeWithPgBouncer(driver === 'pg' ? 'inbox' : 'inbox on postgres.js', (url) => {
+    inboxContract(async () => {
+      const { db, schema, drop } = await postgresDatabase(url, 'inboxpool', 8, driver);
       await migrate(db, { schema, modules: ['inbox'] });
       return { driver: sqlInboxDriver(db, { schema }), close: drop };
     });

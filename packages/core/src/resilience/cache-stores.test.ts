@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describeWithPgBouncer } from '../../../../test-support/pgbouncer';
 import {
   describeWithPostgres,
   describeWithRedis,
@@ -93,6 +94,20 @@ describeWithPostgres('sqlCache', (url) => {
 describeWithPostgres('sqlCache on postgres.js', (url) => {
   let db: SqlClient;
   const schema = uniqueSchema('cachejs');
+  cacheStoreContract(async () => {
+    db = await createPostgresJs(url, { max: 2 });
+    await migrate(db, { schema, modules: ['cache'] });
+    return sqlCache(db, { schema });
+  });
+  afterAll(async () => {
+    await db?.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await db?.close();
+  });
+});
+
+describeWithPgBouncer('sqlCache on postgres.js', (url) => {
+  let db: SqlClient;
+  const schema = uniqueSchema('cachepool');
   cacheStoreContract(async () => {
     db = await createPostgresJs(url, { max: 2 });
     await migrate(db, { schema, modules: ['cache'] });

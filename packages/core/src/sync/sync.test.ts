@@ -1,4 +1,5 @@
 import { describe } from 'vitest';
+import { describeWithPgBouncer } from '../../../../test-support/pgbouncer';
 import { describeWithPostgres } from '../../../../test-support/services';
 import { createPGlite } from '../stores/pglite';
 import { createPostgres } from '../stores/postgres';
@@ -14,5 +15,9 @@ describeWithPostgres('sync', (url) => {
 });
 
 describeWithPostgres('sync on postgres.js', (url) => {
+  syncContract(() => createPostgresJs(url, { max: 4 }));
+});
+
+describeWithPgBouncer('sync on postgres.js', (url) => {
   syncContract(() => createPostgresJs(url, { max: 4 }));
 });

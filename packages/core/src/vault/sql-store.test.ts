@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeWithPgBouncer } from '../../../../test-support/pgbouncer';
 import { describeWithPostgres, uniqueSchema } from '../../../../test-support/services';
 import { StoreError } from '../stores/errors';
 import { migrate } from '../stores/migrate';
@@ -91,5 +92,9 @@ plaintextScan('pglite', () => createPGlite());
 describeWithPostgres('vault sql store', (url) => {
   describeVaultContract('postgres', () => sqlHarness(() => createPostgres(url)));
   plaintextScan('postgres', () => createPostgres(url));
+  describeVaultContract('postgres.js', () => sqlHarness(() => createPostgresJs(url)));
+});
+
+describeWithPgBouncer('vault sql store', (url) => {
   describeVaultContract('postgres.js', () => sqlHarness(() => createPostgresJs(url)));
 });
