@@ -1,10 +1,49 @@
 /**
- * `@ballast/pipedrive`: Pipedrive presets built on `@ballast/core`: Pipedrive's
- * burst limits, the Basic-auth webhook endpoint with typed v2/v1 events and an
- * out-of-order guard, webhook registration with credentials kept in the
- * vault, and a sync of persons, organizations and deals into sync tables.
+ * `@ballast/pipedrive`: Pipedrive presets built on `@ballast/core`: an API
+ * client (API token or OAuth, v2 entities, cursor and offset pagination,
+ * typed errors, the burst window, the search bucket, the ban and the daily
+ * token budget), Pipedrive's published limits, the Basic-auth webhook
+ * endpoint with typed v2/v1 events and an out-of-order guard. The fake
+ * Pipedrive for tests is `@ballast/pipedrive/testing`.
+ *
+ * Left out on purpose: the limiter composition, the token source and the
+ * page walkers' internals (reached through the client).
  */
 
+export type {
+  PipedriveApiTokenAuth,
+  PipedriveAuthOptions,
+  PipedriveCredential,
+  PipedriveOAuthAuth,
+  PipedriveOAuthTokens,
+} from './auth';
+export type { BudgetCounter, DailyBudgetSnapshot } from './budget';
+export { memoryBudgetCounter } from './budget';
+export type {
+  PipedriveCallOptions,
+  PipedriveClient,
+  PipedriveClientEvent,
+  PipedriveClientOptions,
+  PipedriveClientSignal,
+  PipedriveListParams,
+  PipedriveMethod,
+  PipedriveRedisClient,
+  PipedriveResource,
+  PipedriveSearchableResource,
+  PipedriveSearchOptions,
+  PipedriveSearchResult,
+  PipedriveUniqueKey,
+  PipedriveUpsertResult,
+} from './client';
+export { pipedriveClient } from './client';
+export type { PipedriveErrorContext, PipedriveErrorKind, PipedriveUsageErrorCode } from './errors';
+export {
+  isPipedriveError,
+  isPipedriveUsageError,
+  PipedriveError,
+  PipedriveUsageError,
+  pipedriveErrorFromResponse,
+} from './errors';
 export type {
   PipedriveEventType,
   PipedriveTypedEntity,
@@ -25,8 +64,32 @@ export {
   webhookOrganizationSchema,
   webhookPersonSchema,
 } from './events';
-export type { PipedriveAuth, PipedrivePlan } from './limits';
-export { pipedriveBurstLimit } from './limits';
+export type { PipedriveAuth, PipedriveCostTable, PipedriveOperation, PipedrivePlan } from './limits';
+export {
+  PIPEDRIVE_DAILY_TOKENS_PER_SEAT,
+  PIPEDRIVE_V1_COSTS,
+  PIPEDRIVE_V2_COSTS,
+  pipedriveBurstLimit,
+  pipedriveDailyBudget,
+} from './limits';
+export type { PipedriveEnvelope, PipedrivePage, PipedriveQuery } from './pagination';
+export { MAX_PAGE_LIMIT } from './pagination';
+export type {
+  PipedriveActivity,
+  PipedriveDeal,
+  PipedriveOrganization,
+  PipedrivePerson,
+  PipedriveProduct,
+} from './schemas';
+export {
+  activitySchema,
+  contactValueSchema,
+  customFieldsSchema,
+  dealSchema,
+  organizationSchema,
+  personSchema,
+  productSchema,
+} from './schemas';
 export type { PipedriveWebhookErrorCode } from './webhook-errors';
 export { isPipedriveWebhookError, PipedriveWebhookError } from './webhook-errors';
 export type {
