@@ -330,6 +330,22 @@ describe('pipedriveClient: daily budget', () => {
   });
 });
 
+describe('pipedriveClient: daily budget (body code)', () => {
+  it('a 429 with code daily_limit_exceeded is daily_budget_spent, and later calls are not sent', async () => {
+    let calls = 0;
+    const { client } = setup(
+      () => {
+        calls++;
+        return json({ success: false, error: 'Daily limit', code: 'daily_limit_exceeded' }, 429);
+      },
+      { windowMs: 20 },
+    );
+    expect((await rejection(client.persons.get(1))).kind).toBe('daily_budget_spent');
+    expect((await rejection(client.persons.get(1))).kind).toBe('daily_budget_spent');
+    expect(calls).toBe(1);
+  });
+});
+
 describe('pipedriveClient: burst window', () => {
   it('sends no more than the plan’s limit per window for an API token (Lite: 20 per 2 s)', async () => {
     vi.useFakeTimers();

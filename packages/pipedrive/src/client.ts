@@ -471,9 +471,17 @@ export function pipedriveClient(options: PipedriveClientOptions): PipedriveClien
             .catch(() => undefined);
       }
     }
-    if (response.status === 429) emit({ type: 'pipedrive.rate_limited', at: Date.now(), key, search });
+    let dailySpent = false;
+    if (response.status === 429) {
+      const text = await response
+        .clone()
+        .text()
+        .catch(() => '');
+      dailySpent = dailySpentSaid(response.headers) || /"code"\s*:\s*"daily_limit_exceeded"/.test(text);
+      if (!dailySpent) emit({ type: 'pipedrive.rate_limited', at: Date.now(), key, search });
+    }
     if (budget !== undefined) {
-      const spent = await budget.observe(response.headers, response.status);
+      const spent = (await budget.observe(response.headers, response.status)) || dailySpent;
       if (spent) await budget.spend();
       emit({ type: 'pipedrive.budget', at: Date.now(), key: tokenId, budget: budget.snapshot() });
     }
@@ -485,7 +493,8 @@ export function pipedriveClient(options: PipedriveClientOptions): PipedriveClien
     const response = ctx.response;
     if (response !== undefined) {
       // a 429 proves the request was not processed: even a POST may go again (after the pause)
-      if (ctx.status === 429) return !dailySpentSaid(response.headers);
+      if (ctx.status === 429)
+        return !dailySpentSaid(response.headers) && !(budget !== undefined && budget.snapshot().remaining <= 0);
       return ctx.method === 'POST' ? false : undefined;
     }
     // no answer: a POST goes again only when it provably never reached Pipedrive
