@@ -75,7 +75,10 @@ export interface FakeOAuthOptions {
   clientSecret?: string;
   /** Lifetime of an access token. @default 3_599_000 */
   accessTokenTtlMs?: number;
-  /** `api_domain` in token answers. @default `https://${companyDomain}.pipedrive.com` */
+  /**
+   * `api_domain` in token answers.
+   * @default `https://${companyDomain}.pipedrive.com`, or the server's own URL when the token endpoint is called on the local server
+   */
   apiDomain?: string;
   /**
    * Whether a refresh issues a new refresh token and retires the old one.
@@ -217,8 +220,13 @@ export interface FakePipedrive {
   /** Requests received, oldest first. */
   readonly requests: readonly FakePipedriveRequest[];
   stats(): FakePipedriveStats;
-  /** Issues OAuth tokens for a new grant (as after the user authorized the app). */
-  issueOAuthTokens(): FakeOAuthTokens;
+  /**
+   * Issues OAuth tokens for a new grant (as after the user authorized the app).
+   * `apiDomain` overrides `api_domain` in the answer (e.g. the local server's URL).
+   */
+  issueOAuthTokens(options?: { apiDomain?: string }): FakeOAuthTokens;
+  /** A one-time authorization code for a new grant, for the `authorization_code` grant of the token endpoint. */
+  authorizationCode(): string;
   /** Expires every access token now (refresh tokens keep working). */
   expireAccessTokens(): void;
   /** Daily-budget tokens left today. */
@@ -394,7 +402,7 @@ export function createFakePipedrive(options: FakePipedriveOptions = {}): FakePip
     clientId: options.oauth?.clientId ?? 'fake-client-id',
     clientSecret: options.oauth?.clientSecret ?? 'fake-client-secret',
     ttl: options.oauth?.accessTokenTtlMs ?? 3_599_000,
-    apiDomain: options.oauth?.apiDomain ?? `https://${companyDomain}.pipedrive.com`,
+    apiDomain: options.oauth?.apiDomain,
     rotate: options.oauth?.rotateRefreshToken ?? true,
   };
   const userId = 1;
@@ -956,7 +964,7 @@ export function createFakePipedrive(options: FakePipedriveOptions = {}): FakePip
     return unauthorized('You need to be authorized to make this request.');
   };
 
-  const issue = (grantId: number): FakeOAuthTokens => {
+  const issue = (grantId: number, apiDomain?: string): FakeOAuthTokens => {
     const grant = grants.get(grantId) as Grant;
     const access = `v1u:${random.hex(64)}`;
     accessTokens.set(access, { grant: grantId, expiresAt: clock() + oauth.ttl });
@@ -966,7 +974,7 @@ export function createFakePipedrive(options: FakePipedriveOptions = {}): FakePip
       token_type: 'Bearer',
       expires_in: Math.floor(oauth.ttl / 1000),
       scope: 'base,contacts:full,deals:full,activities:full,products:full',
-      api_domain: oauth.apiDomain,
+      api_domain: apiDomain ?? oauth.apiDomain ?? `https://${companyDomain}.pipedrive.com`,
     };
   };
 
@@ -994,6 +1002,8 @@ export function createFakePipedrive(options: FakePipedriveOptions = {}): FakePip
     if (clientId !== oauth.clientId || clientSecret !== oauth.clientSecret)
       return oauthError(401, 'invalid_client', 'Invalid client credentials');
     const grantType = form.get('grant_type');
+    const origin = new URL(request.url);
+    const local = !origin.hostname.endsWith('pipedrive.com') ? origin.origin : undefined;
     if (grantType === 'refresh_token') {
       const token = form.get('refresh_token') ?? '';
       const grantId = refreshTokens.get(token);
@@ -1004,14 +1014,14 @@ export function createFakePipedrive(options: FakePipedriveOptions = {}): FakePip
         (grants.get(grantId) as Grant).refreshToken = next;
         refreshTokens.set(next, grantId);
       }
-      return json(200, issue(grantId));
+      return json(200, issue(grantId, local));
     }
     if (grantType === 'authorization_code') {
       const code = form.get('code') ?? '';
       const grantId = codes.get(code);
       if (grantId === undefined) return oauthError(400, 'invalid_grant', 'Invalid authorization code');
       codes.delete(code);
-      return json(200, issue(grantId));
+      return json(200, issue(grantId, local));
     }
     return oauthError(400, 'unsupported_grant_type', 'grant_type must be refresh_token or authorization_code');
   };
@@ -1351,7 +1361,12 @@ export function createFakePipedrive(options: FakePipedriveOptions = {}): FakePip
       }
       return stats;
     },
-    issueOAuthTokens: () => issue(newGrant()),
+    issueOAuthTokens: (issueOptions = {}) => issue(newGrant(), issueOptions.apiDomain),
+    authorizationCode() {
+      const code = random.hex(32);
+      codes.set(code, newGrant());
+      return code;
+    },
     expireAccessTokens() {
       const now = clock();
       for (const token of accessTokens.values()) token.expiresAt = Math.min(token.expiresAt, now);

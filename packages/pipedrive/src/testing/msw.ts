@@ -23,7 +23,7 @@ export interface PipedriveMswOptions {
  * ```ts
  * const fake = createFakePipedrive();
  * const server = setupServer(...(await pipedriveMswHandlers(fake)));
- * server.listen({ onUnhandledRequest: 'error' });
+ * server.listen({ onUnhandledFrame: 'error' });
  * ```
  */
 export async function pipedriveMswHandlers(
