@@ -51,6 +51,9 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA ${schema} GRANT ALL ON TABLES TO anon, authen
 ALTER DEFAULT PRIVILEGES IN SCHEMA ${schema} GRANT ALL ON SEQUENCES TO anon, authenticated, service_role;`);
     await migrate(db, { schema });
     await sqlInbox(db, { schema }).ingest('stripe', { id: 'evt_1', payload: { type: 'invoice.paid' } });
+    await db.query(
+      `INSERT INTO ${schema}.geocode_cache (key, place_id, lat, lng, located_at, checked_at) VALUES ('k1', 'ChIJ_1', 1.5, 2.5, 1, 1)`,
+    );
     const res = await db.query<{ tablename: string }>(
       'SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY 1',
       [schema],
@@ -63,8 +66,8 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA ${schema} GRANT ALL ON SEQUENCES TO anon, aut
   });
 
   it('creates every table with row level security on and no policy', async () => {
-    // inbox events, idempotency records, sync rows, cache entries, vault secrets and keys, the ledger
-    expect(tables).toEqual(expect.arrayContaining(['inbox_events', 'schema_migrations']));
+    // inbox events, idempotency records, sync rows, cache entries, vault secrets and keys, geocode cache, the ledger
+    expect(tables).toEqual(expect.arrayContaining(['inbox_events', 'schema_migrations', 'geocode_cache']));
     expect(tables.length).toBeGreaterThanOrEqual(8);
     const rls = await db.query<{ relname: string; relrowsecurity: boolean }>(
       `SELECT c.relname, c.relrowsecurity FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -99,6 +102,15 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA ${schema} GRANT ALL ON SEQUENCES TO anon, aut
   it('lets the service role read them', async () => {
     const read = await asRole(db, 'service_role', `SELECT event_id FROM ${schema}.inbox_events`);
     expect(read).toEqual({ rows: [{ event_id: 'evt_1' }] });
+    const geocode = await asRole(db, 'service_role', `SELECT place_id, lat FROM ${schema}.geocode_cache`);
+    expect(geocode).toEqual({ rows: [{ place_id: 'ChIJ_1', lat: 1.5 }] });
+  });
+
+  it('hides cached geocodes (coordinates and place ids) from anon and authenticated', async () => {
+    for (const role of ['anon', 'authenticated']) {
+      expect((await asRole(db, role, `SELECT lat, lng FROM ${schema}.geocode_cache`)).code).toBe('42501');
+      expect((await asRole(db, role, `UPDATE ${schema}.geocode_cache SET lat = 0, lng = 0`)).code).toBe('42501');
+    }
   });
 
   it('locks down tables created before, on the next migrate()', async () => {

@@ -1,6 +1,7 @@
 import type { SqlNames } from '../sql';
 import { bulkMigrations } from './bulk';
 import { cacheMigrations } from './cache';
+import { geocodeMigrations } from './geocode';
 import { idempotencyMigrations } from './idempotency';
 import { inboxMigrations } from './inbox';
 import { syncMigrations } from './sync';
@@ -38,5 +39,6 @@ export function allMigrations(): Migration[] {
     ...syncMigrations,
     ...vaultMigrations,
     ...bulkMigrations,
+    ...geocodeMigrations,
   ];
 }
