@@ -2,7 +2,7 @@ import { createPGlite } from '@ballast/core/stores/pglite';
 import { createPostgres } from '@ballast/core/stores/postgres';
 import type { SqlClient } from '@ballast/core/stores/sql';
 import { migrate } from '@ballast/core/stores/sql';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithPostgres, uniqueSchema } from '../../../test-support/services';
 import { memoryGeocodeStore } from './geocode-store';
 import { geocodeStoreContract } from './geocode-store.contract';
@@ -45,22 +45,22 @@ describe('sqlGeocodeStore', () => {
 
 describe('sqlGeocodeStore [pglite]', () => {
   let db: SqlClient;
-  geocodeStoreContract(async () => {
-    db ??= await createPGlite();
+  beforeAll(async () => {
+    db = await createPGlite();
     await migrate(db, { modules: ['geocode'] });
-    return sqlGeocodeStore(db, { purgeBatchSize: 2 });
   });
+  geocodeStoreContract(async () => sqlGeocodeStore(db, { purgeBatchSize: 2 }));
   afterAll(async () => db?.close());
 });
 
 describeWithPostgres('sqlGeocodeStore', (url) => {
   let db: SqlClient;
   const schema = uniqueSchema('geo');
-  geocodeStoreContract(async () => {
-    db ??= await createPostgres({ connectionString: url, max: 2 });
+  beforeAll(async () => {
+    db = await createPostgres({ connectionString: url, max: 2 });
     await migrate(db, { schema, modules: ['geocode'] });
-    return sqlGeocodeStore(db, { schema, purgeBatchSize: 2 });
   });
+  geocodeStoreContract(async () => sqlGeocodeStore(db, { schema, purgeBatchSize: 2 }));
   afterAll(async () => {
     await db?.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await db?.close();
