@@ -2,7 +2,7 @@ import type { SqlExecutor } from '../stores/sql';
 import { SyncError } from './errors';
 import type { SyncCounts } from './options';
 import type { SyncPage } from './pages';
-import { type Prepared, type PreparedRecords, serializeAhead } from './prepare';
+import { cursorTime, type Prepared, type PreparedRecords, pathReader, serializeAhead } from './prepare';
 import { type RunRecord, type SyncRun, toRun } from './runs';
 import { errorMessage, type TableStore } from './table-store';
 
@@ -44,8 +44,39 @@ interface Written {
 }
 
 /** A table's batch writer. */
-export function batchWriter<T>(store: TableStore, batchSize: number) {
+export function batchWriter<T>(store: TableStore, batchSize: number, versionField?: string) {
   const { sql } = store;
+  const versionPath = versionField?.split('.');
+  const versionOf = versionField === undefined ? undefined : pathReader(versionField);
+
+  /**
+   * With a `versionField`: drops from `send` the records older than their
+   * stored row (read inside `tx`, under the table's lock) and returns their
+   * ids, which count as unchanged and as seen.
+   */
+  async function dropOlder(tx: SqlExecutor, send: Prepared<T>[]): Promise<{ send: Prepared<T>[]; older: string[] }> {
+    if (!versionOf || !versionPath || send.length === 0) return { send, older: [] };
+    const found = await tx.query<{ external_id: string; version: string | null; kind: string | null }>(sql.versions, [
+      ...store.key,
+      send.map((d) => d.id),
+      versionPath,
+    ]);
+    if (found.rows.length === 0) return { send, older: [] };
+    const stored = new Map<string, number>();
+    for (const r of found.rows) {
+      const time = r.version === null ? null : cursorTime(r.kind === 'number' ? Number(r.version) : r.version);
+      if (time !== null) stored.set(r.external_id, time);
+    }
+    const kept: Prepared<T>[] = [];
+    const older: string[] = [];
+    for (const d of send) {
+      const current = stored.get(d.id);
+      const time = current === undefined ? null : cursorTime(versionOf(d.record));
+      if (current !== undefined && time !== null && time < current) older.push(d.id);
+      else kept.push(d);
+    }
+    return { send: kept, older };
+  }
 
   /**
    * Splits prepared records into chunks of `batchSize` and looks up their
@@ -97,7 +128,9 @@ export function batchWriter<T>(store: TableStore, batchSize: number) {
     onInvalid: OnInvalid<T>,
   ): Promise<Written> {
     const written: Written = { inserted: 0, changed: 0, failed: 0, failedIds: [] };
-    for (const { send, unchanged } of chunks) {
+    for (const chunk of chunks) {
+      const { send, older } = await dropOlder(tx, chunk.send);
+      const unchanged = older.length === 0 ? chunk.unchanged : [...chunk.unchanged, ...older];
       const ids: string[] = [];
       const hashes: string[] = [];
       const data: string[] = [];

@@ -48,6 +48,19 @@ export interface SyncTableOptions<T = unknown> {
    */
   cursorField?: string | ((record: T) => Date | string | number | null | undefined);
   /**
+   * The field holding the record's version (a dotted path such as
+   * `update_time`; values read like `cursorField`'s: `Date`s, ISO 8601
+   * strings, Unix seconds). When set, a record older than the stored row is
+   * not written, by a run or by `upsert`: a page fetched before a webhook
+   * applied a newer state, or a late webhook, never overwrites the newer
+   * row (nor brings back a row soft-deleted after it). It counts as
+   * `unchanged`. A record or row without a readable version is written as
+   * usual; an equal version is written (the later arrival wins). The check
+   * runs inside the write's transaction, under the table's lock.
+   * @default undefined (every changed record is written)
+   */
+  versionField?: string;
+  /**
    * How far before the high-water mark (or the previous run's start) an
    * incremental run's `since` goes back, in milliseconds: records the
    * provider indexed late, or stamped by a clock behind, are read again.
@@ -158,6 +171,7 @@ const tableSchema = z.object({
       z.custom<(record: unknown) => unknown>((v) => typeof v === 'function', 'must be a function'),
     ])
     .optional(),
+  versionField: z.string().min(1).optional(),
   lookbackMs: z
     .number()
     .int()

@@ -106,6 +106,12 @@ export function syncStatements(names: SqlNames) {
         ) s WHERE $6 HAVING count(*) > 0
       )
       SELECT (count(*) FILTER (WHERE inserted))::int AS inserted, (count(*) FILTER (WHERE NOT inserted))::int AS changed FROM up`,
+    /**
+     * The stored version of ids $2 (the value at path $3 of their data, as
+     * text, and its JSON type), read under the table's lock before a write.
+     */
+    versions: `SELECT external_id, data #>> $3::text[] AS version, jsonb_typeof(data #> $3::text[]) AS kind
+      FROM ${rows} WHERE ${KEY} AND external_id = ANY($2::text[])`,
     /** Records ids $2 as seen by run $1. */
     addSeen: `INSERT INTO ${seen} (run_id, external_ids) VALUES ($1, $2::text[])`,
     checkpoint,
