@@ -36,6 +36,8 @@ export type {
   PipedriveUpsertResult,
 } from './client';
 export { pipedriveClient } from './client';
+export type { ContactPerson, ContactRow, ContactsMapperOptions } from './contacts';
+export { contactPersonSchema, contactsMapper, contactsTableSql, personToContact } from './contacts';
 export type { PipedriveErrorContext, PipedriveErrorKind, PipedriveUsageErrorCode } from './errors';
 export {
   isPipedriveError,
@@ -90,6 +92,16 @@ export {
   personSchema,
   productSchema,
 } from './schemas';
+export type {
+  PipedriveSync,
+  PipedriveSyncClient,
+  PipedriveSyncEntity,
+  PipedriveSyncListParams,
+  PipedriveSyncOptions,
+  PipedriveSyncPage,
+  PipedriveSyncRecord,
+} from './sync';
+export { PIPEDRIVE_SYNC_ENTITIES, pipedriveSync, pipedriveTime } from './sync';
 export type { PipedriveWebhookErrorCode } from './webhook-errors';
 export { isPipedriveWebhookError, PipedriveWebhookError } from './webhook-errors';
 export type {
