@@ -19,6 +19,8 @@ export type {
 } from './auth';
 export type { BudgetCounter, DailyBudgetSnapshot } from './budget';
 export { memoryBudgetCounter } from './budget';
+export type { PipedriveBulkBody, PipedriveBulkEntity, PipedriveBulkOptions } from './bulk';
+export { bulkUpsertDeals, bulkUpsertOrganizations, bulkUpsertPersons, pipedriveBulkTarget } from './bulk';
 export type {
   PipedriveCallOptions,
   PipedriveClient,

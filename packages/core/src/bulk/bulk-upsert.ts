@@ -406,30 +406,32 @@ export async function bulkUpsert<T>(options: BulkUpsertOptions<T>): Promise<Bulk
 
   const one = async (work: Work<T>): Promise<void> => {
     const { record } = work;
-    let ids = index.get(record.key) ?? [];
-    const find = target.find;
-    if (find && (lookup === 'find' || (work.uncertain && ids.length === 0))) {
-      if (!affordable(costs?.find ?? 0)) return void deferred.push(work);
-      ids = await spend(costs?.find ?? 0, () => find(record.key, callSignal));
-      for (const id of ids) remember(record.key, id);
-    }
-    if (ids.length > 1) {
-      return fail(work, work.uncertain ? 'create' : 'update', {
-        code: 'ambiguous_key',
-        message: `${ids.length} ${target.name} have the key ${record.key} (ids ${ids.join(', ')}); nothing was written`,
-      });
-    }
-    const existing = ids[0];
-    if (existing !== undefined && work.uncertain) {
-      // the create of an earlier run reached the provider: do not create it again
-      counts.resolved++;
-      void saver.write([{ key: record.key, status: 'done', action: 'create', id: existing }]).catch(noteStoreFailure);
-      return;
-    }
-    const action = existing === undefined ? 'create' : 'update';
-    const cost = costs ? costs[action] : 0;
-    if (!affordable(cost)) return void deferred.push(work);
+    // what a failure is reported as: the write the record was heading for
+    let action: 'create' | 'update' = work.id === undefined || work.uncertain ? 'create' : 'update';
     try {
+      let ids = index.get(record.key) ?? [];
+      const find = target.find;
+      if (find && (lookup === 'find' || (work.uncertain && ids.length === 0))) {
+        if (!affordable(costs?.find ?? 0)) return void deferred.push(work);
+        ids = await spend(costs?.find ?? 0, () => find(record.key, callSignal));
+        for (const id of ids) remember(record.key, id);
+      }
+      if (ids.length > 1) {
+        return fail(work, action, {
+          code: 'ambiguous_key',
+          message: `${ids.length} ${target.name} have the key ${record.key} (ids ${ids.join(', ')}); nothing was written`,
+        });
+      }
+      const existing = ids[0];
+      if (existing !== undefined && work.uncertain) {
+        // the create of an earlier run reached the provider: do not create it again
+        counts.resolved++;
+        void saver.write([{ key: record.key, status: 'done', action: 'create', id: existing }]).catch(noteStoreFailure);
+        return;
+      }
+      action = existing === undefined ? 'create' : 'update';
+      const cost = costs ? costs[action] : 0;
+      if (!affordable(cost)) return void deferred.push(work);
       if (existing === undefined) {
         // the intent is on disk before the create leaves
         await saver.write([{ key: record.key, status: 'sent', action: 'create' }]);
