@@ -70,13 +70,18 @@ function accepts(port: number): Promise<boolean> {
  * database. Prepared statements are not tracked by the pooler
  * (`max_prepared_statements` does not exist before PgBouncer 1.21 and is 0
  * here when it does), as on Supabase's shared pooler in transaction mode.
+ * `port` restarts one where a stopped one listened (an outage and its end).
  */
-export async function startPgBouncer(directUrl: string, binary = pgbouncerBinary()): Promise<PgBouncer> {
+export async function startPgBouncer(
+  directUrl: string,
+  options: { port?: number; binary?: string } = {},
+): Promise<PgBouncer> {
+  const binary = options.binary ?? pgbouncerBinary();
   if (!binary) throw new Error('pgbouncer is not installed (apt-get install -y pgbouncer)');
   const direct = new URL(directUrl);
   const database = decodeURIComponent(direct.pathname.slice(1)) || 'postgres';
   const user = decodeURIComponent(direct.username) || 'postgres';
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'ballast-pgbouncer-'));
   const logFile = join(dir, 'pgbouncer.log');
   const password = direct.password ? ` password=${decodeURIComponent(direct.password)}` : '';

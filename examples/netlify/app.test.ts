@@ -1,6 +1,7 @@
 import { createPGlite } from '@ballast/core/stores/pglite';
 import { migrate, type SqlClient } from '@ballast/core/stores/sql';
 import { signWebhook } from '@ballast/core/webhooks';
+import type { Context } from '@netlify/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithPostgres, uniqueSchema } from '../../test-support/services';
 import { createApp } from './netlify/functions/_shared/app';
@@ -90,7 +91,11 @@ describeWithPostgres('Netlify function files as deployed', (url) => {
       expect((await webhook(await delivery(`evt_${schema}`, invoice))).status).toBe(200);
       let ran = 0;
       for (let i = 0; i < 10 && ran === 0; i++) {
-        await drain();
+        const tick = new Request('https://example.netlify.app/.netlify/functions/drain', {
+          method: 'POST',
+          body: JSON.stringify({ next_run: new Date(Date.now() + 60_000).toISOString() }),
+        });
+        await drain(tick, { requestId: `req_${i}` } as Context);
         ran = (await admin.query('SELECT 1 FROM public.paid_invoices WHERE invoice_id = $1', [invoice])).rowCount;
       }
       expect(ran).toBe(1);

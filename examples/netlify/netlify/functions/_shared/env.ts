@@ -15,10 +15,19 @@ function required(name: string): string {
   return value;
 }
 
+/**
+ * The app of this warm instance. A failed start (the database unreachable
+ * while `migrate()` runs) is not kept: the next request tries again.
+ */
 export function deployedApp(): Promise<App> {
   app ??= (async () => {
     const db = await createPostgres({ connectionString: required('BALLAST_DB_URL'), max: 2 });
-    await migrate(db);
+    try {
+      await migrate(db);
+    } catch (error) {
+      await db.close().catch(() => {});
+      throw error;
+    }
     return createApp({
       db,
       webhookSecret: required('STRIPE_WEBHOOK_SECRET'),
@@ -29,6 +38,20 @@ export function deployedApp(): Promise<App> {
         );
       },
     });
-  })();
+  })().catch((error: unknown) => {
+    app = undefined;
+    throw error;
+  });
   return app;
+}
+
+/**
+ * What the webhook answers when the app cannot start (the database unreachable,
+ * a variable missing): 503 with `Retry-After`, as the inbox does for a store
+ * outage, so the provider keeps the delivery and retries; the cause goes to
+ * the function log. Not a 500 page.
+ */
+export function startFailure(error: unknown): Response {
+  console.error('[stripe-webhook] cannot start:', error);
+  return Response.json({ error: 'unavailable' }, { status: 503, headers: { 'retry-after': '5' } });
 }
