@@ -1,5 +1,6 @@
 import type { PGlite, PGliteOptions } from '@electric-sql/pglite';
 import { importOptional } from '../internal/optional';
+import { copyStatement } from './copy';
 import { type SqlClient, type SqlExecutor, type SqlResult, withScopedExecutor } from './sql';
 
 type PGliteLike = Pick<PGlite, 'query' | 'exec' | 'transaction' | 'close'>;
@@ -9,6 +10,13 @@ function wrap(q: Pick<PGlite, 'query'>): SqlExecutor {
     async query<Row>(text: string, params?: readonly unknown[]): Promise<SqlResult<Row>> {
       const res = await q.query<Row>(text, params as unknown[] | undefined);
       return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+    },
+    // PGlite reads COPY ... FROM '/dev/blob' from the query's `blob` option
+    async copyFrom(table, columns, data) {
+      const parts: string[] = [];
+      for await (const chunk of data) parts.push(chunk);
+      const res = await q.query(copyStatement(table, columns, "'/dev/blob'"), [], { blob: new Blob(parts) });
+      return res.affectedRows ?? 0;
     },
   };
 }

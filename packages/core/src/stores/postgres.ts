@@ -1,6 +1,7 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { importOptional } from '../internal/optional';
 import { type ErrorReporter, logOnceReporter, safeReporter } from '../internal/report';
+import { type CopySink, copyStatement, writeCopy } from './copy';
 import { StoreError } from './errors';
 import { type SqlClient, type SqlExecutor, type SqlResult, withScopedExecutor } from './sql';
 
@@ -20,11 +21,44 @@ export interface PostgresClientOptions {
 
 type Queryable = Pick<Pool | PoolClient, 'query'>;
 
+/** `pg-copy-streams`' `from`, loaded on the first COPY (an optional peer dependency). */
+let copyStreams: Promise<(text: string) => CopySink & { rowCount: number }> | undefined;
+
+function copyStreamFactory() {
+  copyStreams ??= importOptional('copyFrom', 'pg-copy-streams', () => import('pg-copy-streams')).then((mod) => {
+    const m = mod as { from?: unknown; default?: { from?: unknown } };
+    return (m.from ?? m.default?.from) as (text: string) => CopySink & { rowCount: number };
+  });
+  copyStreams.catch(() => {
+    copyStreams = undefined; // installed later, say: look again on the next COPY
+  });
+  return copyStreams;
+}
+
 function wrap(q: Queryable): SqlExecutor {
   return {
     async query<Row>(text: string, params?: readonly unknown[]): Promise<SqlResult<Row>> {
       const res = await q.query(text, params as unknown[] | undefined);
       return { rows: res.rows as Row[], rowCount: res.rowCount ?? res.rows.length };
+    },
+  };
+}
+
+/**
+ * A held connection's executor, with COPY through `pg-copy-streams`
+ * (rejects with `MissingDependencyError` before sending anything when the
+ * package is not installed).
+ */
+function wrapHeld(conn: PoolClient): SqlExecutor {
+  return {
+    ...wrap(conn),
+    async copyFrom(table, columns, data) {
+      const from = await copyStreamFactory();
+      const stream = conn.query(from(copyStatement(table, columns, 'STDIN')) as never) as unknown as CopySink & {
+        rowCount: number;
+      };
+      await writeCopy(stream, data);
+      return stream.rowCount;
     },
   };
 }
@@ -47,12 +81,27 @@ export function postgresClient(pool: Pool, options: PostgresClientOptions = {}):
   const onHeldError = report ?? (() => {});
   return {
     ...wrap(pool),
+    async copyFrom(table, columns, data) {
+      await copyStreamFactory(); // a missing package rejects before a connection is taken
+      const conn = await pool.connect();
+      conn.on('error', onHeldError);
+      let broken: Error | undefined;
+      try {
+        return (await wrapHeld(conn).copyFrom?.(table, columns, data)) ?? 0;
+      } catch (error) {
+        broken = error instanceof Error ? error : new Error(String(error));
+        throw error;
+      } finally {
+        conn.removeListener('error', onHeldError);
+        conn.release(broken);
+      }
+    },
     async transaction(fn) {
       const conn = await pool.connect();
       conn.on('error', onHeldError);
       try {
         await conn.query('BEGIN');
-        const result = await withScopedExecutor(wrap(conn), fn);
+        const result = await withScopedExecutor(wrapHeld(conn), fn);
         await conn.query('COMMIT');
         return result;
       } catch (error) {

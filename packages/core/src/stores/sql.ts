@@ -19,6 +19,16 @@ export interface SqlResult<Row> {
 export interface SqlExecutor {
   /** Runs one statement with `$1`-style parameters. */
   query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<SqlResult<Row>>;
+  /**
+   * Optional bulk load: `COPY table (columns) FROM STDIN` in text format
+   * (tab-separated columns, one row per line, `\\`, tab and newline escaped),
+   * fed with `data`, chunks of that text. Resolves to the rows copied. A
+   * driver that cannot COPY leaves it out, and callers fall back to INSERT;
+   * one that could but misses an optional package rejects with a
+   * `MissingDependencyError` before it sends anything. `table` is SQL (an
+   * already quoted name); the columns are quoted here.
+   */
+  copyFrom?(table: string, columns: readonly string[], data: Iterable<string> | AsyncIterable<string>): Promise<number>;
 }
 
 /** A connection pool (or an embedded database) that can open transactions. */
@@ -83,6 +93,15 @@ export async function withScopedExecutor<T>(tx: SqlExecutor, fn: (tx: SqlExecuto
       return tx.query(text, params);
     },
   };
+  const copyFrom = tx.copyFrom?.bind(tx);
+  if (copyFrom) {
+    scoped.copyFrom = (table, columns, data) => {
+      if (!open) {
+        return Promise.reject(new StoreError('stores', 'transaction_closed', 'the transaction has already ended'));
+      }
+      return copyFrom(table, columns, data);
+    };
+  }
   try {
     return await fn(scoped);
   } finally {

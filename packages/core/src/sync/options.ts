@@ -83,6 +83,17 @@ export interface SyncTableOptions<T = unknown> {
    * @default 1000
    */
   batchSize?: number;
+  /**
+   * A write of at least this many records (a first load, a large change)
+   * goes by COPY into a per-connection staging table and one merge
+   * statement, with the same hashes, counts, checkpoint and change feed as
+   * the INSERT path. Used where the driver can COPY: PGlite, and
+   * node-postgres with the optional package `pg-copy-streams` installed;
+   * elsewhere (postgres.js, a driver of your own without `copyFrom`) writes
+   * stay INSERTs. `false` never uses COPY.
+   * @default 500
+   */
+  copyMinRows?: number | false;
 }
 
 /** Options of `SyncTable.run`. */
@@ -180,6 +191,7 @@ const tableSchema = z.object({
     .default(300_000),
   maxDeleteRatio: z.number().min(0).max(1).default(0.2),
   batchSize: z.number().int().min(1).max(10_000).default(1000),
+  copyMinRows: z.union([z.number().int().min(1), z.literal(false)]).default(500),
 });
 
 /** {@link SyncTableOptions} with defaults applied. */

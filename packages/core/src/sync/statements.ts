@@ -21,6 +21,8 @@ export function syncStatements(names: SqlNames) {
   const seen = names.table('sync_seen');
   const changeSeq = `nextval('${names.table('sync_change_seq')}')`;
   const KEY = 'table_id = $1';
+  /** The session's staging table for COPY (in pg_temp; one per connection, whatever the schema). */
+  const STAGE = 'ballast_sync_stage';
 
   /**
    * Live rows a full run ($2) neither wrote (what it wrote, it saw) nor
@@ -42,6 +44,32 @@ export function syncStatements(names: SqlNames) {
       seen = seen + $4, inserted = inserted + $5, changed = changed + $6, unchanged = unchanged + $7,
       failed = failed + $8, high_water = greatest(high_water, $11::timestamptz), updated_at = now()
     WHERE id = $1 AND pages = $2 AND status = 'running' RETURNING ${RUN_COLUMNS}`;
+
+  /**
+   * Upserts the records of the CTE `input` (external_id, hash, data) for
+   * run `p.run` and writes only those whose hash differs or that come back
+   * from a soft delete. When the run tracks what it saw (`p.tracks`), the ids
+   * the compare found unchanged (`p.unchanged`) and the sent records the hash
+   * guard skipped (the compare was skipped, or another writer got there
+   * first) go to sync_seen.
+   */
+  const upsertFrom = (inputs: string, p: { run: string; tracks: string; unchanged: string }) => `WITH ${inputs}, up AS (
+        INSERT INTO ${rows} AS r (table_id, external_id, data, hash, run_id)
+        SELECT $1, i.external_id, i.data, i.hash, ${p.run}::bigint FROM input i
+        ON CONFLICT (table_id, external_id) DO UPDATE SET
+          data = excluded.data, hash = excluded.hash, synced_at = now(), changed_at = now(),
+          deleted_at = NULL, run_id = excluded.run_id, change_seq = excluded.change_seq
+        WHERE r.hash <> excluded.hash OR r.deleted_at IS NOT NULL
+        RETURNING external_id, (xmax = 0) AS inserted
+      ), seen AS (
+        INSERT INTO ${seen} (run_id, external_ids)
+        SELECT ${p.run}::bigint, array_agg(s.id) FROM (
+          SELECT i.external_id AS id FROM input i
+          WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.external_id = i.external_id)
+          UNION ALL SELECT unnest(${p.unchanged}::text[])
+        ) s WHERE ${p.tracks}::boolean HAVING count(*) > 0
+      )
+      SELECT (count(*) FILTER (WHERE inserted))::int AS inserted, (count(*) FILTER (WHERE NOT inserted))::int AS changed FROM up`;
 
   return {
     /** $1 the lock key: the table's write lock, held to the end of the transaction. */
@@ -86,26 +114,40 @@ export function syncStatements(names: SqlNames) {
      * unchanged ($7) and the sent records the hash guard skipped (the compare
      * was skipped, or another writer got there first) go to sync_seen.
      */
-    write: `WITH input AS (
+    write: upsertFrom(
+      `input AS (
         SELECT * FROM ROWS FROM (unnest($2::text[]), unnest($3::text[]), jsonb_array_elements($4::jsonb))
           AS i(external_id, hash, data)
-      ), up AS (
-        INSERT INTO ${rows} AS r (table_id, external_id, data, hash, run_id)
-        SELECT $1, i.external_id, i.data, i.hash, $5 FROM input i
-        ON CONFLICT (table_id, external_id) DO UPDATE SET
-          data = excluded.data, hash = excluded.hash, synced_at = now(), changed_at = now(),
-          deleted_at = NULL, run_id = excluded.run_id, change_seq = excluded.change_seq
-        WHERE r.hash <> excluded.hash OR r.deleted_at IS NOT NULL
-        RETURNING external_id, (xmax = 0) AS inserted
-      ), seen AS (
-        INSERT INTO ${seen} (run_id, external_ids)
-        SELECT $5, array_agg(s.id) FROM (
-          SELECT i.external_id AS id FROM input i
-          WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.external_id = i.external_id)
-          UNION ALL SELECT unnest($7::text[])
-        ) s WHERE $6 HAVING count(*) > 0
-      )
-      SELECT (count(*) FILTER (WHERE inserted))::int AS inserted, (count(*) FILTER (WHERE NOT inserted))::int AS changed FROM up`,
+      )`,
+      { run: '$5', tracks: '$6', unchanged: '$7' },
+    ),
+    /**
+     * Creates the session's staging table for COPY when it is missing (no
+     * notice when it exists, unlike IF NOT EXISTS). Rows are emptied by the
+     * merge that reads them, and at the latest at commit (decision 1000).
+     */
+    stageCreate: `DO $$ BEGIN
+        IF to_regclass('pg_temp.${STAGE}') IS NULL THEN
+          CREATE TEMP TABLE ${STAGE} (ord integer NOT NULL, external_id text NOT NULL, hash text NOT NULL, data jsonb NOT NULL)
+            ON COMMIT DELETE ROWS;
+        END IF;
+      END $$`,
+    /** The staging table, for `copyFrom`. */
+    stage: `pg_temp.${STAGE}`,
+    /** The staging table's columns, in the order of the COPY text. */
+    stageColumns: ['ord', 'external_id', 'hash', 'data'] as const,
+    /**
+     * {@link write} reading the records from the staging table (emptying it)
+     * in the order they were copied; run $2, tracks seen $3, unchanged ids $4.
+     */
+    merge: upsertFrom(
+      `staged AS (
+        DELETE FROM pg_temp.${STAGE} RETURNING ord, external_id, hash, data
+      ), input AS (
+        SELECT external_id, hash, data FROM staged ORDER BY ord
+      )`,
+      { run: '$2', tracks: '$3', unchanged: '$4' },
+    ),
     /**
      * The stored version of ids $2 (the value at path $3 of their data, as
      * text, and its JSON type), read under the table's lock before a write.

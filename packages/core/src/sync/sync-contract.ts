@@ -62,8 +62,11 @@ async function rejection(promise: Promise<unknown>): Promise<SyncError> {
   throw new Error('expected a SyncError, the promise resolved');
 }
 
+/** Table options every table of the contract gets (e.g. `copyMinRows: 1`, to store every write by COPY). */
+export type ContractDefaults = Pick<Parameters<typeof syncTable>[1], 'copyMinRows'>;
+
 /** Runs the sync contract against one database. */
-export function syncContract(open: () => Promise<SqlClient>): void {
+export function syncContract(open: () => Promise<SqlClient>, defaults: ContractDefaults = {}): void {
   let db: SqlClient;
   const schema = uniqueSchema('sync');
   const names = sqlNames(schema);
@@ -75,6 +78,7 @@ export function syncContract(open: () => Promise<SqlClient>): void {
       source: 'fakedrive',
       entity: `persons_${++n}`,
       volatileFields: ['fetched_at'],
+      ...defaults,
       ...extra,
     });
   const versions = async (t: SyncTable<Person>) =>
@@ -647,6 +651,7 @@ export function syncContract(open: () => Promise<SqlClient>): void {
         entity: `stamped_${++n}`,
         volatileFields: ['fetched_at'],
         cursorField: 'updated_at',
+        ...defaults,
       });
       // the provider's clock runs 10 minutes behind the database's
       const providerNow = Date.now() - 600_000;
@@ -693,6 +698,7 @@ export function syncContract(open: () => Promise<SqlClient>): void {
         source: 'fakedrive',
         entity: `stamped_${++n}`,
         lookbackMs: 1_000,
+        ...defaults,
         cursorField: (r) => r.modified,
       });
       await t.upsert([]); // registers the table
@@ -940,7 +946,7 @@ export function syncContract(open: () => Promise<SqlClient>): void {
           return db.transaction(fn);
         },
       };
-      const view = syncTable<Person>(hooked, { schema, source: t.source, entity: t.entity });
+      const view = syncTable<Person>(hooked, { schema, source: t.source, entity: t.entity, ...defaults });
       const m = v1('shared');
       const result = await m.run(view);
       expect(fired).toBe(true);

@@ -136,7 +136,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     idOf: opts.idOf as ((record: T) => unknown) | undefined,
     cursorOf: cursorReader(opts.cursorField as SyncTableOptions<T>['cursorField']),
   });
-  const writer = batchWriter<T>(store, batchSize, opts.versionField);
+  const writer = batchWriter<T>(store, batchSize, opts.versionField, opts.copyMinRows);
   const runs = runRecords(store, opts.lookbackMs);
   const deletes = deleteDetection<T>(store, runs, writer, prepare, opts.maxDeleteRatio);
 

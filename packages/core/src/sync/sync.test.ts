@@ -10,12 +10,22 @@ describe('sync on PGlite', () => {
   syncContract(() => createPGlite());
 });
 
+// every write of at least one record by COPY: the same contract through the staging table (decision 1000)
+describe('sync on PGlite, writes by COPY', () => {
+  syncContract(() => createPGlite(), { copyMinRows: 1 });
+});
+
 describeWithPostgres('sync', (url) => {
   syncContract(() => createPostgres({ connectionString: url, max: 4 }));
 });
 
+describeWithPostgres('sync, writes by COPY', (url) => {
+  syncContract(() => createPostgres({ connectionString: url, max: 4 }), { copyMinRows: 1 });
+});
+
+// postgres.js has no copyFrom (decision 1000): copyMinRows falls back to INSERT
 describeWithPostgres('sync on postgres.js', (url) => {
-  syncContract(() => createPostgresJs(url, { max: 4 }));
+  syncContract(() => createPostgresJs(url, { max: 4 }), { copyMinRows: 1 });
 });
 
 describeWithPgBouncer('sync on postgres.js', (url) => {
