@@ -1,9 +1,31 @@
 /**
- * `@ballast/google-maps`: Google Maps Platform presets built on `@ballast/core`.
- * Geocoding and Routes clients land with their issue; this entry already
- * carries the retry rule for the legacy web services' body `status`.
+ * `@ballast/google-maps`: Google Maps Platform on `@ballast/core`: a
+ * Geocoding and Routes client whose body statuses are classified once for
+ * retry, breaker and cache, typed errors that say whether Google was
+ * unavailable or answered for good, pacing to the project's quota (shared
+ * through Redis), and single-flight for identical requests. The fake Google
+ * for tests is `@ballast/google-maps/testing`.
  */
 
+export { googleMapsClassifier } from './classify';
+export type { GoogleMapsCallOptions, GoogleMapsClient, GoogleMapsClientOptions, GoogleMapsQuotas } from './client';
+export { googleMapsClient } from './client';
+export type {
+  GoogleMapsApi,
+  GoogleMapsErrorCode,
+  GoogleMapsErrorContext,
+  GoogleMapsUsageErrorCode,
+} from './errors';
+export {
+  GoogleMapsError,
+  GoogleMapsRateLimitError,
+  GoogleMapsRequestError,
+  GoogleMapsResponseError,
+  GoogleMapsUnavailableError,
+  GoogleMapsUsageError,
+  isGoogleMapsError,
+  isGoogleMapsUsageError,
+} from './errors';
 export type {
   GeocodeBatchOptions,
   GeocodeBatchOutcome,
@@ -31,6 +53,17 @@ export { memoryGeocodeStore } from './geocode-store';
 export type { SqlGeocodeStoreOptions } from './geocode-store-sql';
 export { sqlGeocodeStore } from './geocode-store-sql';
 export type {
+  AddressComponent,
+  ForwardGeocodeRequest,
+  GeocodeComponent,
+  GeocodeRequest,
+  GeocodeResponse,
+  GeocodeResult,
+  LocationType,
+  PlaceGeocodeRequest,
+  ReverseGeocodeRequest,
+} from './geocoding';
+export type {
   ComponentFilters,
   GeocodeAddressRequest,
   GeocodeCacheRequest,
@@ -41,5 +74,18 @@ export type {
   NormalizedGeocodeRequest,
 } from './normalize';
 export { normalizeGeocodeRequest, normalizeText, REVERSE_DECIMALS } from './normalize';
-export type { GeocodingStatus, StatusAction } from './status';
-export { geocodingStatusAction } from './status';
+export type {
+  ComputeRouteMatrixRequest,
+  ComputeRoutesRequest,
+  ComputeRoutesResponse,
+  Route,
+  RouteMatrixElement,
+  RoutesCallOptions,
+  RoutesLatLng,
+  RoutingPreference,
+  TravelMode,
+  Waypoint,
+} from './routes';
+export { durationSeconds } from './routes';
+export type { GeocodingStatus, RpcStatus, StatusAction } from './status';
+export { geocodingErrorCode, geocodingStatusAction, RPC_CODES, rpcErrorCode, rpcStatusAction } from './status';
