@@ -1,48 +1,5 @@
+import type { SharedCounter } from '@ballast/core/resilience';
 import { PipedriveError, PipedriveUsageError } from './errors';
-
-/**
- * The store a daily budget keeps its count in: process memory by default,
- * Redis (core's `redisCounter`) to share one count between processes.
- * `add` applies only while the total stays at or under `max`.
- */
-export interface BudgetCounter {
-  add(
-    key: string,
-    delta: number,
-    options: { ttlMs: number; max?: number },
-  ): Promise<{ value: number; applied: boolean }>;
-  set(key: string, value: number, options: { ttlMs: number }): Promise<void>;
-  get(key: string): Promise<number>;
-}
-
-/** A {@link BudgetCounter} in this process's memory. */
-export function memoryBudgetCounter(): BudgetCounter {
-  const values = new Map<string, { value: number; expiresAt: number }>();
-  const read = (key: string): number => {
-    const entry = values.get(key);
-    if (entry === undefined) return 0;
-    if (entry.expiresAt <= Date.now()) {
-      values.delete(key);
-      return 0;
-    }
-    return entry.value;
-  };
-  return {
-    async add(key, delta, { ttlMs, max }) {
-      const current = read(key);
-      const next = current + delta;
-      if (max !== undefined && next > max) return { value: current, applied: false };
-      values.set(key, { value: next, expiresAt: Date.now() + ttlMs });
-      return { value: next, applied: true };
-    },
-    async set(key, value, { ttlMs }) {
-      values.set(key, { value, expiresAt: Date.now() + ttlMs });
-    },
-    async get(key) {
-      return read(key);
-    },
-  };
-}
 
 /** The daily budget as last known. */
 export interface DailyBudgetSnapshot {
@@ -76,7 +33,7 @@ export class DailyBudget {
 
   constructor(
     limit: number,
-    private readonly counter: BudgetCounter,
+    private readonly counter: SharedCounter,
     private readonly key: string,
     timeZone: string,
   ) {

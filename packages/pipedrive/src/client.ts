@@ -4,6 +4,7 @@ import {
   type FetchLike,
   isRateLimitError,
   isResilienceError,
+  memoryCounter,
   type RateLimiter,
   type RedisScriptClient,
   type ResilienceEvent,
@@ -11,12 +12,14 @@ import {
   type RetryBudgetOptions,
   type RetryContext,
   rateLimiter,
+  redisCounter,
   redisRateLimiter,
   resilientFetch,
+  type SharedCounter,
 } from '@ballast/core/resilience';
 import type { z } from 'zod';
 import { type PipedriveAuthOptions, tokenSource } from './auth';
-import { type BudgetCounter, DailyBudget, type DailyBudgetSnapshot, memoryBudgetCounter } from './budget';
+import { DailyBudget, type DailyBudgetSnapshot } from './budget';
 import {
   isBanPage,
   isPipedriveError,
@@ -97,8 +100,12 @@ export interface PipedriveClientOptions {
   redis?: PipedriveRedisClient;
   /** @default 'ballast:pipedrive:' */
   keyPrefix?: string;
-  /** Where the daily count lives. @default Redis when `redis` is given (needs `redisCounter` from core), else memory */
-  budgetCounter?: BudgetCounter;
+  /**
+   * Where the daily count and the ban's end live (core's `memoryCounter` or
+   * `redisCounter`); give processes that share a company one shared counter.
+   * @default `redisCounter({ redis, keyPrefix })` when `redis` is given, else `memoryCounter()`
+   */
+  budgetCounter?: SharedCounter;
   /** Receives every resilience decision and the client's budget, ban, 429 and token events. Must not throw. */
   onEvent?: (event: PipedriveClientEvent) => void;
   /**
@@ -412,7 +419,10 @@ export function pipedriveClient(options: PipedriveClientOptions): PipedriveClien
       : options.dailyBudget === undefined
         ? pipedriveDailyBudget(options.plan, seats)
         : count(options.dailyBudget, 'dailyBudget', 1, 1e12);
-  const counter = options.budgetCounter ?? memoryBudgetCounter();
+  const counter: SharedCounter =
+    options.budgetCounter ?? (redis !== undefined ? redisCounter({ redis, keyPrefix }) : memoryCounter());
+  const sharedCounter = options.budgetCounter !== undefined || redis !== undefined;
+  const banKey = `ban:${tokens.id}`;
   const emit = (event: PipedriveClientEvent): void => {
     try {
       options.onEvent?.(event);
@@ -432,13 +442,13 @@ export function pipedriveClient(options: PipedriveClientOptions): PipedriveClien
       { retryAt: bannedUntil, operation },
     );
 
-  const checkBan = async (operation: string): Promise<void> => {
+  const checkBan = async (operation: string, shared: boolean): Promise<void> => {
     const now = Date.now();
     if (bannedUntil > now) throw banError(operation);
-    if (options.budgetCounter !== undefined) {
-      const shared = await counter.get(`${keyPrefix}ban:${tokenId}`);
-      if (shared > now) {
-        bannedUntil = shared;
+    if (shared) {
+      const until = await counter.get(banKey);
+      if (until > now) {
+        bannedUntil = until;
         throw banError(operation);
       }
     }
@@ -452,7 +462,7 @@ export function pipedriveClient(options: PipedriveClientOptions): PipedriveClien
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const path = new URL(url).pathname;
     const operation = `${method} ${path}`;
-    await checkBan(operation);
+    await checkBan(operation, sharedCounter);
     const { version, op, search } = operationOf(method, path);
     if (budget !== undefined) await budget.reserve(costs[version][op], operation);
     const response = await fetchImpl(input, init);
@@ -465,10 +475,8 @@ export function pipedriveClient(options: PipedriveClientOptions): PipedriveClien
       if (isBanPage(403, response.headers.get('content-type'), text)) {
         bannedUntil = Math.max(bannedUntil, Date.now() + banPauseMs);
         emit({ type: 'pipedrive.banned', at: Date.now(), key: tokenId, until: bannedUntil });
-        if (options.budgetCounter !== undefined)
-          await counter
-            .set(`${keyPrefix}ban:${tokenId}`, bannedUntil, { ttlMs: banPauseMs + 1000 })
-            .catch(() => undefined);
+        if (sharedCounter)
+          await counter.raise(banKey, bannedUntil, { ttlMs: banPauseMs + 1000 }).catch(() => undefined);
       }
     }
     let dailySpent = false;
@@ -507,7 +515,7 @@ export function pipedriveClient(options: PipedriveClientOptions): PipedriveClien
       budget = new DailyBudget(
         dailyLimit,
         counter,
-        `${keyPrefix}budget:${options.companyDomain ?? tokenId}`,
+        `budget:${options.companyDomain ?? tokenId}`,
         options.budgetTimeZone ?? 'UTC',
       );
     let limiter: RateLimiter | undefined;
@@ -579,7 +587,7 @@ export function pipedriveClient(options: PipedriveClientOptions): PipedriveClien
       throw badParams(`method must be GET, POST, PATCH, PUT or DELETE, got ${String(method)}`);
     const url = urlOf(path, call.query);
     const operation = `${method} ${path}`;
-    await checkBan(operation);
+    await checkBan(operation, false);
     let auth: Awaited<ReturnType<typeof tokens.header>>;
     try {
       auth = await tokens.header();

@@ -17,8 +17,7 @@ export type {
   PipedriveOAuthAuth,
   PipedriveOAuthTokens,
 } from './auth';
-export type { BudgetCounter, DailyBudgetSnapshot } from './budget';
-export { memoryBudgetCounter } from './budget';
+export type { DailyBudgetSnapshot } from './budget';
 export type { PipedriveBulkBody, PipedriveBulkEntity, PipedriveBulkOptions } from './bulk';
 export { bulkUpsertDeals, bulkUpsertOrganizations, bulkUpsertPersons, pipedriveBulkTarget } from './bulk';
 export type {

@@ -50,6 +50,8 @@ export type {
   BatchReport,
 } from './rate-limit/batch';
 export { batch } from './rate-limit/batch';
+export type { RedisCounterOptions, SharedCounter } from './rate-limit/counter';
+export { memoryCounter, redisCounter } from './rate-limit/counter';
 export type { RateLimitErrorCode, RateLimitErrorContext } from './rate-limit/errors';
 export { isRateLimitError, RateLimitError } from './rate-limit/errors';
 export type { LocalRateLimiter, RateLimiterKeyStats, RateLimiterOptions } from './rate-limit/local';
