@@ -29,10 +29,10 @@ describeWithRedis('pipedriveClient: processes sharing a token through Redis', (u
   function twoProcesses(
     fake: FakePipedrive,
     extra: Partial<PipedriveClientOptions> = {},
-    fetchA: PipedriveClientOptions['fetch'] = fake.fetch,
+    fetchA: NonNullable<PipedriveClientOptions['fetch']> = fake.fetch,
   ) {
     const keyPrefix = uniqueKeyPrefix('ballast-pd');
-    const make = (redis: Redis, fetch: PipedriveClientOptions['fetch']) =>
+    const make = (redis: Redis, fetch: NonNullable<PipedriveClientOptions['fetch']>) =>
       pipedriveClient({
         auth: { type: 'api_token', token: FAKE_PIPEDRIVE_API_TOKEN },
         plan: 'lite',
