@@ -106,6 +106,18 @@ export { PIPEDRIVE_SYNC_ENTITIES, pipedriveSync, pipedriveTime } from './sync';
 export type { PipedriveWebhookErrorCode } from './webhook-errors';
 export { isPipedriveWebhookError, PipedriveWebhookError } from './webhook-errors';
 export type {
+  PipedriveWebhookRegistration,
+  PipedriveWebhookRegistrationOptions,
+  PipedriveWebhookRegistrationResult,
+  PipedriveWebhooksApi,
+} from './webhook-registration';
+export {
+  pipedriveWebhookCredentials,
+  registerPipedriveWebhook,
+  removePipedriveWebhook,
+  rotatePipedriveWebhook,
+} from './webhook-registration';
+export type {
   PipedriveEventHandler,
   PipedriveEventHandlersOptions,
   PipedriveHandlerContext,

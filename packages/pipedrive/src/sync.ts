@@ -24,14 +24,14 @@ export interface PipedriveSyncRecord {
   [field: string]: unknown;
 }
 
-/** Parameters the sync passes to a v2 list. */
-export interface PipedriveSyncListParams {
+/** Parameters the sync passes to a v2 list (a type, not an interface, so it fits the client's query record). */
+export type PipedriveSyncListParams = {
   limit: number;
   cursor?: string;
   updated_since?: string;
   sort_by?: 'update_time';
   sort_direction?: 'asc';
-}
+};
 
 /** One page of a v2 list, as `pipedriveClient`'s `pages()` yields it. */
 export interface PipedriveSyncPage {
