@@ -77,6 +77,15 @@ describe('fake Pipedrive: burst window', () => {
     expect((await hit(fake)).status).toBe(429);
   });
 
+  it('x-ratelimit-reset: seconds (rounded up) until the oldest request in the window leaves it', async () => {
+    const { fake, advance } = clocked();
+    expect((await hit(fake)).headers.get('x-ratelimit-reset')).toBe('2');
+    advance(1500);
+    expect((await hit(fake)).headers.get('x-ratelimit-reset')).toBe('1');
+    advance(600); // the first request left; the second (t=1500) is now the oldest
+    expect((await hit(fake)).headers.get('x-ratelimit-reset')).toBe('2');
+  });
+
   it('a compressed window keeps the shape', async () => {
     const { fake, advance } = clocked({ windowMs: 200 });
     for (let i = 0; i < 20; i++) expect((await hit(fake)).status).toBe(200);
@@ -134,6 +143,17 @@ describe('fake Pipedrive: daily budget', () => {
     expect(fake.budgetRemaining()).toBe(9);
     advance(14 * 3_600_000); // past midnight UTC
     expect((await hit(fake)).headers.get('x-daily-ratelimit-token-remaining')).toBe('90');
+  });
+
+  it('dailyHeaders: false omits the headers; a share sends them on about that share of answers', async () => {
+    const off = clocked({ rateLimit: false, dailyHeaders: false });
+    expect((await hit(off.fake)).headers.get('x-daily-ratelimit-token-remaining')).toBeNull();
+    const some = clocked({ rateLimit: false, dailyHeaders: 0.5 });
+    let present = 0;
+    for (let i = 0; i < 200; i++)
+      if ((await hit(some.fake)).headers.has('x-daily-ratelimit-token-remaining')) present++;
+    expect(present).toBeGreaterThan(60);
+    expect(present).toBeLessThan(140);
   });
 
   it('the default budget is 30,000 × plan multiplier × seats', async () => {

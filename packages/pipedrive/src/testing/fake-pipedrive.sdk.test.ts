@@ -76,6 +76,10 @@ describe('the official pipedrive SDK against the fake server', () => {
     expect(deal.data).toMatchObject({ title: 'Difference engine', value: 1000, org_id: orgId });
     await deals.updateDeal({ id: dealId, UpdateDealRequest: { value: 2000 } });
     expect((await deals.getDeal({ id: dealId })).data?.value).toBe(2000);
+    const foundOrg = await orgs.searchOrganization({ term: 'AE Ltd', fields: 'name', exact_match: true });
+    expect(foundOrg.data?.items?.map((i) => i.item?.id)).toEqual([orgId]);
+    const foundDeal = await deals.searchDeals({ term: 'difference', organization_id: orgId });
+    expect(foundDeal.data?.items?.map((i) => i.item?.id)).toEqual([dealId]);
     const byOrg = await deals.getDeals({ org_id: orgId });
     expect(byOrg.data?.map((d) => d.id)).toEqual([dealId]);
     expect((await deals.deleteDeal({ id: dealId })).success).toBe(true);

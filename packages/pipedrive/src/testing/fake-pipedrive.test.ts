@@ -212,4 +212,39 @@ describe('fake Pipedrive: auth', () => {
     expect((await refresh(tokens.refresh_token)).status).toBe(400);
     expect((await refresh(next.refresh_token, 'wrong')).status).toBe(401);
   });
+
+  it('search: persons, organizations and deals, exact and partial, 400 for a short term or unknown field, and the index lag', async () => {
+    const { fake, advance } = clocked({ rateLimit: false, searchLagMs: 5000 });
+    const key = fake.customFields.person[0]?.key as string;
+    fake.create(
+      'person',
+      { name: 'Ada Lovelace', emails: [{ value: 'ada@example.com', primary: true }] },
+      { custom: { [key]: 'x-1' } },
+    );
+    fake.create('organization', { name: 'Analytical Engines' });
+    fake.create('deal', { title: 'Engine No. 2', org_id: 1 });
+    const search = async (path: string) => {
+      const { response, body } = await get(fake, path);
+      return {
+        status: response.status,
+        ids: (body.data as unknown as { items?: Array<{ item: { id: number; type: string } }> } | null)?.items?.map(
+          (i) => `${i.item.type}:${i.item.id}`,
+        ),
+      };
+    };
+    expect((await search('/api/v2/persons/search?term=ada')).ids).toEqual([]); // not indexed yet
+    advance(5010);
+    expect((await search('/api/v2/persons/search?term=ada')).ids).toEqual(['person:1']);
+    expect((await search('/api/v2/persons/search?term=x-1&fields=custom_fields&exact_match=true')).ids).toEqual([
+      'person:1',
+    ]);
+    expect((await search('/api/v2/persons/search?term=x-&fields=custom_fields&exact_match=true')).ids).toEqual([]);
+    expect((await search('/api/v2/persons/search?term=example.com&fields=email')).ids).toEqual(['person:1']);
+    expect((await search('/api/v2/persons/search?term=example.com&fields=name')).ids).toEqual([]);
+    expect((await search('/api/v2/organizations/search?term=engines')).ids).toEqual(['organization:1']);
+    expect((await search('/api/v2/deals/search?term=engine&organization_id=1')).ids).toEqual(['deal:1']);
+    expect((await search('/api/v2/persons/search?term=a')).status).toBe(400);
+    expect((await search('/api/v2/persons/search?term=a&exact_match=true')).status).toBe(200);
+    expect((await search('/api/v2/deals/search?term=ab&fields=email')).status).toBe(400);
+  });
 });

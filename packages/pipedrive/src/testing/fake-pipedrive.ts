@@ -128,8 +128,19 @@ export interface FakePipedriveOptions {
   v2CostRatio?: number;
   /** The server's offset from UTC; the budget resets at its midnight. @default 0 */
   budgetUtcOffsetMinutes?: number;
-  /** Send `x-daily-ratelimit-token-limit/remaining` (they are undocumented and sometimes missing). @default true */
-  dailyHeaders?: boolean;
+  /**
+   * Send `x-daily-ratelimit-token-limit/remaining`. They are undocumented and
+   * sometimes missing: a number in (0, 1) sends them on that share of
+   * answers (seeded), so a client's fallback to its cost table gets tested.
+   * @default true
+   */
+  dailyHeaders?: boolean | number;
+  /**
+   * How long a new record stays invisible to the search endpoints (the search
+   * index lags behind writes on a live account; how much is not documented).
+   * @default 0
+   */
+  searchLagMs?: number;
   /** Custom fields per entity. @default an 'External ID' field on persons, organizations and deals */
   customFields?: Partial<Record<FakeEntity, readonly FakeCustomFieldInput[]>>;
   /** Whether v2 lists include soft-deleted records (with `is_deleted: true`). @default false */
@@ -251,6 +262,12 @@ const NOT_FOUND_NAME: Record<FakeEntity, string> = {
   product: 'Product',
 };
 const arrivals = new WeakMap<Request, number>();
+type SearchEntity = 'person' | 'organization' | 'deal';
+const SEARCH_FIELDS: Record<SearchEntity, readonly string[]> = {
+  person: ['custom_fields', 'email', 'notes', 'phone', 'name'],
+  organization: ['address', 'custom_fields', 'notes', 'name'],
+  deal: ['custom_fields', 'notes', 'title'],
+};
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 class HttpError extends Error {
@@ -331,6 +348,14 @@ function checkOptions(o: FakePipedriveOptions): void {
     positiveInt(o.ban.durationMs, 'ban.durationMs');
   }
   if (o.dailyBudget !== undefined && o.dailyBudget !== false) positiveInt(o.dailyBudget, 'dailyBudget');
+  if (
+    o.dailyHeaders !== undefined &&
+    typeof o.dailyHeaders !== 'boolean' &&
+    !(o.dailyHeaders > 0 && o.dailyHeaders < 1)
+  )
+    throw usage(api, 'dailyHeaders must be a boolean or a share in (0, 1)');
+  if (o.searchLagMs !== undefined && !(typeof o.searchLagMs === 'number' && o.searchLagMs >= 0))
+    throw usage(api, 'searchLagMs must be >= 0');
   if (o.v2CostRatio !== undefined && !(o.v2CostRatio > 0 && o.v2CostRatio <= 1))
     throw usage(api, 'v2CostRatio must be in (0, 1]');
   if (
@@ -396,6 +421,8 @@ export function createFakePipedrive(options: FakePipedriveOptions = {}): FakePip
   const v2Ratio = options.v2CostRatio ?? 0.5;
   const utcOffset = options.budgetUtcOffsetMinutes ?? 0;
   const dailyHeaders = options.dailyHeaders ?? true;
+  const searchLagMs = options.searchLagMs ?? 0;
+  const headerRandom = seededRandom(seedValue + 1);
   const deletedInLists = options.deletedInLists ?? false;
   const rejectMs = options.rejectMillisecondTimestamps ?? true;
   const oauth = {
@@ -667,53 +694,72 @@ export function createFakePipedrive(options: FakePipedriveOptions = {}): FakePip
     return { body: { success: true, data: page, additional_data: { ...extra, pagination } } };
   };
 
-  const searchPersons = (url: URL): { body: JsonObject } => {
+  const searchEntity = (entity: SearchEntity, url: URL): { body: JsonObject } => {
     const q = url.searchParams;
     const term = (q.get('term') ?? '').trim();
     const exact = q.get('exact_match') === 'true' || q.get('exact_match') === '1';
     if (term.length < (exact ? 1 : 2))
       throw new HttpError(400, 'term must be at least 2 characters long (1 with exact_match)');
-    const fields = (q.get('fields') ?? 'custom_fields,email,notes,phone,name').split(',');
-    for (const f of fields)
-      if (!['custom_fields', 'email', 'notes', 'phone', 'name'].includes(f))
-        throw new HttpError(400, `fields: unknown value ${f}`);
+    const allowed = SEARCH_FIELDS[entity];
+    const fields = (q.get('fields') ?? allowed.join(',')).split(',');
+    for (const f of fields) if (!allowed.includes(f)) throw new HttpError(400, `fields: unknown value ${f}`);
     const limit = limitParam(url);
     const org = q.get('organization_id');
+    const person = q.get('person_id');
     const needle = term.toLowerCase();
     const hit = (value: Json | undefined): boolean => {
       if (typeof value !== 'string' && typeof value !== 'number') return false;
       const text = String(value).toLowerCase();
       return exact ? text === needle : text.includes(needle);
     };
+    const indexedBy = clock() - searchLagMs;
     const results: JsonObject[] = [];
-    for (const r of table('person').values()) {
-      if (r.deleted) continue;
+    for (const r of table(entity).values()) {
+      if (r.deleted || r.addTime > indexedBy) continue;
       if (org && r.fields.org_id !== Number(org)) continue;
-      const emails = ((r.fields.emails as JsonObject[] | null) ?? []).map((e) => e.value as Json);
-      const phones = ((r.fields.phones as JsonObject[] | null) ?? []).map((p) => p.value as Json);
+      if (person && r.fields.person_id !== Number(person)) continue;
+      const values = (key: string): Json[] =>
+        ((r.fields[key] as JsonObject[] | null) ?? []).map((e) => e.value as Json);
       const customValues = Object.values(r.custom).filter((v) => v !== null);
-      const matched =
-        (fields.includes('name') && hit(r.fields.name)) ||
-        (fields.includes('email') && emails.some(hit)) ||
-        (fields.includes('phone') && phones.some(hit)) ||
-        (fields.includes('custom_fields') && customValues.some(hit));
-      if (!matched) continue;
-      results.push({
-        result_score: exact ? 1 : 0.5,
-        item: {
-          id: r.id,
-          type: 'person',
+      const candidates: Record<string, Json[]> = {
+        name: [r.fields.name as Json],
+        title: [r.fields.title as Json],
+        email: values('emails'),
+        phone: values('phones'),
+        address: [r.fields.address as Json],
+        custom_fields: customValues,
+        notes: [],
+      };
+      if (!fields.some((f) => (candidates[f] ?? []).some(hit))) continue;
+      const item: JsonObject = {
+        id: r.id,
+        type: entity,
+        visible_to: r.fields.visible_to as Json,
+        owner: { id: r.fields.owner_id as Json },
+        custom_fields: customValues.map(String),
+        notes: [],
+        update_time: rfc3339Of(r.updateTime),
+      };
+      if (entity === 'person') {
+        Object.assign(item, {
           name: r.fields.name as Json,
-          phones,
-          emails,
-          visible_to: r.fields.visible_to as Json,
-          owner: { id: r.fields.owner_id as Json },
+          phones: values('phones'),
+          emails: values('emails'),
           organization: r.fields.org_id === null ? null : { id: r.fields.org_id as Json },
-          custom_fields: customValues.map(String),
-          notes: [],
-          update_time: rfc3339Of(r.updateTime),
-        },
-      });
+        });
+      } else if (entity === 'organization') {
+        Object.assign(item, { name: r.fields.name as Json, address: r.fields.address as Json });
+      } else {
+        Object.assign(item, {
+          title: r.fields.title as Json,
+          value: r.fields.value as Json,
+          currency: r.fields.currency as Json,
+          status: r.fields.status as Json,
+          person: r.fields.person_id === null ? null : { id: r.fields.person_id as Json },
+          organization: r.fields.org_id === null ? null : { id: r.fields.org_id as Json },
+        });
+      }
+      results.push({ result_score: exact ? 1 : 0.5, item });
     }
     const cursor = q.get('cursor');
     const start = cursor ? decodeCursor(cursor).v : 0;
@@ -757,6 +803,17 @@ export function createFakePipedrive(options: FakePipedriveOptions = {}): FakePip
   // ---- routes ----
 
   const routes: Route[] = [];
+  for (const entity of ['person', 'organization', 'deal'] as const) {
+    const p = ENTITY_PATHS[entity];
+    routes.push({
+      method: 'GET',
+      pattern: new RegExp(`^v2/${p}/search$`),
+      endpoint: () => `GET /api/v2/${p}/search`,
+      cost: 'search',
+      search: true,
+      handle: (ctx) => searchEntity(entity, ctx.url),
+    });
+  }
   for (const entity of ENTITIES) {
     const p = ENTITY_PATHS[entity];
     const one = new RegExp(`^v2/${p}/(\\d+)$`);
@@ -817,14 +874,6 @@ export function createFakePipedrive(options: FakePipedriveOptions = {}): FakePip
     );
   }
   routes.push(
-    {
-      method: 'GET',
-      pattern: /^v2\/persons\/search$/,
-      endpoint: () => 'GET /api/v2/persons/search',
-      cost: 'search',
-      search: true,
-      handle: (ctx) => searchPersons(ctx.url),
-    },
     {
       method: 'GET',
       pattern: /^v1\/webhooks$/,
@@ -1123,7 +1172,7 @@ export function createFakePipedrive(options: FakePipedriveOptions = {}): FakePip
       for (const w of windowsToCheck) w.take(now);
       headers['x-ratelimit-limit'] = String(shown.limit);
       headers['x-ratelimit-remaining'] = String(shown.limit - shown.used(now));
-      headers['x-ratelimit-reset'] = String(Math.ceil(Math.max(shown.resetMs(now), windowMs) / 1000));
+      headers['x-ratelimit-reset'] = String(Math.ceil(shown.nextFreeMs(now) / 1000));
     }
 
     const fault = takeFault(method, url.pathname);
@@ -1201,6 +1250,7 @@ export function createFakePipedrive(options: FakePipedriveOptions = {}): FakePip
 
   function dailyHeaderValues(now: number): Record<string, string> {
     if (!dailyHeaders || dailyBudget === undefined) return {};
+    if (typeof dailyHeaders === 'number' && headerRandom.next() >= dailyHeaders) return {};
     return {
       'x-daily-ratelimit-token-limit': String(dailyBudget),
       'x-daily-ratelimit-token-remaining': String(Math.max(0, budgetLeft(now))),

@@ -29,6 +29,13 @@ export class RollingWindow {
     return (this.#hits[0] as number) + this.windowMs - now;
   }
 
+  /** Milliseconds until the oldest accepted request leaves the window (0 when it is empty). */
+  nextFreeMs(now: number): number {
+    this.#prune(now);
+    const oldest = this.#hits[0];
+    return oldest === undefined ? 0 : oldest + this.windowMs - now;
+  }
+
   /** Counts the request when there is room; false when the window is full. */
   take(now: number): boolean {
     this.#prune(now);
