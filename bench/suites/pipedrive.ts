@@ -44,7 +44,9 @@ async function withFake(job: (fake: FakePipedrive, url: string, field: string) =
   const server = await fake.listen();
   try {
     // a warm HTTP client, then a quiet window so the job starts on an empty window
-    await (await fetch(`${server.url}/api/v2/persons?limit=1`, { headers: { 'x-api-token': 'warm-up' } })).arrayBuffer();
+    await (
+      await fetch(`${server.url}/api/v2/persons?limit=1`, { headers: { 'x-api-token': 'warm-up' } })
+    ).arrayBuffer();
     await new Promise((resolve) => setTimeout(resolve, WINDOW + 50));
     const before = fake.requests.length;
     const t0 = Date.now();
@@ -139,7 +141,11 @@ const timeOver = (name: string) => (r: ReadonlyMap<string, BenchRow>) =>
   (r.get('theoretical minimum')?.opsPerSec ?? Number.NaN) / (r.get(name)?.opsPerSec ?? Number.NaN);
 
 report('pipedrive', rows, [
-  { label: 'ballast: time / minimum (target <= 1.05)', measured: timeOver('ballast bulk upsert'), met: (v) => v <= 1.05 },
+  {
+    label: 'ballast: time / minimum (target <= 1.05)',
+    measured: timeOver('ballast bulk upsert'),
+    met: (v) => v <= 1.05,
+  },
   { label: 'ballast: 429s after the first window (target 0)', measured: () => ballast.late429, met: (v) => v === 0 },
   { label: 'ballast: bans (target 0)', measured: () => ballast.bans, met: (v) => v === 0 },
   {
