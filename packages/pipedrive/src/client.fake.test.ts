@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type PipedriveClientOptions, pipedriveClient } from './client';
 import type { PipedriveError } from './errors';
 import { createFakePipedrive, FAKE_PIPEDRIVE_API_TOKEN, type FakePipedrive } from './testing/index';
@@ -159,5 +159,42 @@ describe('pipedriveClient against the fake', () => {
     fake.fault({ kind }, { times: 1, path: '/api/v2/persons' });
     const client = clientFor(fake);
     expect((await rejection(drain(client.persons.list()))).kind).toBe(expected);
+  });
+});
+
+describe('pipedriveClient: limits learned from x-ratelimit-* headers', () => {
+  it('a token whose real limit is below the table: 429s only in the first window, none after, every call done', async () => {
+    vi.useFakeTimers();
+    try {
+      const fake = createFakePipedrive({ burst: { api_token: 5 }, ban: false, now: () => Date.now() });
+      fake.seed({ person: 5 });
+      const client = clientFor(fake, { attempts: 5 }); // Lite's table says 20
+      const start = Date.now();
+      const calls = Promise.all(Array.from({ length: 40 }, (_, i) => client.persons.get(1 + (i % 5))));
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(await calls).toHaveLength(40);
+      const limited = fake.requests.filter((r) => r.status === 429);
+      expect(limited.length).toBeGreaterThan(0); // the table was wrong for this token: the first window shows it
+      for (const r of limited) expect(r.at - start).toBeLessThan(2000);
+      const ok = fake.requests.filter((r) => r.status === 200).map((r) => r.at);
+      for (const t of ok) expect(ok.filter((u) => u >= t && u < t + 2000).length).toBeLessThanOrEqual(5);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('pipedriveClient: v1 offset pages', () => {
+  it('walks /v1/recents by start/next_start, and a page without pagination is malformed', async () => {
+    const fake = createFakePipedrive({ rateLimit: false });
+    fake.seed({ person: 250 });
+    const client = clientFor(fake);
+    const query = { since_timestamp: '2000-01-01 00:00:00', items: 'person', limit: 100 };
+    const pages = await drain(client.offsetPages<{ id: number }>('/v1/recents', query));
+    expect(pages.map((p) => p.items.length)).toEqual([100, 100, 50]);
+    expect(pages.map((p) => p.nextStart)).toEqual([100, 200, undefined]);
+    expect(new Set(pages.flatMap((p) => p.items.map((i) => i.id))).size).toBe(250);
+    fake.fault({ kind: 'missing_additional_data' }, { times: 1, path: '/api/v1/recents' });
+    expect((await rejection(drain(client.offsetPages('/v1/recents', query)))).kind).toBe('malformed_response');
   });
 });

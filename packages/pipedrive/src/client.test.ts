@@ -107,6 +107,35 @@ describe('pipedriveClient: auth', () => {
     expect(seen).toHaveLength(2);
   });
 
+  it('OAuth: a token known to be expired is refreshed before sending, and OAuth gets its own burst column', async () => {
+    const refresh = vi.fn(async () => ({ accessToken: 'fresh', expiresAt: Date.now() + 3_600_000 }));
+    const { client, seen } = setup(() => json({ success: true, data: person(1) }), {
+      auth: { type: 'oauth', accessToken: 'stale', expiresAt: new Date(Date.now() + 30_000), refresh },
+    });
+    await client.persons.get(1);
+    expect(refresh).toHaveBeenCalledTimes(1); // within refreshAheadMs (60 s) of expiry
+    expect(seen.map((r) => r.headers.get('authorization'))).toEqual(['Bearer fresh']);
+    expect(client.authType).toBe('oauth');
+    expect(client.burstLimit).toBe(80); // Lite, OAuth
+  });
+
+  it('OAuth: a refresh that fails is unauthorized, with the cause, and sends nothing', async () => {
+    const { client, seen } = setup(() => json({ success: true, data: person(1) }), {
+      auth: {
+        type: 'oauth',
+        accessToken: 'stale',
+        expiresAt: Date.now() - 1,
+        refresh: async () => {
+          throw new Error('invalid_grant');
+        },
+      },
+    });
+    const error = await rejection(client.persons.get(1));
+    expect(error.kind).toBe('unauthorized');
+    expect((error.cause as Error).message).toBe('invalid_grant');
+    expect(seen).toHaveLength(0);
+  });
+
   it('rejects bad options with a usage error', () => {
     const bad = [
       { auth: { type: 'api_token', token: '' }, plan: 'lite' },
@@ -245,6 +274,26 @@ describe('pipedriveClient: errors', () => {
     expect(second.retryAt).toBeGreaterThan(Date.now());
     expect(seen).toHaveLength(1);
     expect(client.bannedUntil()).toBeGreaterThan(Date.now());
+  });
+
+  it('the ban lasts banPauseMs: then calls are sent again', async () => {
+    vi.useFakeTimers();
+    let banned = true;
+    const { client, seen } = setup(
+      () =>
+        banned
+          ? new Response('<html>Cloudflare</html>', { status: 403, headers: { 'content-type': 'text/html' } })
+          : json({ success: true, data: person(1) }),
+      { banPauseMs: 120_000 },
+    );
+    expect((await rejection(client.persons.get(1))).kind).toBe('banned');
+    banned = false;
+    await vi.advanceTimersByTimeAsync(119_000);
+    expect((await rejection(client.persons.get(1))).kind).toBe('banned');
+    expect(seen).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1_001);
+    expect((await client.persons.get(1)).id).toBe(1);
+    expect(client.bannedUntil()).toBe(0);
   });
 
   it('a POST that timed out is not sent again; one refused by the network is', async () => {
