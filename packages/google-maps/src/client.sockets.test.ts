@@ -1,0 +1,110 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeWithRedis, uniqueKeyPrefix } from '../../../test-support/services';
+import { googleMapsClient } from './client';
+import { createFakeGoogleMaps, type FakeGoogleMaps, type FakeGoogleMapsServer } from './testing';
+
+/** The most arrivals within any `windowMs`. */
+function busiest(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = 0;
+  let start = 0;
+  for (let end = 0; end < sorted.length; end++) {
+    while ((sorted[start] ?? 0) <= (sorted[end] ?? 0) - windowMs) start++;
+    best = Math.max(best, end - start + 1);
+  }
+  return best;
+}
+
+describe('over real sockets, in real time (local fake server)', () => {
+  let fake: FakeGoogleMaps;
+  let server: FakeGoogleMapsServer;
+  beforeAll(async () => {
+    fake = createFakeGoogleMaps();
+    server = await fake.listen();
+  });
+  afterAll(() => server.close());
+
+  it('paces to the quota: 600 a minute arrive at most 10 in any second', async () => {
+    fake.reset();
+    const maps = googleMapsClient({ key: 'AIzaSocketKey', baseUrl: server.url, quotaPerMinute: 600 });
+    const started = Date.now();
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => maps.geocode({ address: `kiosk ${i}` })));
+    const elapsed = Date.now() - started;
+    expect(answers.every((a) => a.status === 'OK')).toBe(true);
+    expect(fake.requests).toHaveLength(30);
+    // 30 calls at 10 per second: the third slice cannot start before 2 s have passed.
+    expect(elapsed).toBeGreaterThanOrEqual(2_000);
+    expect(
+      busiest(
+        fake.requests.map((r) => r.at),
+        1_000,
+      ),
+    ).toBeLessThanOrEqual(10);
+  });
+
+  it('a refused connection (port closed) is unavailable, and the client works again once the port reopens', async () => {
+    fake.reset();
+    const maps = googleMapsClient({
+      key: 'AIzaSocketKey',
+      baseUrl: server.url,
+      attempts: 2,
+      baseDelayMs: 10,
+      retryBudget: false,
+      breaker: false,
+    });
+    fake.outage('refuse');
+    const error = await maps.geocode({ address: 'Eiffel Tower' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'unavailable' });
+    expect(String((error as Error).message)).toMatch(/ECONNREFUSED/);
+    expect(fake.requests).toHaveLength(0);
+    fake.outage(null);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect(maps.geocode({ address: 'Eiffel Tower' })).resolves.toMatchObject({ status: 'OK' });
+  });
+
+  it('a hang over a socket times out as unavailable', async () => {
+    fake.reset();
+    const maps = googleMapsClient({
+      key: 'AIzaSocketKey',
+      baseUrl: server.url,
+      attempts: 1,
+      timeoutMs: 300,
+      breaker: false,
+    });
+    fake.outage('hang', { times: 1 });
+    await expect(maps.geocode({ address: 'Eiffel Tower' })).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(maps.geocode({ address: 'Eiffel Tower' })).resolves.toMatchObject({ status: 'OK' });
+  });
+});
+
+describeWithRedis('pacing shared through Redis', (url) => {
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(url);
+  });
+  afterAll(() => redis.quit());
+
+  it('two clients sharing one Redis spend one quota between them', async () => {
+    const fake = createFakeGoogleMaps();
+    const server = await fake.listen();
+    try {
+      const prefix = uniqueKeyPrefix('gm-pace');
+      const options = { key: 'AIzaShared', baseUrl: server.url, quotaPerMinute: 600, redis, redisKeyPrefix: prefix };
+      const a = googleMapsClient(options);
+      const b = googleMapsClient(options);
+      const started = Date.now();
+      await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).geocode({ address: `stall ${i}` })));
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+      expect(
+        busiest(
+          fake.requests.map((r) => r.at),
+          1_000,
+        ),
+      ).toBeLessThanOrEqual(10);
+      expect(fake.requests).toHaveLength(20);
+    } finally {
+      await server.close();
+    }
+  });
+});
