@@ -1,9 +1,12 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
 import { createPostgres } from '@ballast/core/stores/postgres';
 import { migrate } from '@ballast/core/stores/sql';
 import { offsetPages, type SyncTable, syncTable } from '@ballast/core/sync';
 import { from as copyFrom } from 'pg-copy-streams';
+import { bend, type CurvePoint, curveMode, writeCurve } from '../curve';
 import { type BenchRow, report, speedup } from '../harness';
 
 /**
@@ -34,7 +37,71 @@ if (!url) {
   process.exit(0);
 }
 
+/** Runs `children/sync-stream.ts` in its own process (its RSS is its own) and returns its figures. */
+function streamChild(records: number, onlyFirst: boolean): Record<string, number> {
+  const output = execFileSync(
+    process.execPath,
+    [
+      '--conditions=@ballast/source',
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('../children/sync-stream.ts', import.meta.url)),
+    ],
+    {
+      env: { ...process.env, SYNC_CHILD_RECORDS: String(records), SYNC_CHILD_ONLY_FIRST: onlyFirst ? '1' : '0' },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 1 << 20,
+    },
+  );
+  return JSON.parse(output.trim().split('\n').pop() as string) as Record<string, number>;
+}
+
+/**
+ * `--curve`: first load, unchanged re-sync and the COPY floor at 10k, 100k
+ * and 1M records generated page by page, each size in its own process;
+ * charted as µs per row (flat = cost linear in rows), with each child's
+ * peak RSS in the JSON.
+ */
+if (curveMode) {
+  const points: CurvePoint[] = [];
+  for (const n of (process.env.SYNC_CURVE_SIZES ?? '10000,100000,1000000').split(',').map(Number)) {
+    console.log(`  ${n.toLocaleString('en-US')} records...`);
+    const r = streamChild(n, false);
+    const extra = { peakRssMiB: r.peakRssMiB as number };
+    points.push({
+      series: 'ballast first load',
+      x: n,
+      y: 1e6 / (r.firstLoad as number),
+      extra: { ...extra, rowsPerSec: r.firstLoad as number },
+    });
+    points.push({
+      series: 'ballast unchanged re-sync',
+      x: n,
+      y: 1e6 / (r.resync as number),
+      extra: { rowsPerSec: r.resync as number },
+    });
+    points.push({
+      series: 'COPY into a bare table',
+      x: n,
+      y: 1e6 / (r.copy as number),
+      extra: { rowsPerSec: r.copy as number },
+    });
+  }
+  await writeCurve(
+    'sync',
+    { title: 'Sync cost per row by rows synced', x: 'records synced', y: 'µs per row', xLog: true },
+    points,
+    ['ballast first load', 'ballast unchanged re-sync', 'COPY into a bare table'].map(
+      (series) => `${series}: largest / smallest µs per row ${bend(points, series).toFixed(2)}`,
+    ),
+  );
+  process.exit(0);
+}
+
 const TOTAL = Number(process.env.SYNC_BENCH_RECORDS ?? 100_000);
+/** Records of the memory row (streamed into a fresh table by a child process); 0 skips it. */
+const MEMORY_RECORDS = Number(process.env.SYNC_BENCH_MEMORY_RECORDS ?? 1_000_000);
 const NAIVE_SAMPLE = 5_000;
 const PAGE = 500;
 
@@ -233,6 +300,15 @@ try {
     });
   }
   rows.push(...best.values());
+  if (MEMORY_RECORDS > 0) {
+    console.log(`memory: ${MEMORY_RECORDS.toLocaleString('en-US')} records streamed, first load in a child process`);
+    const r = streamChild(MEMORY_RECORDS, true);
+    rows.push({
+      name: `peak RSS, first load of ${MEMORY_RECORDS.toLocaleString('en-US')} streamed records (MiB)`,
+      opsPerSec: r.peakRssMiB as number,
+      note: `the child's own peak RSS (resourceUsage().maxRSS); ${Math.round(r.firstLoad as number).toLocaleString('en-US')} rows/s`,
+    });
+  }
 } finally {
   await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
   await db.close();
@@ -253,6 +329,13 @@ report('sync', rows, [
     label: 'ballast first load within 1.5x of COPY (COPY rows/s / first load rows/s)',
     measured: (r) => speedup(r, 'COPY into a bare table', 'ballast first load'),
     met: (v) => v <= 1.5,
+  },
+  {
+    label: `peak RSS syncing ${MEMORY_RECORDS.toLocaleString('en-US')} streamed records < 150 MiB`,
+    measured: (r) =>
+      r.get(`peak RSS, first load of ${MEMORY_RECORDS.toLocaleString('en-US')} streamed records (MiB)`)?.opsPerSec ??
+      Number.NaN,
+    met: (v) => v < 150,
   },
   {
     label: 'first load by COPY against the INSERT path (same run; > 1 is faster)',

@@ -88,9 +88,14 @@ export function batchWriter<T>(
   }
 
   /**
-   * Upserts `send` through the session's staging table: COPY, then one merge
-   * statement with the same hash guard, change feed and seen ids as `write`.
-   * Returns `undefined` when the driver cannot COPY (nothing was written).
+   * Upserts `send` by COPY (decision 1000). When the lookup was skipped (a
+   * first load: nothing of the previous chunk was stored), straight into
+   * `sync_rows`, under a savepoint: the ids are new, so a plain insert is the
+   * upsert, and a row that exists after all (a unique violation) rolls back
+   * to the savepoint and the chunk goes the other way. Otherwise into the
+   * session's staging table, then one merge statement with the same hash
+   * guard, change feed and seen ids as `write`. Returns `undefined` when the
+   * driver cannot COPY (nothing was written).
    */
   async function copyWrite(
     tx: SqlExecutor,
@@ -100,16 +105,38 @@ export function batchWriter<T>(
     runId: number | null,
     tracksSeen: boolean,
     unchanged: readonly string[],
+    fresh: boolean,
   ): Promise<{ inserted: number; changed: number } | undefined> {
     if (copyMinRows === false || copyUnavailable || ids.length < copyMinRows || !tx.copyFrom) return undefined;
-    await tx.query(sql.stageCreate);
-    try {
-      await tx.copyFrom(sql.stage, sql.stageColumns, copyRows(ids, hashes, data));
-    } catch (error) {
-      if (!(error instanceof MissingDependencyError)) throw error;
-      copyUnavailable = true; // rejected before anything was sent: the transaction is intact
-      return undefined;
+    const copyFrom = tx.copyFrom.bind(tx);
+    const copy = async (run: () => Promise<unknown>): Promise<boolean> => {
+      try {
+        await run();
+        return true;
+      } catch (error) {
+        if (!(error instanceof MissingDependencyError)) throw error;
+        copyUnavailable = true; // rejected before anything was sent: the transaction is intact
+        return false;
+      }
+    };
+    if (fresh) {
+      await tx.query(sql.savepoint);
+      try {
+        const [tableId] = store.key;
+        if (!(await copy(() => copyFrom(sql.rows, sql.rowColumns, copyRows(ids, hashes, data, { tableId, runId }))))) {
+          await tx.query(sql.releaseSavepoint);
+          return undefined;
+        }
+        await tx.query(sql.releaseSavepoint);
+        if (tracksSeen && unchanged.length > 0) await tx.query(sql.addSeen, [runId, unchanged]);
+        return { inserted: ids.length, changed: 0 };
+      } catch (error) {
+        if ((error as { code?: unknown } | null)?.code !== '23505') throw error;
+        await tx.query(sql.rollbackSavepoint); // a row exists after all: merge the chunk instead
+      }
     }
+    await tx.query(sql.stageCreate);
+    if (!(await copy(() => copyFrom(sql.stage, sql.stageColumns, copyRows(ids, hashes, data))))) return undefined;
     const res = await tx.query<{ inserted: number; changed: number }>(sql.merge, [
       ...store.key,
       runId,
@@ -194,7 +221,7 @@ export function batchWriter<T>(
         continue;
       }
       const res =
-        (await copyWrite(tx, ids, hashes, data, runId, tracksSeen, unchanged)) ??
+        (await copyWrite(tx, ids, hashes, data, runId, tracksSeen, unchanged, !probe.lookup)) ??
         (
           await tx.query<{ inserted: number; changed: number }>(sql.write, [
             ...store.key,

@@ -23,17 +23,24 @@ function copyJson(json: string): string {
   return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
 }
 
-/** Chunks of COPY text for records `i` = (ids[i], hashes[i], data[i]), `ord` = i. */
+/**
+ * Chunks of COPY text for records `i` = (ids[i], hashes[i], data[i]): for
+ * the staging table `ord, external_id, hash, data` (ord = i); with `row`
+ * given (the table id and the run id), for `sync_rows` directly:
+ * `table_id, external_id, hash, data, run_id`.
+ */
 export function* copyRows(
   ids: readonly string[],
   hashes: readonly string[],
   data: readonly string[],
+  row?: { tableId: number; runId: number | null },
 ): Generator<string, void, undefined> {
+  const tail = row ? `\t${row.runId ?? '\\N'}\n` : '\n';
   for (let start = 0; start < ids.length; start += ROWS_PER_CHUNK) {
     const end = Math.min(start + ROWS_PER_CHUNK, ids.length);
     let chunk = '';
     for (let i = start; i < end; i++) {
-      chunk += `${i}\t${copyField(ids[i] as string)}\t${hashes[i]}\t${copyJson(data[i] as string)}\n`;
+      chunk += `${row ? row.tableId : i}\t${copyField(ids[i] as string)}\t${hashes[i]}\t${copyJson(data[i] as string)}${tail}`;
     }
     yield chunk;
   }

@@ -76,8 +76,27 @@ function copyContract(open: () => Promise<SqlClient>): void {
   const schema = uniqueSchema('synccopy');
   const names = sqlNames(schema);
   let n = 0;
-  const table = (client: SqlClient, copyMinRows: number | false): SyncTable<Rec> =>
-    syncTable<Rec>(client, { schema, source: 'copy', entity: `e${++n}`, volatileFields: ['fetched_at'], copyMinRows });
+  const table = (client: SqlClient, copyMinRows: number | false, batchSize = 200): SyncTable<Rec> =>
+    syncTable<Rec>(client, {
+      schema,
+      source: 'copy',
+      entity: `e${++n}`,
+      volatileFields: ['fetched_at'],
+      copyMinRows,
+      batchSize,
+    });
+  /** A spy on the tables COPY went into. */
+  const targets = (into: string[]) =>
+    withCopy(db, (tx) => {
+      const copyFrom = tx.copyFrom?.bind(tx);
+      return (
+        copyFrom &&
+        ((tbl, cols, data) => {
+          into.push(tbl.includes('sync_rows') ? 'rows' : 'stage');
+          return copyFrom(tbl, cols, data);
+        })
+      );
+    });
   /** The table's rows in change-feed order, with what a mapper reads. */
   const feed = async (t: SyncTable<Rec>) =>
     (
@@ -103,9 +122,8 @@ function copyContract(open: () => Promise<SqlClient>): void {
   });
 
   it('stores the same rows, hashes, counts and change feed as the INSERT path, through a full life cycle', async () => {
-    const counter = { calls: 0 };
-    const spied = withCopy(db, (tx) => tx.copyFrom?.bind(tx), counter);
-    const byCopy = table(spied, 1);
+    const into: string[] = [];
+    const byCopy = table(targets(into), 1);
     const byInsert = table(db, false);
     const base = Array.from({ length: 700 }, (_, i) => rec(i + 1));
     const changed = base.map((r, i) => (i % 10 === 0 ? rec(i + 1, 1) : r));
@@ -117,7 +135,9 @@ function copyContract(open: () => Promise<SqlClient>): void {
       const b = await byInsert.run(pages(records), { mode: 'full' });
       expect(stripCounts(a), `step ${step}`).toEqual(stripCounts(b));
     }
-    expect(counter.calls).toBeGreaterThan(0);
+    // the first load into an empty table goes straight into sync_rows; later writes are staged and merged
+    expect(into.slice(0, 4)).toEqual(['rows', 'rows', 'rows', 'rows']);
+    expect(into).toContain('stage');
     // upsert outside a run: several chunks in one transaction share the staging table
     const more = Array.from({ length: 40 }, (_, i) => rec(1000 + i));
     expect(await byCopy.upsert(more)).toEqual(await byInsert.upsert(more));
@@ -126,6 +146,23 @@ function copyContract(open: () => Promise<SqlClient>): void {
     expect(copied).toEqual(inserted);
     expect(copied.find((r) => r.external_id === 'id\t7\\x\n')?.data).toEqual(rec(7));
     expect((await byCopy.get(3))?.data).toEqual(changed[2]);
+  });
+
+  it('a first load that meets stored rows: the straight COPY conflicts, rolls back to its savepoint and the chunk is merged', async () => {
+    const records = Array.from({ length: 600 }, (_, i) => rec(i + 1));
+    const stored = records.slice(200, 400).map((r, i) => (i % 2 ? rec(201 + i, 5) : r));
+    const into: string[] = [];
+    const byCopy = table(targets(into), 1);
+    const byInsert = table(db, false);
+    for (const t of [byCopy, byInsert]) await t.upsert(stored);
+    into.length = 0;
+    const a = await byCopy.run(pages(records, 200), { mode: 'full' });
+    const b = await byInsert.run(pages(records, 200), { mode: 'full' });
+    expect(a.counts).toEqual({ seen: 600, inserted: 400, changed: 100, unchanged: 100, deleted: 0, failed: 0 });
+    expect(a.counts).toEqual(b.counts);
+    // chunk 1 straight in; chunk 2 tried straight (conflict, rolled back) then staged; chunk 3 compared again, all new: straight in
+    expect(into).toEqual(['rows', 'rows', 'stage', 'rows']);
+    expect(await feed(byCopy)).toEqual(await feed(byInsert));
   });
 
   it('leaves nothing of a batch whose COPY fails midway, and the run resumes from its checkpoint', async () => {
