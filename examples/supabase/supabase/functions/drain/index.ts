@@ -1,14 +1,17 @@
-// Called every minute by pg_cron through pg_net: process what the webhook stored,
+// Called every minute by pg_cron through pg_net: process what the webhook functions stored,
 // with a budget well inside the worker's wall clock (150 s Free, 400 s paid).
 import { drainInbox } from '@ballast/core/inbox';
+import { sqlVersionStore } from '@ballast/core/stores/sql';
+import { pipedriveEventHandlers } from '@ballast/pipedrive';
 import { database, inbox } from '../_shared/ballast.ts';
 
 async function drain(): Promise<Response> {
   const db = await database();
-  const result = await drainInbox({
-    inbox: await inbox(),
+  const store = await inbox();
+  const stripe = await drainInbox({
+    inbox: store,
     source: 'stripe',
-    budgetMs: 60_000,
+    budgetMs: 30_000,
     on: {
       'invoice.paid': async (event) => {
         const invoice = (event.payload as { data?: { object?: { id?: unknown } } }).data?.object?.id;
@@ -20,7 +23,30 @@ async function drain(): Promise<Response> {
       },
     },
   });
-  return Response.json(result);
+  const pipedrive = await drainInbox({
+    inbox: store,
+    source: 'pipedrive',
+    budgetMs: 30_000,
+    // the out-of-order guard's versions in the database: every drain sees the same ones
+    on: pipedriveEventHandlers(
+      {
+        'person.*': async (event) => {
+          await db.query(
+            `INSERT INTO public.pipedrive_person_changes (event_id, person_id, action, name)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING`,
+            [event.id, event.entityId, event.action, event.data?.name ?? null],
+          );
+        },
+      },
+      { versions: sqlVersionStore(db) },
+    ),
+  });
+  return Response.json({
+    claimed: stripe.claimed + pipedrive.claimed,
+    budgetExhausted: stripe.budgetExhausted || pipedrive.budgetExhausted,
+    stripe,
+    pipedrive,
+  });
 }
 
 export default { fetch: drain };
