@@ -1,6 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -226,6 +226,82 @@ async function measure(name: string, kind: Kind, schema: string): Promise<BenchR
   }
 }
 
+/** The wrk binary on PATH, or undefined. */
+function findWrk(): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir && existsSync(join(dir, 'wrk'))) return join(dir, 'wrk');
+  }
+  return undefined;
+}
+
+/**
+ * Load from `wrk` (C, one thread: a light generator on a 2-core machine),
+ * same connections and same signed deliveries as the autocannon rows,
+ * through `bench/wrk/signed-post.lua`.
+ */
+async function wrkLoad(wrk: string, port: number, seconds: number, connections = CONNECTIONS) {
+  const dir = mkdtempSync(join(tmpdir(), 'ballast-bench-wrk-'));
+  const file = join(dir, 'deliveries.tsv');
+  try {
+    const deliveries = signedDeliveries(Math.max(20_000, seconds * 20_000));
+    writeFileSync(file, deliveries.map((d) => `${d.headers['stripe-signature']}\t${d.body}`).join('\n'));
+    const script = fileURLToPath(new URL('../wrk/signed-post.lua', import.meta.url));
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(
+        wrk,
+        [
+          '-t1',
+          `-c${connections}`,
+          `-d${seconds}s`,
+          '--timeout',
+          '10s',
+          '-s',
+          script,
+          `http://127.0.0.1:${port}/webhooks/stripe`,
+          '--',
+          file,
+        ],
+        { maxBuffer: 1 << 20 },
+        (error, out) => (error ? reject(error) : resolve(out)),
+      ),
+    );
+    const line = stdout.split('\n').find((l) => l.startsWith('WRK_JSON '));
+    if (!line) throw new Error(`wrk printed no result: ${stdout}`);
+    return JSON.parse(line.slice('WRK_JSON '.length)) as {
+      requests: number;
+      durationUs: number;
+      status: number;
+      connect: number;
+      read: number;
+      write: number;
+      timeout: number;
+      p50Us: number;
+      p99Us: number;
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function measureWrk(wrk: string, name: string, kind: Kind, schema: string): Promise<BenchRow> {
+  const { child, port } = await startServer(kind, schema);
+  try {
+    await wrkLoad(wrk, port, WARMUP_S);
+    const r = await wrkLoad(wrk, port, DURATION_S);
+    const ok = r.requests - r.status;
+    const errors = r.connect + r.read + r.write + r.timeout;
+    return {
+      name,
+      opsPerSec: ok / (r.durationUs / 1e6),
+      p50Ns: r.p50Us * 1000,
+      p99Ns: r.p99Us * 1000,
+      note: `wrk: ${ok} ok, ${r.status} non-2xx, ${errors} socket errors`,
+    };
+  } finally {
+    await stopServer(child);
+  }
+}
+
 /**
  * The durable write alone, without HTTP: 64 concurrent writers in this
  * process, one INSERT each on a pool of 16 against `inbox.ingest()` through
@@ -315,6 +391,17 @@ async function main(): Promise<void> {
     console.log('DATABASE_URL is not set: the Postgres rows are skipped');
   }
   rows.push(await measure('ballast inbox (pglite)', 'ballast-pglite', schema));
+  const wrk = findWrk();
+  if (!url) {
+    console.log('wrk rows skipped: DATABASE_URL is not set');
+  } else if (!wrk) {
+    console.log(
+      'wrk rows skipped: wrk is not installed (Debian/Ubuntu: apt-get install -y wrk; macOS: brew install wrk)',
+    );
+  } else {
+    rows.push(await measureWrk(wrk, 'naive insert per request (wrk)', 'naive', `${schema}_naive`));
+    rows.push(await measureWrk(wrk, 'ballast inbox (postgres) (wrk)', 'ballast-postgres', `${schema}_inbox`));
+  }
   rows.push(...(await directRows(url, schema)));
   if (url) {
     const db = await createPostgres({ connectionString: url, max: 1 });
@@ -331,6 +418,16 @@ async function main(): Promise<void> {
     {
       label: 'ballast inbox (postgres) p99 / naive p99 (<= 1)',
       measured: (r) => p99(r, 'ballast inbox (postgres)') / p99(r, 'naive insert per request'),
+      met: (v) => v <= 1,
+    },
+    {
+      label: 'wrk: ballast inbox (postgres) >= 2.5x naive insert per request',
+      measured: (r) => speedup(r, 'ballast inbox (postgres) (wrk)', 'naive insert per request (wrk)'),
+      met: (v) => v >= 2.5,
+    },
+    {
+      label: 'wrk: ballast inbox (postgres) p99 / naive p99 (<= 1)',
+      measured: (r) => p99(r, 'ballast inbox (postgres) (wrk)') / p99(r, 'naive insert per request (wrk)'),
       met: (v) => v <= 1,
     },
     {
