@@ -14,11 +14,14 @@
 // node16, nodenext and bundler with the oldest and the newest TypeScript
 // supported; Deno imports `npm:@ballast/core/...` from the registry without a
 // node_modules folder; Bun and workerd run the runtime-neutral entries; a
-// function bundled the way Netlify bundles works with `pg` kept external; and
-// every entry and tarball stays within its size budget.
+// function bundled the way Netlify bundles works with `pg` kept external;
+// the Netlify example's functions, copied into a fresh app that installs
+// @ballast/core and pg from the registry, answer signed deliveries and drain
+// them once when served by Netlify's own emulation (@netlify/functions-dev);
+// and every entry and tarball stays within its size budget.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -487,6 +490,90 @@ await check('a function bundled as Netlify bundles it (esbuild, pg kept external
   });
   return run(process.execPath, [join('bundled', 'function.mjs')], { cwd: esm }).trim();
 });
+
+await check(
+  "examples/netlify copied into a fresh app, @ballast/core and pg from the registry, served by Netlify's emulation",
+  async () => {
+    // the runner and @netlify/functions-dev come from the workspace (examples); the functions'
+    // own imports resolve from the fresh app, as on a user's machine
+    const databaseUrl = process.env.DATABASE_URL;
+    if (!databaseUrl) throw new Error('DATABASE_URL is not set: the Netlify example stores its events in Postgres');
+    const site = app('netlify-app', { type: 'module' });
+    cpSync(join(root, 'examples', 'netlify', 'netlify'), join(site, 'netlify'), { recursive: true });
+    cpSync(join(root, 'examples', 'netlify', 'netlify.toml'), join(site, 'netlify.toml'));
+    npmInstall(site, `@ballast/core@${v('@ballast/core')}`, 'pg');
+    run('psql', [
+      databaseUrl,
+      '-qc',
+      'CREATE TABLE IF NOT EXISTS public.paid_invoices (invoice_id text PRIMARY KEY, event_id text NOT NULL)',
+    ]);
+    const secret = 'whsec_rehearsal';
+    const emulator = spawn(
+      process.execPath,
+      [
+        join(root, 'examples', 'netlify', 'testdata', 'netlify-dev.mjs'),
+        site,
+        join(site, '.netlify', 'functions-serve'),
+      ],
+      {
+        env: { ...process.env, BALLAST_DB_URL: databaseUrl, STRIPE_WEBHOOK_SECRET: secret },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    children.push(emulator);
+    try {
+      let output = '';
+      const emulatorPort = await new Promise((resolve, reject) => {
+        emulator.stdout.on('data', (chunk) => {
+          output += chunk;
+          const found = /\{"port":(\d+)\}/.exec(output);
+          if (found) resolve(Number(found[1]));
+        });
+        emulator.stderr.on('data', (chunk) => {
+          output += chunk;
+        });
+        emulator.once('exit', (code) => reject(new Error(`the emulator exited (${code}):\n${output}`)));
+      });
+      const base = `http://127.0.0.1:${emulatorPort}`;
+      const id = `evt_rehearsal_${Date.now()}`;
+      const body = JSON.stringify({ id, object: 'event', type: 'invoice.paid', data: { object: { id: `in_${id}` } } });
+      const timestamp = Math.floor(Date.now() / 1000);
+      const signature = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+      const headers = { 'stripe-signature': `t=${timestamp},v1=${signature}`, 'content-type': 'application/json' };
+      const post = async (path, init) => {
+        const res = await fetch(`${base}${path}`, { method: 'POST', ...init });
+        return { status: res.status, body: await res.text() };
+      };
+      const statuses = [
+        (await post('/webhooks/stripe', { headers, body })).status,
+        (await post('/webhooks/stripe', { headers, body })).status,
+        (await post('/webhooks/stripe', { body })).status,
+      ];
+      if (statuses.join() !== '200,200,401')
+        throw new Error(`webhook answered ${statuses.join()}, expected 200,200,401`);
+      let claimed = 0;
+      for (let i = 0; i < 5 && claimed === 0; i++) {
+        const tick = await post('/.netlify/functions/drain', {
+          headers: { 'x-nf-request-id': `tick-${i}` },
+          body: '{}',
+        });
+        if (tick.status !== 200) throw new Error(`drain answered ${tick.status}: ${tick.body}`);
+        claimed += JSON.parse(tick.body).claimed;
+      }
+      const stored = run('psql', [
+        databaseUrl,
+        '-Atc',
+        `SELECT count(*) FROM public.paid_invoices WHERE invoice_id = 'in_${id}'`,
+      ]).trim();
+      if (claimed !== 1 || stored !== '1')
+        throw new Error(`drain claimed ${claimed}, paid_invoices has ${stored} row(s)`);
+      run('psql', [databaseUrl, '-qc', `DELETE FROM public.paid_invoices WHERE invoice_id = 'in_${id}'`]);
+      return 'signed 200, duplicate 200, unsigned 401, drained once';
+    } finally {
+      emulator.kill('SIGKILL');
+    }
+  },
+);
 
 // ---------------------------------------------------------------- size
 await check('each entry, bundled and minified from the published files, stays within its budget', async () => {

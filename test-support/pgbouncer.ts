@@ -36,7 +36,7 @@ export interface PgBouncer {
 export function pgbouncerBinary(): string | undefined {
   for (const candidate of ['pgbouncer', '/usr/sbin/pgbouncer', '/usr/local/sbin/pgbouncer']) {
     const probe = spawnSync(candidate, ['--version'], { encoding: 'utf8' });
-    if (probe.status === 0) return candidate;
+    if (probe.status === 0 && /PgBouncer \d/.test(probe.stdout ?? '')) return candidate;
   }
   return undefined;
 }

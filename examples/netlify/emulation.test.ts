@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { createPostgres } from '@ballast/core/stores/postgres';
 import type { SqlClient } from '@ballast/core/stores/sql';
 import { signWebhook } from '@ballast/core/webhooks';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithPgBouncer, type PgBouncer, startPgBouncer } from '../../test-support/pgbouncer';
 import { uniqueSchema } from '../../test-support/services';
 
@@ -58,7 +58,19 @@ async function startEmulator(
   return { url: `http://127.0.0.1:${port}`, child };
 }
 
-describeWithPgBouncer('examples/netlify served by @netlify/functions-dev', (_sharedPooler, directUrl) => {
+const title = 'examples/netlify served by @netlify/functions-dev';
+// the functions import @ballast/core's published files: without a build (a fresh clone before
+// `pnpm build`) the suite says so and skips; CI builds first, and a missing build fails there
+const built = existsSync(coreDist);
+if (!built && process.env.CI === 'true')
+  throw new Error('packages/core/dist is missing under CI: run pnpm build first');
+if (!built) {
+  describe.skip(`${title} (skipped: packages/core/dist is missing; run pnpm build)`, () => {
+    it('serves the example functions', () => {});
+  });
+}
+
+(built ? describeWithPgBouncer : () => {})(title, (_sharedPooler, directUrl) => {
   const build = mkdtempSync(join(tmpdir(), 'ballast-netlify-dev-'));
   const run = uniqueSchema('nfdev');
   let admin: SqlClient;
@@ -78,9 +90,6 @@ describeWithPgBouncer('examples/netlify served by @netlify/functions-dev', (_sha
   };
 
   beforeAll(async () => {
-    if (!existsSync(coreDist)) {
-      throw new Error('packages/core/dist is missing: run `pnpm build` (the functions import the published files)');
-    }
     admin = await createPostgres({ connectionString: directUrl, max: 1 });
     await admin.query(
       'CREATE TABLE IF NOT EXISTS public.paid_invoices (invoice_id text PRIMARY KEY, event_id text NOT NULL)',
