@@ -496,8 +496,15 @@ await check(
   async () => {
     // the runner and @netlify/functions-dev come from the workspace (examples); the functions'
     // own imports resolve from the fresh app, as on a user's machine
-    const databaseUrl = process.env.DATABASE_URL;
-    if (!databaseUrl) throw new Error('DATABASE_URL is not set: the Netlify example stores its events in Postgres');
+    const serverUrl = process.env.DATABASE_URL;
+    if (!serverUrl) throw new Error('DATABASE_URL is not set: the Netlify example stores its events in Postgres');
+    // a database of its own: the drain takes every due event of the `ballast` schema
+    const database = `rehearsal_netlify_${process.pid}`;
+    run('psql', [serverUrl, '-qc', `DROP DATABASE IF EXISTS ${database}`]);
+    run('psql', [serverUrl, '-qc', `CREATE DATABASE ${database}`]);
+    const own = new URL(serverUrl);
+    own.pathname = `/${database}`;
+    const databaseUrl = own.toString();
     const site = app('netlify-app', { type: 'module' });
     cpSync(join(root, 'examples', 'netlify', 'netlify'), join(site, 'netlify'), { recursive: true });
     cpSync(join(root, 'examples', 'netlify', 'netlify.toml'), join(site, 'netlify.toml'));
@@ -505,7 +512,7 @@ await check(
     run('psql', [
       databaseUrl,
       '-qc',
-      'CREATE TABLE IF NOT EXISTS public.paid_invoices (invoice_id text PRIMARY KEY, event_id text NOT NULL)',
+      'CREATE TABLE public.paid_invoices (invoice_id text PRIMARY KEY, event_id text NOT NULL)',
     ]);
     const secret = 'whsec_rehearsal';
     const emulator = spawn(
@@ -567,10 +574,11 @@ await check(
       ]).trim();
       if (claimed !== 1 || stored !== '1')
         throw new Error(`drain claimed ${claimed}, paid_invoices has ${stored} row(s)`);
-      run('psql', [databaseUrl, '-qc', `DELETE FROM public.paid_invoices WHERE invoice_id = 'in_${id}'`]);
       return 'signed 200, duplicate 200, unsigned 401, drained once';
     } finally {
       emulator.kill('SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      run('psql', [serverUrl, '-qc', `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`]);
     }
   },
 );

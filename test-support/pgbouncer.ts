@@ -93,6 +93,8 @@ export async function startPgBouncer(
     [
       '[databases]',
       `${database} = host=${direct.hostname} port=${direct.port || '5432'} dbname=${database} user=${user}${password}`,
+      // any other database on the same server, for suites that create their own
+      `* = host=${direct.hostname} port=${direct.port || '5432'} user=${user}${password}`,
       '[pgbouncer]',
       'listen_addr = 127.0.0.1',
       `listen_port = ${port}`,

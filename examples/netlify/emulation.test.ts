@@ -74,6 +74,7 @@ if (!built) {
   const build = mkdtempSync(join(tmpdir(), 'ballast-netlify-dev-'));
   const run = uniqueSchema('nfdev');
   let admin: SqlClient;
+  let server: SqlClient;
   // this suite's own pooler, so that it can be stopped (the outage) and started again on its port
   let pooler: PgBouncer;
   let emulator: ChildProcess | undefined;
@@ -90,12 +91,18 @@ if (!built) {
   };
 
   beforeAll(async () => {
-    admin = await createPostgres({ connectionString: directUrl, max: 1 });
-    await admin.query(
-      'CREATE TABLE IF NOT EXISTS public.paid_invoices (invoice_id text PRIMARY KEY, event_id text NOT NULL)',
-    );
+    // a database of its own: the functions use the default `ballast` schema, and a drain takes
+    // every due event in it, so other suites' events must not be there
+    server = await createPostgres({ connectionString: directUrl, max: 1 });
+    await server.exec(`CREATE DATABASE ${run}`);
+    const own = new URL(directUrl);
+    own.pathname = `/${run}`;
+    admin = await createPostgres({ connectionString: own.toString(), max: 1 });
+    await admin.exec('CREATE TABLE public.paid_invoices (invoice_id text PRIMARY KEY, event_id text NOT NULL)');
     pooler = await startPgBouncer(directUrl);
-    const started = await startEmulator(build, { BALLAST_DB_URL: pooler.url, STRIPE_WEBHOOK_SECRET: secret });
+    const pooled = new URL(pooler.url);
+    pooled.pathname = `/${run}`;
+    const started = await startEmulator(build, { BALLAST_DB_URL: pooled.toString(), STRIPE_WEBHOOK_SECRET: secret });
     emulator = started.child;
     site = started.url;
   }, 120_000);
@@ -103,8 +110,9 @@ if (!built) {
   afterAll(async () => {
     emulator?.kill();
     await pooler?.stop();
-    await admin?.query('DELETE FROM public.paid_invoices WHERE invoice_id LIKE $1', [`in_${run}%`]);
     await admin?.close();
+    await server?.exec(`DROP DATABASE IF EXISTS ${run} WITH (FORCE)`);
+    await server?.close();
     rmSync(build, { recursive: true, force: true });
   });
 
