@@ -31,3 +31,9 @@ describeWithPostgres('sync on postgres.js', (url) => {
 describeWithPgBouncer('sync on postgres.js', (url) => {
   syncContract(() => createPostgresJs(url, { max: 4 }));
 });
+
+// the COPY path through the pooler: the staging table is per server connection, created and
+// emptied inside the transaction that uses it, so any pooled connection serves
+describeWithPgBouncer('sync, writes by COPY', (url) => {
+  syncContract(() => createPostgres({ connectionString: url, max: 4 }), { copyMinRows: 1 });
+});
