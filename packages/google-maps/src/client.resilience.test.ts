@@ -28,27 +28,8 @@ async function settle<T>(promise: Promise<T>, stepMs = 100, maxMs = 600_000): Pr
   return promise;
 }
 
-describe('unavailable: timeouts, hangs, the breaker', () => {
-  it('a hanging Google times out per attempt, is retried, then reported unavailable', async () => {
-    // Real timers: the attempt timeout and the hang's abort are the subject.
-    vi.useRealTimers();
-    const fake = createFakeGoogleMaps();
-    const maps = googleMapsClient({
-      key: KEY,
-      fetch: fake.fetch,
-      retryBudget: false,
-      attempts: 2,
-      baseDelayMs: 10,
-      timeoutMs: 200,
-    });
-    fake.outage('hang');
-    const started = Date.now();
-    const error = await maps.geocode({ address: 'Eiffel Tower' }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'unavailable', transient: true });
-    expect(fake.requests.map((r) => r.status)).toEqual(['hang', 'hang']);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
-  });
-
+// A hang that times out per attempt is tested over real sockets (client.sockets.test.ts).
+describe('unavailable: the breaker', () => {
   it('the breaker opens after 5 failures in a row; then calls fail at once without a request, until Google is back', async () => {
     const fake = createFakeGoogleMaps();
     const events: ResilienceEvent[] = [];

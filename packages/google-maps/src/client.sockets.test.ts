@@ -63,17 +63,20 @@ describe('over real sockets, in real time (local fake server)', () => {
     await expect(maps.geocode({ address: 'Eiffel Tower' })).resolves.toMatchObject({ status: 'OK' });
   });
 
-  it('a hang over a socket times out as unavailable', async () => {
+  it('a hang over a socket times out per attempt, is retried, then reported unavailable', async () => {
     fake.reset();
     const maps = googleMapsClient({
       key: 'AIzaSocketKey',
       baseUrl: server.url,
-      attempts: 1,
+      attempts: 2,
+      baseDelayMs: 10,
+      retryBudget: false,
       timeoutMs: 300,
       breaker: false,
     });
-    fake.outage('hang', { times: 1 });
+    fake.outage('hang', { times: 2 });
     await expect(maps.geocode({ address: 'Eiffel Tower' })).rejects.toMatchObject({ code: 'unavailable' });
+    expect(fake.requests.map((r) => r.status)).toEqual(['hang', 'hang']);
     await expect(maps.geocode({ address: 'Eiffel Tower' })).resolves.toMatchObject({ status: 'OK' });
   });
 });
