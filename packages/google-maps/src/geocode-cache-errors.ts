@@ -1,11 +1,9 @@
 import { BallastError, errorGuard } from '@ballast/core/errors';
 
 /**
- * Why the geocode cache refused a call or a configuration:
+ * Why the geocode cache refused (bad requests and options are a
+ * `GoogleMapsUsageError`, `invalid_params` / `invalid_options`, as for the client):
  *
- * - `invalid_request`: the request cannot be geocoded as given (no address,
- *   components, point or place id; a point out of range; an empty string).
- * - `invalid_options`: an option is of the wrong type or out of range.
  * - `terms_exceeded`: a retention limit was set above Google's terms
  *   (coordinates kept more than 30 days); limits only go down.
  * - `store_failed`: the store could not be read or written where the call
@@ -14,7 +12,7 @@ import { BallastError, errorGuard } from '@ballast/core/errors';
  * When Google cannot answer and nothing servable is cached, the client's own
  * `unavailable` error is rethrown as it is (`isGoogleMapsError(e) && e.code === 'unavailable'`).
  */
-export type GeocodeCacheErrorCode = 'invalid_request' | 'invalid_options' | 'terms_exceeded' | 'store_failed';
+export type GeocodeCacheErrorCode = 'terms_exceeded' | 'store_failed';
 
 /** The error the geocode cache throws on purpose; branch on `code`. */
 export class GeocodeCacheError extends BallastError<GeocodeCacheErrorCode> {

@@ -95,8 +95,8 @@ describe('geocodeMany', () => {
       [7, 'unavailable'],
       [8, 'unavailable'],
       [9, 'unavailable'],
-      [10, 'invalid_request'],
-      [11, 'invalid_request'],
+      [10, 'invalid_params'],
+      [11, 'invalid_params'],
     ]);
     client.mode('up');
     const retry = await cache.geocodeMany(report.failures.slice(0, 4).map((f) => f.request));
@@ -117,7 +117,7 @@ describe('geocodeMany', () => {
 
   it('rejects what is not a list, and a bad concurrency', async () => {
     const cache = geocodeCache({ client: stubGeocoder() });
-    await expect(cache.geocodeMany(null as never)).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(cache.geocodeMany(null as never)).rejects.toMatchObject({ code: 'invalid_params' });
     await expect(cache.geocodeMany([], { concurrency: 0 })).rejects.toMatchObject({ code: 'invalid_options' });
     expect((await cache.geocodeMany([])).stats.total).toBe(0);
   });

@@ -1,7 +1,7 @@
 import { BallastError } from '@ballast/core/errors';
 import type { Geocoder } from './geocode-cache';
-import type { GeocodeAddressRequest, GeocodeLatLngRequest, GeocodePlaceRequest, LatLng } from './normalize';
-import { normalizeText } from './normalize';
+import type { GeocodeRequest, LatLng } from './geocoding';
+import { foldText } from './normalize';
 
 /** A stand-in for the client's typed error (same `code` values). */
 export class StubMapsError extends BallastError<string> {
@@ -15,9 +15,9 @@ type Mode = 'up' | 'down' | 'denied' | 'over_daily_limit' | 'rate_limited';
  * resolve, call records, and modes that fail like the client does.
  */
 export function stubGeocoder(places: Record<string, { placeId: string; location: LatLng }> = {}) {
-  const byAddress = new Map(Object.entries(places).map(([a, p]) => [normalizeText(a), p]));
+  const byAddress = new Map(Object.entries(places).map(([a, p]) => [foldText(a), p]));
   const byPlace = new Map(Object.values(places).map((p) => [p.placeId, p]));
-  const calls: Array<GeocodeAddressRequest | GeocodeLatLngRequest | GeocodePlaceRequest> = [];
+  const calls: GeocodeRequest[] = [];
   let mode: Mode = 'up';
   let delayMs = 0;
   const geocoder: Geocoder & {
@@ -54,7 +54,7 @@ export function stubGeocoder(places: Record<string, { placeId: string; location:
         hit = byPlace.get(request.placeId);
         if (!hit) throw new StubMapsError('stub', 'not_found', 'NOT_FOUND');
       } else if ('address' in request && request.address !== undefined) {
-        const known = byAddress.get(normalizeText(request.address));
+        const known = byAddress.get(foldText(request.address));
         hit = known && { ...known, location: { ...(byPlace.get(known.placeId)?.location ?? known.location) } };
       }
       return { status: hit ? 'OK' : 'ZERO_RESULTS', results: hit ? [{ ...hit, location: { ...hit.location } }] : [] };

@@ -81,8 +81,8 @@ describe('geocodeCache: hits and misses', () => {
     const { client, cache } = setup();
     for (const bad of ['', { latlng: { lat: 100, lng: 0 } }, { address: 'x', placeId: 'y' }]) {
       await expect(cache.geocode(bad as never)).rejects.toMatchObject({
-        name: 'GeocodeCacheError',
-        code: 'invalid_request',
+        name: 'GoogleMapsUsageError',
+        code: 'invalid_params',
       });
     }
     expect(client.calls).toHaveLength(0);

@@ -1,16 +1,10 @@
 import { isBallastError } from '@ballast/core/errors';
+import { GoogleMapsUsageError } from './errors';
 import { GeocodeCacheError } from './geocode-cache-errors';
 import { MemoryTier, type TierSlot } from './geocode-cache-tier';
 import { type GeocodeEntry, type GeocodePurgeResult, type GeocodeStore, memoryGeocodeStore } from './geocode-store';
-import {
-  type GeocodeAddressRequest,
-  type GeocodeCacheRequest,
-  type GeocodeLatLngRequest,
-  type GeocodePlaceRequest,
-  type LatLng,
-  type NormalizedGeocodeRequest,
-  normalizeGeocodeRequest,
-} from './normalize';
+import type { GeocodeRequest, GeocodeResult, LatLng } from './geocoding';
+import { type GeocodeCacheRequest, type NormalizedGeocodeRequest, normalizeGeocodeRequest } from './normalize';
 
 const DAY = 86_400_000;
 
@@ -25,9 +19,9 @@ export const GEOCODE_COORDINATES_MAX_MS = 30 * DAY;
 export interface Geocoder {
   /** One forward, reverse or place-id lookup; rejects with the client's typed errors. */
   geocode(
-    request: GeocodeAddressRequest | GeocodeLatLngRequest | GeocodePlaceRequest,
+    request: GeocodeRequest,
     options?: { signal?: AbortSignal },
-  ): Promise<{ status: string; results: ReadonlyArray<{ placeId: string; location: LatLng }> }>;
+  ): Promise<{ results: ReadonlyArray<Pick<GeocodeResult, 'placeId' | 'location'>> }>;
   /** The geocoding quota the client paces to, used for the batch's time estimate. */
   readonly quota?: { readonly limit: number; readonly intervalMs: number };
 }
@@ -227,14 +221,14 @@ export interface GeocodeRetention {
 function duration(api: string, name: string, value: unknown, fallback: number, max = Number.POSITIVE_INFINITY): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new GeocodeCacheError(
+    throw new GoogleMapsUsageError(
       api,
       'invalid_options',
       `${name} must be a positive number of milliseconds, got ${String(value)}`,
     );
   }
   if (value > max) {
-    throw new GeocodeCacheError(api, 'invalid_options', `${name} must be at most ${max} ms, got ${value}`);
+    throw new GoogleMapsUsageError(api, 'invalid_options', `${name} must be at most ${max} ms, got ${value}`);
   }
   return value;
 }
@@ -278,16 +272,16 @@ export function retention(api: string, options: GeocodeRetention): { coordinates
 export function geocodeCache(options: GeocodeCacheOptions): GeocodeCache {
   const API = 'geocodeCache';
   if (options === null || typeof options !== 'object') {
-    throw new GeocodeCacheError(API, 'invalid_options', 'options must be an object with a client');
+    throw new GoogleMapsUsageError(API, 'invalid_options', 'options must be an object with a client');
   }
   const client = options.client;
   if (typeof (client as Partial<Geocoder> | undefined)?.geocode !== 'function') {
-    throw new GeocodeCacheError(API, 'invalid_options', 'client must be a geocoder (googleMapsClient({ key }))');
+    throw new GoogleMapsUsageError(API, 'invalid_options', 'client must be a geocoder (googleMapsClient({ key }))');
   }
   const store = options.store ?? memoryGeocodeStore();
   for (const method of ['get', 'getMany', 'setMany', 'purge'] as const) {
     if (typeof (store as Partial<GeocodeStore>)[method] !== 'function') {
-      throw new GeocodeCacheError(API, 'invalid_options', `store must be a geocode store (missing ${method})`);
+      throw new GoogleMapsUsageError(API, 'invalid_options', `store must be a geocode store (missing ${method})`);
     }
   }
   const { coordinatesTtlMs, emptyTtlMs } = retention(API, options);
@@ -300,7 +294,7 @@ export function geocodeCache(options: GeocodeCacheOptions): GeocodeCache {
   );
   const maxEntries = options.memory === false ? 0 : (options.memory?.maxEntries ?? 10_000);
   if (!Number.isInteger(maxEntries) || maxEntries < 0) {
-    throw new GeocodeCacheError(
+    throw new GoogleMapsUsageError(
       API,
       'invalid_options',
       `memory.maxEntries must be a positive integer, got ${String(maxEntries)}`,
@@ -309,7 +303,7 @@ export function geocodeCache(options: GeocodeCacheOptions): GeocodeCache {
   const tier = maxEntries > 0 ? new MemoryTier(maxEntries) : undefined;
   const concurrency = options.concurrency ?? 16;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new GeocodeCacheError(
+    throw new GoogleMapsUsageError(
       API,
       'invalid_options',
       `concurrency must be a positive integer, got ${String(concurrency)}`,
@@ -317,7 +311,7 @@ export function geocodeCache(options: GeocodeCacheOptions): GeocodeCache {
   }
   for (const name of ['serveStaleOn', 'now', 'onEvent'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
-      throw new GeocodeCacheError(API, 'invalid_options', `${name} must be a function`);
+      throw new GoogleMapsUsageError(API, 'invalid_options', `${name} must be a function`);
     }
   }
   const serveStaleOn = options.serveStaleOn ?? defaultServeStaleOn;
@@ -484,15 +478,15 @@ export function geocodeCache(options: GeocodeCacheOptions): GeocodeCache {
     async geocodeMany(requests, batchOptions = {}) {
       const started = now();
       if (requests === null || typeof (requests as Partial<Iterable<unknown>>)?.[Symbol.iterator] !== 'function') {
-        throw new GeocodeCacheError(
+        throw new GoogleMapsUsageError(
           'geocodeMany',
-          'invalid_request',
+          'invalid_params',
           'requests must be an iterable (an array, a Set, ...)',
         );
       }
       const lanes = batchOptions.concurrency ?? concurrency;
       if (!Number.isInteger(lanes) || lanes < 1) {
-        throw new GeocodeCacheError(
+        throw new GoogleMapsUsageError(
           'geocodeMany',
           'invalid_options',
           `concurrency must be a positive integer, got ${String(lanes)}`,
@@ -698,7 +692,7 @@ export interface PurgeGeocodeCacheOptions extends GeocodeRetention {
 export async function purgeGeocodeCache(options: PurgeGeocodeCacheOptions): Promise<GeocodePurgeResult> {
   const API = 'purgeGeocodeCache';
   if (typeof (options?.store as Partial<GeocodeStore> | undefined)?.purge !== 'function') {
-    throw new GeocodeCacheError(API, 'invalid_options', 'store must be a geocode store (sqlGeocodeStore(db))');
+    throw new GoogleMapsUsageError(API, 'invalid_options', 'store must be a geocode store (sqlGeocodeStore(db))');
   }
   const limits = retention(API, options);
   return purgeStore(options.store, limits, (options.now ?? Date.now)());

@@ -1,5 +1,5 @@
 import { type SqlExecutor, sqlNames } from '@ballast/core/stores/sql';
-import { GeocodeCacheError } from './geocode-cache-errors';
+import { GoogleMapsUsageError } from './errors';
 import type { GeocodeEntry, GeocodeStore } from './geocode-store';
 
 /** Options of {@link sqlGeocodeStore}. */
@@ -53,7 +53,7 @@ const toEntry = (row: Row): GeocodeEntry => ({
 export function sqlGeocodeStore(db: SqlExecutor, options: SqlGeocodeStoreOptions = {}): GeocodeStore {
   const API = 'sqlGeocodeStore';
   if (typeof (db as Partial<SqlExecutor> | null)?.query !== 'function') {
-    throw new GeocodeCacheError(
+    throw new GoogleMapsUsageError(
       API,
       'invalid_options',
       'db must be a SqlClient (createPGlite(), createPostgres(), ...)',
@@ -63,11 +63,11 @@ export function sqlGeocodeStore(db: SqlExecutor, options: SqlGeocodeStoreOptions
   try {
     table = sqlNames(options.schema).table('geocode_cache');
   } catch (error) {
-    throw new GeocodeCacheError(API, 'invalid_options', 'schema must be a plain SQL identifier', { cause: error });
+    throw new GoogleMapsUsageError(API, 'invalid_options', 'schema must be a plain SQL identifier', { cause: error });
   }
   const batch = options.purgeBatchSize ?? 5_000;
   if (!Number.isInteger(batch) || batch < 1) {
-    throw new GeocodeCacheError(
+    throw new GoogleMapsUsageError(
       API,
       'invalid_options',
       `purgeBatchSize must be a positive integer, got ${String(batch)}`,

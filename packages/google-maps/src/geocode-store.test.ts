@@ -34,7 +34,7 @@ describe('memoryGeocodeStore', () => {
 
 describe('sqlGeocodeStore', () => {
   it('rejects what is not a SQL client, a bad schema and a bad purge batch size', () => {
-    const bad = expect.objectContaining({ name: 'GeocodeCacheError', code: 'invalid_options' });
+    const bad = expect.objectContaining({ name: 'GoogleMapsUsageError', code: 'invalid_options' });
     const db = { query: async () => ({ rows: [], rowCount: 0 }) };
     expect(() => sqlGeocodeStore({} as never)).toThrow(bad);
     expect(() => sqlGeocodeStore(null as never)).toThrow(bad);

@@ -1,5 +1,5 @@
-import { GeocodeCacheError } from './geocode-cache-errors';
-import type { LatLng } from './normalize';
+import { GoogleMapsUsageError } from './errors';
+import type { LatLng } from './geocoding';
 
 /**
  * What the geocode cache keeps for one normalized request, and nothing more:
@@ -71,7 +71,7 @@ export interface MemoryGeocodeStoreOptions {
 export function memoryGeocodeStore(options: MemoryGeocodeStoreOptions = {}): GeocodeStore & { readonly size: number } {
   const max = options.maxEntries ?? 100_000;
   if (!Number.isInteger(max) || max < 1) {
-    throw new GeocodeCacheError(
+    throw new GoogleMapsUsageError(
       'memoryGeocodeStore',
       'invalid_options',
       `maxEntries must be a positive integer, got ${String(max)}`,

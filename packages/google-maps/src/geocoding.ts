@@ -1,8 +1,17 @@
 import { z } from 'zod';
 import { GoogleMapsUsageError } from './errors';
-import type { LatLng, LatLngBounds } from './normalize';
 
-export type { LatLng, LatLngBounds };
+/** A point, in degrees. */
+export interface LatLng {
+  lat: number;
+  lng: number;
+}
+
+/** A rectangle given by its south-west and north-east corners. */
+export interface LatLngBounds {
+  southwest: LatLng;
+  northeast: LatLng;
+}
 
 /** How precise a geocoded location is, best first. */
 export type LocationType = 'ROOFTOP' | 'RANGE_INTERPOLATED' | 'GEOMETRIC_CENTER' | 'APPROXIMATE';

@@ -59,21 +59,14 @@ export type {
   GeocodeRequest,
   GeocodeResponse,
   GeocodeResult,
+  LatLng,
+  LatLngBounds,
   LocationType,
   PlaceGeocodeRequest,
   ReverseGeocodeRequest,
 } from './geocoding';
-export type {
-  ComponentFilters,
-  GeocodeAddressRequest,
-  GeocodeCacheRequest,
-  GeocodeLatLngRequest,
-  GeocodePlaceRequest,
-  LatLng,
-  LatLngBounds,
-  NormalizedGeocodeRequest,
-} from './normalize';
-export { normalizeGeocodeRequest, normalizeText, REVERSE_DECIMALS } from './normalize';
+export type { GeocodeCacheRequest, NormalizedGeocodeRequest } from './normalize';
+export { normalizeGeocodeRequest, REVERSE_DECIMALS } from './normalize';
 export type {
   ComputeRouteMatrixRequest,
   ComputeRoutesRequest,

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { normalizeGeocodeRequest, normalizeText, sha256HexPure } from './normalize';
+import { normalizeGeocodeRequest, foldText as normalizeText, sha256HexPure } from './normalize';
 
 const key = (r: Parameters<typeof normalizeGeocodeRequest>[0]) => normalizeGeocodeRequest(r).key;
 
-describe('normalizeText', () => {
+describe('foldText', () => {
   it('folds whitespace, case and Unicode forms', () => {
     expect(normalizeText('  1600  AMPHITHEATRE\tPkwy ,Mountain   View ')).toBe('1600 amphitheatre pkwy, mountain view');
     expect(normalizeText('Straße 1')).toBe(normalizeText('STRASSE 1'));
@@ -25,7 +25,7 @@ describe('normalizeGeocodeRequest', () => {
   it('keeps apart what changes the answer: components, region, language, bounds', () => {
     const base = key({ address: 'Springfield' });
     const variants = [
-      key({ address: 'Springfield', components: 'country:US' }),
+      key({ address: 'Springfield', components: { country: 'US' } }),
       key({ address: 'Springfield', region: 'us' }),
       key({ address: 'Springfield', language: 'fr' }),
       key({ address: 'Springfield', bounds: { southwest: { lat: 39, lng: -90 }, northeast: { lat: 40, lng: -89 } } }),
@@ -34,8 +34,13 @@ describe('normalizeGeocodeRequest', () => {
     expect(new Set([base, ...variants]).size).toBe(6);
   });
 
-  it('normalizes components (text or object, any order, any case) and tags', () => {
-    const k = key({ address: 'Main St', components: 'country:US|postal_code:62701', region: 'us', language: 'en-GB' });
+  it('normalizes components (any order, any case) and tags', () => {
+    const k = key({
+      address: 'Main St',
+      components: { country: 'US', postal_code: '62701' },
+      region: 'us',
+      language: 'en-GB',
+    });
     expect(
       key({
         address: 'main st',
@@ -45,9 +50,17 @@ describe('normalizeGeocodeRequest', () => {
       }),
     ).toBe(k);
     expect(
-      key({ address: 'main st', components: 'POSTAL_CODE:62701|country:US|', region: 'us', language: 'EN-GB' }),
+      key({
+        address: 'main st',
+        components: { country: ' us ', postal_code: '62701' },
+        region: 'us',
+        language: 'EN-GB',
+      }),
     ).toBe(k);
-    expect(key({ components: 'country:US' })).not.toBe(key({ components: 'country:FR' }));
+    expect(
+      key({ address: 'main st', components: 'POSTAL_CODE:62701|country:US|', region: 'us', language: 'en-gb' }),
+    ).toBe(k);
+    expect(key({ components: { country: 'US' } })).not.toBe(key({ components: { country: 'FR' } }));
   });
 
   it('rounds reverse geocoding to 5 decimals and sends the rounded point', () => {
@@ -79,8 +92,8 @@ describe('normalizeGeocodeRequest', () => {
     expect(normalizeGeocodeRequest('  Main St ').request).toEqual({ address: '  Main St ' });
   });
 
-  it('rejects what cannot be geocoded, with invalid_request', () => {
-    const bad = expect.objectContaining({ name: 'GeocodeCacheError', code: 'invalid_request' });
+  it('rejects what cannot be geocoded, with invalid_params', () => {
+    const bad = expect.objectContaining({ name: 'GoogleMapsUsageError', code: 'invalid_params' });
     const cases: unknown[] = [
       '',
       '   ',
@@ -97,8 +110,10 @@ describe('normalizeGeocodeRequest', () => {
       { latlng: '1,2' },
       { placeId: '' },
       { placeId: 3 },
-      { components: '' },
       { components: 'country' },
+      { components: '|' },
+      { components: {} },
+      { components: { country: '' } },
       { components: { country: 5 } },
       { address: 'x', language: '' },
       { address: 'x', region: 7 },

@@ -7,8 +7,8 @@
  *   whitespace trimmed and collapsed, none before a comma and one after it.
  *   `"  1600 AMPHITHEATRE Pkwy ,Mountain View"` and
  *   `"1600 amphitheatre pkwy, mountain view"` share a key.
- * - `components`: as pairs `type:value` (from Google's `a:b|c:d` text or an
- *   object), types lower-cased, values folded like text, sorted.
+ * - `components`: as pairs `type:value` (from an object, or Google's
+ *   `a:b|c:d` text), types lower-cased, values folded like text, sorted.
  * - `region` and `language` (BCP 47 tags are case-insensitive): trimmed, lower-cased.
  * - `bounds`: corners rounded to 7 decimals (~1 cm).
  * - Reverse geocoding (`latlng`): rounded to {@link REVERSE_DECIMALS} decimals
@@ -22,62 +22,25 @@
  * version, so old rows are never read under a new meaning.
  */
 
-import { GeocodeCacheError } from './geocode-cache-errors';
+import { GoogleMapsUsageError } from './errors';
+import type {
+  ForwardGeocodeRequest,
+  GeocodeRequest,
+  LatLng,
+  LatLngBounds,
+  PlaceGeocodeRequest,
+  ReverseGeocodeRequest,
+} from './geocoding';
 
-/** A point, in degrees. */
-export interface LatLng {
-  lat: number;
-  lng: number;
-}
-
-/** A viewport to prefer results in (`bounds`). */
-export interface LatLngBounds {
-  southwest: LatLng;
-  northeast: LatLng;
-}
-
-/** Component filters: Google's `type:value|type:value` text, or an object of them. */
-export type ComponentFilters = string | Readonly<Record<string, string | readonly string[]>>;
-
-/** Options that change a forward geocoding answer. */
-export interface GeocodeAddressRequest {
-  /** The address to look up. At least one of `address` and `components` is required. */
-  address?: string;
-  components?: ComponentFilters;
-  /** A ccTLD to bias results to, e.g. `us`, `uk`. */
-  region?: string;
-  /** The language of the answer, a BCP 47 tag, e.g. `fr`, `en-GB`. */
-  language?: string;
-  bounds?: LatLngBounds;
-}
-
-/** Reverse geocoding: the address at a point. */
-export interface GeocodeLatLngRequest {
-  latlng: LatLng;
-  language?: string;
-  region?: string;
-  /** Only results of these types (`street_address`, ...). */
-  resultType?: string | readonly string[];
-  /** Only results of these location types (`ROOFTOP`, ...). */
-  locationType?: string | readonly string[];
-}
-
-/** Geocoding by place id. */
-export interface GeocodePlaceRequest {
-  placeId: string;
-  language?: string;
-  region?: string;
-}
-
-/** Any request the geocode cache takes; a bare string is an address. */
-export type GeocodeCacheRequest = string | GeocodeAddressRequest | GeocodeLatLngRequest | GeocodePlaceRequest;
+/** Any request the geocode cache takes: the client's requests, or a bare string for an address. */
+export type GeocodeCacheRequest = string | GeocodeRequest;
 
 /** A request after normalization: what is sent, and its key. */
 export interface NormalizedGeocodeRequest {
   /** Which kind of lookup. */
   kind: 'address' | 'latlng' | 'place';
   /** The request to send: the caller's own text, with a rounded point for reverse geocoding. */
-  request: GeocodeAddressRequest | GeocodeLatLngRequest | GeocodePlaceRequest;
+  request: GeocodeRequest;
   /** The canonical text the key hashes (kept for debugging; never stored). */
   canonical: string;
   /** SHA-256 (hex) of `canonical`, prefixed with the rules' version: the store's key. */
@@ -90,15 +53,10 @@ const BOUNDS_DECIMALS = 7;
 const VERSION = 'v1';
 
 /**
- * Folds a text for comparison: NFKC, case folded, whitespace collapsed.
- *
- * @example
- * ```ts
- * import { normalizeText } from '@ballast/google-maps';
- * normalizeText('  Straße 1 ,BERLIN '); // 'strasse 1, berlin'
- * ```
+ * Folds a text for the cache key: NFKC, case folded, whitespace collapsed
+ * (`'  Straße 1 ,BERLIN '` → `'strasse 1, berlin'`).
  */
-export function normalizeText(text: string): string {
+export function foldText(text: string): string {
   let s = text.normalize('NFKC').toLowerCase();
   if (/[ßẞς]/.test(s)) s = s.replace(/[ßẞ]/g, 'ss').replace(/ς/g, 'σ');
   return s.replace(/\s+/g, ' ').replace(/ ?, ?/g, ', ').trim();
@@ -110,8 +68,8 @@ function roundTo(value: number, decimals: number): number {
   return Object.is(r, -0) ? 0 : r;
 }
 
-function invalid(message: string): GeocodeCacheError {
-  return new GeocodeCacheError('geocodeCache', 'invalid_request', message);
+function invalid(message: string): GoogleMapsUsageError {
+  return new GoogleMapsUsageError('geocodeCache', 'invalid_params', message);
 }
 
 function optionalTag(name: string, value: unknown): string | undefined {
@@ -137,12 +95,12 @@ function point(name: string, value: unknown, decimals: number): LatLng {
   return { lat: roundTo(p.lat, decimals), lng: roundTo(p.lng, decimals) };
 }
 
-function components(value: ComponentFilters): string[] {
+function components(value: unknown): string[] {
   const pairs: string[] = [];
   const add = (type: string, v: unknown) => {
     if (typeof v !== 'string') throw invalid(`components.${type} must be a string`);
     const t = type.trim().toLowerCase();
-    const folded = normalizeText(v);
+    const folded = foldText(v);
     if (t === '' || folded === '')
       throw invalid(`components must be type:value pairs, got ${JSON.stringify(`${type}:${v}`)}`);
     pairs.push(`${t}:${folded}`);
@@ -157,10 +115,10 @@ function components(value: ComponentFilters): string[] {
   } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     for (const [type, v] of Object.entries(value)) {
       if (Array.isArray(v)) for (const one of v) add(type, one);
-      else add(type, v);
+      else if (v !== undefined) add(type, v);
     }
   } else {
-    throw invalid('components must be a string (type:value|type:value) or an object');
+    throw invalid('components must be an object such as { country: "FR" } or a type:value|type:value text');
   }
   if (pairs.length === 0) throw invalid('components must hold at least one type:value pair');
   return pairs.sort();
@@ -191,7 +149,7 @@ const sha256Hex: (text: string) => string = !nodeCrypto
 /**
  * Normalizes a geocoding request and computes its cache key.
  *
- * @throws GeocodeCacheError (`invalid_request`) for a request Google would refuse
+ * @throws GoogleMapsUsageError (`invalid_params`) for a request Google would refuse
  *   (no address, components, point or place id; a point out of range; an empty string).
  *
  * @example
@@ -207,7 +165,7 @@ export function normalizeGeocodeRequest(input: GeocodeCacheRequest): NormalizedG
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw invalid('a request must be an address string or an object with address, components, latlng or placeId');
   }
-  const r = input as GeocodeAddressRequest & Partial<GeocodeLatLngRequest> & Partial<GeocodePlaceRequest>;
+  const r = input as ForwardGeocodeRequest & Partial<ReverseGeocodeRequest> & Partial<PlaceGeocodeRequest>;
   const language = optionalTag('language', r.language);
   const region = optionalTag('region', r.region);
   const given = [
@@ -242,7 +200,7 @@ export function normalizeGeocodeRequest(input: GeocodeCacheRequest): NormalizedG
     let address: string | null = null;
     if (r.address !== undefined) {
       if (typeof r.address !== 'string') throw invalid('address must be a string');
-      address = normalizeText(r.address);
+      address = foldText(r.address);
       if (address === '') throw invalid('address must not be empty');
     }
     const filters = r.components === undefined ? null : components(r.components);
