@@ -244,3 +244,16 @@ describe('geocodeCache: when Google cannot answer', () => {
     expect(events.map((e) => e.type)).toEqual(['geocode.store_error', 'geocode.store_error']);
   });
 });
+
+describe('geocodeCache: clocks of several processes', () => {
+  it('takes an entry written by a clock up to a minute ahead as fresh (age 0), one further ahead as suspect', async () => {
+    const { client, store, clock } = setup();
+    const key = normalizeGeocodeRequest('Champ de Mars, Paris').key;
+    const cache = geocodeCache({ client, store, now: () => clock.t, memory: false });
+    await store.setMany([[key, { ...EIFFEL, locatedAt: clock.t + 30_000, checkedAt: clock.t + 30_000 }]]);
+    expect(await cache.geocode('Champ de Mars, Paris')).toMatchObject({ source: 'cache', ageMs: 0 });
+    await store.setMany([[key, { ...EIFFEL, locatedAt: clock.t + 3_600_000, checkedAt: clock.t + 3_600_000 }]]);
+    expect(await cache.geocode('Champ de Mars, Paris')).toMatchObject({ source: 'google' });
+    expect(client.calls).toHaveLength(1);
+  });
+});

@@ -7,6 +7,8 @@ import type { GeocodeRequest, GeocodeResult, LatLng } from './geocoding';
 import { type GeocodeCacheRequest, type NormalizedGeocodeRequest, normalizeGeocodeRequest } from './normalize';
 
 const DAY = 86_400_000;
+/** How far ahead of this process's clock a writer's may be before its entry is treated as suspect. */
+const MAX_SKEW_MS = 60_000;
 
 /**
  * The longest Google's terms let latitude and longitude from the Geocoding
@@ -331,13 +333,14 @@ export function geocodeCache(options: GeocodeCacheOptions): GeocodeCache {
   function freshAnswer(entry: GeocodeEntry, t: number): GeocodeHit | null | typeof NOT_FRESH {
     if (entry.location !== null && entry.locatedAt !== null && entry.placeId !== null) {
       const ageMs = t - entry.locatedAt;
-      if (ageMs < refreshAfterMs && ageMs >= 0) {
+      // another process's clock may run a little ahead: up to a minute counts as age 0
+      if (ageMs < refreshAfterMs && ageMs > -MAX_SKEW_MS) {
         return {
           placeId: entry.placeId,
           location: entry.location,
           source: 'cache',
           stale: false,
-          ageMs,
+          ageMs: ageMs < 0 ? 0 : ageMs,
           locatedAt: entry.locatedAt,
         };
       }
