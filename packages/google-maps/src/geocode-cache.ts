@@ -340,7 +340,7 @@ export function geocodeCache(options: GeocodeCacheOptions): GeocodeCache {
           location: entry.location,
           source: 'cache',
           stale: false,
-          ageMs: ageMs < 0 ? 0 : ageMs,
+          ageMs: Math.max(0, ageMs),
           locatedAt: entry.locatedAt,
         };
       }
