@@ -44,8 +44,9 @@ export interface PipedriveOAuthAuth {
   refreshAheadMs?: number;
   /**
    * The name of this OAuth grant for the shared burst window and daily budget
-   * (tokens rotate; the budget does not). Give each installation its own.
-   * @default 'oauth'
+   * (tokens rotate; the window does not). Give each installation its own;
+   * required with `redis` unless `companyDomain` names the installation.
+   * @default the client's `companyDomain`, else 'default'
    */
   id?: string;
 }
@@ -106,7 +107,7 @@ function fingerprint(token: string): string {
 }
 
 /** Builds the token source of a client from its `auth` option. @internal */
-export function tokenSource(auth: PipedriveAuthOptions): TokenSource {
+export function tokenSource(auth: PipedriveAuthOptions, fallbackId?: string): TokenSource {
   if (typeof auth !== 'object' || auth === null)
     throw new PipedriveUsageError(
       API,
@@ -122,11 +123,11 @@ export function tokenSource(auth: PipedriveAuthOptions): TokenSource {
       id: `token:${fingerprint(reveal())}`,
     };
   }
-  if (auth.type === 'oauth') return oauthSource(auth);
+  if (auth.type === 'oauth') return oauthSource(auth, fallbackId);
   throw new PipedriveUsageError(API, 'invalid_options', "auth.type must be 'api_token' or 'oauth'");
 }
 
-function oauthSource(auth: PipedriveOAuthAuth): TokenSource {
+function oauthSource(auth: PipedriveOAuthAuth, fallbackId: string | undefined): TokenSource {
   let access = revealer(auth.accessToken, 'auth.accessToken');
   let refreshToken = auth.refreshToken === undefined ? undefined : revealer(auth.refreshToken, 'auth.refreshToken');
   if (typeof auth.refresh !== 'function')
@@ -139,7 +140,7 @@ function oauthSource(auth: PipedriveOAuthAuth): TokenSource {
   const ahead = auth.refreshAheadMs ?? 60_000;
   if (typeof ahead !== 'number' || !(ahead >= 0))
     throw new PipedriveUsageError(API, 'invalid_options', 'auth.refreshAheadMs must be a non-negative number');
-  const name = auth.id ?? 'oauth';
+  const name = auth.id ?? fallbackId ?? 'default';
   if (typeof name !== 'string' || name === '')
     throw new PipedriveUsageError(API, 'invalid_options', 'auth.id must be a non-empty string');
   let generation = 0;

@@ -142,6 +142,11 @@ describe('pipedriveClient: auth', () => {
       { auth: { type: 'oauth', accessToken: 'a' }, plan: 'lite' },
       { auth: { type: 'api_token', token: 't' }, plan: 'enterprise' },
       { auth: { type: 'api_token', token: 't' }, plan: 'lite', companyDomain: 'acme.pipedrive.com' },
+      {
+        auth: { type: 'oauth', accessToken: 'a', refresh: async () => ({ accessToken: 'b' }) },
+        plan: 'lite',
+        redis: { eval: async () => 0, evalsha: async () => 0 },
+      },
     ];
     for (const options of bad) {
       let caught: unknown;

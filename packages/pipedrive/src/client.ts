@@ -358,7 +358,19 @@ function operationOf(method: string, path: string): { version: 'v1' | 'v2'; op: 
 export function pipedriveClient(options: PipedriveClientOptions): PipedriveClient {
   if (typeof options !== 'object' || options === null) throw invalid('options must be an object');
   if (!PLANS.has(options.plan as string)) throw invalid("plan must be 'lite', 'growth', 'premium' or 'ultimate'");
-  const tokens = tokenSource(options.auth);
+  const tokens = tokenSource(
+    options.auth,
+    typeof options.companyDomain === 'string' ? options.companyDomain.toLowerCase() : undefined,
+  );
+  if (
+    tokens.type === 'oauth' &&
+    options.redis !== undefined &&
+    (options.auth as { id?: unknown }).id === undefined &&
+    options.companyDomain === undefined
+  )
+    throw invalid(
+      'with redis, an OAuth client needs auth.id or companyDomain: it names the installation whose burst window and budget the processes share',
+    );
   const seats = count(options.seats ?? 1, 'seats', 1, 100_000);
   const windowMs = count(options.windowMs ?? 2000, 'windowMs', 1, 600_000);
   const burst = count(
