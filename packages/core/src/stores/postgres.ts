@@ -21,11 +21,18 @@ export interface PostgresClientOptions {
 
 type Queryable = Pick<Pool | PoolClient, 'query'>;
 
+/**
+ * The COPY package's name, held in a variable: COPY is only a speed-up, so a bundler must not
+ * try to resolve (and fail the build on) a package the app chose not to install. Installed and
+ * left external, it is found at run time; otherwise sync writes by INSERT.
+ */
+const COPY_STREAMS: string = 'pg-copy-streams';
+
 /** `pg-copy-streams`' `from`, loaded on the first COPY (an optional peer dependency). */
 let copyStreams: Promise<(text: string) => CopySink & { rowCount: number }> | undefined;
 
 function copyStreamFactory() {
-  copyStreams ??= importOptional('copyFrom', 'pg-copy-streams', () => import('pg-copy-streams')).then((mod) => {
+  copyStreams ??= importOptional('copyFrom', 'pg-copy-streams', () => import(/* @vite-ignore */ COPY_STREAMS) as Promise<unknown>).then((mod) => {
     const m = mod as { from?: unknown; default?: { from?: unknown } };
     return (m.from ?? m.default?.from) as (text: string) => CopySink & { rowCount: number };
   });
