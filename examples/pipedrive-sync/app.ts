@@ -5,7 +5,6 @@ import {
   contactsMapper,
   contactsTableSql,
   type PipedriveClient,
-  type PipedriveSyncClient,
   pipedriveSync,
 } from '@ballast/pipedrive';
 
@@ -30,8 +29,7 @@ export async function createPipedriveSyncApp(options: PipedriveSyncAppOptions) {
   const table = options.contactsTable ?? 'contacts';
   await migrate(db, { schema, modules: ['sync', 'bulk'] });
   await db.exec(contactsTableSql(table));
-  // PipedriveSyncClient is the part of the client the sync reads (its `pages`)
-  const sync = pipedriveSync({ client: client as unknown as PipedriveSyncClient, db, schema, entities: ['persons'] });
+  const sync = pipedriveSync({ client, db, schema, entities: ['persons'] });
   const persons = sync.tables.persons;
   if (!persons) throw new Error('the persons sync table is missing');
   const contacts = contactsMapper({ table });

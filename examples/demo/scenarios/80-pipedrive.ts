@@ -4,7 +4,6 @@ import {
   bulkUpsertPersons,
   contactsMapper,
   contactsTableSql,
-  type PipedriveSyncClient,
   pipedriveClient,
   pipedriveEventHandlers,
   pipedriveSync,
@@ -65,9 +64,8 @@ const scenario: Scenario = {
 
       // 1. Pull: a full sync over the v2 cursor (500 per page), then the mapper into the app's table.
       const pulled = performance.now();
-      // PipedriveSyncClient's list params lack the index signature PipedriveClient's `pages` takes (told pd-hooks)
       const sync = pipedriveSync({
-        client: pipedrive as unknown as PipedriveSyncClient,
+        client: pipedrive,
         db,
         schema: SCHEMA,
         entities: ['persons'],

@@ -2,6 +2,7 @@ import type { SqlClient } from '@ballast/core/stores/sql';
 import type { PageSource, SyncCounts, SyncRunResult, SyncTable } from '@ballast/core/sync';
 import { syncTable } from '@ballast/core/sync';
 import type { PipedriveWebhookEvent } from './events';
+import type { PipedriveQuery } from './pagination';
 import { PipedriveWebhookError } from './webhook-errors';
 
 /** The Pipedrive entities the sync preset mirrors (v2 list endpoints). */
@@ -25,7 +26,7 @@ export interface PipedriveSyncRecord {
 }
 
 /** Parameters the sync passes to a v2 list (a type, not an interface, so it fits the client's query record). */
-export type PipedriveSyncListParams = {
+export type PipedriveSyncListParams = PipedriveQuery & {
   limit: number;
   cursor?: string;
   updated_since?: string;

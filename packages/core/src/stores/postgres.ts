@@ -32,7 +32,11 @@ const COPY_STREAMS: string = 'pg-copy-streams';
 let copyStreams: Promise<(text: string) => CopySink & { rowCount: number }> | undefined;
 
 function copyStreamFactory() {
-  copyStreams ??= importOptional('copyFrom', 'pg-copy-streams', () => import(/* @vite-ignore */ COPY_STREAMS) as Promise<unknown>).then((mod) => {
+  copyStreams ??= importOptional(
+    'copyFrom',
+    'pg-copy-streams',
+    () => import(/* @vite-ignore */ COPY_STREAMS) as Promise<unknown>,
+  ).then((mod) => {
     const m = mod as { from?: unknown; default?: { from?: unknown } };
     return (m.from ?? m.default?.from) as (text: string) => CopySink & { rowCount: number };
   });
