@@ -1,3 +1,4 @@
+import { serveFetch } from '@ballast/core/testing';
 import { GoogleMapsUsageError } from '../errors';
 import {
   encodePolyline,
@@ -839,63 +840,16 @@ async function listen(
   outageListeners: Set<() => void>,
   current: () => ActiveOutage[],
 ): Promise<FakeGoogleMapsServer> {
-  const http = await import('node:http');
-  const sockets = new Set<import('node:net').Socket>();
-  const server = http.createServer((req, res) => {
-    const arrivedAt = clock();
-    const controller = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) controller.abort(new Error('client went away'));
-    });
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const headers = new Headers();
-      for (const [name, value] of Object.entries(req.headers)) {
-        if (typeof value === 'string') headers.set(name, value);
-        else if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-      }
-      const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
-      const request = new Request(`http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`, {
-        method: req.method ?? 'GET',
-        headers,
-        signal: controller.signal,
-        ...(body && req.method !== 'GET' && req.method !== 'HEAD' ? { body } : {}),
-      });
-      arrivalTimes.set(request, arrivedAt);
-      handle(request).then(
-        async (response) => {
-          if (response.type === 'error') {
-            req.socket.destroy();
-            return;
-          }
-          const text = Buffer.from(await response.arrayBuffer());
-          res.writeHead(response.status, Object.fromEntries(response.headers));
-          res.end(text);
-        },
-        (error: unknown) => {
-          if (controller.signal.aborted) return;
-          res.writeHead(500, { 'content-type': 'text/plain' });
-          res.end(`fake Google Maps crashed: ${String(error)}`);
-        },
-      );
-    });
+  const server = await serveFetch(handle, {
+    port,
+    clock,
+    onArrival: (request, at) => arrivalTimes.set(request, at),
+    crashResponse: (error) =>
+      new Response(`fake Google Maps crashed: ${String(error)}`, {
+        status: 500,
+        headers: { 'content-type': 'text/plain' },
+      }),
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  const start = (at: number) =>
-    new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(at, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  await start(port);
-  const address = server.address();
-  const actual = typeof address === 'object' && address ? address.port : port;
   let closed = false;
   let listening = true;
   /** A `refuse` outage with no count closes the port; clearing it opens the port again. */
@@ -904,11 +858,10 @@ async function listen(
     const refuse = current().some((o) => o.mode === 'refuse' && !Number.isFinite(o.left));
     if (refuse && listening) {
       listening = false;
-      server.close();
-      for (const socket of sockets) socket.destroy();
+      void server.pause();
     } else if (!refuse && !listening) {
       listening = true;
-      start(actual).catch(() => {
+      server.resume().catch(() => {
         listening = false;
       });
     }
@@ -916,18 +869,12 @@ async function listen(
   outageListeners.add(sync);
   sync();
   return {
-    url: `http://127.0.0.1:${actual}`,
-    port: actual,
+    url: server.url,
+    port: server.port,
     close: () => {
       closed = true;
       outageListeners.delete(sync);
-      for (const socket of sockets) socket.destroy();
-      if (!listening) return Promise.resolve();
-      listening = false;
-      return new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      });
+      return server.close();
     },
   };
 }

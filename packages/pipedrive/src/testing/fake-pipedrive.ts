@@ -1,3 +1,4 @@
+import { serveFetch } from '@ballast/core/testing';
 import { type PipedriveAuth, type PipedrivePlan, pipedriveBurstLimit } from '../limits';
 import { type BanState, budgetDayStart, type CostKind, PLAN_MULTIPLIER, RollingWindow, V1_COSTS } from './limits';
 import { seededRandom } from './random';
@@ -1455,58 +1456,12 @@ async function listen(
   port: number,
   clock: () => number,
 ): Promise<FakePipedriveServer> {
-  const http = await import('node:http');
-  const server = http.createServer((req, res) => {
-    const arrivedAt = clock();
-    const controller = new AbortController();
-    res.on('close', () => controller.abort(new Error('client went away')));
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const headers = new Headers();
-      for (const [name, value] of Object.entries(req.headers)) {
-        if (typeof value === 'string') headers.set(name, value);
-        else if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-      }
-      const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
-      const request = new Request(`http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`, {
-        method: req.method ?? 'GET',
-        headers,
-        signal: controller.signal,
-        ...(body && req.method !== 'GET' && req.method !== 'HEAD' ? { body } : {}),
-      });
-      arrivals.set(request, arrivedAt);
-      handle(request).then(
-        async (response) => {
-          if (response.type === 'error') {
-            req.socket.destroy();
-            return;
-          }
-          const text = Buffer.from(await response.arrayBuffer());
-          res.writeHead(response.status, Object.fromEntries(response.headers));
-          res.end(text);
-        },
-        (error: unknown) => {
-          if (res.destroyed || controller.signal.aborted) return;
-          res.writeHead(500, { 'content-type': 'application/json' });
-          res.end(JSON.stringify(envelopeError(500, `fake Pipedrive crashed: ${String(error)}`)));
-        },
-      );
-    });
+  const server = await serveFetch(handle, {
+    port,
+    clock,
+    onArrival: (request, at) => arrivals.set(request, at),
+    crashResponse: (error) =>
+      Response.json(envelopeError(500, `fake Pipedrive crashed: ${String(error)}`), { status: 500 }),
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const actual = typeof address === 'object' && address ? address.port : port;
-  return {
-    url: `http://127.0.0.1:${actual}`,
-    port: actual,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
-  };
+  return { url: server.url, port: server.port, close: () => server.close() };
 }

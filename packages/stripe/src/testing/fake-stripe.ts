@@ -1,3 +1,4 @@
+import { serveFetch } from '@ballast/core/testing';
 import { StripeUsageError } from '../errors';
 import { decodeStripeForm } from '../form';
 import { FakeApiError, invalid, type JsonObject, type Params } from './params';
@@ -602,55 +603,15 @@ async function listen(
   port: number,
   clock: () => number,
 ): Promise<FakeStripeServer> {
-  const http = await import('node:http');
-  const server = http.createServer((req, res) => {
-    const arrivedAt = clock();
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const headers = new Headers();
-      for (const [name, value] of Object.entries(req.headers)) {
-        if (typeof value === 'string') headers.set(name, value);
-        else if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-      }
-      const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
-      const request = new Request(`http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`, {
-        method: req.method ?? 'GET',
-        headers,
-        ...(body && req.method !== 'GET' && req.method !== 'HEAD' ? { body } : {}),
-      });
-      arrivals.set(request, arrivedAt);
-      handle(request).then(
-        async (response) => {
-          if (response.type === 'error') {
-            req.socket.destroy();
-            return;
-          }
-          const text = Buffer.from(await response.arrayBuffer());
-          res.writeHead(response.status, Object.fromEntries(response.headers));
-          res.end(text);
-        },
-        (error: unknown) => {
-          res.writeHead(500, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ error: { type: 'api_error', message: `fake Stripe crashed: ${String(error)}` } }));
-        },
-      );
-    });
+  const server = await serveFetch(handle, {
+    port,
+    clock,
+    onArrival: (request, at) => arrivals.set(request, at),
+    crashResponse: (error) =>
+      Response.json(
+        { error: { type: 'api_error', message: `fake Stripe crashed: ${String(error)}` } },
+        { status: 500 },
+      ),
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const actual = typeof address === 'object' && address ? address.port : port;
-  return {
-    url: `http://127.0.0.1:${actual}`,
-    host: '127.0.0.1',
-    port: actual,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
-  };
+  return { url: server.url, host: server.host, port: server.port, close: () => server.close() };
 }
