@@ -4,7 +4,7 @@ import { copyRows } from './copy-text';
 import { SyncError } from './errors';
 import type { SyncCounts } from './options';
 import type { SyncPage } from './pages';
-import { cursorTime, type Prepared, type PreparedRecords, pathReader, serializeAhead } from './prepare';
+import { cursorTime, type Prepared, type PreparedRecords, pathReader } from './prepare';
 import { type RunRecord, type SyncRun, toRun } from './runs';
 import { errorMessage, type TableStore } from './table-store';
 
@@ -43,6 +43,25 @@ interface Written {
   changed: number;
   failed: number;
   failedIds: string[];
+}
+
+/**
+ * A first load's COPY straight into `sync_rows` met a stored row (a unique
+ * violation): the batch's transaction is void and the batch is stored again
+ * with the hash lookup on (decision 1000).
+ */
+class FreshCopyConflict extends Error {
+  constructor(cause: unknown) {
+    super('a record of a first-load batch is stored already', { cause });
+    this.name = 'FreshCopyConflict';
+  }
+}
+
+/** Whether `error` (or the store error wrapping it) is a {@link FreshCopyConflict}. */
+function isFreshCopyConflict(error: unknown): boolean {
+  return (
+    error instanceof FreshCopyConflict || (error as { cause?: unknown } | null)?.cause instanceof FreshCopyConflict
+  );
 }
 
 /** A table's batch writer; chunks of at least `copyMinRows` records to send go by COPY (decision 1000). */
@@ -90,12 +109,13 @@ export function batchWriter<T>(
   /**
    * Upserts `send` by COPY (decision 1000). When the lookup was skipped (a
    * first load: nothing of the previous chunk was stored), straight into
-   * `sync_rows`, under a savepoint: the ids are new, so a plain insert is the
-   * upsert, and a row that exists after all (a unique violation) rolls back
-   * to the savepoint and the chunk goes the other way. Otherwise into the
-   * session's staging table, then one merge statement with the same hash
-   * guard, change feed and seen ids as `write`. Returns `undefined` when the
-   * driver cannot COPY (nothing was written).
+   * `sync_rows`: the ids are new, so a plain insert is the upsert. A row that
+   * exists after all fails the COPY with a unique violation, which aborts the
+   * transaction: {@link FreshCopyConflict} tells `storeBatch` to store the
+   * batch again with the lookup on. Otherwise into the session's staging
+   * table, then one merge statement with the same hash guard, change feed and
+   * seen ids as `write`. Returns `undefined` when the driver cannot COPY
+   * (nothing was written).
    */
   async function copyWrite(
     tx: SqlExecutor,
@@ -114,26 +134,21 @@ export function batchWriter<T>(
         await run();
         return true;
       } catch (error) {
-        if (!(error instanceof MissingDependencyError)) throw error;
-        copyUnavailable = true; // rejected before anything was sent: the transaction is intact
-        return false;
+        if (error instanceof MissingDependencyError) {
+          copyUnavailable = true; // rejected before anything was sent: the transaction is intact
+          return false;
+        }
+        if (fresh && (error as { code?: unknown } | null)?.code === '23505') throw new FreshCopyConflict(error);
+        throw error;
       }
     };
     if (fresh) {
-      await tx.query(sql.savepoint);
-      try {
-        const [tableId] = store.key;
-        if (!(await copy(() => copyFrom(sql.rows, sql.rowColumns, copyRows(ids, hashes, data, { tableId, runId }))))) {
-          await tx.query(sql.releaseSavepoint);
-          return undefined;
-        }
-        await tx.query(sql.releaseSavepoint);
-        if (tracksSeen && unchanged.length > 0) await tx.query(sql.addSeen, [runId, unchanged]);
-        return { inserted: ids.length, changed: 0 };
-      } catch (error) {
-        if ((error as { code?: unknown } | null)?.code !== '23505') throw error;
-        await tx.query(sql.rollbackSavepoint); // a row exists after all: merge the chunk instead
+      const [tableId] = store.key;
+      if (!(await copy(() => copyFrom(sql.rows, sql.rowColumns, copyRows(ids, hashes, data, { tableId, runId }))))) {
+        return undefined;
       }
+      if (tracksSeen && unchanged.length > 0) await tx.query(sql.addSeen, [runId, unchanged]);
+      return { inserted: ids.length, changed: 0 };
     }
     await tx.query(sql.stageCreate);
     if (!(await copy(() => copyFrom(sql.stage, sql.stageColumns, copyRows(ids, hashes, data))))) return undefined;
@@ -255,14 +270,73 @@ export function batchWriter<T>(
     };
   }
 
+  /** Stores a batch whose chunks are planned, with its checkpoint (see `storeBatch`). */
+  async function storePlanned(
+    run: SyncRun,
+    batch: PreparedBatch<T>,
+    chunks: Planned<T>[],
+    tracksSeen: boolean,
+    probe: Probe,
+    onInvalid: OnInvalid<T>,
+  ): Promise<SyncRun> {
+    const { items, failed, failedIds } = batch;
+    const params = (written: Omit<Written, 'failedIds'>) => {
+      const c = countsOf(items.length, failed, written);
+      return [
+        run.id,
+        run.pages,
+        batch.next,
+        c.seen,
+        c.inserted,
+        c.changed,
+        c.unchanged,
+        c.failed,
+        batch.pages,
+        batch.lastCursor,
+        batch.highWater === null ? null : new Date(batch.highWater),
+      ];
+    };
+    const conflict = () =>
+      new SyncError(
+        'syncTable.run',
+        'run_conflict',
+        `run ${run.id} was advanced or closed by another process while this one stored page ${run.pages + 1}`,
+        { runId: run.id },
+      );
+    if (failedIds.length === 0 && chunks.every((c) => c.send.length === 0)) {
+      // nothing to write (an unchanged batch): one statement, no transaction block, no lock
+      const seen = tracksSeen ? chunks.flatMap((c) => c.unchanged) : [];
+      const res = await store.query<RunRecord>(
+        'syncTable.run',
+        sql.checkpointSeen,
+        [...params({ inserted: 0, changed: 0, failed: 0 }), seen],
+        run.id,
+      );
+      const updated = res[0];
+      if (!updated) throw conflict();
+      return toRun(updated);
+    }
+    return store.locked(
+      'syncTable.run',
+      async (tx) => {
+        const written = await writeItems(tx, chunks, run.id, tracksSeen, probe, onInvalid);
+        const unstored = [...failedIds, ...written.failedIds];
+        if (tracksSeen && unstored.length > 0) {
+          // the provider still has these records: a failed record must not get its stored row deleted
+          await tx.query(sql.addSeen, [run.id, unstored]);
+        }
+        const res = await tx.query<RunRecord>(sql.checkpoint, params(written));
+        const updated = res.rows[0];
+        if (!updated) throw conflict();
+        return toRun(updated);
+      },
+      { id: run.id, checkpointed: true },
+    );
+  }
+
   return {
-    /** Builds a batch from buffered pages; on a first load, serializes it while the previous batch is stored. */
-    async prepareBatch(
-      pages: readonly SyncPage<T>[],
-      prepared: PreparedRecords<T>,
-      probe: Probe,
-    ): Promise<PreparedBatch<T>> {
-      if (!probe.lookup) await serializeAhead(prepared.items);
+    /** Builds a batch from buffered pages and their prepared records. */
+    prepareBatch(pages: readonly SyncPage<T>[], prepared: PreparedRecords<T>): PreparedBatch<T> {
       return {
         ...prepared,
         pages: pages.length,
@@ -284,60 +358,29 @@ export function batchWriter<T>(
       probe: Probe,
       onInvalid: OnInvalid<T>,
     ): Promise<SyncRun> {
-      const { items, failed, failedIds } = batch;
-      const chunks = await plan('syncTable.run', items, probe, run.id);
-      const params = (written: Omit<Written, 'failedIds'>) => {
-        const c = countsOf(items.length, failed, written);
-        return [
-          run.id,
-          run.pages,
-          batch.next,
-          c.seen,
-          c.inserted,
-          c.changed,
-          c.unchanged,
-          c.failed,
-          batch.pages,
-          batch.lastCursor,
-          batch.highWater === null ? null : new Date(batch.highWater),
-        ];
-      };
-      const conflict = () =>
-        new SyncError(
-          'syncTable.run',
-          'run_conflict',
-          `run ${run.id} was advanced or closed by another process while this one stored page ${run.pages + 1}`,
-          { runId: run.id },
+      const { items } = batch;
+      try {
+        return await storePlanned(
+          run,
+          batch,
+          await plan('syncTable.run', items, probe, run.id),
+          tracksSeen,
+          probe,
+          onInvalid,
         );
-      if (failedIds.length === 0 && chunks.every((c) => c.send.length === 0)) {
-        // nothing to write (an unchanged batch): one statement, no transaction block, no lock
-        const seen = tracksSeen ? chunks.flatMap((c) => c.unchanged) : [];
-        const res = await store.query<RunRecord>(
-          'syncTable.run',
-          sql.checkpointSeen,
-          [...params({ inserted: 0, changed: 0, failed: 0 }), seen],
-          run.id,
+      } catch (error) {
+        if (!isFreshCopyConflict(error)) throw error;
+        // stored rows turned up under a first load's COPY: nothing was written; again, looking them up
+        probe.lookup = true;
+        return storePlanned(
+          run,
+          batch,
+          await plan('syncTable.run', items, probe, run.id),
+          tracksSeen,
+          probe,
+          onInvalid,
         );
-        const updated = res[0];
-        if (!updated) throw conflict();
-        return toRun(updated);
       }
-      return store.locked(
-        'syncTable.run',
-        async (tx) => {
-          const written = await writeItems(tx, chunks, run.id, tracksSeen, probe, onInvalid);
-          const unstored = [...failedIds, ...written.failedIds];
-          if (tracksSeen && unstored.length > 0) {
-            // the provider still has these records: a failed record must not get its stored row deleted
-            await tx.query(sql.addSeen, [run.id, unstored]);
-          }
-          const res = await tx.query<RunRecord>(sql.checkpoint, params(written));
-          const updated = res.rows[0];
-          if (!updated) throw conflict();
-          return toRun(updated);
-        },
-        { id: run.id, checkpointed: true },
-      );
     },
 
     /** Stores records outside a run: one transaction, unchanged records not written. */

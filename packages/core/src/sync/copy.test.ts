@@ -148,7 +148,7 @@ function copyContract(open: () => Promise<SqlClient>): void {
     expect((await byCopy.get(3))?.data).toEqual(changed[2]);
   });
 
-  it('a first load that meets stored rows: the straight COPY conflicts, rolls back to its savepoint and the chunk is merged', async () => {
+  it('a first load that meets stored rows: the straight COPY conflicts, its transaction rolls back and the batch is stored again, looked up and merged', async () => {
     const records = Array.from({ length: 600 }, (_, i) => rec(i + 1));
     const stored = records.slice(200, 400).map((r, i) => (i % 2 ? rec(201 + i, 5) : r));
     const into: string[] = [];
@@ -160,7 +160,7 @@ function copyContract(open: () => Promise<SqlClient>): void {
     const b = await byInsert.run(pages(records, 200), { mode: 'full' });
     expect(a.counts).toEqual({ seen: 600, inserted: 400, changed: 100, unchanged: 100, deleted: 0, failed: 0 });
     expect(a.counts).toEqual(b.counts);
-    // chunk 1 straight in; chunk 2 tried straight (conflict, rolled back) then staged; chunk 3 compared again, all new: straight in
+    // chunk 1 straight in; chunk 2 tried straight (conflict, the transaction rolled back) then staged; chunk 3 compared again, all new: straight in
     expect(into).toEqual(['rows', 'rows', 'stage', 'rows']);
     expect(await feed(byCopy)).toEqual(await feed(byInsert));
   });

@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cursorTime, pathReader, recordPreparer } from './prepare';
+import { canonicalizer } from './canonical';
+import { cursorTime, pathReader, recordPreparer, storedJsonWriter } from './prepare';
 
 describe('cursorTime', () => {
   it('reads Dates, ISO strings (UTC without an offset), and Unix seconds', () => {
@@ -40,5 +42,63 @@ describe('recordPreparer', () => {
       undefined,
     );
     expect(none.highWater).toBeNull();
+  });
+});
+
+describe('storedJsonWriter', () => {
+  const keys = ['a', 'b', 'fetched_at', 'meta', 'x y', '"q"', '__proto__'];
+  const records = fc.dictionary(fc.constantFrom(...keys), fc.jsonValue(), { maxKeys: 6 });
+
+  it('writes the value JSON.stringify writes (as jsonb reads it: key order aside) from the canonical text', () => {
+    fc.assert(
+      fc.property(records, fc.subarray(keys), (record, volatile) => {
+        const canonical = canonicalizer(volatile);
+        const write = storedJsonWriter(volatile);
+        const json = write?.(canonical(record), record);
+        expect(json).toBeDefined();
+        expect(JSON.parse(json as string)).toEqual(JSON.parse(JSON.stringify(record)));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('leaves out what JSON.stringify leaves out, and serializes dates and nested toJSON alike', () => {
+    const write = storedJsonWriter(['fetched_at', 'gone', 'fn']) as NonNullable<ReturnType<typeof storedJsonWriter>>;
+    const canonical = canonicalizer(['fetched_at', 'gone', 'fn']);
+    const record = { id: 1, at: new Date(0), fetched_at: new Date(5), gone: undefined, fn: () => 1 };
+    expect(JSON.parse(write(canonical(record), record) as string)).toEqual(JSON.parse(JSON.stringify(record)));
+    expect(write('{}', { fetched_at: 'now' })).toBe('{"fetched_at":"now"}');
+    expect(write('{"a":1}', { a: 1 })).toBe('{"a":1}');
+  });
+
+  it('declines a record with its own toJSON and a table with nested volatile paths (those are serialized whole)', () => {
+    expect(storedJsonWriter(['meta.request_id'])).toBeUndefined();
+    const write = storedJsonWriter(['fetched_at']) as NonNullable<ReturnType<typeof storedJsonWriter>>;
+    expect(write('{"a":1}', { a: 1, toJSON: () => ({ other: true }) })).toBeUndefined();
+  });
+
+  it('throws like JSON.stringify for a volatile value JSON cannot hold', () => {
+    const write = storedJsonWriter(['big']) as NonNullable<ReturnType<typeof storedJsonWriter>>;
+    expect(() => write('{}', { big: 1n })).toThrow(TypeError);
+  });
+});
+
+describe('recordPreparer, serializing a first load', () => {
+  it('gives each record the stored JSON of JSON.stringify, and leaves a record JSON cannot hold unserialized', async () => {
+    for (const volatileFields of [['fetched_at'], ['meta.request_id'], []]) {
+      const prepare = recordPreparer<Record<string, unknown>>({ volatileFields, idOf: undefined, cursorOf: undefined });
+      const records = [
+        { id: 1, fetched_at: 'now', meta: { request_id: 'r1', n: 2 }, list: [1, 'two', null] },
+        { id: 2, fetched_at: 2n },
+      ];
+      const prepared = await prepare(records, undefined, true);
+      expect(JSON.parse(prepared.items[0]?.json as string), String(volatileFields)).toEqual(records[0]);
+      const second = prepared.items.find((i) => i.id === '2');
+      if (volatileFields[0] === 'fetched_at') expect(second?.hash).toMatch(/^[0-9a-f]{64}$/); // hashed without it
+      else expect(second).toBeUndefined(); // its canonical text already failed
+      expect(second?.json).toBeUndefined();
+      const lazy = await prepare(records, undefined);
+      expect(lazy.items.every((i) => i.json === undefined)).toBe(true);
+    }
   });
 });

@@ -135,10 +135,6 @@ export function syncStatements(names: SqlNames) {
     /** `sync_rows` and the columns of a COPY straight into it (a first load, decision 1000). */
     rows,
     rowColumns: ['table_id', 'external_id', 'hash', 'data', 'run_id'] as const,
-    /** Around the COPY straight into `sync_rows`: a conflict rolls back to here, and the chunk is merged instead. */
-    savepoint: 'SAVEPOINT ballast_sync_copy',
-    releaseSavepoint: 'RELEASE SAVEPOINT ballast_sync_copy',
-    rollbackSavepoint: 'ROLLBACK TO SAVEPOINT ballast_sync_copy',
     /** The staging table, for `copyFrom`. */
     stage: `pg_temp.${STAGE}`,
     /** The staging table's columns, in the order of the COPY text. */

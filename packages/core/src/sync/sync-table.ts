@@ -197,7 +197,8 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
             progress: () => ({ runId: run.id, pages: run.pages }),
             prepare: async (pages) => {
               const records = pages.length === 1 ? (pages[0] as SyncPage<T>).records : pages.flatMap((p) => p.records);
-              return writer.prepareBatch(pages, await prepare(records, onInvalid), probe);
+              // a first load sends every record: serialize while hashing, as the previous batch is stored
+              return writer.prepareBatch(pages, await prepare(records, onInvalid, !probe.lookup));
             },
             store: async (batch) => {
               run = await writer.storeBatch(run, batch, tracksSeen, probe, onInvalid);
