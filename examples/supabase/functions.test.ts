@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { createPostgres } from '@ballast/core/stores/postgres';
 import type { SqlClient } from '@ballast/core/stores/sql';
 import { signWebhook } from '@ballast/core/webhooks';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { normalizeGeocodeRequest } from '@ballast/google-maps';
+import { createFakeGoogleMaps, type FakeGoogleMapsServer } from '@ballast/google-maps/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { denoExecutable } from '../../test-support/deno';
 import { describeWithPostgres, uniqueSchema } from '../../test-support/services';
 
@@ -15,8 +17,16 @@ const here = dirname(fileURLToPath(import.meta.url));
 const functions = join(here, 'supabase', 'functions');
 const coreRoot = join(here, '..', '..', 'packages', 'core');
 const pipedriveSrc = join(here, '..', '..', 'packages', 'pipedrive', 'src');
+const googleMapsSrc = join(here, '..', '..', 'packages', 'google-maps', 'src');
 const secret = 'whsec_supabase_example';
 const pipedriveCredentials = 'ballast-0a1b2c3d:supabase-example-password';
+const mapsKey = 'AIzaSupabaseExampleKey-0123456789abcdef';
+const wrongMapsKey = 'AIzaRevokedExampleKey-fedcba9876543210';
+const DAY_MS = 86_400_000;
+
+const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+/** A JWT's shape with the given claims; its signature is not checked by the function (the platform does). */
+const jwt = (claims: Record<string, unknown>) => `${base64url({ alg: 'HS256', typ: 'JWT' })}.${base64url(claims)}.c2ln`;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -34,6 +44,8 @@ describeWithPostgres('Supabase Edge Functions under Deno', (url) => {
   let importMap: string;
   let admin: SqlClient;
   const children: ChildProcess[] = [];
+  /** Everything each served function printed, by its base URL. */
+  const logs = new Map<string, () => string>();
   const run = uniqueSchema('sbfn');
 
   /**
@@ -72,6 +84,7 @@ describeWithPostgres('Supabase Edge Functions under Deno', (url) => {
     child.stdout?.on('data', (d) => (output += d));
     child.stderr?.on('data', (d) => (output += d));
     const base = `http://127.0.0.1:${port}`;
+    logs.set(base, () => output);
     for (const until = Date.now() + 60_000; ; ) {
       if (
         await fetch(base, { method: 'OPTIONS' }).then(
@@ -111,6 +124,7 @@ describeWithPostgres('Supabase Edge Functions under Deno', (url) => {
           '@ballast/core/vault': join(src, 'vault', 'index.ts'),
           '@ballast/core/webhooks': join(src, 'webhooks', 'index.ts'),
           '@ballast/pipedrive': join(pipedriveSrc, 'index.ts'),
+          '@ballast/google-maps': join(googleMapsSrc, 'index.ts'),
           '#crypto': join(src, 'webhooks', 'crypto', 'web.ts'),
           '#vault-crypto': join(src, 'vault', 'crypto-web.ts'),
         },
@@ -237,4 +251,255 @@ describeWithPostgres('Supabase Edge Functions under Deno', (url) => {
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
   }, 90_000);
+
+  describe('the geocode function', () => {
+    const fake = createFakeGoogleMaps({ keys: [mapsKey] });
+    let google: FakeGoogleMapsServer;
+    /** Every response body the geocode function sent, checked for the API keys. */
+    const bodies: string[] = [];
+    const keys: string[] = [];
+    const env = () => ({ BALLAST_DB_URL: url, GOOGLE_MAPS_API_KEY: mapsKey, GOOGLE_MAPS_BASE_URL: google.url });
+
+    beforeAll(async () => {
+      google = await fake.listen();
+    });
+
+    afterAll(async () => {
+      await google?.close();
+      await admin.query('DELETE FROM ballast.geocode_cache WHERE key = ANY($1::text[])', [keys]);
+    });
+
+    /** A run-unique address and its cache key (for the row, and the cleanup). */
+    function place(text: string): { address: string; key: string } {
+      const address = `${run} ${text}`;
+      const { key } = normalizeGeocodeRequest(address);
+      keys.push(key);
+      return { address, key };
+    }
+
+    /**
+     * One request to a served function (`path` may carry a query), with a JWT of `role` as the platform
+     * passes it on once verified (the signature is the platform's business, so none here); `null` for
+     * no Authorization header. The body is kept for the key check.
+     */
+    async function call(base: string, init: RequestInit, path = '', role: string | null = 'authenticated') {
+      const headers = new Headers(init.headers);
+      if (role !== null) headers.set('authorization', `Bearer ${jwt({ role, sub: run })}`);
+      const res = await fetch(`${base}${path}`, { ...init, headers });
+      const text = await res.text();
+      bodies.push(text);
+      return { status: res.status, headers: res.headers, body: JSON.parse(text) as Record<string, unknown> };
+    }
+    const post = (base: string, body: unknown) => call(base, { method: 'POST', body: JSON.stringify(body) });
+
+    const row = async (key: string) =>
+      (
+        await admin.query<{
+          place_id: string | null;
+          lat: number | null;
+          lng: number | null;
+          located_at: string | null;
+        }>('SELECT place_id, lat, lng, located_at FROM ballast.geocode_cache WHERE key = $1', [key])
+      ).rows;
+
+    /** Neither key in any body so far, nor in anything a function printed. */
+    function expectNoKeyLeaked() {
+      expect(bodies.length).toBeGreaterThan(0);
+      for (const text of [...bodies, ...[...logs.values()].map((output) => output())]) {
+        expect(text).not.toContain(mapsKey);
+        expect(text).not.toContain(wrongMapsKey);
+      }
+    }
+
+    it('asks Google once per address, stores the answer in geocode_cache, and serves repeats in any spelling from the table', async () => {
+      fake.reset();
+      // two isolates: the second has never seen the address, so its answer can only come from the table
+      const [first, second] = await Promise.all([serve('geocode', env()), serve('geocode', env())]);
+      const { address, key } = place('12 Harbour Road, Springfield');
+      expect(await row(key)).toEqual([]);
+
+      const miss = await post(first, { address });
+      expect(miss.status).toBe(200);
+      expect(miss.body).toEqual({
+        result: {
+          placeId: expect.any(String),
+          location: { lat: expect.any(Number), lng: expect.any(Number) },
+          locatedAt: expect.any(String),
+        },
+        source: 'google',
+        stale: false,
+        ageSeconds: 0,
+      });
+      expect(fake.calls()).toBe(1);
+      const result = miss.body.result as { placeId: string; location: { lat: number; lng: number } };
+      expect(await row(key)).toEqual([
+        {
+          place_id: result.placeId,
+          lat: result.location.lat,
+          lng: result.location.lng,
+          located_at: expect.stringMatching(/^\d+$/),
+        },
+      ]);
+
+      // another case, spaces around and doubled, the comma moved: the same key once folded
+      const respelled = `  ${address.toUpperCase().replace(' ', '   ').replace(', ', ' ,')}  `;
+      expect(respelled).not.toBe(address);
+      const again = await call(first, { method: 'GET' }, `/geocode?address=${encodeURIComponent(respelled)}`);
+      expect([again.status, again.body]).toEqual([
+        200,
+        { ...miss.body, source: 'cache', ageSeconds: expect.any(Number) },
+      ]);
+      const fromTable = await post(second, { address: respelled });
+      expect([fromTable.status, fromTable.body]).toEqual([
+        200,
+        { ...miss.body, source: 'cache', ageSeconds: expect.any(Number) },
+      ]);
+      expect(fake.calls()).toBe(1);
+
+      // no such place: 200 with a null result (decision 1200), remembered in the table as well
+      const nowhere = place('7 Nowhere Close');
+      expect(await post(first, { address: nowhere.address })).toMatchObject({ status: 200, body: { result: null } });
+      expect(await row(nowhere.key)).toEqual([{ place_id: null, lat: null, lng: null, located_at: null }]);
+      expect(await post(second, { address: nowhere.address })).toMatchObject({ status: 200, body: { result: null } });
+      expect(fake.calls()).toBe(2);
+      expect(fake.requests.map((r) => r.status)).toEqual(['OK', 'ZERO_RESULTS']);
+      expectNoKeyLeaked();
+    }, 120_000);
+
+    it('refuses callers without a JWT or with the anon role (401/403) and bad input (400/405) without the database, answers 503 while the database cannot be reached, and never calls Google then', async () => {
+      fake.reset();
+      const down = await serve('geocode', { ...env(), BALLAST_DB_URL: 'postgres://postgres@127.0.0.1:1/none' });
+      const refused = (message: RegExp) => ({
+        status: 400,
+        body: { error: 'invalid_request', message: expect.stringMatching(message) },
+      });
+      // who may geocode: a signed-in user or a server, not the public anon key, and nobody without a JWT
+      const valid = { method: 'POST', body: JSON.stringify({ address: 'Berlin' }) };
+      expect(await call(down, valid, '', 'anon')).toMatchObject({ status: 403, body: { error: 'forbidden' } });
+      expect(await call(down, { method: 'POST', body: '{}' }, '', 'anon')).toMatchObject({ status: 403 });
+      expect(await call(down, valid, '', null)).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
+      expect(await call(down, { ...valid, headers: { authorization: 'Bearer not-a-jwt' } }, '', null)).toMatchObject({
+        status: 401,
+      });
+      expect(await call(down, valid, '', 'service_role')).toMatchObject({ status: 503 }); // past the gate
+      for (const method of ['PUT', 'DELETE', 'PATCH']) {
+        const res = await call(down, { method, body: '{"address":"Berlin"}' });
+        expect([res.status, res.body, res.headers.get('allow')]).toEqual([
+          405,
+          { error: 'method_not_allowed' },
+          'GET, POST',
+        ]);
+      }
+      expect(await post(down, {})).toMatchObject(refused(/address is required/));
+      expect(await post(down, null)).toMatchObject(refused(/address is required/));
+      expect(await call(down, { method: 'POST', body: 'address=Berlin' })).toMatchObject(refused(/must be JSON/));
+      expect(await post(down, { address: '' })).toMatchObject(refused(/must not be empty/));
+      expect(await post(down, { address: ' \t ' })).toMatchObject(refused(/must not be empty/));
+      expect(await post(down, { address: 42 })).toMatchObject(refused(/must be a string/));
+      expect(await post(down, { address: ['Berlin'] })).toMatchObject(refused(/must be a string/));
+      expect(await post(down, { address: 'x'.repeat(2049) })).toMatchObject(refused(/at most 2048 characters/));
+      expect(await call(down, { method: 'GET' })).toMatchObject(refused(/address is required/));
+      expect(await call(down, { method: 'GET' }, '?address=')).toMatchObject(refused(/must not be empty/));
+
+      const { address } = place('1 Station Road, Lakeside');
+      const res = await post(down, { address });
+      expect([res.status, res.body]).toEqual([503, { error: 'store_unavailable' }]);
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(fake.calls()).toBe(0); // nothing spent while nothing could be stored
+      expectNoKeyLeaked();
+    }, 90_000);
+
+    it('while Google is down serves coordinates past their refresh as stale, answers 503 unavailable for an unseen address, and 502 denied for a refused key', async () => {
+      fake.reset();
+      const [warm, cold, revoked] = await Promise.all([
+        serve('geocode', env()),
+        serve('geocode', env()),
+        serve('geocode', { ...env(), GOOGLE_MAPS_API_KEY: wrongMapsKey }),
+      ]);
+      const known = place('3 Mill Lane, Oldtown');
+      const fresh = await post(warm, { address: known.address });
+      expect(fresh.status).toBe(200);
+      // eight days later (past the 7-day refresh, inside Google's 30 days): the row as it would be then
+      await admin.query(
+        'UPDATE ballast.geocode_cache SET located_at = located_at - $2, checked_at = checked_at - $2 WHERE key = $1',
+        [known.key, 8 * DAY_MS],
+      );
+      const [before] = await row(known.key);
+
+      fake.outage('http_503');
+      const asked = fake.calls();
+      const stale = await post(cold, { address: known.address });
+      expect([stale.status, stale.body]).toEqual([
+        200,
+        {
+          result: { ...(fresh.body.result as object), locatedAt: new Date(Number(before?.located_at)).toISOString() },
+          source: 'cache',
+          stale: true,
+          ageSeconds: expect.any(Number),
+        },
+      ]);
+      expect(stale.body.ageSeconds).toBeGreaterThanOrEqual((8 * DAY_MS) / 1000);
+      expect(stale.body.ageSeconds).toBeLessThan((8 * DAY_MS) / 1000 + 120);
+      // Google was asked (the refresh goes by place id) and failed; the stored row is left as it was
+      const failed = fake.requests.slice(asked);
+      expect(failed.length).toBeGreaterThanOrEqual(1);
+      expect(failed.every((r) => r.httpStatus === 503 && r.path.includes('place_id='))).toBe(true);
+      expect(await row(known.key)).toEqual([before]);
+
+      const unseen = place('99 New Road, Oldtown');
+      const down = await post(cold, { address: unseen.address });
+      expect([down.status, down.body]).toEqual([503, { error: 'unavailable' }]);
+      expect(down.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(await row(unseen.key)).toEqual([]);
+
+      fake.outage(null);
+      const other = place('5 Church Street, Oldtown');
+      const denied = await post(revoked, { address: other.address });
+      expect([denied.status, denied.body]).toEqual([502, { error: 'denied', status: 'REQUEST_DENIED' }]);
+      expect(fake.requests.at(-1)).toMatchObject({
+        status: 'REQUEST_DENIED',
+        path: expect.stringContaining('key=redacted'),
+      });
+      expect(await row(other.key)).toEqual([]);
+      expectNoKeyLeaked();
+    }, 120_000);
+
+    it('geocode-purge deletes coordinates past 30 days (keeping the place id) and empty answers past a day', async () => {
+      const purge = await serve('geocode-purge', { BALLAST_DB_URL: url });
+      const now = Date.now();
+      // key, place id, lat, lng, located_at, checked_at
+      const seeded = {
+        expired: [`v1:${run}-expired`, 'ChIJexpired', 48.85, 2.35, now - 31 * DAY_MS, now - 31 * DAY_MS],
+        recent: [`v1:${run}-recent`, 'ChIJrecent', 51.5, -0.12, now - 29 * DAY_MS, now - 29 * DAY_MS],
+        emptyOld: [`v1:${run}-empty-old`, null, null, null, null, now - 2 * DAY_MS],
+        emptyNew: [`v1:${run}-empty-new`, null, null, null, null, now - 3_600_000],
+      } as const;
+      for (const values of Object.values(seeded)) {
+        keys.push(values[0]);
+        await admin.query(
+          'INSERT INTO ballast.geocode_cache (key, place_id, lat, lng, located_at, checked_at) VALUES ($1, $2, $3, $4, $5, $6)',
+          [...values],
+        );
+      }
+      expect((await call(purge, { method: 'GET' })).status).toBe(405);
+      const res = await call(purge, { method: 'POST' }, '', 'service_role');
+      expect(res.status).toBe(200);
+      // other rows of the shared test database may be due as well: at least ours
+      expect(res.body).toEqual({ coordinates: expect.any(Number), empty: expect.any(Number) });
+      expect(res.body.coordinates).toBeGreaterThanOrEqual(1);
+      expect(res.body.empty).toBeGreaterThanOrEqual(1);
+      expect(await row(seeded.expired[0])).toEqual([
+        { place_id: 'ChIJexpired', lat: null, lng: null, located_at: null },
+      ]);
+      expect(await row(seeded.recent[0])).toEqual([
+        { place_id: 'ChIJrecent', lat: 51.5, lng: -0.12, located_at: String(seeded.recent[4]) },
+      ]);
+      expect(await row(seeded.emptyOld[0])).toEqual([]);
+      expect(await row(seeded.emptyNew[0])).toHaveLength(1);
+
+      const down = await serve('geocode-purge', { BALLAST_DB_URL: 'postgres://postgres@127.0.0.1:1/none' });
+      const unreachable = await call(down, { method: 'POST' }, '', 'service_role');
+      expect([unreachable.status, unreachable.body]).toEqual([503, { error: 'store_unavailable' }]);
+    }, 90_000);
+  });
 });

@@ -156,7 +156,8 @@ const LANGUAGE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
 const REGION = /^[A-Za-z]{2,3}$/;
 const RESULT_TYPE = /^[a-z0-9_]+$/;
 const PLACE_ID = /^[A-Za-z0-9_-]{1,1024}$/;
-const MAX_ADDRESS = 2048;
+/** The longest address sent, in characters (after {@link normalizeText}). @internal */
+export const MAX_ADDRESS = 2048;
 
 /** A geocoding request checked and encoded: the query without the key, and the single-flight key. @internal */
 export interface EncodedGeocode {

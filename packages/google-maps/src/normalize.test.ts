@@ -88,6 +88,12 @@ describe('normalizeGeocodeRequest', () => {
     });
   });
 
+  it('takes an address of 2048 characters (spaces collapsed first), as the client does', () => {
+    expect(normalizeGeocodeRequest('x'.repeat(2048)).kind).toBe('address');
+    expect(normalizeGeocodeRequest(` ${'x'.repeat(2048)}  `).kind).toBe('address');
+    expect(normalizeGeocodeRequest(`${'a   '.repeat(600)}b`).kind).toBe('address'); // 2,401 typed, 1,201 sent
+  });
+
   it('sends the caller’s own address text', () => {
     expect(normalizeGeocodeRequest('  Main St ').request).toEqual({ address: '  Main St ' });
   });
@@ -119,6 +125,8 @@ describe('normalizeGeocodeRequest', () => {
       { address: 'x', region: 7 },
       { address: 'x', bounds: { southwest: { lat: 0, lng: 0 } } },
       { latlng: { lat: 0, lng: 0 }, resultType: [''] },
+      'x'.repeat(2049),
+      { address: `${'a '.repeat(1024)}b` },
     ];
     for (const c of cases) expect(() => normalizeGeocodeRequest(c as never), JSON.stringify(c)).toThrow(bad);
   });

@@ -23,13 +23,15 @@
  */
 
 import { GoogleMapsUsageError } from './errors';
-import type {
-  ForwardGeocodeRequest,
-  GeocodeRequest,
-  LatLng,
-  LatLngBounds,
-  PlaceGeocodeRequest,
-  ReverseGeocodeRequest,
+import {
+  type ForwardGeocodeRequest,
+  type GeocodeRequest,
+  type LatLng,
+  type LatLngBounds,
+  MAX_ADDRESS,
+  normalizeText,
+  type PlaceGeocodeRequest,
+  type ReverseGeocodeRequest,
 } from './geocoding';
 
 /** Any request the geocode cache takes: the client's requests, or a bare string for an address. */
@@ -202,6 +204,9 @@ export function normalizeGeocodeRequest(input: GeocodeCacheRequest): NormalizedG
       if (typeof r.address !== 'string') throw invalid('address must be a string');
       address = foldText(r.address);
       if (address === '') throw invalid('address must not be empty');
+      // the client would refuse it unsent: refused here, before the store is read
+      if (normalizeText(r.address).length > MAX_ADDRESS)
+        throw invalid(`address must be at most ${MAX_ADDRESS} characters`);
     }
     const filters = r.components === undefined ? null : components(r.components);
     let bounds: [number, number, number, number] | null = null;

@@ -1,0 +1,28 @@
+// Called hourly by pg_cron through pg_net (see README.md). Google lets latitude and longitude from the
+// Geocoding API be cached for 30 days: this nulls older coordinates in ballast.geocode_cache, keeping
+// the place ids (which may be kept indefinitely, and refresh an entry by place id), and forgets
+// remembered empty answers after a day. Lookups never serve coordinates past 30 days even between runs;
+// the purge is what deletes them.
+import type { SqlClient } from '@ballast/core/stores/sql';
+import { isGeocodeCacheError, purgeGeocodeCache, sqlGeocodeStore } from '@ballast/google-maps';
+import { database } from '../_shared/ballast.ts';
+
+async function purge(request: Request): Promise<Response> {
+  if (request.method !== 'POST')
+    return Response.json({ error: 'method_not_allowed' }, { status: 405, headers: { allow: 'POST' } });
+  let db: SqlClient;
+  try {
+    db = await database();
+  } catch {
+    return Response.json({ error: 'store_unavailable' }, { status: 503, headers: { 'retry-after': '60' } });
+  }
+  try {
+    // { coordinates, empty }: rows whose coordinates were deleted, empty answers forgotten
+    return Response.json(await purgeGeocodeCache({ store: sqlGeocodeStore(db) }));
+  } catch (error) {
+    if (isGeocodeCacheError(error)) return Response.json({ error: error.code }, { status: 503 });
+    throw error;
+  }
+}
+
+export default { fetch: purge };
