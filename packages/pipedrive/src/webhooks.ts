@@ -101,6 +101,8 @@ export interface PipedriveWebhooksOptions extends PipedriveEventHandlersOptions 
   worker?: WebhookHandlerOptions['worker'];
   /** The largest body accepted, in bytes. @default 1 MiB */
   maxBodyBytes?: number;
+  /** How long the whole body may take to arrive; a stalled sender gets 408 `body_timeout`. @default 10_000 */
+  bodyTimeoutMs?: number;
   /** Called with store failures and other unexpected errors. */
   onError?: (error: unknown) => void;
 }
@@ -255,6 +257,7 @@ export function pipedriveWebhooks(options: PipedriveWebhooksOptions): WebhookHan
   if (options.queue !== undefined) handlerOptions.queue = options.queue;
   if (options.worker !== undefined) handlerOptions.worker = options.worker;
   if (options.maxBodyBytes !== undefined) handlerOptions.maxBodyBytes = options.maxBodyBytes;
+  if (options.bodyTimeoutMs !== undefined) handlerOptions.bodyTimeoutMs = options.bodyTimeoutMs;
   if (options.onError !== undefined) handlerOptions.onError = options.onError;
   return createWebhookHandler(handlerOptions);
 }

@@ -95,6 +95,8 @@ export interface StripeWebhooksOptions extends StripeEventHandlersOptions {
   worker?: WebhookHandlerOptions['worker'];
   /** The largest body accepted, in bytes. @default 1 MiB */
   maxBodyBytes?: number;
+  /** How long the whole body may take to arrive; a stalled sender gets 408 `body_timeout`. @default 10_000 */
+  bodyTimeoutMs?: number;
   /** Called with store failures and other unexpected errors. */
   onError?: (error: unknown) => void;
 }
@@ -217,6 +219,7 @@ export function stripeWebhooks(options: StripeWebhooksOptions): WebhookHandler {
   if (options.queue !== undefined) handlerOptions.queue = options.queue;
   if (options.worker !== undefined) handlerOptions.worker = options.worker;
   if (options.maxBodyBytes !== undefined) handlerOptions.maxBodyBytes = options.maxBodyBytes;
+  if (options.bodyTimeoutMs !== undefined) handlerOptions.bodyTimeoutMs = options.bodyTimeoutMs;
   if (options.onError !== undefined) handlerOptions.onError = options.onError;
   return createWebhookHandler(handlerOptions);
 }

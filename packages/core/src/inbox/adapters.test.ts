@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { Agent, createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { serve } from '@hono/node-server';
 import express from 'express';
@@ -263,5 +263,91 @@ describe('toNodeHandler when the response cannot be written', () => {
     toNodeHandler(handler)(req as never, res as never);
     await vi.waitFor(() => expect(destroyed).toBe(true));
     expect(writes).toBe(1);
+  });
+});
+
+describe('a sender that stalls mid-body', () => {
+  /** Sends the headers and part of a signed body over a raw socket, then nothing more. */
+  async function stall(base: string): Promise<{ head: string; elapsedMs: number; closed: boolean }> {
+    const { port } = new URL(base);
+    const body = JSON.stringify({ id: 'evt_stalled', type: 'invoice.paid' });
+    const signed = await signWebhook({ scheme: 'stripe', secret: SECRET, body });
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    const started = Date.now();
+    socket.write(
+      `POST ${PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `Stripe-Signature: ${signed.headers['stripe-signature']}\r\nContent-Length: ${body.length}\r\n\r\n` +
+        body.slice(0, 10),
+    );
+    let received = '';
+    socket.on('data', (chunk) => {
+      received += String(chunk);
+    });
+    const closed = await new Promise<boolean>((resolve) => {
+      const giveUp = setTimeout(() => resolve(false), 5_000);
+      socket.on('close', () => {
+        clearTimeout(giveUp);
+        resolve(true);
+      });
+    });
+    socket.destroy();
+    return { head: received.split('\r\n')[0] ?? '', elapsedMs: Date.now() - started, closed };
+  }
+
+  it('gets 408 body_timeout and a closed connection after bodyTimeoutMs, nothing stored (node:http)', async () => {
+    const inbox = memoryInbox();
+    const handler = createWebhookHandler({
+      source: 'stripe',
+      verify: { scheme: 'stripe', secret: SECRET },
+      inbox,
+      bodyTimeoutMs: 300,
+    });
+    expect(handler.bodyTimeoutMs).toBe(300);
+    const base = await listen(createServer(toNodeHandler(handler)));
+    const result = await stall(base);
+    expect(result.head).toBe('HTTP/1.1 408 Request Timeout');
+    expect(result.closed).toBe(true);
+    expect(result.elapsedMs).toBeGreaterThanOrEqual(250);
+    expect(result.elapsedMs).toBeLessThan(3_000);
+    expect((await inbox.counts()).total).toBe(0);
+    // the endpoint still serves the next sender
+    const event = JSON.stringify({ id: 'evt_after_stall', type: 'invoice.paid' });
+    expect(await post(base, event)).toEqual({ status: 200, json: { received: true, duplicate: false } });
+  });
+
+  it('gets 408 through the Web Request handler too (Hono on @hono/node-server)', async () => {
+    const inbox = memoryInbox();
+    const handler = createWebhookHandler({
+      source: 'stripe',
+      verify: { scheme: 'stripe', secret: SECRET },
+      inbox,
+      bodyTimeoutMs: 300,
+    });
+    const app = new Hono();
+    app.post(PATH, toHono(handler));
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+    await once(server, 'listening');
+    closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    );
+    const result = await stall(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    expect(result.head).toBe('HTTP/1.1 408 Request Timeout');
+    expect(result.elapsedMs).toBeLessThan(3_000);
+    expect((await inbox.counts()).total).toBe(0);
+  });
+
+  it('defaults to 10 s and refuses a bodyTimeoutMs that is not a positive integer', () => {
+    const inbox = memoryInbox();
+    const verify = { scheme: 'stripe', secret: SECRET } as const;
+    expect(createWebhookHandler({ source: 's', verify, inbox }).bodyTimeoutMs).toBe(10_000);
+    for (const bodyTimeoutMs of [0, -1, 1.5, Number.NaN, 2 ** 31])
+      expect(() => createWebhookHandler({ source: 's', verify, inbox, bodyTimeoutMs })).toThrow(
+        expect.objectContaining({ code: 'invalid_options' }),
+      );
   });
 });

@@ -2,7 +2,11 @@ import { isBallastError } from '../errors';
 import { logOnceReporter, safeReporter } from '../internal/report';
 import { DEFAULT_MAX_BODY_BYTES } from '../webhooks/body/limits';
 import { readRequestBody } from '../webhooks/body/request';
-import { isWebhookVerificationError, type WebhookVerificationErrorCode } from '../webhooks/errors';
+import {
+  isWebhookVerificationError,
+  WebhookVerificationError,
+  type WebhookVerificationErrorCode,
+} from '../webhooks/errors';
 import type { VerifiedWebhook, VerifyWebhookOptions, WebhookHeaders } from '../webhooks/types';
 import { createWebhookVerifier } from '../webhooks/verify';
 import { InboxError, isInboxError } from './errors';
@@ -64,6 +68,14 @@ export interface WebhookHandlerOptions {
    */
   maxBodyBytes?: number;
   /**
+   * How long the whole body may take to arrive, in milliseconds, counted from when reading starts.
+   * A sender that stalls or trickles past it gets 408 `body_timeout` and the connection is closed,
+   * so a slow client cannot hold the endpoint open for the server's own request timeout (5 minutes
+   * in node:http). Providers send the whole body at once.
+   * @default 10_000
+   */
+  bodyTimeoutMs?: number;
+  /**
    * Called with store failures, a misconfigured route (`body_already_parsed`,
    * a bad secret) and other unexpected errors; the response is already decided.
    * @default a reporter that logs each distinct cause once to `console.error`
@@ -95,6 +107,8 @@ export interface WebhookHandler {
   readonly source: string;
   /** The largest body accepted, in bytes. */
   readonly maxBodyBytes: number;
+  /** How long the whole body may take to arrive, in milliseconds. */
+  readonly bodyTimeoutMs: number;
   /** The worker processing this source's events in this process, when `on` was given (and `worker` was not `false`). */
   readonly worker: InboxWorker | undefined;
   /** Stops the worker (and the publishing to the queue); the inbox stays open. */
@@ -116,6 +130,7 @@ const VERIFY_STATUS: Readonly<Record<WebhookVerificationErrorCode, number>> = {
   // sender's can fix it, and the operator must hear of it
   body_already_parsed: 500,
   body_read_failed: 400,
+  body_timeout: 408,
   invalid_input: 400,
   // the deployment's configuration, not the request, is at fault
   invalid_secret: 500,
@@ -139,6 +154,33 @@ const errorReply = (status: number, code: string, headers?: Record<string, strin
  * next bytes are this body's): `Connection: close` makes the server close it after the answer.
  */
 const tooLarge = () => errorReply(413, 'body_too_large', { connection: 'close' });
+
+/** The default of `bodyTimeoutMs`. */
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+
+/**
+ * Reads the body with a deadline. On expiry the read is abandoned (its later settlement is ignored)
+ * and the answer carries `Connection: close`, which makes the server drop the half-sent request.
+ */
+function readWithin(read: Promise<Uint8Array>, ms: number): Promise<Uint8Array> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new WebhookVerificationError(
+            'body_timeout',
+            `the body did not arrive within ${ms} ms`,
+            {},
+            'createWebhookHandler',
+          ),
+        ),
+      ms,
+    );
+  });
+  read.catch(() => {});
+  return Promise.race([read, deadline]).finally(() => clearTimeout(timer));
+}
 
 /** Turns the `verify` option into a verifier function, checking it once. */
 function resolveVerifier(verify: WebhookHandlerOptions['verify']): DeliveryVerifier {
@@ -203,6 +245,14 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
       `maxBodyBytes must be a positive integer, got ${String(maxBodyBytes)}`,
     );
   }
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  if (!Number.isInteger(bodyTimeoutMs) || bodyTimeoutMs < 1 || bodyTimeoutMs > 2_147_483_647) {
+    throw new InboxError(
+      api,
+      'invalid_options',
+      `bodyTimeoutMs must be a positive integer of milliseconds, got ${String(bodyTimeoutMs)}`,
+    );
+  }
   const { eventType } = options;
   if (eventType !== undefined && typeof eventType !== 'function') {
     throw new InboxError(api, 'invalid_options', 'eventType must be a function (event) => string');
@@ -248,12 +298,14 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
     let verified: VerifiedWebhook;
     const headers = recordHeaders(input.headers);
     try {
-      const body = typeof input.body === 'function' ? await input.body(maxBodyBytes) : input.body;
+      const body =
+        typeof input.body === 'function' ? await readWithin(input.body(maxBodyBytes), bodyTimeoutMs) : input.body;
       if (body.byteLength > maxBodyBytes) return tooLarge();
       verified = await verify({ body, headers: headers.view });
     } catch (error) {
       if (isWebhookVerificationError(error)) {
         if (error.code === 'body_too_large') return tooLarge();
+        if (error.code === 'body_timeout') return errorReply(408, 'body_timeout', { connection: 'close' });
         const status = VERIFY_STATUS[error.code] ?? 400;
         if (status === 500) report(error);
         return errorReply(status, error.code);
@@ -299,6 +351,7 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
     handle,
     source,
     maxBodyBytes,
+    bodyTimeoutMs,
     worker,
     async close() {
       unpublish?.();

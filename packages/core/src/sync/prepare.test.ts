@@ -94,7 +94,8 @@ describe('recordPreparer, serializing a first load', () => {
       const prepared = await prepare(records, undefined, true);
       expect(JSON.parse(prepared.items[0]?.json as string), String(volatileFields)).toEqual(records[0]);
       const second = prepared.items.find((i) => i.id === '2');
-      if (volatileFields[0] === 'fetched_at') expect(second?.hash).toMatch(/^[0-9a-f]{64}$/); // hashed without it
+      if (volatileFields[0] === 'fetched_at')
+        expect(second?.hash).toMatch(/^[0-9a-f]{64}$/); // hashed without it
       else expect(second).toBeUndefined(); // its canonical text already failed
       expect(second?.json).toBeUndefined();
       const lazy = await prepare(records, undefined);

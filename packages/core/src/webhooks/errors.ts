@@ -15,6 +15,7 @@ import { BallastError, type BallastErrorOptions, errorGuard } from '../errors';
  * - `invalid_body`: the body is not UTF-8, or not JSON when a JSON payload was asked for.
  * - `body_already_parsed`: a framework parsed the body before verification, so the raw bytes are gone.
  * - `body_read_failed`: the body stream failed or was aborted while it was read.
+ * - `body_timeout`: the body did not arrive in full within the endpoint's `bodyTimeoutMs` (a stalled or trickling sender).
  * - `invalid_input`: `verifyWebhook` was given something that is neither a `Request` nor `{ body, headers }`.
  *
  * Configuration mistakes (answer 500, fix the deployment):
@@ -33,6 +34,7 @@ export type WebhookVerificationErrorCode =
   | 'invalid_body'
   | 'body_already_parsed'
   | 'body_read_failed'
+  | 'body_timeout'
   | 'invalid_input'
   | 'invalid_secret'
   | 'invalid_options';
