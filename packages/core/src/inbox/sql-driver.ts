@@ -122,6 +122,38 @@ function filterSql(filter: InboxFilter, params: unknown[]): string[] {
 
 const whereClause = (parts: string[]) => (parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`);
 
+const SURROGATE = /[\ud800-\udfff]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * A text value as a JSON string. A lone surrogate becomes U+FFFD, as the
+ * driver's UTF-8 encoding of a text parameter makes it (JSON would carry it
+ * as an escape the server refuses).
+ */
+const wellFormed = (value: string): string =>
+  SURROGATE.test(value) ? value.replace(LONE_SURROGATE, '\ufffd') : value;
+
+const text = (value: string): string => JSON.stringify(wellFormed(value));
+
+/**
+ * The events of one insert as one JSON array, read by `jsonb_to_recordset`:
+ * one parameter the server parses once (each payload then is a part of it,
+ * not parsed again), where six text arrays cost the driver an escaping pass
+ * over every payload and raw body (about 2 µs an event) and the server an
+ * array parse and a `jsonb` cast per payload. Payloads go in as the JSON
+ * they already are.
+ */
+function batchJson(events: readonly NewInboxEvent[]): string {
+  let json = '[';
+  for (const e of events) {
+    if (json.length > 1) json += ',';
+    json += `{"s":${text(e.source)},"i":${text(e.id)},"t":${text(e.type)},"p":${e.payloadJson},"r":${
+      e.rawBody === null ? 'null' : text(e.rawBody)
+    },"h":${e.headers === null ? 'null' : JSON.stringify(e.headers)}}`;
+  }
+  return `${json}]`;
+}
+
 /**
  * The inbox driver for PGlite and Postgres: one table, `inbox_events`, unique on
  * `(source, event_id)`. Inserts are one multi-row `INSERT ... ON CONFLICT DO
@@ -138,9 +170,8 @@ export function sqlInboxDriver(db: SqlExecutor, options: SqlInboxDriverOptions =
 
   const insertSql = `INSERT INTO ${table}
   (source, event_id, type, payload, raw_body, headers, status, attempts, received_at, updated_at, next_attempt_at)
-SELECT u.source, u.event_id, u.type, u.payload::jsonb, u.raw_body, u.headers::jsonb, 'received', 0, $7, $7, $7
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-  AS u(source, event_id, type, payload, raw_body, headers)
+SELECT u.s, u.i, u.t, u.p, u.r, u.h, 'received', 0, $2, $2, $2
+FROM jsonb_to_recordset($1::jsonb) AS u(s text, i text, t text, p jsonb, r text, h jsonb)
 ON CONFLICT (source, event_id) DO NOTHING
 RETURNING source, event_id`;
 
@@ -149,16 +180,12 @@ RETURNING source, event_id`;
       if (events.length === 0) return [];
       // payloads arrive serialized (in each caller's step), so nothing here can throw for one event's data
       const res = await (options.tx ?? db).query<{ source: string; event_id: string }>(insertSql, [
-        events.map((e) => e.source),
-        events.map((e) => e.id),
-        events.map((e) => e.type),
-        events.map((e) => e.payloadJson),
-        events.map((e) => e.rawBody),
-        events.map((e) => (e.headers === null ? null : JSON.stringify(e.headers))),
+        batchJson(events),
         now,
       ]);
       const stored = new Set(res.rows.map((r) => `${r.source}\u0000${r.event_id}`));
-      return events.map((e) => stored.has(`${e.source}\u0000${e.id}`));
+      // the rows come back with the stored texts: compare with the same, or a lone surrogate reads as a duplicate
+      return events.map((e) => stored.has(`${wellFormed(e.source)}\u0000${wellFormed(e.id)}`));
     },
 
     async claim(request: ClaimRequest): Promise<ClaimedInboxEvent[]> {
