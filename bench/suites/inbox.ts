@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
@@ -13,6 +13,7 @@ import { createPostgres } from '@ballast/core/stores/postgres';
 import { migrate, sqlInbox } from '@ballast/core/stores/sql';
 import { createWebhookVerifier } from '@ballast/core/webhooks';
 import autocannon from 'autocannon';
+import { type CurvePoint, curveMode, writeCurve } from '../curve';
 import { type BenchRow, report, speedup } from '../harness';
 
 /**
@@ -136,9 +137,12 @@ async function serve(kind: Kind): Promise<void> {
   const server = createServer(listener);
   server.keepAliveTimeout = 60_000;
   server.listen(0, '127.0.0.1', () => {
-    process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
+    const port = (server.address() as AddressInfo).port;
+    process.stdout.write(`${JSON.stringify({ port, rssMiB: process.memoryUsage().rss / 2 ** 20 })}\n`);
   });
   process.on('SIGTERM', () => {
+    // the process's own peak, load included: what a burst costs in memory
+    process.stdout.write(`${JSON.stringify({ peakRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);
     server.close();
     void Promise.all(cleanup.map((c) => c())).finally(() => process.exit(0));
   });
@@ -146,7 +150,16 @@ async function serve(kind: Kind): Promise<void> {
 
 // ------------------------------------------------------------------ main role
 
-async function startServer(kind: Kind, schema: string): Promise<{ child: ChildProcess; port: number }> {
+/** A server child: its port, its RSS once listening, and its peak RSS once stopped. */
+interface ServerChild {
+  child: ChildProcess;
+  port: number;
+  idleRssMiB: number;
+  /** Resolves with the peak RSS the child reports when stopped. */
+  peakRssMiB: Promise<number>;
+}
+
+async function startServer(kind: Kind, schema: string): Promise<ServerChild> {
   const child = spawn(
     process.execPath,
     ['--conditions=@ballast/source', '--import', 'tsx', fileURLToPath(import.meta.url)],
@@ -156,11 +169,18 @@ async function startServer(kind: Kind, schema: string): Promise<{ child: ChildPr
     },
   );
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const port = await new Promise<number>((resolve, reject) => {
-    lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
+  const started = await new Promise<{ port: number; rssMiB: number }>((resolve, reject) => {
+    lines.once('line', (line) => resolve(JSON.parse(line) as { port: number; rssMiB: number }));
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
   });
-  return { child, port };
+  const peakRssMiB = new Promise<number>((resolve) => {
+    lines.on('line', (line) => {
+      const peak = (JSON.parse(line) as { peakRssMiB?: number }).peakRssMiB;
+      if (peak !== undefined) resolve(peak);
+    });
+    child.once('exit', () => resolve(Number.NaN));
+  });
+  return { child, port: started.port, idleRssMiB: started.rssMiB, peakRssMiB };
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
@@ -227,11 +247,28 @@ async function measure(name: string, kind: Kind, schema: string): Promise<BenchR
 }
 
 /** The wrk binary on PATH, or undefined. */
-function findWrk(): string | undefined {
+function wrkOnPath(): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(':')) {
     if (dir && existsSync(join(dir, 'wrk'))) return join(dir, 'wrk');
   }
   return undefined;
+}
+
+/**
+ * The wrk binary. The bench's setup installs it when it is missing and the
+ * machine can (root with apt-get: Debian's `wrk` package); otherwise
+ * undefined, and the wrk rows say how to install it.
+ */
+function findWrk(): string | undefined {
+  const found = wrkOnPath();
+  if (found || process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) return found;
+  console.log('wrk is not installed: apt-get install -y wrk');
+  try {
+    execFileSync('apt-get', ['install', '-y', '-qq', 'wrk'], { stdio: 'inherit' });
+  } catch {
+    return undefined;
+  }
+  return wrkOnPath();
 }
 
 /**
@@ -283,23 +320,36 @@ async function wrkLoad(wrk: string, port: number, seconds: number, connections =
   }
 }
 
-async function measureWrk(wrk: string, name: string, kind: Kind, schema: string): Promise<BenchRow> {
-  const { child, port } = await startServer(kind, schema);
+async function measureWrk(
+  wrk: string,
+  name: string,
+  kind: Kind,
+  schema: string,
+  connections = CONNECTIONS,
+  seconds = DURATION_S,
+): Promise<BenchRow & { peakRssMiB: number; idleRssMiB: number; delivered: number }> {
+  const { child, port, idleRssMiB, peakRssMiB } = await startServer(kind, schema);
+  let delivered = 0;
+  let row: BenchRow;
   try {
-    await wrkLoad(wrk, port, WARMUP_S);
-    const r = await wrkLoad(wrk, port, DURATION_S);
+    const warm = await wrkLoad(wrk, port, WARMUP_S, connections);
+    const r = await wrkLoad(wrk, port, seconds, connections);
     const ok = r.requests - r.status;
+    delivered = warm.requests - warm.status + ok;
     const errors = r.connect + r.read + r.write + r.timeout;
-    return {
+    row = {
       name,
       opsPerSec: ok / (r.durationUs / 1e6),
       p50Ns: r.p50Us * 1000,
       p99Ns: r.p99Us * 1000,
-      note: `wrk: ${ok} ok, ${r.status} non-2xx, ${errors} socket errors`,
+      note: `wrk, ${connections} connections: ${ok} ok, ${r.status} non-2xx, ${errors} socket errors`,
     };
   } finally {
     await stopServer(child);
   }
+  const peak = await peakRssMiB;
+  row.note += `; server RSS ${idleRssMiB.toFixed(0)} MiB idle, ${peak.toFixed(0)} MiB peak`;
+  return { ...row, peakRssMiB: peak, idleRssMiB, delivered };
 }
 
 /**
@@ -378,10 +428,93 @@ async function directRows(url: string | undefined, schema: string): Promise<Benc
   return rows;
 }
 
+/** A burst: ten minutes of deliveries at 100 a second, the backlog a provider replays after an outage. */
+const BURST_EVENTS = 60_000;
+const BURST_CONNECTIONS = 256;
+
+/**
+ * Peak RSS of each server process under a burst: 256 connections (a provider
+ * replaying its backlog opens many), as fast as wrk sends, for long enough
+ * to deliver at least {@link BURST_EVENTS} on this machine.
+ */
+async function burstRows(wrk: string, schema: string): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const [name, kind, s] of [
+    ['naive insert per request', 'naive', `${schema}_naive`],
+    ['ballast inbox (postgres)', 'ballast-postgres', `${schema}_inbox`],
+  ] as const) {
+    const r = await measureWrk(wrk, name, kind, s, BURST_CONNECTIONS, DURATION_S);
+    const enough =
+      r.delivered >= BURST_EVENTS ? '' : ` (fewer than ${BURST_EVENTS.toLocaleString('en-US')}: a slower machine)`;
+    rows.push({
+      name: `peak RSS in a burst, ${name} (MiB)`,
+      opsPerSec: r.peakRssMiB,
+      note: `${r.delivered.toLocaleString('en-US')} events delivered${enough} over ${BURST_CONNECTIONS} connections at ${Math.round(r.opsPerSec).toLocaleString('en-US')}/s, p99 ${(r.p99Ns ?? 0) / 1e6} ms; ${r.idleRssMiB.toFixed(0)} MiB idle`,
+    });
+  }
+  return rows;
+}
+
+/**
+ * `--curve`: the naive endpoint and the inbox over wrk at 1, 8, 64 and 256
+ * connections (INBOX_CURVE_CONNECTIONS), charted as requests per second,
+ * with p99 and the server's peak RSS in the JSON.
+ */
+async function curve(wrk: string, schema: string): Promise<void> {
+  const points: CurvePoint[] = [];
+  const seconds = Number(process.env.INBOX_CURVE_SECONDS ?? 5);
+  const sizes = (process.env.INBOX_CURVE_CONNECTIONS ?? '1,8,64,256').split(',').map(Number);
+  for (const connections of sizes) {
+    for (const [series, kind, s] of [
+      ['naive insert per request', 'naive', `${schema}_naive`],
+      ['ballast inbox (postgres)', 'ballast-postgres', `${schema}_inbox`],
+    ] as const) {
+      console.log(`  ${series}, ${connections} connections...`);
+      const r = await measureWrk(wrk, series, kind, s, connections, seconds);
+      points.push({
+        series,
+        x: connections,
+        y: r.opsPerSec,
+        extra: { p50Ms: (r.p50Ns ?? 0) / 1e6, p99Ms: (r.p99Ns ?? 0) / 1e6, peakRssMiB: r.peakRssMiB },
+      });
+    }
+  }
+  const at = (series: string, x: number) => points.find((p) => p.series === series && p.x === x)?.y ?? Number.NaN;
+  await writeCurve(
+    'inbox',
+    {
+      title: 'Webhook ingest over HTTP by concurrent connections',
+      x: 'connections',
+      y: 'requests per second',
+      xLog: true,
+    },
+    points,
+    sizes.map(
+      (c) =>
+        `${c} connections: inbox / naive ${(at('ballast inbox (postgres)', c) / at('naive insert per request', c)).toFixed(2)}`,
+    ),
+  );
+}
+
 async function main(): Promise<void> {
   const rows: BenchRow[] = [];
   const schema = `ballast_bench_${process.pid}`;
   const url = process.env.DATABASE_URL;
+  if (curveMode) {
+    const wrk = findWrk();
+    if (!url || !wrk) {
+      console.log('inbox --curve needs DATABASE_URL and wrk');
+      return;
+    }
+    try {
+      await curve(wrk, schema);
+    } finally {
+      const db = await createPostgres({ connectionString: url, max: 1 });
+      for (const s of [`${schema}_naive`, `${schema}_inbox`]) await db.exec(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+      await db.close();
+    }
+    return;
+  }
   rows.push(await measure('bare node:http 200', 'bare', schema));
   rows.push(await measure('verify + 200, nothing stored (ceiling)', 'verify', schema));
   if (url) {
@@ -399,8 +532,11 @@ async function main(): Promise<void> {
       'wrk rows skipped: wrk is not installed (Debian/Ubuntu: apt-get install -y wrk; macOS: brew install wrk)',
     );
   } else {
+    rows.push(await measureWrk(wrk, 'bare node:http 200 (wrk)', 'bare', schema));
+    rows.push(await measureWrk(wrk, 'verify + 200, nothing stored (ceiling) (wrk)', 'verify', schema));
     rows.push(await measureWrk(wrk, 'naive insert per request (wrk)', 'naive', `${schema}_naive`));
     rows.push(await measureWrk(wrk, 'ballast inbox (postgres) (wrk)', 'ballast-postgres', `${schema}_inbox`));
+    rows.push(...(await burstRows(wrk, schema)));
   }
   rows.push(...(await directRows(url, schema)));
   if (url) {
@@ -429,6 +565,18 @@ async function main(): Promise<void> {
       label: 'wrk: ballast inbox (postgres) p99 / naive p99 (<= 1)',
       measured: (r) => p99(r, 'ballast inbox (postgres) (wrk)') / p99(r, 'naive insert per request (wrk)'),
       met: (v) => v <= 1,
+    },
+    {
+      label: 'wrk: ballast inbox (postgres) / verify + 200 ceiling (share of the endpoint without a store)',
+      measured: (r) => speedup(r, 'ballast inbox (postgres) (wrk)', 'verify + 200, nothing stored (ceiling) (wrk)'),
+      met: () => true,
+    },
+    {
+      label: `peak RSS in a burst (${BURST_EVENTS.toLocaleString('en-US')}+ events, ${BURST_CONNECTIONS} connections): inbox / naive (<= 1.5)`,
+      measured: (r) =>
+        (r.get('peak RSS in a burst, ballast inbox (postgres) (MiB)')?.opsPerSec ?? Number.NaN) /
+        (r.get('peak RSS in a burst, naive insert per request (MiB)')?.opsPerSec ?? Number.NaN),
+      met: (v) => v <= 1.5,
     },
     {
       label: 'direct: ballast ingest (postgres) / naive insert per event (no HTTP)',
