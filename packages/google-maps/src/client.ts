@@ -11,6 +11,7 @@ import {
   type ResilientFetch,
   type RetryBudget,
   type RetryBudgetOptions,
+  readResponseText,
   resilientFetch,
 } from '@ballast/core/resilience';
 import { googleMapsClassifier } from './classify';
@@ -357,9 +358,11 @@ export function googleMapsClient(options: GoogleMapsClientOptions): GoogleMapsCl
     fetcher: ResilientFetch = send,
   ): Promise<Response> {
     try {
-      return await fetcher(url, { ...init, signal });
+      // the attempt's timeout ends with the headers: the body gets as long again, read here so that a
+      // Google (or proxy) that stalls or breaks mid-body is `unavailable` like any other lost answer
+      return await buffered(await fetcher(url, { ...init, signal }), timeoutMs, signal);
     } catch (error) {
-      throw await failureOf(api, error, what, signal);
+      throw await failureOf(api, error, what, signal, timeoutMs);
     }
   }
 
@@ -524,16 +527,28 @@ export async function readJson(response: Response): Promise<unknown> {
  * error that answer means; a breaker refusal, timeout or network failure as
  * `unavailable`; a limiter refusal as `rate_limited`.
  */
+/** The response with its body read in full within `timeoutMs` (a read that fails rejects). */
+async function buffered(response: Response, timeoutMs: number, signal: AbortSignal | undefined): Promise<Response> {
+  const text = await readResponseText(response, { timeoutMs, ...(signal ? { signal } : {}) });
+  const init = { status: response.status, statusText: response.statusText, headers: response.headers };
+  return new Response(text === '' ? null : text, init);
+}
+
 async function failureOf(
   api: GoogleMapsApi,
   error: unknown,
   what: string,
   signal: AbortSignal | undefined,
+  timeoutMs: number,
 ): Promise<unknown> {
   if (signal?.aborted) return signal.reason;
   if (isResilienceError(error)) {
     if (error.response) {
-      const last = error.response;
+      const given = error.response;
+      // a body that does not arrive reads as none: the status still says what happened
+      const last = await buffered(given, timeoutMs, signal).catch(
+        () => new Response(null, { status: given.status, headers: given.headers }),
+      );
       const failure: GoogleMapsError | undefined =
         api === 'geocoding'
           ? await readGeocode(last, what).then(

@@ -12,6 +12,7 @@ import {
   type RetryBudgetOptions,
   type RetryContext,
   rateLimiter,
+  readResponseText,
   redisCounter,
   redisRateLimiter,
   resilientFetch,
@@ -386,6 +387,9 @@ export function pipedriveClient(options: PipedriveClientOptions): PipedriveClien
   const baseDelayMs = count(options.baseDelayMs ?? 500, 'baseDelayMs', 0, 60_000);
   const maxDelayMs = count(options.maxDelayMs ?? 10_000, 'maxDelayMs', baseDelayMs, 600_000);
   const timeoutMs = count(options.timeoutMs ?? 30_000, 'timeoutMs', 1, 600_000);
+  // the attempt's timeout ends with the headers: each body read gets as long again, so a Pipedrive
+  // (or proxy) that stalls mid-body cannot hold a call forever
+  const peek = (response: Response) => readResponseText(response, { timeoutMs }).catch(() => '');
   if (options.fetch !== undefined && typeof options.fetch !== 'function') throw invalid('fetch must be a function');
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function')
     throw invalid('onEvent must be a function');
@@ -480,10 +484,7 @@ export function pipedriveClient(options: PipedriveClientOptions): PipedriveClien
     const response = await fetchImpl(input, init);
     const key = search ? `${tokenId}${SEARCH_SUFFIX}` : tokenId;
     if (response.status === 403) {
-      const text = await response
-        .clone()
-        .text()
-        .catch(() => '');
+      const text = await peek(response.clone());
       if (isBanPage(403, response.headers.get('content-type'), text)) {
         bannedUntil = Math.max(bannedUntil, Date.now() + banPauseMs);
         emit({ type: 'pipedrive.banned', at: Date.now(), key: tokenId, until: bannedUntil });
@@ -493,10 +494,7 @@ export function pipedriveClient(options: PipedriveClientOptions): PipedriveClien
     }
     let dailySpent = false;
     if (response.status === 429) {
-      const text = await response
-        .clone()
-        .text()
-        .catch(() => '');
+      const text = await peek(response.clone());
       dailySpent = dailySpentSaid(response.headers) || /"code"\s*:\s*"daily_limit_exceeded"/.test(text);
       if (!dailySpent) emit({ type: 'pipedrive.rate_limited', at: Date.now(), key, search });
     }
@@ -627,7 +625,18 @@ export function pipedriveClient(options: PipedriveClientOptions): PipedriveClien
       } catch (error) {
         throw await failureOf(error, operation, call.signal);
       }
-      const text = await response.text();
+      let text: string;
+      try {
+        text = await readResponseText(response, { timeoutMs, ...(call.signal ? { signal: call.signal } : {}) });
+      } catch (cause) {
+        if (call.signal?.aborted) throw call.signal.reason;
+        const detail = cause instanceof Error ? cause.message : String(cause);
+        throw new PipedriveError(
+          'connection',
+          `${operation} answered ${response.status} but its body did not arrive: ${detail}`,
+          { status: response.status, requestId: requestIdOf(response.headers), cause, operation },
+        );
+      }
       if (response.status === 401 && tokens.type === 'oauth' && replay === 0) {
         let renewed: boolean;
         try {
@@ -700,7 +709,7 @@ export function pipedriveClient(options: PipedriveClientOptions): PipedriveClien
     if (isResilienceError(error)) {
       if (error.response) {
         const last = error.response;
-        const text = await last.text().catch(() => '');
+        const text = await peek(last);
         return Object.assign(errorOf(last.status, last.headers, text, operation), { cause: error });
       }
       if (error.code === 'circuit_open')

@@ -1,4 +1,4 @@
-import { isRateLimitError, isResilienceError } from '@ballast/core/resilience';
+import { isRateLimitError, isResilienceError, readResponseText } from '@ballast/core/resilience';
 import {
   StripeCircuitOpenError,
   StripeConnectionError,
@@ -7,7 +7,12 @@ import {
   StripeUsageError,
   stripeErrorFromResponse,
 } from './errors';
-import { invalidOptions, type StripeResilienceOptions, stripeResilientFetch } from './fetch';
+import {
+  DEFAULTS as FETCH_DEFAULTS,
+  invalidOptions,
+  type StripeResilienceOptions,
+  stripeResilientFetch,
+} from './fetch';
 import { encodeStripeParams, type StripeParams } from './form';
 import { type StripeMode, stripeMode } from './limits';
 
@@ -155,6 +160,9 @@ export function stripeClient(options: StripeClientOptions): StripeClient {
   const send = stripeResilientFetch(API, options, mode, {
     headers: { authorization: () => `Bearer ${revealKey()}` },
   });
+  // the attempt's timeout ends with the headers: the body gets as long again, so a Stripe (or proxy)
+  // that stalls mid-body cannot hold the call forever
+  const bodyTimeoutMs = options.timeoutMs ?? FETCH_DEFAULTS.timeoutMs;
 
   async function request<T>(
     method: StripeMethod,
@@ -201,7 +209,20 @@ export function stripeClient(options: StripeClientOptions): StripeClient {
     } catch (error) {
       throw await failureOf(error, `${method} ${path}`, call.signal);
     }
-    const text = await response.text();
+    let text: string;
+    try {
+      text = await readResponseText(response, {
+        timeoutMs: bodyTimeoutMs,
+        ...(call.signal ? { signal: call.signal } : {}),
+      });
+    } catch (error) {
+      if (call.signal?.aborted) throw call.signal.reason;
+      throw new StripeConnectionError(
+        'connection',
+        `${method} ${path} answered ${response.status} but its body did not arrive: ${describe(error)}`,
+        { status: response.status, requestId: response.headers.get('request-id') ?? undefined, cause: error },
+      );
+    }
     let json: unknown;
     try {
       json = text === '' ? undefined : JSON.parse(text);

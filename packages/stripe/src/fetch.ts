@@ -82,7 +82,8 @@ export interface StripeFetchOptions extends StripeResilienceOptions {
 /** The default limiter spends Stripe's per-second budget in this many equal slices. */
 const PACING_SLICES = 5;
 
-const DEFAULTS = {
+/** @internal */
+export const DEFAULTS = {
   attempts: 3,
   baseDelayMs: 500,
   maxDelayMs: 5_000,
@@ -140,7 +141,10 @@ export function stripeResilientFetch(
       attempts,
       baseDelayMs,
       maxDelayMs,
-      shouldRetry: stripeShouldRetry({ retryRateLimited: options.retryRateLimited ?? DEFAULTS.retryRateLimited }),
+      shouldRetry: stripeShouldRetry({
+        retryRateLimited: options.retryRateLimited ?? DEFAULTS.retryRateLimited,
+        bodyTimeoutMs: timeoutMs,
+      }),
       ...(extra.generateIdempotencyKey ? { generateIdempotencyKey: true } : {}),
       ...(options.retryBudget === undefined ? {} : { budget: options.retryBudget }),
     },

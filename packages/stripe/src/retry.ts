@@ -1,4 +1,4 @@
-import type { RetryContext } from '@ballast/core/resilience';
+import { type RetryContext, readResponseText } from '@ballast/core/resilience';
 
 /** Options for {@link stripeShouldRetry}. */
 export interface StripeRetryRuleOptions {
@@ -9,12 +9,17 @@ export interface StripeRetryRuleOptions {
    * @default false
    */
   retryRateLimited?: boolean;
+  /**
+   * How long reading a 429's body (for its `code`) may take; past it the code is unknown.
+   * @default 80_000 (the client's per-attempt timeout)
+   */
+  bodyTimeoutMs?: number;
 }
 
-async function errorCodeOf(response: Response | undefined): Promise<string | undefined> {
+async function errorCodeOf(response: Response | undefined, timeoutMs: number): Promise<string | undefined> {
   if (!response) return undefined;
   try {
-    const body = (await response.json()) as { error?: { code?: unknown } } | null;
+    const body = JSON.parse(await readResponseText(response, { timeoutMs })) as { error?: { code?: unknown } } | null;
     const code = body?.error?.code;
     return typeof code === 'string' ? code : undefined;
   } catch {
@@ -33,6 +38,7 @@ export function stripeShouldRetry(
   options: StripeRetryRuleOptions = {},
 ): (ctx: RetryContext) => Promise<boolean | undefined> {
   const retryRateLimited = options.retryRateLimited ?? false;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? 80_000;
   return async (ctx) => {
     const response = ctx.response;
     if (response === undefined) return undefined; // no answer: core's network-error rule
@@ -42,7 +48,7 @@ export function stripeShouldRetry(
     const status = response.status;
     if (status < 400) return false;
     if (status === 409 || status >= 500) return true;
-    if (status === 429) return retryRateLimited || (await errorCodeOf(response)) === 'lock_timeout';
+    if (status === 429) return retryRateLimited || (await errorCodeOf(response, bodyTimeoutMs)) === 'lock_timeout';
     return false;
   };
 }

@@ -1,6 +1,7 @@
 import type { BreakerVerdict } from './circuit-breaker';
 import { ResilienceError } from './errors';
 import { discard } from './internal';
+import { readTextUntil } from './read-body';
 
 /**
  * What one response means, decided once per attempt and shared by every layer:
@@ -85,6 +86,8 @@ export interface ClassifiedCall {
   readonly attempt: number;
   readonly signal: AbortSignal | undefined;
   readonly deadlineAt: number;
+  /** The per-attempt limit, which also bounds reading the body (infinite: none). */
+  readonly timeoutMs: number;
 }
 
 /**
@@ -110,7 +113,7 @@ export async function runClassifier(
     attempt: call.attempt,
     defaultVerdict: fallback,
     text() {
-      text ??= readText(response.clone(), call.signal, call.deadlineAt, call.key);
+      text ??= readText(response.clone(), call.signal, call.deadlineAt, call.timeoutMs, call.key);
       return text;
     },
     async json() {
@@ -130,59 +133,33 @@ export async function runClassifier(
   }
 }
 
-/** Reads a body as text, stopping when `signal` aborts or `deadlineAt` passes. */
-async function readText(
+/**
+ * Reads a body as text, stopping when `signal` aborts, `deadlineAt` passes (`deadline_exceeded`) or
+ * the attempt's `timeoutMs` passes (`timeout`, retried like a timed-out attempt): a server that sends
+ * its headers and then stalls must not hold the classification forever.
+ */
+function readText(
   copy: Response,
   signal: AbortSignal | undefined,
   deadlineAt: number,
+  timeoutMs: number,
   key: string,
 ): Promise<string> {
-  const body = copy.body;
-  if (body === null) return '';
-  if (signal?.aborted) {
-    await body.cancel().catch(() => {});
-    throw signal.reason;
-  }
-  const reader = body.getReader();
-  let stop: ((reason: unknown) => void) | undefined;
-  const stopped = new Promise<never>((_, reject) => {
-    stop = reject;
-  });
-  stopped.catch(() => {});
-  const onAbort = () => stop?.(signal?.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
-  const leftMs = deadlineAt - Date.now();
-  const timer =
-    deadlineAt === Number.POSITIVE_INFINITY
-      ? undefined
-      : setTimeout(
-          () =>
-            stop?.(
-              new ResilienceError(
-                'deadline',
-                'deadline_exceeded',
-                'the deadline passed while the body was classified',
-                {
-                  key,
-                },
-              ),
-            ),
-          Math.max(0, leftMs),
-        );
-  const decoder = new TextDecoder();
-  let out = '';
-  try {
-    for (;;) {
-      const chunk = await Promise.race([reader.read(), stopped]);
-      if (chunk.done) break;
-      out += decoder.decode(chunk.value, { stream: true });
-    }
-    return out + decoder.decode();
-  } catch (error) {
-    reader.cancel(error).catch(() => {});
-    throw error;
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-    signal?.removeEventListener('abort', onAbort);
-  }
+  const attemptEndsAt = Date.now() + timeoutMs;
+  const deadlineFirst = deadlineAt <= attemptEndsAt;
+  return readTextUntil(copy, signal, deadlineFirst ? deadlineAt : attemptEndsAt, () =>
+    deadlineFirst
+      ? new ResilienceError('deadline', 'deadline_exceeded', 'the deadline passed while the body was classified', {
+          key,
+        })
+      : new ResilienceError(
+          'timeout',
+          'timeout',
+          `the body took over ${timeoutMs} ms to arrive while it was classified`,
+          {
+            key,
+            waitMs: timeoutMs,
+          },
+        ),
+  );
 }

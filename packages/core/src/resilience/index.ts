@@ -60,6 +60,8 @@ export type { RedisRateLimiter, RedisRateLimiterOptions, RedisScriptClient } fro
 export { redisRateLimiter } from './rate-limit/redis';
 export type { HeaderReader, RateLimitSignal } from './rate-limit-headers';
 export { readRateLimitHeaders, serverWaitMs } from './rate-limit-headers';
+export type { ReadResponseTextOptions } from './read-body';
+export { readResponseText } from './read-body';
 export type {
   BeforeRetryContext,
   CallPolicy,

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { circuitBreaker } from './circuit-breaker';
 import type { Classifier } from './classify';
 import { isResilienceError, type ResilienceError } from './errors';
+import { readResponseText } from './read-body';
 import { resilientFetch } from './resilient-fetch';
 import { settle } from './test-support';
 
@@ -142,5 +143,73 @@ describe('resilientFetch over real sockets', () => {
     const f = resilientFetch({ breaker: false, retry: false, classify, deadlineMs: 300 });
     const { error } = await settle(f(`${base}/geocode/json`));
     expect((error as ResilienceError).code).toBe('deadline_exceeded');
+  });
+
+  it('reading a body to classify it stops at the attempt timeout, and the attempt is retried', async () => {
+    let requests = 0;
+    const base = await serve((req, res) => {
+      req.resume();
+      requests++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (requests === 1)
+        res.write('{"status":'); // and never finishes
+      else res.end('{"status":"OK"}');
+    });
+    const classify: Classifier = async (_response, ctx) =>
+      ((await ctx.json()) as { status?: string } | undefined)?.status === 'OK' ? 'success' : 'retryable';
+    const f = resilientFetch({ breaker: false, retry: { attempts: 2, baseDelayMs: 0 }, classify, timeoutMs: 300 });
+    const started = Date.now();
+    const response = await f(`${base}/geocode/json`);
+    expect(await response.json()).toEqual({ status: 'OK' });
+    expect(requests).toBe(2);
+    console.log('ELAPSED', Date.now() - started);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+});
+
+describe('readResponseText over real sockets', () => {
+  it('a body that stalls after the headers rejects with timeout once timeoutMs has passed', async () => {
+    const base = await serve((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"data":'); // and never finishes
+    });
+    const response = await fetch(base);
+    const started = Date.now();
+    const { error } = await settle(readResponseText(response, { timeoutMs: 200, key: '127.0.0.1' }));
+    expect(isResilienceError(error)).toBe(true);
+    expect((error as ResilienceError).code).toBe('timeout');
+    expect((error as ResilienceError).message).toContain('200 ms');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('a connection that breaks mid-body rejects with the stream error; a complete body reads in full', async () => {
+    const base = await serve((req, res) => {
+      req.resume();
+      if (req.url === '/whole') return res.writeHead(200).end('héllo wörld');
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('{"data":', () => res.destroy());
+    });
+    const { error } = await settle(readResponseText(await fetch(`${base}/broken`), { timeoutMs: 2_000 }));
+    expect(error).toBeInstanceOf(TypeError);
+    expect(await readResponseText(await fetch(`${base}/whole`), { timeoutMs: 2_000 })).toBe('héllo wörld');
+  });
+
+  it("an abort stops the read with the signal's reason; a bad timeoutMs is invalid_options", async () => {
+    const base = await serve((req, res) => {
+      req.resume();
+      res.writeHead(200);
+      res.write('partial');
+    });
+    const controller = new AbortController();
+    const reading = settle(readResponseText(await fetch(base), { signal: controller.signal }));
+    const reason = new Error('caller gave up');
+    setTimeout(() => controller.abort(reason), 50);
+    expect((await reading).error).toBe(reason);
+    for (const timeoutMs of [0, -1, Number.NaN]) {
+      const { error } = await settle(readResponseText(new Response('x'), { timeoutMs }));
+      expect((error as ResilienceError).code).toBe('invalid_options');
+    }
   });
 });
