@@ -224,7 +224,7 @@ export function batchWriter<T>(
         } catch (error) {
           written.failed++;
           written.failedIds.push(d.id);
-          onInvalid?.(d.record, `the record is not JSON: ${errorMessage(error)}`);
+          onInvalid?.(d.record as T, `the record is not JSON: ${errorMessage(error)}`);
           continue;
         }
         ids.push(d.id);

@@ -11,7 +11,12 @@ import { errorMessage } from './table-store';
 export interface Prepared<T> {
   id: string;
   hash: string;
-  record: T;
+  /**
+   * The record; `undefined` once serialized ahead when the table does not
+   * keep records (no `versionField` reads them later): let go early, a
+   * record dies young instead of being promoted while its batch is stored.
+   */
+  record: T | undefined;
   /** The record's JSON, when serialized ahead (first loads send every record). */
   json?: string;
 }
@@ -85,6 +90,8 @@ export interface PreparerOptions<T> {
   volatileFields: readonly string[];
   idOf: ((record: T) => unknown) | undefined;
   cursorOf: CursorOf<T> | undefined;
+  /** Keep each record after serializing it (a `versionField` reads it when the batch is stored). */
+  keepRecords?: boolean;
 }
 
 /**
@@ -124,6 +131,7 @@ export function recordPreparer<T>(options: PreparerOptions<T>) {
   const storedJson = storedJsonWriter(options.volatileFields);
   const idOf = options.idOf ?? defaultIdOf;
   const cursorOf = options.cursorOf;
+  const keepRecords = options.keepRecords ?? false;
 
   /**
    * Reads ids and hashes of records; deduplicates ids (the last wins). Hashes
@@ -185,6 +193,7 @@ export function recordPreparer<T>(options: PreparerOptions<T>) {
           if (serialize) {
             try {
               item.json = storedJson?.(text, record as object) ?? JSON.stringify(record);
+              if (!keepRecords) item.record = undefined;
             } catch {
               // left for the store step, which counts it as failed
             }

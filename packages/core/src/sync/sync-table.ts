@@ -135,6 +135,7 @@ export function syncTable<T = unknown>(db: SqlClient, options: SyncTableOptions<
     volatileFields: opts.volatileFields,
     idOf: opts.idOf as ((record: T) => unknown) | undefined,
     cursorOf: cursorReader(opts.cursorField as SyncTableOptions<T>['cursorField']),
+    keepRecords: opts.versionField !== undefined,
   });
   const writer = batchWriter<T>(store, batchSize, opts.versionField, opts.copyMinRows);
   const runs = runRecords(store, opts.lookbackMs);
