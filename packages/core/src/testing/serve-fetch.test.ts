@@ -286,6 +286,30 @@ describe('serveFetch', () => {
     expect(isTestingError(error) && error.code).toBe('closed');
   });
 
+  it('close() or pause() called while a resume() is still opening the port leaves it closed (nothing keeps the process alive)', async () => {
+    const refusedAt = async (url: string) => {
+      const error = await fetch(url).catch((e: unknown) => e as { cause?: { code?: string } });
+      return (error as { cause?: { code?: string } }).cause?.code;
+    };
+    const server = await serve(async () => new Response('up'));
+    await server.pause();
+    const resumed = server.resume(); // not awaited, as a fake clearing an outage does
+    await server.close();
+    await resumed;
+    expect(await refusedAt(server.url)).toBe('ECONNREFUSED');
+
+    const other = await serve(async () => new Response('up'));
+    await other.pause();
+    const reopening = other.resume();
+    await other.pause();
+    await reopening;
+    expect(await refusedAt(other.url)).toBe('ECONNREFUSED');
+    await other.resume();
+    expect(await (await fetch(other.url)).text()).toBe('up');
+    await other.close();
+    expect(await refusedAt(other.url)).toBe('ECONNREFUSED');
+  });
+
   it('listens on the port given, and says so when it is taken', async () => {
     const port = await freePort();
     const server = await serve(async () => new Response('here'), { port });

@@ -171,25 +171,40 @@ export async function serveFetch(handler: FetchHandler, options: ServeFetchOptio
   const actual = typeof address === 'object' && address ? address.port : port;
   let state: 'listening' | 'paused' | 'closed' = 'listening';
   let stopping: Promise<void> = Promise.resolve();
+  /** The listen of a `resume()` in progress: a `pause()` or `close()` meanwhile must wait for it, or the port reopens after them. */
+  let resuming: Promise<void> | undefined;
 
-  return {
+  const running: FetchServer = {
     url: `http://${HOST}:${actual}`,
     host: HOST,
     port: actual,
     pause() {
+      if (resuming) return resuming.then(() => running.pause());
       if (state !== 'listening') return stopping;
       state = 'paused';
       stopping = stop();
       return stopping;
     },
-    async resume() {
+    resume() {
       if (state === 'closed')
-        throw new TestingError('serveFetch', 'closed', 'resume() after close(): the server is gone');
-      if (state === 'listening') return;
-      await listen(actual);
-      state = 'listening';
+        return Promise.reject(new TestingError('serveFetch', 'closed', 'resume() after close(): the server is gone'));
+      if (resuming) return resuming;
+      if (state === 'listening') return Promise.resolve();
+      const opening = (async () => {
+        try {
+          await stopping;
+          await listen(actual);
+          state = 'listening';
+        } finally {
+          resuming = undefined;
+        }
+      })();
+      resuming = opening;
+      return opening;
     },
     close() {
+      // a resume in progress settles first (opened or failed), then whatever it left is closed
+      if (resuming) return resuming.then(running.close, running.close);
       if (state === 'closed') return stopping;
       const wasListening = state === 'listening';
       state = 'closed';
@@ -201,6 +216,7 @@ export async function serveFetch(handler: FetchHandler, options: ServeFetchOptio
       return stopping;
     },
   };
+  return running;
 }
 
 function toRequest(req: IncomingMessage, chunks: Buffer[], signal: AbortSignal, port: number): Request {

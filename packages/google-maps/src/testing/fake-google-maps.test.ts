@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { googleMapsClient } from '../client';
 import { isGoogleMapsUsageError } from '../errors';
 import { applyMask, createFakeGoogleMaps, encodePolyline, GAZETTEER, hashedPlace } from './index';
 
@@ -134,6 +135,33 @@ describe('the fake Geocoding API', () => {
     await expect(hanging).rejects.toThrow('gave up');
     expect(() => fake.outage('meteor' as never)).toThrow(/mode must be/);
     expect(() => fake.outage('hang', { times: 0 })).toThrow(/times/);
+  });
+
+  it('a server closed right after a refuse outage is cleared stays closed (the process can exit)', async () => {
+    const fake = createFakeGoogleMaps();
+    const server = await fake.listen();
+    fake.outage('refuse');
+    fake.outage(null); // reopens the port in the background
+    await server.close();
+    const error = await fetch(`${server.url}/maps/api/geocode/json?address=x&key=k`).catch((e: unknown) => e);
+    expect(error).toMatchObject({ cause: { code: 'ECONNREFUSED' } });
+  });
+
+  it('calls(address) counts every request for the address, those an outage answered included (the README example)', async () => {
+    const fake = createFakeGoogleMaps({ keys: ['test-key'] });
+    const maps = googleMapsClient({ key: 'test-key', fetch: fake.fetch, baseDelayMs: 1, maxDelayMs: 2 });
+    fake.outage('over_query_limit', { times: 2 });
+    await expect(maps.geocode({ address: 'Eiffel Tower' })).resolves.toMatchObject({ status: 'OK' });
+    expect(fake.calls('eiffel tower')).toBe(3);
+    expect(fake.requests.map((r) => [r.address, r.status])).toEqual([
+      ['eiffel tower', 'OVER_QUERY_LIMIT'],
+      ['eiffel tower', 'OVER_QUERY_LIMIT'],
+      ['eiffel tower', 'OK'],
+    ]);
+    fake.outage('http_503', { times: 1 });
+    fake.outage('refuse', { times: 1 });
+    await expect(maps.geocode({ address: ' EIFFEL   tower ' })).resolves.toMatchObject({ status: 'OK' });
+    expect(fake.calls('Eiffel Tower')).toBe(6);
   });
 
   it('refuses options that cannot work', () => {

@@ -314,7 +314,7 @@ export function createFakeGoogleMaps(options: FakeGoogleMapsOptions = {}): FakeG
   const geocodeBody = (status: string, results: unknown[] = [], message?: string) =>
     json(200, { results, status, ...(message ? { error_message: message } : {}) });
 
-  const geocode = (url: URL, record: FakeGoogleMapsRequest): Response => {
+  const geocode = (url: URL): Response => {
     const p = url.searchParams;
     const address = p.get('address');
     const components = p.get('components');
@@ -333,10 +333,6 @@ export function createFakeGoogleMaps(options: FakeGoogleMapsOptions = {}): FakeG
       for (const part of (components ?? '').split('|')) {
         const [name, value] = part.split(':');
         if (name && value) filters.set(name.trim().toLowerCase(), value.trim());
-      }
-      if (address !== null) {
-        record.address = folded;
-        byAddress.set(folded, (byAddress.get(folded) ?? 0) + 1);
       }
       if ((address !== null && folded === '') || (address === null && filters.size === 0))
         return geocodeBody('INVALID_REQUEST', [], "Invalid request. Invalid 'address' parameter.");
@@ -582,7 +578,7 @@ export function createFakeGoogleMaps(options: FakeGoogleMapsOptions = {}): FakeG
           : 'Quota exceeded: requests per minute.',
       );
     }
-    if (api === 'geocoding') return geocode(url, record);
+    if (api === 'geocoding') return geocode(url);
     const mask = fieldMaskOf(request, url) ?? '';
     try {
       const speed = checkCommon(body, now);
@@ -688,6 +684,13 @@ export function createFakeGoogleMaps(options: FakeGoogleMapsOptions = {}): FakeG
       httpStatus: 0,
     };
     requests.push(record);
+    const address = api === 'geocoding' ? url.searchParams.get('address') : null;
+    if (address !== null) {
+      // counted on arrival, so requests an outage or a quota answered count too
+      const folded = foldAddress(address);
+      record.address = folded;
+      byAddress.set(folded, (byAddress.get(folded) ?? 0) + 1);
+    }
     if (latencyMs > 0) await sleep(latencyMs);
     const response = await answer(request, record, url);
     if (response.type === 'error') return response;
