@@ -130,8 +130,7 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
  * driver's UTF-8 encoding of a text parameter makes it (JSON would carry it
  * as an escape the server refuses).
  */
-const wellFormed = (value: string): string =>
-  SURROGATE.test(value) ? value.replace(LONE_SURROGATE, '\ufffd') : value;
+const wellFormed = (value: string): string => (SURROGATE.test(value) ? value.replace(LONE_SURROGATE, '\ufffd') : value);
 
 const text = (value: string): string => JSON.stringify(wellFormed(value));
 
