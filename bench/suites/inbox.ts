@@ -13,6 +13,7 @@ import { createPostgres } from '@ballast/core/stores/postgres';
 import { migrate, sqlInbox } from '@ballast/core/stores/sql';
 import { createWebhookVerifier } from '@ballast/core/webhooks';
 import autocannon from 'autocannon';
+import { bundled } from '../bundle';
 import { type CurvePoint, curveMode, writeCurve } from '../curve';
 import { type BenchRow, report, speedup } from '../harness';
 
@@ -159,15 +160,15 @@ interface ServerChild {
   peakRssMiB: Promise<number>;
 }
 
+let serverBundle: Promise<string> | undefined;
+
 async function startServer(kind: Kind, schema: string): Promise<ServerChild> {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@ballast/source', '--import', 'tsx', fileURLToPath(import.meta.url)],
-    {
-      env: { ...process.env, INBOX_BENCH_ROLE: 'server', INBOX_BENCH_KIND: kind, INBOX_BENCH_SCHEMA: schema },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+  // every server runs bundled in plain Node, as an app runs the built packages (see `bundled`)
+  serverBundle ??= bundled(new URL(import.meta.url));
+  const child = spawn(process.execPath, [await serverBundle], {
+    env: { ...process.env, INBOX_BENCH_ROLE: 'server', INBOX_BENCH_KIND: kind, INBOX_BENCH_SCHEMA: schema },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const started = await new Promise<{ port: number; rssMiB: number }>((resolve, reject) => {
     lines.once('line', (line) => resolve(JSON.parse(line) as { port: number; rssMiB: number }));

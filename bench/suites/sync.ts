@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { createPostgres } from '@ballast/core/stores/postgres';
 import { migrate } from '@ballast/core/stores/sql';
 import { offsetPages, type SyncTable, syncTable } from '@ballast/core/sync';
-import { build } from 'esbuild';
 import { from as copyFrom } from 'pg-copy-streams';
+import { bundled } from '../bundle';
 import { bend, type CurvePoint, curveMode, writeCurve } from '../curve';
 import { type BenchRow, report, speedup } from '../harness';
 
@@ -40,26 +40,11 @@ if (!url) {
 
 /**
  * Runs `children/sync-stream.ts` in its own process (its RSS is its own) and
- * returns its figures. The child is bundled first and run by plain Node, as
- * an app runs the built packages: under the tsx loader the process would
- * carry the loader's thread and transpiler, about 40 MiB that are not the
- * library's.
+ * returns its figures. The child is bundled first and run by plain Node
+ * (see `bundled`).
  */
 async function streamChild(records: number, onlyFirst: boolean): Promise<Record<string, number>> {
-  const bundle = fileURLToPath(new URL('../.cache/sync-stream.mjs', import.meta.url));
-  await build({
-    entryPoints: [fileURLToPath(new URL('../children/sync-stream.ts', import.meta.url))],
-    outfile: bundle,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    conditions: ['@ballast/source'],
-    // pg's optional native binding and Cloudflare socket stay out; a require() shim for its CommonJS parts
-    external: ['pg-native', 'pg-cloudflare'],
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-    logLevel: 'error',
-  });
+  const bundle = await bundled(new URL('../children/sync-stream.ts', import.meta.url));
   const output = execFileSync(process.execPath, [bundle], {
     env: { ...process.env, SYNC_CHILD_RECORDS: String(records), SYNC_CHILD_ONLY_FIRST: onlyFirst ? '1' : '0' },
     encoding: 'utf8',
