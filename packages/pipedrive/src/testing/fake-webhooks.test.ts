@@ -208,3 +208,32 @@ describe('fake Pipedrive: webhook delivery', () => {
     expect(fake.webhookBan(1)).toMatchObject({ banned: false });
   });
 });
+
+describe('fake Pipedrive: pending webhook retries and process exit (real timers)', () => {
+  it('a retry waiting after a failed delivery does not keep the process alive, unless idle() is awaited', async () => {
+    const scheduled: { delay: number; timer: NodeJS.Timeout }[] = [];
+    const realSetTimeout = globalThis.setTimeout;
+    const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, delay?: number) => {
+      const timer = realSetTimeout(fn, delay);
+      scheduled.push({ delay: delay ?? 0, timer });
+      return timer;
+    }) as typeof setTimeout);
+    try {
+      const { received, target } = receiver([500]);
+      const fake = make({ webhooks: { target, retryDelaysMs: [200] } });
+      await register(fake, { subscription_url: HOOK, event_action: '*', event_object: '*' });
+      fake.create('person', { name: 'Ada' });
+      await vi.waitFor(() => expect(scheduled.find((s) => s.delay === 200)).toBeDefined());
+      const retry = scheduled.find((s) => s.delay === 200)?.timer as NodeJS.Timeout;
+      // scheduled, yet it does not keep the event loop running: a test process may end here
+      expect(retry.hasRef()).toBe(false);
+      const idle = fake.webhooksIdle();
+      expect(retry.hasRef()).toBe(true);
+      await idle;
+      expect(received.map((r) => r.body.meta.attempt)).toEqual([1, 2]);
+      expect(fake.deliveries.map((d) => d.outcome)).toEqual(['failed', 'delivered']);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});

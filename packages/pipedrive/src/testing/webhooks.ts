@@ -154,6 +154,8 @@ export class WebhookHub {
   readonly #options: Required<Omit<FakeWebhookOptions, 'target'>> & Pick<FakeWebhookOptions, 'target'>;
   #nextId = 1;
   #timers = 0;
+  /** Pending retries. Unreferenced unless someone awaits `idle()`: a failed delivery's retry, minutes away, must not keep a finished test process alive. */
+  readonly #retryTimers = new Set<{ ref?: () => unknown; unref?: () => unknown }>();
   readonly #idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -259,6 +261,8 @@ export class WebhookHub {
   /** Resolves when no attempt is in flight and no retry is scheduled. */
   idle(): Promise<void> {
     if (this.#pending.size === 0 && this.#timers === 0) return Promise.resolve();
+    // awaited: the retries now keep the process alive until they have run
+    for (const timer of this.#retryTimers) timer.ref?.();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -364,7 +368,8 @@ export class WebhookHub {
     const delay = this.#options.retryDelaysMs[attempt - 1];
     if (delay === undefined) return;
     this.#timers++;
-    setTimeout(() => {
+    const timer = setTimeout(() => {
+      this.#retryTimers.delete(timer);
       this.#timers--;
       if (!this.#hooks.has(hook.registration.id)) {
         this.#checkIdle();
@@ -384,7 +389,9 @@ export class WebhookHub {
         return;
       }
       this.#track(this.#attempt(hook, template, eventId, attempt + 1));
-    }, delay);
+    }, delay) as { ref?: () => unknown; unref?: () => unknown };
+    this.#retryTimers.add(timer);
+    if (this.#idleWaiters.length === 0) timer.unref?.();
   }
 
   async #post(registration: FakeWebhookRegistration, body: JsonObject): Promise<number> {
