@@ -358,28 +358,15 @@ export function batchWriter<T>(
       probe: Probe,
       onInvalid: OnInvalid<T>,
     ): Promise<SyncRun> {
-      const { items } = batch;
+      const store = async () =>
+        storePlanned(run, batch, await plan('syncTable.run', batch.items, probe, run.id), tracksSeen, probe, onInvalid);
       try {
-        return await storePlanned(
-          run,
-          batch,
-          await plan('syncTable.run', items, probe, run.id),
-          tracksSeen,
-          probe,
-          onInvalid,
-        );
+        return await store();
       } catch (error) {
         if (!isFreshCopyConflict(error)) throw error;
         // stored rows turned up under a first load's COPY: nothing was written; again, looking them up
         probe.lookup = true;
-        return storePlanned(
-          run,
-          batch,
-          await plan('syncTable.run', items, probe, run.id),
-          tracksSeen,
-          probe,
-          onInvalid,
-        );
+        return store();
       }
     },
 
