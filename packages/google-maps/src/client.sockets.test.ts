@@ -1,6 +1,6 @@
-import { createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { midBodyServer } from '../../../test-support/mid-body';
 import { describeWithRedis, uniqueKeyPrefix } from '../../../test-support/services';
 import { googleMapsClient } from './client';
 import { type GoogleMapsError, isGoogleMapsError } from './errors';
@@ -114,31 +114,6 @@ describeWithRedis('pacing shared through Redis', (url) => {
   });
 });
 
-const midServers: { server: Server; sockets: Set<Socket> }[] = [];
-afterEach(async () => {
-  for (const { server, sockets } of midServers.splice(0)) {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((r) => server.close(r));
-  }
-});
-
-/** A raw HTTP server answering every request with a 200 whose body stops after a few bytes. */
-async function midBody(then: 'stall' | 'reset'): Promise<string> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-    socket.once('data', () => {
-      socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"data":', () => {
-        if (then === 'reset') socket.destroy();
-      });
-    });
-  });
-  midServers.push({ server, sockets });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-}
-
 describe('when the body does not arrive (real sockets)', () => {
   const client = (baseUrl: string) =>
     googleMapsClient({
@@ -153,7 +128,7 @@ describe('when the body does not arrive (real sockets)', () => {
     });
 
   it('a body that stalls after the headers is unavailable for geocode, computeRoutes and computeRouteMatrix', async () => {
-    const maps = client(await midBody('stall'));
+    const maps = client(await midBodyServer('stall'));
     const started = Date.now();
     for (const call of [
       () => maps.geocode({ address: 'Eiffel Tower' }),
@@ -170,7 +145,7 @@ describe('when the body does not arrive (real sockets)', () => {
   });
 
   it('a connection broken mid-body is unavailable, not a bare TypeError', async () => {
-    const maps = client(await midBody('reset'));
+    const maps = client(await midBodyServer('reset'));
     await expect(maps.computeRoutes({ origin: { address: 'a' }, destination: { address: 'b' } })).rejects.toMatchObject(
       { code: 'unavailable' },
     );

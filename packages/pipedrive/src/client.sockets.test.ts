@@ -1,5 +1,5 @@
-import { createServer, type Server, type Socket } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { midBodyServer } from '../../../test-support/mid-body';
 import { pipedriveClient } from './client';
 import { isPipedriveError, type PipedriveError } from './errors';
 import { createFakePipedrive, FAKE_PIPEDRIVE_API_TOKEN, type FakePipedriveServer } from './testing/index';
@@ -56,31 +56,6 @@ describe('pipedriveClient over real sockets', () => {
   }, 30_000);
 });
 
-const midServers: { server: Server; sockets: Set<Socket> }[] = [];
-afterEach(async () => {
-  for (const { server, sockets } of midServers.splice(0)) {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((r) => server.close(r));
-  }
-});
-
-/** A raw HTTP server answering every request with a 200 whose body stops after a few bytes. */
-async function midBody(then: 'stall' | 'reset'): Promise<string> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-    socket.once('data', () => {
-      socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"data":', () => {
-        if (then === 'reset') socket.destroy();
-      });
-    });
-  });
-  midServers.push({ server, sockets });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-}
-
 describe('pipedriveClient when the body does not arrive (real sockets)', () => {
   const client = (baseUrl: string) =>
     pipedriveClient({
@@ -94,7 +69,7 @@ describe('pipedriveClient when the body does not arrive (real sockets)', () => {
 
   it('a body that stalls after the headers is a connection error once timeoutMs has passed again', async () => {
     const started = Date.now();
-    const error = (await client(await midBody('stall'))
+    const error = (await client(await midBodyServer('stall'))
       .persons.get(1)
       .catch((e: unknown) => e)) as PipedriveError;
     expect(isPipedriveError(error)).toBe(true);
@@ -106,7 +81,7 @@ describe('pipedriveClient when the body does not arrive (real sockets)', () => {
   });
 
   it('a connection broken mid-body is a connection error, not a bare TypeError, also while paging', async () => {
-    const base = await midBody('reset');
+    const base = await midBodyServer('reset');
     const error = (await client(base)
       .persons.get(1)
       .catch((e: unknown) => e)) as PipedriveError;

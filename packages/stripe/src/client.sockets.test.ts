@@ -1,5 +1,5 @@
-import { createServer, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { midBodyServer } from '../../../test-support/mid-body';
 import { stripeClient } from './client';
 import { isStripeError, type StripeError } from './errors';
 
@@ -8,34 +8,7 @@ import { isStripeError, type StripeError } from './errors';
  * mid-body. The client's per-attempt timeout ends with the headers; the body must be bounded too.
  */
 
-const servers: { server: Server; sockets: Set<Socket> }[] = [];
-afterEach(async () => {
-  for (const { server, sockets } of servers.splice(0)) {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((r) => server.close(r));
-  }
-});
-
-/** A raw HTTP server answering every request with a 200 whose body stops after a few bytes. */
-async function midBody(then: 'stall' | 'reset'): Promise<string> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-    socket.once('data', () => {
-      socket.write(
-        'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nRequest-Id: req_mid\r\nContent-Length: 500\r\n\r\n{"id":"cus_',
-        () => {
-          if (then === 'reset') socket.destroy();
-        },
-      );
-    });
-  });
-  servers.push({ server, sockets });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address() as { port: number };
-  return `http://127.0.0.1:${address.port}`;
-}
+const STRIPE_BODY = { start: '{"id":"cus_', headers: { 'Request-Id': 'req_mid' } };
 
 const client = (baseUrl: string) =>
   stripeClient({
@@ -50,7 +23,7 @@ const client = (baseUrl: string) =>
 describe('stripeClient when the body does not arrive', () => {
   it('a body that stalls after the headers is a StripeConnectionError once timeoutMs has passed again', async () => {
     const started = Date.now();
-    const error = (await client(await midBody('stall'))
+    const error = (await client(await midBodyServer('stall', STRIPE_BODY))
       .get('/v1/customers/cus_1')
       .catch((e: unknown) => e)) as StripeError;
     expect(isStripeError(error)).toBe(true);
@@ -63,7 +36,7 @@ describe('stripeClient when the body does not arrive', () => {
   });
 
   it('a connection broken mid-body is a StripeConnectionError, not a bare TypeError', async () => {
-    const error = (await client(await midBody('reset'))
+    const error = (await client(await midBodyServer('reset', STRIPE_BODY))
       .post('/v1/customers', { email: 'ada@example.com' })
       .catch((e: unknown) => e)) as StripeError;
     expect(isStripeError(error)).toBe(true);
@@ -78,7 +51,7 @@ describe('stripeClient when the body does not arrive', () => {
     const stripe = stripeClient({
       apiKey: 'sk_test_x',
       apiVersion: '2026-10-28.endive',
-      baseUrl: await midBody('stall'),
+      baseUrl: await midBodyServer('stall', STRIPE_BODY),
       timeoutMs: 5_000,
       breaker: false,
       limiter: false,
