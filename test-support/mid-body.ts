@@ -3,7 +3,7 @@ import { afterEach } from 'vitest';
 
 /**
  * Raw HTTP servers (plain sockets) that answer every request with the
- * headers of a 200 and the first bytes of its body, then stall or break the
+ * headers of a 200 (or another status) and the first bytes of its body, then stall or break the
  * connection: what a provider or proxy failing mid-body looks like to a
  * client. Servers opened in a test are closed after it.
  */
@@ -19,11 +19,16 @@ afterEach(async () => {
 /**
  * Starts such a server and returns its base URL. `then`: keep the socket open
  * without another byte (`stall`) or destroy it once the first bytes are out
- * (`reset`). `start` is the body's beginning, `headers` extra header lines.
+ * (`reset`). `start` is the body's beginning, `headers` extra header lines,
+ * `status` the status line's code and reason (`200 OK` unless given).
  */
 export async function midBodyServer(
   then: 'stall' | 'reset',
-  { start = '{"data":', headers = {} }: { start?: string; headers?: Record<string, string> } = {},
+  {
+    start = '{"data":',
+    headers = {},
+    status = '200 OK',
+  }: { start?: string; headers?: Record<string, string>; status?: string } = {},
 ): Promise<string> {
   const sockets = new Set<Socket>();
   const extra = Object.entries(headers)
@@ -34,7 +39,7 @@ export async function midBodyServer(
     socket.on('error', () => {});
     socket.once('data', () => {
       socket.write(
-        `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n${extra}Content-Length: 500\r\n\r\n${start}`,
+        `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\n${extra}Content-Length: 500\r\n\r\n${start}`,
         () => {
           if (then === 'reset') socket.destroy();
         },

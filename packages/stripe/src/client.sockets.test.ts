@@ -58,4 +58,20 @@ describe('stripeClient when the body does not arrive', () => {
     });
     await expect(stripe.get('/v1/customers/cus_1', {}, { signal: controller.signal })).rejects.toBe(reason);
   });
+
+  it('a 429 whose Retry-After is too long and whose body stalls is still a typed StripeRateLimitError, in bounded time', async () => {
+    const base = await midBodyServer('stall', {
+      status: '429 Too Many Requests',
+      start: '{"error":{"',
+      headers: { 'Retry-After': '3600' },
+    });
+    const started = Date.now();
+    const error = (await client(base)
+      .get('/v1/customers/cus_1')
+      .catch((e: unknown) => e)) as StripeError;
+    expect(isStripeError(error)).toBe(true);
+    expect(error.code).toBe('rate_limited');
+    expect(error.status).toBe(429);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
 });

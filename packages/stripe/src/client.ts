@@ -207,7 +207,7 @@ export function stripeClient(options: StripeClientOptions): StripeClient {
         ...(call.signal ? { signal: call.signal } : {}),
       });
     } catch (error) {
-      throw await failureOf(error, `${method} ${path}`, call.signal);
+      throw await failureOf(error, `${method} ${path}`, call.signal, bodyTimeoutMs);
     }
     let text: string;
     try {
@@ -306,13 +306,22 @@ export function stripeClient(options: StripeClientOptions): StripeClient {
  * reason (as `fetch` does), and a breaker or limiter refusal, which sent
  * nothing and is refused again if retried at once, gets its own class.
  */
-async function failureOf(error: unknown, call: string, signal: AbortSignal | undefined): Promise<unknown> {
+async function failureOf(
+  error: unknown,
+  call: string,
+  signal: AbortSignal | undefined,
+  bodyTimeoutMs: number,
+): Promise<unknown> {
   if (signal?.aborted) return signal.reason;
   if (isResilienceError(error)) {
     // A layer that gave up on an HTTP answer (retry budget, deadline) hands it back: report Stripe's error.
     if (error.response) {
       const last = error.response;
-      const failure: StripeError = stripeErrorFromResponse(last.status, await readJson(last), last.headers);
+      const failure: StripeError = stripeErrorFromResponse(
+        last.status,
+        await readJson(last, bodyTimeoutMs),
+        last.headers,
+      );
       return Object.assign(failure, { cause: error });
     }
     if (error.code === 'circuit_open') {
@@ -339,9 +348,10 @@ function waitText(waitMs: number | undefined): string {
   return waitMs === undefined ? '' : `; retry in ${Math.ceil(waitMs)} ms`;
 }
 
-async function readJson(response: Response): Promise<unknown> {
+/** The JSON of an answer a layer gave up on; a body that does not arrive in time reads as none. */
+async function readJson(response: Response, timeoutMs: number): Promise<unknown> {
   try {
-    return await response.json();
+    return JSON.parse(await readResponseText(response, { timeoutMs }));
   } catch {
     return undefined;
   }
