@@ -164,6 +164,34 @@ describe('the fake Geocoding API', () => {
     expect(fake.calls('Eiffel Tower')).toBe(6);
   });
 
+  it('an outage until cleared replaces the one before it, so modes switch (outages with times queue)', async () => {
+    const fake = createFakeGoogleMaps();
+    const server = await fake.listen();
+    const status = async () => {
+      const res = await fetch(`${server.url}/maps/api/geocode/json?address=x&key=k`).catch((e: unknown) => e);
+      if (!(res instanceof Response)) return 'refused';
+      const text = await res.text();
+      return `${res.status} ${text.startsWith('{') ? (JSON.parse(text) as { status: string }).status : ''}`;
+    };
+    try {
+      fake.outage('http_503');
+      expect(await status()).toBe('503 ');
+      fake.outage('over_query_limit');
+      expect(await status()).toBe('200 OVER_QUERY_LIMIT');
+      fake.outage('refuse');
+      expect(await status()).toBe('refused');
+      fake.outage('unknown_error'); // the port opens again
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await status()).toBe('200 UNKNOWN_ERROR');
+      fake.outage(null);
+      fake.outage('http_500', { times: 1 });
+      fake.outage('http_502', { times: 1 });
+      expect([await status(), await status(), await status()]).toEqual(['500 ', '502 ', '200 OK']);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('refuses options that cannot work', () => {
     for (const options of [
       { quotaPerMinute: 0 },

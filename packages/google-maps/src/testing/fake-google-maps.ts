@@ -113,7 +113,11 @@ export interface FakeGoogleMaps {
   readonly fetch: typeof fetch;
   /** Starts a local HTTP server on 127.0.0.1 (an ephemeral port unless given). */
   listen(options?: { port?: number }): Promise<FakeGoogleMapsServer>;
-  /** Switches an outage on (`null`: back to normal, every outage cleared). */
+  /**
+   * Switches an outage on (`null`: back to normal, every outage cleared). Outages with `times`
+   * queue up and apply in order; one without `times` lasts until cleared and replaces the earlier
+   * one without `times` for the same `api`.
+   */
   outage(mode: FakeOutage | null, options?: FakeOutageOptions): void;
   /** Requests received so far, oldest first. */
   readonly requests: readonly FakeGoogleMapsRequest[];
@@ -740,6 +744,9 @@ export function createFakeGoogleMaps(options: FakeGoogleMapsOptions = {}): FakeG
       const api = outageOptions.api;
       if (api !== undefined && api !== 'geocoding' && api !== 'routes' && api !== 'routeMatrix')
         throw usage('outage', "api must be 'geocoding', 'routes' or 'routeMatrix'");
+      // an outage until cleared replaces the one before it for the same API (it would otherwise never
+      // apply: the earlier one never runs out); outages with `times` queue up in order
+      if (times === Number.POSITIVE_INFINITY) outages = outages.filter((o) => Number.isFinite(o.left) || o.api !== api);
       outages.push({ mode, api, left: times });
       notify();
     },
