@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import { createPostgres } from '@ballast/core/stores/postgres';
 import { migrate } from '@ballast/core/stores/sql';
 import { offsetPages, type SyncTable, syncTable } from '@ballast/core/sync';
@@ -209,16 +208,47 @@ async function timed(name: string, records: number, fn: (sample: () => void) => 
   if (!previous || previous.opsPerSec < row.opsPerSec) best.set(name, row);
 }
 
+/** The hashes the shaped table's COPY writes (any 64 hex characters cost the server the same). */
+const hashes = records.map((r) => createHash('sha256').update(String(r.id)).digest('hex'));
+
+/** COPY of every record into `table`: a row of text per record, `head` before its JSON and `tail` after. */
+async function copyRow(name: string, table: string, columns: string, head: (r: Contact) => string, tail = '') {
+  await db.exec(`TRUNCATE ${schema}.${table}`);
+  await timed(name, TOTAL, async (sample) => {
+    const client = await db.pool.connect();
+    try {
+      const copy = client.query(copyFrom(`COPY ${schema}.${table} ${columns} FROM STDIN`));
+      // text format: tab-separated, with \ , tab and newline escaped in the JSON
+      const copyText = (s: string) => s.replaceAll('\\', '\\\\').replaceAll('\t', '\\t').replaceAll('\n', '\\n');
+      async function* lines() {
+        for (let offset = 0; offset < TOTAL; offset += PAGE) {
+          let chunk = '';
+          for (let i = offset; i < Math.min(offset + PAGE, TOTAL); i++) {
+            const record = records[i] as Contact;
+            chunk += `${head(record)}\t${copyText(JSON.stringify(record))}${tail}\n`;
+          }
+          sample();
+          yield chunk;
+        }
+      }
+      await pipeline(lines, copy);
+    } finally {
+      client.release();
+    }
+  });
+}
+
 try {
   await migrate(db, { schema, modules: ['sync'] });
   await db.exec(`
     CREATE TABLE ${schema}.naive (external_id text PRIMARY KEY, data jsonb NOT NULL, synced_at timestamptz NOT NULL);
     CREATE TABLE ${schema}.bare (external_id text, data jsonb);
+    CREATE TABLE ${schema}.shaped (LIKE ${schema}.sync_rows INCLUDING ALL);
   `);
 
   for (let round = 1; round <= ROUNDS; round++) {
     console.log(`round ${round} of ${ROUNDS}`);
-    await db.exec(`TRUNCATE ${schema}.naive, ${schema}.bare`);
+    await db.exec(`TRUNCATE ${schema}.naive`);
     await timed(
       'naive upsert per row',
       NAIVE_SAMPLE,
@@ -273,28 +303,16 @@ try {
     await run('ballast unchanged re-sync', records, { unchanged: TOTAL });
     await run('ballast 10% changed', changed, { changed: Math.floor(TOTAL / 10) });
 
-    await timed('COPY into a bare table', TOTAL, async (sample) => {
-      const client = await db.pool.connect();
-      try {
-        const copy = client.query(copyFrom(`COPY ${schema}.bare (external_id, data) FROM STDIN`));
-        // text format: tab-separated, with \ , tab and newline escaped in the JSON
-        const copyText = (s: string) => s.replaceAll('\\', '\\\\').replaceAll('\t', '\\t').replaceAll('\n', '\\n');
-        async function* lines() {
-          for (let offset = 0; offset < TOTAL; offset += PAGE) {
-            let chunk = '';
-            for (let i = offset; i < Math.min(offset + PAGE, TOTAL); i++) {
-              const record = records[i] as Contact;
-              chunk += `${record.id}\t${copyText(JSON.stringify(record))}\n`;
-            }
-            sample();
-            yield chunk;
-          }
-        }
-        await pipeline(lines, copy);
-      } finally {
-        client.release();
-      }
-    });
+    await copyRow('COPY into a bare table', 'bare', '(external_id, data)', (r) => `${r.id}`);
+    // the same COPY into a table shaped like sync_rows (its columns, defaults and both indexes): what any first
+    // load into that table costs the server, whoever writes it (the hashes are computed before the row is timed)
+    await copyRow(
+      'COPY into a table shaped like sync_rows',
+      'shaped',
+      '(table_id, external_id, hash, data, run_id)',
+      (r) => `1\t${r.id}\t${hashes[r.id - 1]}`,
+      '\t1',
+    );
   }
   rows.push(...best.values());
   if (MEMORY_RECORDS > 0) {
@@ -326,6 +344,16 @@ report('sync', rows, [
     label: 'ballast first load within 1.5x of COPY (COPY rows/s / first load rows/s)',
     measured: (r) => speedup(r, 'COPY into a bare table', 'ballast first load'),
     met: (v) => v <= 1.5,
+  },
+  {
+    label: 'ballast first load against COPY into a table shaped like sync_rows (its rows/s / first load rows/s)',
+    measured: (r) => speedup(r, 'COPY into a table shaped like sync_rows', 'ballast first load'),
+    met: (v) => v <= 1.5,
+  },
+  {
+    label: "COPY into a table shaped like sync_rows against a bare table (the schema's own cost, same run)",
+    measured: (r) => speedup(r, 'COPY into a bare table', 'COPY into a table shaped like sync_rows'),
+    met: () => true,
   },
   {
     label: `peak RSS syncing ${MEMORY_RECORDS.toLocaleString('en-US')} streamed records < 150 MiB`,

@@ -143,7 +143,8 @@ export function deleteDetection<T>(
     /**
      * Ends a listed run: a full run detecting deletes soft-deletes its unseen
      * rows within the ratio; the run is marked completed, or failed when the
-     * guard refused. `unseen: 0` (from the re-check) skips the look for unseen rows.
+     * guard refused. `unseen: 0` (from the re-check), or no live row when
+     * the run opened, skips the look for unseen rows.
      * @throws {SyncError} `mass_delete` (nothing deleted), `run_conflict`.
      */
     async close(
@@ -158,7 +159,9 @@ export function deleteDetection<T>(
         'syncTable.run',
         async (tx) => {
           let deleted = 0;
-          if (policy.detect && known.unseen !== 0) {
+          // no row was live when the run opened (a first load): every live row now was written during the
+          // run, none can be unseen, and the look (a scan of the table's live rows) is skipped
+          if (policy.detect && known.unseen !== 0 && run.liveAtStart !== 0) {
             const tally = (await tx.query<Tally>(sql.tally, [...store.key, run.id])).rows[0] ?? { live: 0, missing: 0 };
             if (overRatio(tally, ratio) && !ro.force) refused = refusal(run, tally, ratio);
             else if (tally.missing > 0) deleted = (await tx.query(sql.deleteUnseen, [...store.key, run.id])).rowCount;

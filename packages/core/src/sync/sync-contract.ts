@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { uniqueSchema } from '../../../../test-support/services';
 import { migrate } from '../stores/migrate';
-import { type SqlClient, sqlNames } from '../stores/sql';
+import { type SqlClient, type SqlExecutor, sqlNames } from '../stores/sql';
 import { isSyncError, type SyncError } from './errors';
 import { mapper } from './mapper';
 import { cursorPages, offsetPages, type PageSource, type SourceStart, type SyncPage } from './pages';
@@ -234,6 +234,39 @@ export function syncContract(open: () => Promise<SqlClient>, defaults: ContractD
       const back = await t.run(provider(() => records, 20).source, { mode: 'full' });
       expect(back.counts).toMatchObject({ changed: 5, unchanged: 45, deleted: 0 });
       expect((await t.get(50))?.deletedAt).toBeNull();
+    });
+
+    it('skips the look for unseen rows when no row was live as the run opened, and looks again on the next run', async () => {
+      const looks: string[] = [];
+      const spy = (q: SqlExecutor): SqlExecutor => ({
+        ...q,
+        query: (text, params) => {
+          if (text.includes('EXCEPT')) looks.push(text);
+          return q.query(text, params);
+        },
+      });
+      const watched: SqlClient = { ...db, transaction: (fn) => db.transaction((tx) => fn(spy(tx))) };
+      const t = syncTable<Person>(watched, {
+        schema,
+        source: 'fakedrive',
+        entity: `persons_${++n}`,
+        volatileFields: ['fetched_at'],
+        ...defaults,
+      });
+      const records = Array.from({ length: 30 }, (_, i) => person(i + 1));
+      const first = await t.run(provider(() => records, 10).source, { mode: 'full' });
+      expect(first.counts).toMatchObject({ inserted: 30, deleted: 0 });
+      expect(looks).toHaveLength(0);
+      const next = await t.run(provider(() => records.slice(0, 28), 10).source, { mode: 'full' });
+      expect(next.counts).toMatchObject({ unchanged: 28, deleted: 2 });
+      expect(looks.length).toBeGreaterThan(0);
+      // a table whose rows were all deleted is empty again: its next full run skips the look too
+      looks.length = 0;
+      await t.markDeleted(records.slice(0, 28).map((r) => r.id));
+      const again = await t.run(provider(() => records.slice(0, 5), 10).source, { mode: 'full' });
+      expect(again.counts).toMatchObject({ changed: 5, deleted: 0 });
+      expect(looks).toHaveLength(0);
+      expect(await t.count()).toBe(5);
     });
 
     it('never deletes after a partial fetch: a full run whose source fails stays open and deletes nothing', async () => {
