@@ -53,6 +53,8 @@ async function serve(kind: Kind): Promise<void> {
   const url = process.env.DATABASE_URL ?? '';
   const schema = process.env.INBOX_BENCH_SCHEMA ?? 'ballast_bench';
   let listener: Parameters<typeof createServer>[1];
+  // group commit's batches (ballast servers): how many events a commit carried, and how many were in flight
+  const batches = { count: 0, events: 0, inFlight: 0 };
   const cleanup: (() => Promise<void>)[] = [];
 
   if (kind === 'bare') {
@@ -129,7 +131,16 @@ async function serve(kind: Kind): Promise<void> {
     const handler = createWebhookHandler({
       source: 'stripe',
       verify: { scheme: 'stripe', secret: SECRET },
-      inbox: sqlInbox(db, { schema, groupCommit: tuning }),
+      inbox: sqlInbox(db, {
+        schema,
+        groupCommit: tuning,
+        onMetric: (m) => {
+          if (m.name !== 'inbox.batch') return;
+          batches.count++;
+          batches.events += m.size;
+          batches.inFlight += m.inFlight;
+        },
+      }),
     });
     listener = toNodeHandler(handler);
     cleanup.unshift(() => db.close());
@@ -143,7 +154,9 @@ async function serve(kind: Kind): Promise<void> {
   });
   process.on('SIGTERM', () => {
     // the process's own peak, load included: what a burst costs in memory
-    process.stdout.write(`${JSON.stringify({ peakRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);
+    const { count, events, inFlight } = batches;
+    const group = count === 0 ? {} : { avgBatch: events / count, avgInFlight: inFlight / count };
+    process.stdout.write(`${JSON.stringify({ peakRssMiB: process.resourceUsage().maxRSS / 1024, ...group })}\n`);
     server.close();
     void Promise.all(cleanup.map((c) => c())).finally(() => process.exit(0));
   });
@@ -156,8 +169,8 @@ interface ServerChild {
   child: ChildProcess;
   port: number;
   idleRssMiB: number;
-  /** Resolves with the peak RSS the child reports when stopped. */
-  peakRssMiB: Promise<number>;
+  /** Resolves with what the child reports when stopped: its peak RSS, and its group commit's average batch. */
+  stopped: Promise<{ peakRssMiB: number; avgBatch?: number; avgInFlight?: number }>;
 }
 
 let serverBundle: Promise<string> | undefined;
@@ -174,14 +187,14 @@ async function startServer(kind: Kind, schema: string): Promise<ServerChild> {
     lines.once('line', (line) => resolve(JSON.parse(line) as { port: number; rssMiB: number }));
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
   });
-  const peakRssMiB = new Promise<number>((resolve) => {
+  const stopped = new Promise<{ peakRssMiB: number; avgBatch?: number; avgInFlight?: number }>((resolve) => {
     lines.on('line', (line) => {
-      const peak = (JSON.parse(line) as { peakRssMiB?: number }).peakRssMiB;
-      if (peak !== undefined) resolve(peak);
+      const report = JSON.parse(line) as { peakRssMiB?: number; avgBatch?: number; avgInFlight?: number };
+      if (report.peakRssMiB !== undefined) resolve(report as { peakRssMiB: number });
     });
-    child.once('exit', () => resolve(Number.NaN));
+    child.once('exit', () => resolve({ peakRssMiB: Number.NaN }));
   });
-  return { child, port: started.port, idleRssMiB: started.rssMiB, peakRssMiB };
+  return { child, port: started.port, idleRssMiB: started.rssMiB, stopped };
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
@@ -328,8 +341,8 @@ async function measureWrk(
   schema: string,
   connections = CONNECTIONS,
   seconds = DURATION_S,
-): Promise<BenchRow & { peakRssMiB: number; idleRssMiB: number; delivered: number }> {
-  const { child, port, idleRssMiB, peakRssMiB } = await startServer(kind, schema);
+): Promise<BenchRow & { peakRssMiB: number; idleRssMiB: number; delivered: number; avgBatch?: number }> {
+  const { child, port, idleRssMiB, stopped } = await startServer(kind, schema);
   let delivered = 0;
   let row: BenchRow;
   try {
@@ -348,9 +361,12 @@ async function measureWrk(
   } finally {
     await stopServer(child);
   }
-  const peak = await peakRssMiB;
+  const { peakRssMiB: peak, avgBatch, avgInFlight } = await stopped;
   row.note += `; server RSS ${idleRssMiB.toFixed(0)} MiB idle, ${peak.toFixed(0)} MiB peak`;
-  return { ...row, peakRssMiB: peak, idleRssMiB, delivered };
+  if (avgBatch !== undefined) {
+    row.note += `; group commit: ${avgBatch.toFixed(1)} events a batch, ${(avgInFlight ?? 0).toFixed(1)} in flight`;
+  }
+  return { ...row, peakRssMiB: peak, idleRssMiB, delivered, ...(avgBatch === undefined ? {} : { avgBatch }) };
 }
 
 /**
@@ -476,7 +492,12 @@ async function curve(wrk: string, schema: string): Promise<void> {
         series,
         x: connections,
         y: r.opsPerSec,
-        extra: { p50Ms: (r.p50Ns ?? 0) / 1e6, p99Ms: (r.p99Ns ?? 0) / 1e6, peakRssMiB: r.peakRssMiB },
+        extra: {
+          p50Ms: (r.p50Ns ?? 0) / 1e6,
+          p99Ms: (r.p99Ns ?? 0) / 1e6,
+          peakRssMiB: r.peakRssMiB,
+          ...(r.avgBatch === undefined ? {} : { eventsPerCommit: r.avgBatch }),
+        },
       });
     }
   }
