@@ -194,6 +194,15 @@ describe('computeRouteMatrix', () => {
     ).rejects.toMatchObject({ code: 'invalid_params' });
   });
 
+  it('an empty 200 body is invalid_response (Google answers no route with {}), not an empty list of routes', async () => {
+    for (const body of ['', '{}']) {
+      const maps = googleMapsClient({ key: KEY, fetch: async () => new Response(body, { status: 200 }), attempts: 1 });
+      const result = await maps.computeRoutes({ origin: PARIS, destination: SYDNEY }).catch((e: unknown) => e);
+      if (body === '{}') expect(result).toEqual({ routes: [] });
+      else expect(result).toMatchObject({ code: 'invalid_response', transient: true });
+    }
+  });
+
   it('an answer that is not a list of elements is invalid_response', async () => {
     const maps = googleMapsClient({
       key: KEY,

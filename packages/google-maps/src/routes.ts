@@ -266,7 +266,8 @@ export async function parseRoutes(response: Response, what: string): Promise<Com
   const text = await response.text();
   let json: unknown;
   try {
-    json = text === '' ? {} : JSON.parse(text);
+    // Google answers no route with `{}` (proto3 leaves the empty list out); an empty 200 is a broken answer, not that
+    json = JSON.parse(text);
   } catch (error) {
     throw googleMapsError('invalid_response', `${what}: the answer is not JSON`, {
       api: 'routes',
