@@ -210,12 +210,15 @@ function checkFilter(filter: InboxFilter): InboxFilter {
   normalizeStatuses(filter.status, INBOX_STATUSES);
   for (const field of ['source', 'type'] as const) {
     const v = filter[field];
-    if (v !== undefined && typeof v !== 'string') {
-      throw new InboxError('filter', 'invalid_filter', `${field} must be a string`);
+    if (v !== undefined && (typeof v !== 'string' || v.includes('\u0000'))) {
+      throw new InboxError('filter', 'invalid_filter', `${field} must be a string without NUL characters`);
     }
   }
-  if (filter.ids !== undefined && (!Array.isArray(filter.ids) || filter.ids.some((id) => typeof id !== 'string'))) {
-    throw new InboxError('filter', 'invalid_filter', 'ids must be an array of strings');
+  if (
+    filter.ids !== undefined &&
+    (!Array.isArray(filter.ids) || filter.ids.some((id) => typeof id !== 'string' || id.includes('\u0000')))
+  ) {
+    throw new InboxError('filter', 'invalid_filter', 'ids must be an array of strings without NUL characters');
   }
   return filter;
 }
@@ -294,7 +297,14 @@ export function createInbox(driver: InboxDriver, options: InboxOptions = {}): In
       if (stored instanceof InboxError) throw stored;
       return { source, id: row.id, type: row.type, outcome: stored ? 'stored' : 'duplicate' };
     },
-    get: (source, id) => guard(() => driver.get({ source, id })),
+    async get(source, id) {
+      if (typeof source !== 'string' || typeof id !== 'string') {
+        throw new InboxError('get', 'invalid_filter', 'get takes a source and an event id, both strings');
+      }
+      // no stored event holds a NUL (ingest refuses it, SQL text cannot): such a key is simply not there
+      if (source.includes('\u0000') || id.includes('\u0000')) return null;
+      return guard(() => driver.get({ source, id }));
+    },
     async list(listOptions = {}) {
       checkFilter(listOptions);
       const limit = listOptions.limit ?? 100;

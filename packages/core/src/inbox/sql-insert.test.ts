@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithPostgres } from '../../../../test-support/services';
 import { migrate } from '../stores/migrate';
+import { sqlInbox } from './sql';
 import { sqlInboxDriver } from './sql-driver';
 import { type PostgresDriver, pgliteDatabase, postgresDatabase, type TestDatabase } from './testdata/databases';
 import type { InboxDriver, NewInboxEvent } from './types';
@@ -75,6 +76,20 @@ function insertSuite(open: () => Promise<TestDatabase>) {
     expect(stored?.type).toBe('type.\ufffd');
     expect(stored?.rawBody).toBe('{"x":"\ufffd"}');
     expect(await driver.get({ source: fine.source, id: fine.id })).not.toBeNull();
+  });
+
+  it('looks up a key with a NUL as not there, and refuses NUL or non-string filters with invalid_filter', async () => {
+    const inbox = sqlInbox(t.db, { schema: t.schema });
+    try {
+      expect(await inbox.get('stripe', 'evt_\u0000nul')).toBeNull();
+      expect(await inbox.get('str\u0000ipe', 'evt_1')).toBeNull();
+      await expect(inbox.get('stripe', 42 as unknown as string)).rejects.toMatchObject({ code: 'invalid_filter' });
+      await expect(inbox.list({ source: 'str\u0000ipe' })).rejects.toMatchObject({ code: 'invalid_filter' });
+      await expect(inbox.counts({ ids: ['evt_\u0000'] })).rejects.toMatchObject({ code: 'invalid_filter' });
+      await expect(inbox.list({ type: 'a\u0000' })).rejects.toMatchObject({ code: 'invalid_filter' });
+    } finally {
+      await inbox.close();
+    }
   });
 
   it('keeps null raw bodies and headers null', async () => {
