@@ -18,7 +18,8 @@ import type { DeliveryInput, DeliveryResponse, WebhookHandler } from './handler'
 const nodeBody =
   (req: IncomingMessage & ExpressRequestLike): DeliveryInput['body'] =>
   (maxBytes) =>
-    readExpressBody(req, { maxBytes });
+    // no timer here: the handler bounds the read with its bodyTimeoutMs, whatever the adapter
+    readExpressBody(req, { maxBytes, timeoutMs: false });
 
 function writeNode(res: ServerResponse, result: DeliveryResponse, req?: IncomingMessage): void {
   const headers: Record<string, string | number> = {

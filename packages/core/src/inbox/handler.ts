@@ -342,7 +342,8 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
     const result = await handle({
       method: request.method,
       headers: request.headers,
-      body: (maxBytes) => readRequestBody(request, { maxBytes }),
+      // the same deadline as the handler's own: past it the stream is cancelled too, not left reading
+      body: (maxBytes) => readRequestBody(request, { maxBytes, timeoutMs: bodyTimeoutMs }),
     });
     return new Response(result.body, { status: result.status, headers: result.headers });
   };

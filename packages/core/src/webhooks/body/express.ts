@@ -1,7 +1,7 @@
 import { utf8 } from '../../internal/encoding';
 import { WebhookVerificationError } from '../errors';
 import type { ReadBodyOptions } from './limits';
-import { resolveMaxBytes, tooLarge } from './limits';
+import { resolveMaxBytes, resolveTimeout, tooLarge } from './limits';
 import { type NodeRequestLike, readNodeStream } from './node';
 
 /** An Express (4 or 5) request, as far as the helper needs it. */
@@ -31,6 +31,7 @@ const API = 'readExpressBody';
  */
 export async function readExpressBody(request: ExpressRequestLike, options?: ReadBodyOptions): Promise<Uint8Array> {
   const maxBytes = resolveMaxBytes(options, API);
+  const timeoutMs = resolveTimeout(options, API);
   const body = request.body;
   if (body instanceof Uint8Array) {
     if (body.length > maxBytes) throw tooLarge(maxBytes, API);
@@ -50,5 +51,5 @@ export async function readExpressBody(request: ExpressRequestLike, options?: Rea
       API,
     );
   }
-  return readNodeStream(request, maxBytes, API);
+  return readNodeStream(request, maxBytes, API, timeoutMs);
 }

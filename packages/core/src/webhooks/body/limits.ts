@@ -11,6 +11,36 @@ export interface ReadBodyOptions {
    * @default 1_048_576 (1 MiB)
    */
   maxBytes?: number;
+  /**
+   * How long the whole body may take to arrive, in milliseconds; past it reading stops and the
+   * promise rejects with `body_timeout` (a sender that stalls or trickles). `false`: no limit, for
+   * a caller that bounds the read itself.
+   * @default 10_000
+   */
+  timeoutMs?: number | false;
+}
+
+/** The default time for a body to arrive: 10 s. */
+export const DEFAULT_BODY_READ_TIMEOUT_MS = 10_000;
+
+/** Validates `timeoutMs` and applies its default; `undefined` means no limit. @internal */
+export function resolveTimeout(options: ReadBodyOptions | undefined, api: string): number | undefined {
+  const timeoutMs = options?.timeoutMs ?? DEFAULT_BODY_READ_TIMEOUT_MS;
+  if (timeoutMs === false) return undefined;
+  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2_147_483_647) {
+    throw new WebhookVerificationError(
+      'invalid_options',
+      'timeoutMs must be a positive integer of milliseconds, or false',
+      {},
+      api,
+    );
+  }
+  return timeoutMs;
+}
+
+/** The error for a body that did not arrive in time. @internal */
+export function timedOut(timeoutMs: number, api: string): WebhookVerificationError {
+  return new WebhookVerificationError('body_timeout', `the body did not arrive within ${timeoutMs} ms`, {}, api);
 }
 
 /** Validates `maxBytes` and applies its default. @internal */

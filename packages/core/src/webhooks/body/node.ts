@@ -1,6 +1,14 @@
 import { utf8 } from '../../internal/encoding';
 import { WebhookVerificationError } from '../errors';
-import { checkContentLength, concat, type ReadBodyOptions, resolveMaxBytes, tooLarge } from './limits';
+import {
+  checkContentLength,
+  concat,
+  type ReadBodyOptions,
+  resolveMaxBytes,
+  resolveTimeout,
+  timedOut,
+  tooLarge,
+} from './limits';
 
 /**
  * The part of a node:http `IncomingMessage` (or any Readable request) the helper uses; declared
@@ -19,8 +27,16 @@ export interface NodeRequestLike {
 
 const API = 'readNodeBody';
 
-/** {@link readNodeBody} with the limit already checked, reporting errors under `api`. @internal */
-export function readNodeStream(request: NodeRequestLike, maxBytes: number, api: string): Promise<Uint8Array> {
+/**
+ * {@link readNodeBody} with the limits already checked, reporting errors under `api`; no time limit
+ * without `timeoutMs`. @internal
+ */
+export function readNodeStream(
+  request: NodeRequestLike,
+  maxBytes: number,
+  api: string,
+  timeoutMs?: number,
+): Promise<Uint8Array> {
   if (request.readableEnded) {
     return Promise.reject(
       new WebhookVerificationError(
@@ -36,7 +52,10 @@ export function readNodeStream(request: NodeRequestLike, maxBytes: number, api: 
   return new Promise<Uint8Array>((resolve, reject) => {
     const chunks: Uint8Array[] = [];
     let total = 0;
+    // past the deadline reading stops: the caller answers and the connection is closed (the rest never came)
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => fail(timedOut(timeoutMs, api)), timeoutMs);
     const cleanup = () => {
+      clearTimeout(timer);
       request.removeListener('data', onData);
       request.removeListener('end', onEnd);
       request.removeListener('error', onError);
@@ -79,8 +98,9 @@ export function readNodeStream(request: NodeRequestLike, maxBytes: number, api: 
  * it passes `maxBytes` (or at once when `Content-Length` announces more). Use it in node:http
  * servers and in Next.js pages-router API routes with `bodyParser: false`.
  *
- * Rejects with `body_too_large`, `body_already_parsed` (the stream was consumed before) or
- * `body_read_failed` (error or client abort).
+ * Rejects with `body_too_large`, `body_timeout` (the body took longer than `timeoutMs`, 10 s by
+ * default), `body_already_parsed` (the stream was consumed before) or `body_read_failed` (error or
+ * client abort).
  *
  * @example
  * ```ts
@@ -93,7 +113,7 @@ export function readNodeStream(request: NodeRequestLike, maxBytes: number, api: 
  */
 export function readNodeBody(request: NodeRequestLike, options?: ReadBodyOptions): Promise<Uint8Array> {
   try {
-    return readNodeStream(request, resolveMaxBytes(options, API), API);
+    return readNodeStream(request, resolveMaxBytes(options, API), API, resolveTimeout(options, API));
   } catch (error) {
     return Promise.reject(error);
   }

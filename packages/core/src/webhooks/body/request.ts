@@ -1,5 +1,13 @@
 import { WebhookVerificationError } from '../errors';
-import { checkContentLength, concat, type ReadBodyOptions, resolveMaxBytes, tooLarge } from './limits';
+import {
+  checkContentLength,
+  concat,
+  type ReadBodyOptions,
+  resolveMaxBytes,
+  resolveTimeout,
+  timedOut,
+  tooLarge,
+} from './limits';
 
 const API = 'readRequestBody';
 
@@ -8,8 +16,8 @@ const API = 'readRequestBody';
  * passes `maxBytes`. This is the helper for every Web-standard handler: Hono (`c.req.raw`), Next.js
  * route handlers, Deno, Bun and Workers.
  *
- * Rejects with `body_too_large`, `body_already_parsed` (something read the body first) or
- * `body_read_failed`.
+ * Rejects with `body_too_large`, `body_timeout` (the body took longer than `timeoutMs`, 10 s by
+ * default), `body_already_parsed` (something read the body first) or `body_read_failed`.
  *
  * @example
  * ```ts
@@ -20,11 +28,19 @@ const API = 'readRequestBody';
  * ```
  */
 export async function readRequestBody(request: Request, options?: ReadBodyOptions): Promise<Uint8Array> {
-  return readWebBody(request, resolveMaxBytes(options, API), API);
+  return readWebBody(request, resolveMaxBytes(options, API), API, resolveTimeout(options, API));
 }
 
-/** {@link readRequestBody} with the limit already checked, reporting errors under `api`. @internal */
-export async function readWebBody(request: Request, maxBytes: number, api: string): Promise<Uint8Array> {
+/**
+ * {@link readRequestBody} with the limits already checked, reporting errors under `api`; no time
+ * limit without `timeoutMs`. @internal
+ */
+export async function readWebBody(
+  request: Request,
+  maxBytes: number,
+  api: string,
+  timeoutMs?: number,
+): Promise<Uint8Array> {
   if (request.bodyUsed) {
     throw new WebhookVerificationError(
       'body_already_parsed',
@@ -44,25 +60,40 @@ export async function readWebBody(request: Request, maxBytes: number, api: strin
   }
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for (;;) {
-    let step: ReadableStreamReadResult<Uint8Array>;
-    try {
-      step = await reader.read();
-    } catch (cause) {
-      throw new WebhookVerificationError('body_read_failed', 'reading the request body failed', { cause }, api);
+  // past the deadline the stream is cancelled: its pending read ends, and the body is refused, not cut short
+  let late = false;
+  const timer =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          late = true;
+          reader.cancel().catch(() => {});
+        }, timeoutMs);
+  try {
+    for (;;) {
+      let step: ReadableStreamReadResult<Uint8Array>;
+      try {
+        step = await reader.read();
+      } catch (cause) {
+        if (late && timeoutMs !== undefined) throw timedOut(timeoutMs, api);
+        throw new WebhookVerificationError('body_read_failed', 'reading the request body failed', { cause }, api);
+      }
+      if (late && timeoutMs !== undefined) throw timedOut(timeoutMs, api);
+      if (step.done) break;
+      const chunk = step.value;
+      if (!(chunk instanceof Uint8Array)) {
+        reader.cancel().catch(() => {});
+        throw new WebhookVerificationError('body_read_failed', 'the request body stream yielded non-bytes', {}, api);
+      }
+      total += chunk.length;
+      if (total > maxBytes) {
+        reader.cancel().catch(() => {});
+        throw tooLarge(maxBytes, api);
+      }
+      chunks.push(chunk);
     }
-    if (step.done) break;
-    const chunk = step.value;
-    if (!(chunk instanceof Uint8Array)) {
-      reader.cancel().catch(() => {});
-      throw new WebhookVerificationError('body_read_failed', 'the request body stream yielded non-bytes', {}, api);
-    }
-    total += chunk.length;
-    if (total > maxBytes) {
-      reader.cancel().catch(() => {});
-      throw tooLarge(maxBytes, api);
-    }
-    chunks.push(chunk);
+  } finally {
+    clearTimeout(timer);
   }
   return concat(chunks, total);
 }
