@@ -5,7 +5,7 @@
 // the purge is what deletes them.
 import type { SqlClient } from '@ballast/core/stores/sql';
 import { isGeocodeCacheError, purgeGeocodeCache, sqlGeocodeStore } from '@ballast/google-maps';
-import { database } from '../_shared/ballast.ts';
+import { database, storeUnavailable } from '../_shared/ballast.ts';
 
 async function purge(request: Request): Promise<Response> {
   if (request.method !== 'POST')
@@ -14,7 +14,7 @@ async function purge(request: Request): Promise<Response> {
   try {
     db = await database();
   } catch {
-    return Response.json({ error: 'store_unavailable' }, { status: 503, headers: { 'retry-after': '60' } });
+    return storeUnavailable(60);
   }
   try {
     // { coordinates, empty }: rows whose coordinates were deleted, empty answers forgotten

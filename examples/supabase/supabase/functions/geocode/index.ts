@@ -20,7 +20,7 @@ import {
   normalizeGeocodeRequest,
   sqlGeocodeStore,
 } from '@ballast/google-maps';
-import { database, env } from '../_shared/ballast.ts';
+import { database, env, storeUnavailable } from '../_shared/ballast.ts';
 
 let cache: GeocodeCache | undefined;
 
@@ -114,7 +114,7 @@ async function geocode(request: Request): Promise<Response> {
     db = await database();
   } catch {
     // no call to Google while nothing could be stored: a retry shortly costs less
-    return json(503, { error: 'store_unavailable' }, { 'retry-after': '5' });
+    return storeUnavailable();
   }
   cache ??= open(db);
   try {
