@@ -8,6 +8,7 @@ import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
+import { listenForTest } from '../../../test-support/http-server';
 import { person, v2Payload } from './test-support';
 import { createFakePipedrive, FAKE_PIPEDRIVE_API_TOKEN } from './testing/index';
 import { isPipedriveWebhookError } from './webhook-errors';
@@ -45,21 +46,6 @@ function endpoint() {
     await inbox.close();
   });
   return { webhook, inbox, handled, errors };
-}
-
-async function listen(server: Server): Promise<string> {
-  if (!server.listening) {
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-  }
-  closers.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 async function post(base: string, body: string, credentials: string | null) {
@@ -143,14 +129,14 @@ describe('pipedriveWebhooks through the framework adapters, on real sockets', ()
     const app = express();
     app.post(PATH, toExpress(target.webhook));
     app.use(express.json());
-    await expectPipedriveBehaviour(await listen(createServer(app)), target);
+    await expectPipedriveBehaviour(await listenForTest(createServer(app)), target);
   });
 
   it('Express, behind express.raw()', async () => {
     const target = endpoint();
     const app = express();
     app.post(PATH, express.raw({ type: '*/*' }), toExpress(target.webhook));
-    await expectPipedriveBehaviour(await listen(createServer(app)), target);
+    await expectPipedriveBehaviour(await listenForTest(createServer(app)), target);
   });
 
   it('Fastify, with the plugin beside routes that parse JSON', async () => {
@@ -176,6 +162,6 @@ describe('pipedriveWebhooks through the framework adapters, on real sockets', ()
     app.post(PATH, toHono(target.webhook));
     const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
     await once(server, 'listening');
-    await expectPipedriveBehaviour(await listen(server), target);
+    await expectPipedriveBehaviour(await listenForTest(server), target);
   });
 });

@@ -7,6 +7,7 @@ import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { listenForTest } from '../../../../test-support/http-server';
 import { signWebhook } from '../webhooks/sign';
 import { toExpress, toFastify, toHono, toNextRoute, toNodeHandler } from './adapters';
 import { createWebhookHandler, type WebhookHandler } from './handler';
@@ -51,23 +52,10 @@ afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
 
-async function listen(server: Server): Promise<string> {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  closers.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
 describe('framework adapters', () => {
   it('node:http', async () => {
     const { handler, inbox } = endpoint();
-    const base = await listen(createServer(toNodeHandler(handler)));
+    const base = await listenForTest(createServer(toNodeHandler(handler)));
     await expectEndpointBehaviour(base, inbox);
   });
 
@@ -76,12 +64,12 @@ describe('framework adapters', () => {
     const app = express();
     app.post(PATH, toExpress(handler));
     app.use(express.json());
-    await expectEndpointBehaviour(await listen(createServer(app)), inbox);
+    await expectEndpointBehaviour(await listenForTest(createServer(app)), inbox);
 
     const raw = endpoint();
     const rawApp = express();
     rawApp.post(PATH, express.raw({ type: '*/*' }), toExpress(raw.handler));
-    await expectEndpointBehaviour(await listen(createServer(rawApp)), raw.inbox);
+    await expectEndpointBehaviour(await listenForTest(createServer(rawApp)), raw.inbox);
   });
 
   it('Express behind a JSON parser answers 500 body_already_parsed (a misconfigured route) and reports it', async () => {
@@ -96,7 +84,7 @@ describe('framework adapters', () => {
     const app = express();
     app.use(express.json());
     app.post(PATH, toExpress(handler));
-    const base = await listen(createServer(app));
+    const base = await listenForTest(createServer(app));
     const res = await post(base, JSON.stringify({ id: 'evt_parsed', type: 't' }));
     expect(res).toEqual({ status: 500, json: { error: 'body_already_parsed' } });
     expect(errors.map((e) => (e as { code?: string }).code)).toEqual(['body_already_parsed']);
@@ -124,16 +112,8 @@ describe('framework adapters', () => {
     const { handler, inbox } = endpoint();
     const app = new Hono();
     app.post(PATH, toHono(handler));
-    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
-    await once(server, 'listening');
-    closers.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    );
-    await expectEndpointBehaviour(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, inbox);
+    const base = await listenForTest(serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server);
+    await expectEndpointBehaviour(base, inbox);
   });
 
   it('Next.js route handler (a Web Request handler)', async () => {
@@ -202,7 +182,7 @@ async function expectNextRequestServed(base: string, chunked: boolean) {
 
 describe('after a 413 on a keep-alive connection, the next request is served', () => {
   it('node:http, with a Content-Length and chunked', async () => {
-    const base = await listen(createServer(toNodeHandler(endpoint().handler)));
+    const base = await listenForTest(createServer(toNodeHandler(endpoint().handler)));
     await expectNextRequestServed(base, false);
     await expectNextRequestServed(base, true);
   });
@@ -210,7 +190,7 @@ describe('after a 413 on a keep-alive connection, the next request is served', (
   it('Express', async () => {
     const app = express();
     app.post(PATH, toExpress(endpoint().handler));
-    const base = await listen(createServer(app));
+    const base = await listenForTest(createServer(app));
     await expectNextRequestServed(base, false);
     await expectNextRequestServed(base, true);
   });
@@ -228,16 +208,7 @@ describe('after a 413 on a keep-alive connection, the next request is served', (
   it('Hono on @hono/node-server', async () => {
     const app = new Hono();
     app.post(PATH, toHono(endpoint().handler));
-    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
-    await once(server, 'listening');
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    closers.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    );
+    const base = await listenForTest(serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server);
     await expectNextRequestServed(base, false);
     await expectNextRequestServed(base, true);
   });
@@ -304,7 +275,7 @@ describe('a sender that stalls mid-body', () => {
       bodyTimeoutMs: 300,
     });
     expect(handler.bodyTimeoutMs).toBe(300);
-    const base = await listen(createServer(toNodeHandler(handler)));
+    const base = await listenForTest(createServer(toNodeHandler(handler)));
     const result = await stall(base);
     expect(result.head).toBe('HTTP/1.1 408 Request Timeout');
     expect(result.closed).toBe(true);
@@ -326,16 +297,8 @@ describe('a sender that stalls mid-body', () => {
     });
     const app = new Hono();
     app.post(PATH, toHono(handler));
-    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
-    await once(server, 'listening');
-    closers.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    );
-    const result = await stall(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const base = await listenForTest(serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server);
+    const result = await stall(base);
     expect(result.head).toBe('HTTP/1.1 408 Request Timeout');
     expect(result.elapsedMs).toBeLessThan(3_000);
     expect((await inbox.counts()).total).toBe(0);
