@@ -20,17 +20,7 @@ export interface CopySink {
 }
 
 /**
- * Characters written past the stream's back-pressure signal before waiting
- * for it to drain. Waiting on every chunk hands the server one chunk per
- * turn of the event loop, and a busy loop (the next batch being hashed)
- * leaves the server idle between chunks; a batch's text, already in memory,
- * goes out whole up to this much (decision 1000).
- */
-const UNDRAINED_CHARS = 4 * 1024 * 1024;
-
-/**
- * Writes the chunks to a COPY stream, waiting on back-pressure once more than
- * {@link UNDRAINED_CHARS} are waiting, and resolves
+ * Writes the chunks to a COPY stream, waiting on back-pressure, and resolves
  * when the server has confirmed the COPY (`finish`). A chunk source that
  * throws destroys the stream, which makes the driver abort the COPY (the
  * server rolls the statement back), and the error is rethrown. No
@@ -53,15 +43,9 @@ export async function writeCopy(sink: CopySink, data: Iterable<string> | AsyncIt
       wake = undefined;
     });
   try {
-    let undrained = 0;
     for await (const chunk of data) {
       if (failed) break;
-      if (chunk.length === 0 || sink.write(chunk)) continue;
-      undrained += chunk.length;
-      if (undrained > UNDRAINED_CHARS) {
-        await wait('drain');
-        undrained = 0;
-      }
+      if (chunk.length > 0 && !sink.write(chunk)) await wait('drain');
     }
   } catch (error) {
     sink.destroy(error instanceof Error ? error : new Error(String(error)));

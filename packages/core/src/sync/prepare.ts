@@ -97,8 +97,8 @@ export interface PreparerOptions<T> {
 /**
  * Writes a record's stored JSON from its canonical text (the volatile fields
  * left out) by appending its top-level volatile fields: `jsonb` keeps no key
- * order, so the stored value is the one `JSON.stringify` would give, for
- * about a tenth of its cost. `undefined` when the table declares a nested
+ * order, so the stored value is the one `JSON.stringify` would give, without
+ * serializing the record a second time. `undefined` when the table declares a nested
  * volatile path (the canonical text lacks a member inside an object), and
  * for a record with its own `toJSON`: such records are serialized whole.
  * Throws like `JSON.stringify` for a volatile value JSON cannot represent.

@@ -8,7 +8,7 @@ export type { ExpressRequestLike } from './body/express';
 export { readExpressBody } from './body/express';
 export type { FastifyInstanceLike } from './body/fastify';
 export { fastifyRawBody, readFastifyBody } from './body/fastify';
-export type { ReadBodyOptions } from './body/limits';
+export type { BodyLimitOptions, ReadBodyOptions } from './body/limits';
 export { DEFAULT_MAX_BODY_BYTES } from './body/limits';
 export type { NodeRequestLike } from './body/node';
 export { readNodeBody } from './body/node';

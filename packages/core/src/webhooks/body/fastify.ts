@@ -1,5 +1,5 @@
 import { WebhookVerificationError } from '../errors';
-import type { ReadBodyOptions } from './limits';
+import type { BodyLimitOptions } from './limits';
 import { resolveMaxBytes, tooLarge } from './limits';
 
 /** The part of a Fastify instance {@link fastifyRawBody} uses. */
@@ -29,7 +29,7 @@ export interface FastifyInstanceLike {
  * });
  * ```
  */
-export function fastifyRawBody(instance: FastifyInstanceLike, options?: ReadBodyOptions): void {
+export function fastifyRawBody(instance: FastifyInstanceLike, options?: BodyLimitOptions): void {
   const maxBytes = resolveMaxBytes(options, 'fastifyRawBody');
   instance.removeAllContentTypeParsers();
   instance.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBytes }, (_request, body, done) => {
@@ -42,7 +42,7 @@ export function fastifyRawBody(instance: FastifyInstanceLike, options?: ReadBody
  * Fastify parsed as JSON or text with `body_already_parsed`, and one over `maxBytes` with
  * `body_too_large`; a request without a body gives empty bytes.
  */
-export function readFastifyBody(request: { body?: unknown }, options?: ReadBodyOptions): Uint8Array {
+export function readFastifyBody(request: { body?: unknown }, options?: BodyLimitOptions): Uint8Array {
   const maxBytes = resolveMaxBytes(options, 'readFastifyBody');
   const body = request.body;
   if (body === undefined || body === null) return new Uint8Array(0);

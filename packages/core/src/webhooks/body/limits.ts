@@ -3,14 +3,18 @@ import { WebhookVerificationError } from '../errors';
 /** The default body limit: 1 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
 
-/** Options of the raw-body helpers. */
-export interface ReadBodyOptions {
+/** The byte limit of the raw-body helpers. */
+export interface BodyLimitOptions {
   /**
    * The largest body accepted, in bytes; reading stops as soon as it is passed and the promise
    * rejects with `body_too_large`.
    * @default 1_048_576 (1 MiB)
    */
   maxBytes?: number;
+}
+
+/** Options of the raw-body helpers that read the stream themselves. */
+export interface ReadBodyOptions extends BodyLimitOptions {
   /**
    * How long the whole body may take to arrive, in milliseconds; past it reading stops and the
    * promise rejects with `body_timeout` (a sender that stalls or trickles). `false`: no limit, for
@@ -44,7 +48,7 @@ export function timedOut(timeoutMs: number, api: string): WebhookVerificationErr
 }
 
 /** Validates `maxBytes` and applies its default. @internal */
-export function resolveMaxBytes(options: ReadBodyOptions | undefined, api: string): number {
+export function resolveMaxBytes(options: BodyLimitOptions | undefined, api: string): number {
   const maxBytes = options?.maxBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (typeof maxBytes !== 'number' || !(maxBytes >= 0) || !Number.isInteger(maxBytes)) {
     throw new WebhookVerificationError('invalid_options', 'maxBytes must be a non-negative integer', {}, api);

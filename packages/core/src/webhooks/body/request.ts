@@ -61,12 +61,12 @@ export async function readWebBody(
   const chunks: Uint8Array[] = [];
   let total = 0;
   // past the deadline the stream is cancelled: its pending read ends, and the body is refused, not cut short
-  let late = false;
+  let late: WebhookVerificationError | undefined;
   const timer =
     timeoutMs === undefined
       ? undefined
       : setTimeout(() => {
-          late = true;
+          late = timedOut(timeoutMs, api);
           reader.cancel().catch(() => {});
         }, timeoutMs);
   try {
@@ -75,10 +75,10 @@ export async function readWebBody(
       try {
         step = await reader.read();
       } catch (cause) {
-        if (late && timeoutMs !== undefined) throw timedOut(timeoutMs, api);
+        if (late) throw late;
         throw new WebhookVerificationError('body_read_failed', 'reading the request body failed', { cause }, api);
       }
-      if (late && timeoutMs !== undefined) throw timedOut(timeoutMs, api);
+      if (late) throw late;
       if (step.done) break;
       const chunk = step.value;
       if (!(chunk instanceof Uint8Array)) {
