@@ -266,7 +266,8 @@ describe('a sender that stalls mid-body', () => {
     return { head: received.split('\r\n')[0] ?? '', elapsedMs: Date.now() - started, closed };
   }
 
-  it('gets 408 body_timeout and a closed connection after bodyTimeoutMs, nothing stored (node:http)', async () => {
+  /** An endpoint that gives a body 300 ms. */
+  function impatientEndpoint() {
     const inbox = memoryInbox();
     const handler = createWebhookHandler({
       source: 'stripe',
@@ -274,6 +275,11 @@ describe('a sender that stalls mid-body', () => {
       inbox,
       bodyTimeoutMs: 300,
     });
+    return { inbox, handler };
+  }
+
+  it('gets 408 body_timeout and a closed connection after bodyTimeoutMs, nothing stored (node:http)', async () => {
+    const { inbox, handler } = impatientEndpoint();
     expect(handler.bodyTimeoutMs).toBe(300);
     const base = await listenForTest(createServer(toNodeHandler(handler)));
     const result = await stall(base);
@@ -288,13 +294,7 @@ describe('a sender that stalls mid-body', () => {
   });
 
   it('gets 408 through the Web Request handler too (Hono on @hono/node-server)', async () => {
-    const inbox = memoryInbox();
-    const handler = createWebhookHandler({
-      source: 'stripe',
-      verify: { scheme: 'stripe', secret: SECRET },
-      inbox,
-      bodyTimeoutMs: 300,
-    });
+    const { inbox, handler } = impatientEndpoint();
     const app = new Hono();
     app.post(PATH, toHono(handler));
     const base = await listenForTest(serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server);
