@@ -17,8 +17,8 @@ export interface BenchTarget {
   label: string;
   /** The measured ratio (or value) to print. */
   measured(rows: ReadonlyMap<string, BenchRow>): number;
-  /** True when the target is met. */
-  met(value: number): boolean;
+  /** True when the target is met; without it the row is a figure for comparison, printed as `info`. */
+  met?(value: number): boolean;
 }
 
 /** Measures a function (sync or async) with mitata and turns it into a row. */
@@ -61,7 +61,7 @@ export function report(suite: string, rows: BenchRow[], targets: BenchTarget[] =
       // a missing row leaves the value NaN, reported as a miss
     }
     console.log(
-      `  ${t.met(value) ? 'met ' : 'MISS'}  ${t.label}: ${Number.isFinite(value) ? value.toFixed(2) : 'n/a'}`,
+      `  ${t.met === undefined ? 'info' : t.met(value) ? 'met ' : 'MISS'}  ${t.label}: ${Number.isFinite(value) ? value.toFixed(2) : 'n/a'}`,
     );
   }
   const dir = new URL('./results/', import.meta.url);

@@ -151,8 +151,7 @@ report('pipedrive', rows, [
   {
     label: 'pipedrive SDK, retry on 429, for comparison: time / minimum',
     measured: timeOver('pipedrive SDK, retry on 429'),
-    met: () => true,
   },
-  { label: 'pipedrive SDK, retry on 429, for comparison: 429s', measured: () => sdk.rateLimited, met: () => true },
-  { label: 'pipedrive SDK, retry on 429, for comparison: bans', measured: () => sdk.bans, met: () => true },
+  { label: 'pipedrive SDK, retry on 429, for comparison: 429s', measured: () => sdk.rateLimited },
+  { label: 'pipedrive SDK, retry on 429, for comparison: bans', measured: () => sdk.bans },
 ]);
