@@ -103,3 +103,29 @@ describe('recordPreparer, serializing a first load', () => {
     }
   });
 });
+
+describe('recordPreparer, sharing the event loop', () => {
+  it('lets I/O callbacks run while a large batch is hashed and serialized, in many turns of the event loop', async () => {
+    const prepare = recordPreparer<{ id: number; text: string }>({
+      volatileFields: [],
+      idOf: undefined,
+      cursorOf: undefined,
+    });
+    const records = Array.from({ length: 20_000 }, (_, i) => ({ id: i, text: 'x'.repeat(500) }));
+    const gaps: number[] = [];
+    let last = performance.now();
+    let done = false;
+    const tick = () => {
+      const now = performance.now();
+      gaps.push(now - last);
+      last = now;
+      if (!done) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const prepared = await prepare(records, undefined, true);
+    done = true;
+    expect(prepared.items).toHaveLength(20_000);
+    // the callbacks ran during the batch, in many turns of the loop
+    expect(gaps.length).toBeGreaterThan(10);
+  });
+});
