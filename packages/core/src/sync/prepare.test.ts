@@ -104,6 +104,23 @@ describe('recordPreparer, serializing a first load', () => {
   });
 });
 
+describe('recordPreparer, letting records go', () => {
+  it('drops a serialized record from its item unless the table keeps records (a versionField reads them later)', async () => {
+    const records = [{ id: 1, name: 'a' }];
+    const options = { volatileFields: [], idOf: undefined, cursorOf: undefined };
+    const dropped = await recordPreparer<{ id: number; name: string }>(options)(records, undefined, true);
+    expect(dropped.items[0]).toMatchObject({ id: '1', record: undefined, json: '{"id":1,"name":"a"}' });
+    const kept = await recordPreparer<{ id: number; name: string }>({ ...options, keepRecords: true })(
+      records,
+      undefined,
+      true,
+    );
+    expect(kept.items[0]?.record).toBe(records[0]);
+    const lazy = await recordPreparer<{ id: number; name: string }>(options)(records, undefined);
+    expect(lazy.items[0]?.record).toBe(records[0]);
+  });
+});
+
 describe('recordPreparer, sharing the event loop', () => {
   it('lets I/O callbacks run while a large batch is hashed and serialized, in many turns of the event loop', async () => {
     const prepare = recordPreparer<{ id: number; text: string }>({
