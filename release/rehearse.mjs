@@ -616,6 +616,45 @@ await check('each entry, bundled and minified from the published files, stays wi
   if (over.length) throw new Error(over.join('\n'));
 });
 
+// Entries whose module graph stays in the heap of every process that uses them: they load no schema
+// library (decision 1300). A retained megabyte raises a sync's peak RSS by about three.
+await check('the sync, inbox, webhooks, resilience and idempotency entries import no zod', async () => {
+  const { build } = await import(join(tools, 'esbuild', 'lib', 'main.js'));
+  const lean = [
+    '@ballast/core/sync',
+    '@ballast/core/inbox',
+    '@ballast/core/webhooks',
+    '@ballast/core/resilience',
+    '@ballast/core/idempotency',
+  ];
+  const offenders = [];
+  for (const specifier of lean) {
+    const result = await build({
+      stdin: { contents: `export * from '${specifier}';`, resolveDir: esm },
+      bundle: true,
+      write: false,
+      metafile: true,
+      format: 'esm',
+      platform: 'node',
+      // the package's own files are bundled; any other package is left as an import, to be named
+      plugins: [
+        {
+          name: 'other-packages-external',
+          setup(b) {
+            b.onResolve({ filter: /^[^./]/ }, (args) =>
+              args.path.startsWith('@ballast/') ? undefined : { path: args.path, external: true },
+            );
+          },
+        },
+      ],
+      logLevel: 'error',
+    });
+    const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
+    if (imports.some((path) => path === 'zod' || path.startsWith('zod/'))) offenders.push(specifier);
+  }
+  if (offenders.length) throw new Error(`these entries import zod at run time: ${offenders.join(', ')}`);
+});
+
 await check('each tarball stays within its budget (packed and unpacked)', async () => {
   const over = [];
   const rows = [];

@@ -1,4 +1,5 @@
-import { type ZodType, z } from 'zod';
+import type { ZodType } from 'zod';
+import { describe, fn, integer, optional, readFields, required, text, withDefault } from '../internal/fields';
 import { type SqlExecutor, sqlNames } from '../stores/sql';
 import { describeIssues, isSyncError, SyncError } from './errors';
 import type { SyncTable } from './sync-table';
@@ -119,18 +120,19 @@ export interface Mapper {
   quarantineCount(table: SyncTable): Promise<number>;
 }
 
-const optionsSchema = z.object({
-  name: z.string().min(1).max(200).default('default'),
-  schema: z.custom<ZodType>(
-    (v) => v !== null && typeof v === 'object' && typeof (v as { safeParse?: unknown }).safeParse === 'function',
-    'must be a zod schema',
+const optionsFields = {
+  name: withDefault(text(1, 200), 'default'),
+  schema: required<unknown>((v) =>
+    v !== null && typeof v === 'object' && typeof (v as { safeParse?: unknown }).safeParse === 'function'
+      ? undefined
+      : `must be a zod schema (an object with safeParse), got ${describe(v)}`,
   ),
-  version: z.number().int().min(1),
-  map: z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function'),
-  write: z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function'),
-  onDelete: z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function').optional(),
-  batchSize: z.number().int().min(1).max(10_000).default(500),
-});
+  version: required<number>(integer(1)),
+  map: required<unknown>(fn),
+  write: required<unknown>(fn),
+  onDelete: optional<unknown>(fn),
+  batchSize: withDefault(integer(1, 10_000), 500),
+};
 
 interface RawRecord {
   external_id: string;
@@ -177,13 +179,9 @@ export function mapper<Raw, Row>(options: MapperOptions<Raw, Row>): Mapper {
   if (options === null || typeof options !== 'object') {
     throw new SyncError('mapper', 'invalid_options', 'options must be an object');
   }
-  const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) {
-    throw new SyncError('mapper', 'invalid_options', `invalid options: ${describeIssues(parsed.error.issues)}`, {
-      cause: parsed.error,
-    });
-  }
-  const { name, version, batchSize } = parsed.data;
+  const parsed = readFields(options, optionsFields);
+  if (!parsed.ok) throw new SyncError('mapper', 'invalid_options', `invalid options: ${parsed.problems.join('; ')}`);
+  const { name, version, batchSize } = parsed.value;
   const schema = options.schema;
   const map = options.map;
   const write = options.write;

@@ -1,5 +1,21 @@
-import { z } from 'zod';
-import { describeIssues, SyncError } from './errors';
+import {
+  arrayOf,
+  boolean,
+  either,
+  type Field,
+  type FieldValues,
+  fn,
+  instance,
+  integer,
+  number,
+  oneOf,
+  optional,
+  readFields,
+  required,
+  text,
+  withDefault,
+} from '../internal/fields';
+import { SyncError } from './errors';
 
 /** How a record's external id is read. */
 export type IdOf<T> = (record: T) => string | number;
@@ -167,53 +183,46 @@ export interface SyncProgress {
   cursor: string | null;
 }
 
-const identifier = z.string().min(1).max(200);
+const identifier = text(1, 200);
 
-const tableSchema = z.object({
-  source: identifier,
-  entity: identifier,
-  tenant: identifier.default('default'),
-  schema: z.string().default('ballast'),
-  volatileFields: z.array(z.string().min(1)).default([]),
-  idOf: z.custom<IdOf<unknown>>((v) => typeof v === 'function', 'must be a function').optional(),
-  cursorField: z
-    .union([
-      z.string().min(1),
-      z.custom<(record: unknown) => unknown>((v) => typeof v === 'function', 'must be a function'),
-    ])
-    .optional(),
-  versionField: z.string().min(1).optional(),
-  lookbackMs: z
-    .number()
-    .int()
-    .min(0)
-    .max(366 * 86_400_000)
-    .default(300_000),
-  maxDeleteRatio: z.number().min(0).max(1).default(0.2),
-  batchSize: z.number().int().min(1).max(10_000).default(1000),
-  copyMinRows: z.union([z.number().int().min(1), z.literal(false)]).default(500),
-});
+const tableFields = {
+  source: required<string>(identifier),
+  entity: required<string>(identifier),
+  tenant: withDefault(identifier, 'default'),
+  schema: withDefault(text(), 'ballast'),
+  volatileFields: withDefault<readonly string[]>(arrayOf(text(1)), []),
+  idOf: optional<IdOf<unknown>>(fn),
+  cursorField: optional<string | ((record: unknown) => unknown)>(either(text(1), fn)),
+  versionField: optional<string>(text(1)),
+  lookbackMs: withDefault(integer(0, 366 * 86_400_000), 300_000),
+  maxDeleteRatio: withDefault(number(0, 1), 0.2),
+  batchSize: withDefault(integer(1, 10_000), 1000),
+  copyMinRows: withDefault<number | false>(either(integer(1), oneOf([false])), 500),
+};
 
 /** {@link SyncTableOptions} with defaults applied. */
-export type NormalizedTableOptions = z.output<typeof tableSchema>;
+export type NormalizedTableOptions = FieldValues<typeof tableFields>;
 
-const runSchema = z.object({
-  mode: z.enum(['full', 'incremental']),
-  resume: z.boolean().default(true),
-  detectDeletes: z.boolean().default(true),
-  force: z.boolean().default(false),
-  maxDeleteRatio: z.number().min(0).max(1).optional(),
-  signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal').optional(),
-  onPage: z.custom<(p: SyncProgress) => void>((v) => typeof v === 'function', 'must be a function').optional(),
-  onInvalidRecord: z
-    .custom<(record: unknown, reason: string) => void>((v) => typeof v === 'function', 'must be a function')
-    .optional(),
-});
+const runFields = {
+  mode: required<'full' | 'incremental'>(oneOf(['full', 'incremental'])),
+  resume: withDefault(boolean, true),
+  detectDeletes: withDefault(boolean, true),
+  force: withDefault(boolean, false),
+  maxDeleteRatio: optional<number>(number(0, 1)),
+  signal: optional<AbortSignal>(instance(AbortSignal, 'an AbortSignal')),
+  onPage: optional<(p: SyncProgress) => void>(fn),
+  onInvalidRecord: optional<(record: unknown, reason: string) => void>(fn),
+};
 
 /** {@link RunOptions} with defaults applied. */
-export type NormalizedRunOptions = z.output<typeof runSchema>;
+export type NormalizedRunOptions = FieldValues<typeof runFields>;
 
-function parse<S extends z.ZodType>(schema: S, api: string, what: string, input: unknown): z.output<S> {
+function parse<F extends Record<string, Field<unknown>>>(
+  fields: F,
+  api: string,
+  what: string,
+  input: unknown,
+): FieldValues<F> {
   if (input === null || typeof input !== 'object') {
     throw new SyncError(
       api,
@@ -221,21 +230,17 @@ function parse<S extends z.ZodType>(schema: S, api: string, what: string, input:
       `${what} must be an object, got ${input === null ? 'null' : typeof input}`,
     );
   }
-  const result = schema.safeParse(input);
-  if (!result.success) {
-    throw new SyncError(api, 'invalid_options', `invalid ${what}: ${describeIssues(result.error.issues)}`, {
-      cause: result.error,
-    });
-  }
-  return result.data;
+  const result = readFields(input, fields);
+  if (!result.ok) throw new SyncError(api, 'invalid_options', `invalid ${what}: ${result.problems.join('; ')}`);
+  return result.value;
 }
 
 /** Validates {@link SyncTableOptions} and applies the defaults; returns a new object. */
 export function normalizeTableOptions(options: unknown): NormalizedTableOptions {
-  return parse(tableSchema, 'syncTable', 'options', options);
+  return parse(tableFields, 'syncTable', 'options', options);
 }
 
 /** Validates {@link RunOptions} and applies the defaults; returns a new object. */
 export function normalizeRunOptions(options: unknown): NormalizedRunOptions {
-  return parse(runSchema, 'syncTable.run', 'run options', options);
+  return parse(runFields, 'syncTable.run', 'run options', options);
 }

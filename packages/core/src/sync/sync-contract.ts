@@ -501,6 +501,22 @@ export function syncContract(open: () => Promise<SqlClient>, defaults: ContractD
       );
       expect((await rejection(t.markDeleted([''] as never))).code).toBe('invalid_options');
       expect(() => syncTable(db, { source: '', entity: 'x' })).toThrow(/source/);
+      // every bad field is named in one message, with what it takes and what it got
+      expect(() =>
+        syncTable(db, {
+          source: 'a',
+          entity: 'b',
+          batchSize: 0,
+          copyMinRows: true,
+          volatileFields: ['ok', ''],
+        } as never),
+      ).toThrow(
+        'invalid options: volatileFields.1: must not be empty; batchSize: must be an integer from 1 to 10000, got 0; ' +
+          'copyMinRows: must be an integer >= 1, or must be one of false, got true',
+      );
+      expect(
+        (await rejection(t.run(provider(() => [], 1).source, { mode: 'full', signal: {} } as never))).message,
+      ).toContain('invalid run options: signal: must be an AbortSignal, got an object');
       expect(() => syncTable(db, { source: 'a', entity: 'b', schema: 'bad-name' })).toThrow(
         expect.objectContaining({ code: 'invalid_options' }),
       );
@@ -1002,6 +1018,10 @@ export function syncContract(open: () => Promise<SqlClient>, defaults: ContractD
         expect(() => mapper(bad as never)).toThrow(expect.objectContaining({ code: 'invalid_options' }));
       }
       expect(() => mapper(null as never)).toThrow(expect.objectContaining({ code: 'invalid_options' }));
+      expect(() => mapper({ ...base, version: 0, schema: {} } as never)).toThrow(
+        'invalid options: schema: must be a zod schema (an object with safeParse), got an object; ' +
+          'version: must be an integer >= 1, got 0',
+      );
     });
   });
 }
