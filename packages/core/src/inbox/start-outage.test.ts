@@ -51,7 +51,11 @@ describeWithPostgres('inbox worker started while its database is down', (url) =>
       expect(seen).toEqual([]);
       await proxy.start(); // back, on the same port
       await vi.waitFor(() => expect(seen.sort()).toEqual(['m1', 'm2', 'm3']), { timeout: 5000, interval: 50 });
-      expect(await other.counts({ source: 'restart' })).toMatchObject({ processed: 3, received: 0 });
+      // the handler ran; the worker marks each event processed after its handler returns, so wait for the marks
+      await vi.waitFor(
+        async () => expect(await other.counts({ source: 'restart' })).toMatchObject({ processed: 3, received: 0 }),
+        { timeout: 5000, interval: 50 },
+      );
       const causes = logged.map((args) => String(args[1]));
       expect(causes.length).toBeGreaterThan(0);
       expect(new Set(causes).size).toBe(causes.length); // each cause once, though sweeps failed repeatedly
