@@ -1,3 +1,4 @@
+import { wellFormed } from '../internal/encoding';
 import { type SqlExecutor, sqlNames } from '../stores/sql';
 import type {
   ClaimedInboxEvent,
@@ -122,16 +123,11 @@ function filterSql(filter: InboxFilter, params: unknown[]): string[] {
 
 const whereClause = (parts: string[]) => (parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`);
 
-const SURROGATE = /[\ud800-\udfff]/;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
 /**
- * A text value as a JSON string. A lone surrogate becomes U+FFFD, as the
- * driver's UTF-8 encoding of a text parameter makes it (JSON would carry it
- * as an escape the server refuses).
+ * A text value as a JSON string, lone surrogates as U+FFFD, as the driver's
+ * UTF-8 encoding of a text parameter makes them (JSON would carry an escape
+ * the server refuses).
  */
-const wellFormed = (value: string): string => (SURROGATE.test(value) ? value.replace(LONE_SURROGATE, '\ufffd') : value);
-
 const text = (value: string): string => JSON.stringify(wellFormed(value));
 
 /**

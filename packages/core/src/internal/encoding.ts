@@ -170,3 +170,15 @@ export function isPaddedBase64(text: string, start: number, end: number, bytes: 
   }
   return true;
 }
+
+const SURROGATE = /[\ud800-\udfff]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * `text` with each lone surrogate replaced by U+FFFD: the text a database
+ * stores for it, since every driver sends text as UTF-8 and UTF-8 has no
+ * lone surrogates. Code that compares its own strings with what the database
+ * returns must compare this form.
+ */
+export const wellFormed = (text: string): string =>
+  SURROGATE.test(text) ? text.replace(LONE_SURROGATE, '\ufffd') : text;

@@ -1,3 +1,4 @@
+import { wellFormed } from '../internal/encoding';
 import { canonicalizer, sha256Hex, sha256HexSync } from './canonical';
 import { errorMessage } from './table-store';
 
@@ -171,6 +172,9 @@ export function recordPreparer<T>(options: PreparerOptions<T>) {
       if (reason === undefined) {
         if (typeof id === 'number' && Number.isFinite(id)) id = String(id);
         if (typeof id !== 'string' || id.length === 0) reason = 'the record has no string or finite number id';
+        // the id as stored (a lone surrogate reads back as U+FFFD): the hash compare matches the ids it
+        // returns against these, and a record whose id did not match would count as unchanged, unstored
+        else id = wellFormed(id);
       }
       if (reason === undefined && (record === null || typeof record !== 'object' || Array.isArray(record))) {
         reason = 'the record is not a JSON object';

@@ -459,6 +459,26 @@ export function syncContract(open: () => Promise<SqlClient>, defaults: ContractD
       expect((await t.get(3))?.deletedAt).toBeNull();
     });
 
+    it('stores, finds and reports ids with array, JSON and COPY syntax and lone surrogates', async () => {
+      // characters that text arrays, JSON and COPY each escape, and lone surrogates, which UTF-8 cannot
+      // carry: the server stores U+FFFD, and the id the run reports and compares is that stored one
+      const odd = ['a,b', '{c}', 'd"e', 'f\\g', 'h\tTAB', 'NULL', ' i ', 'j\nk', 'l\ud800m', '\udc00n'];
+      // (the ids come from idOf; the payloads stay plain, since jsonb refuses a lone surrogate in a value)
+      const t = table({ idOf: (r) => (r.id === 100 ? 'seed' : (odd[r.id - 1] as string)) });
+      const records = (rev: number) => odd.map((_, i) => person(i + 1, rev));
+      await t.upsert([person(100)]); // a stored row: lookups are on from the first batch
+      const first = await t.run(provider(() => records(0), 4).source, { mode: 'full', detectDeletes: false });
+      expect(first.counts).toMatchObject({ seen: 10, inserted: 10, unchanged: 0, failed: 0 });
+      const again = await t.run(provider(() => records(0), 4).source, { mode: 'full' });
+      expect(again.counts).toMatchObject({ seen: 10, inserted: 0, changed: 0, unchanged: 10, failed: 0, deleted: 1 });
+      const changed = await t.run(provider(() => records(1), 4).source, { mode: 'full' });
+      expect(changed.counts).toMatchObject({ seen: 10, inserted: 0, changed: 10, unchanged: 0, failed: 0, deleted: 0 });
+      for (const [i, key] of odd.entries()) {
+        const stored = key.replace(/[\ud800-\udfff]/g, '\ufffd');
+        expect((await t.get(stored))?.data).toMatchObject({ id: i + 1 });
+      }
+    });
+
     it('upserts records outside a run and soft-deletes by id', async () => {
       const t = table();
       expect(await t.upsert([person(1), person(2)])).toMatchObject({ seen: 2, inserted: 2 });
