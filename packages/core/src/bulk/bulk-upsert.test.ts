@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { pgliteDatabase } from '../inbox/testdata/databases';
+import { migrate } from '../stores/migrate';
 import { type BulkProgress, bulkUpsert } from './bulk-upsert';
 import { memoryBulkCheckpoints } from './checkpoint';
 import { isBulkError } from './errors';
+import { sqlBulkCheckpoints } from './sql-checkpoint';
 import { HttpishError, memoryRemote, people } from './testdata/memory-target';
 
 describe('bulkUpsert', () => {
@@ -170,6 +173,36 @@ describe('bulkUpsert', () => {
     const result = await bulkUpsert({ job: 'j', records: people(30), target: remote.target, checkpoints });
     expect(result.status).toBe('completed');
     for (let i = 0; i < 30; i++) expect(remote.count(`ext-${i}`)).toBe(1);
+  });
+
+  it('finds the checkpoint of a key with a lone surrogate, which SQL stores as U+FFFD, and refuses two keys stored alike', async () => {
+    const database = await pgliteDatabase();
+    try {
+      await migrate(database.db, { schema: database.schema, modules: ['bulk'] });
+      const checkpoints = sqlBulkCheckpoints(database.db, { schema: database.schema });
+      const remote = memoryRemote();
+      const records = [
+        { key: 'lone-\ud800', data: { name: 'A' } },
+        { key: '\udc00-lone', data: { name: 'B' } },
+        { key: 'twin-\ud800', data: { name: 'C' } },
+        { key: 'twin-\udc00', data: { name: 'D' } }, // stored as 'twin-\ufffd' too: one checkpoint cannot hold both
+        ...people(4),
+      ];
+      const first = await bulkUpsert({ job: 'lone', records, target: remote.target, checkpoints });
+      expect(first).toMatchObject({
+        status: 'completed',
+        created: 7,
+        failures: [{ key: 'twin-\udc00', code: 'duplicate_key' }],
+      });
+      const calls = { ...remote.calls };
+      // every key that was written is done in the checkpoint: the second run sends nothing, looks nothing up
+      const again = await bulkUpsert({ job: 'lone', records, target: remote.target, checkpoints });
+      expect(again).toMatchObject({ status: 'completed', created: 0, updated: 0 });
+      expect(remote.calls).toEqual(calls);
+      for (const key of ['lone-\ud800', '\udc00-lone', 'twin-\ud800']) expect(remote.count(key)).toBe(1);
+    } finally {
+      await database.drop();
+    }
   });
 
   it('reports progress: done only grows, the total is fixed, an estimate of the time left', async () => {

@@ -1,3 +1,4 @@
+import { wellFormed } from '../internal/encoding';
 import {
   type BulkCheckpointStore,
   type BulkItemState,
@@ -193,11 +194,14 @@ export async function bulkUpsert<T>(options: BulkUpsertOptions<T>): Promise<Bulk
       });
       continue;
     }
-    if (seen.has(key)) {
+    // keys are compared as a database stores them (a lone surrogate as U+FFFD): two keys stored alike
+    // would share one checkpoint row
+    const stored = wellFormed(key);
+    if (seen.has(stored)) {
       failures.push({ key, index, code: 'duplicate_key', message: `key ${key} comes earlier in records` });
       continue;
     }
-    seen.add(key);
+    seen.add(stored);
     const issue = target.validate?.(record);
     if (issue !== undefined) {
       failures.push({ key, index, code: 'invalid_record', message: issue });
@@ -209,11 +213,11 @@ export async function bulkUpsert<T>(options: BulkUpsertOptions<T>): Promise<Bulk
   const rejected = failures.length;
 
   // 2. the checkpoint
-  const states = new Map((await guardStore(job, () => store.load(job))).map((s) => [s.key, s]));
+  const states = new Map((await guardStore(job, () => store.load(job))).map((s) => [wellFormed(s.key), s]));
   const queue: Work<T>[] = [];
   let skipped = 0;
   for (const { record, index } of records) {
-    const state = states.get(record.key);
+    const state = states.get(wellFormed(record.key));
     if (state?.status === 'done') {
       skipped++;
       continue;
