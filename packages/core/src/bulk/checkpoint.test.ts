@@ -37,6 +37,16 @@ function contract(name: string, open: () => Promise<{ store: BulkCheckpointStore
       expect(await store.load('job-b')).toEqual([{ key: 'k1', status: 'sent', action: 'create' }]);
     });
 
+    it('keeps one state for keys that differ only in lone surrogates given in one save', async () => {
+      await store.save('job-lone', [
+        { key: 'k\ud800', status: 'sent', action: 'create' },
+        { key: 'k\udc00', status: 'done', action: 'create', id: '7' },
+      ]);
+      const states = await store.load('job-lone');
+      expect(states.filter((s) => s.status === 'done')).toHaveLength(1);
+      expect(states.find((s) => s.status === 'done')).toMatchObject({ id: '7' });
+    });
+
     it('keeps a summary per job and forgets a deleted job', async () => {
       expect(await store.getJob('job-c')).toBeUndefined();
       const summary = {

@@ -1,3 +1,4 @@
+import { wellFormed } from '../internal/encoding';
 import { type SqlClient, sqlNames } from '../stores/sql';
 import { type BulkCheckpointStore, type BulkItemState, type BulkJobSummary, checkJobName } from './checkpoint';
 import { BulkError } from './errors';
@@ -62,8 +63,9 @@ export function sqlBulkCheckpoints(db: SqlClient, options: SqlBulkCheckpointsOpt
     async save(job, states) {
       checkJobName(API, job);
       if (states.length === 0) return;
-      // one statement for the batch; a key given twice keeps its last state
-      const last = new Map(states.map((s) => [s.key, s]));
+      // one statement for the batch; a key given twice keeps its last state (keys as stored: two keys
+      // that differ only in lone surrogates are one row, and one statement cannot write a row twice)
+      const last = new Map(states.map((s) => [wellFormed(s.key), s]));
       const rows = [...last.values()];
       await run('writing the checkpoint', () =>
         db.query(
