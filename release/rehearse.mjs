@@ -584,30 +584,45 @@ await check(
 );
 
 // ---------------------------------------------------------------- size
+/**
+ * Each entry bundled and minified from the published files, built once for the checks below. What a
+ * user installs beside the package is not part of it: every dependency and peer stays an import, which
+ * the metafile names.
+ */
+const bundles = new Map();
+async function bundledEntry(specifier) {
+  if (!bundles.has(specifier)) {
+    const { build } = await import(join(tools, 'esbuild', 'lib', 'main.js'));
+    const external = ['pg-native'];
+    for (const p of workspacePackages) {
+      const manifest = packuments[p.name].versions[p.version];
+      for (const name of Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies })) {
+        if (!name.startsWith('@ballast/')) external.push(name);
+      }
+    }
+    bundles.set(
+      specifier,
+      build({
+        stdin: { contents: `export * from '${specifier}';`, resolveDir: esm },
+        bundle: true,
+        minify: true,
+        write: false,
+        metafile: true,
+        format: 'esm',
+        platform: 'node',
+        external,
+        logLevel: 'error',
+      }),
+    );
+  }
+  return bundles.get(specifier);
+}
+
 await check('each entry, bundled and minified from the published files, stays within its budget', async () => {
-  const { build } = await import(join(tools, 'esbuild', 'lib', 'main.js'));
   const over = [];
   const rows = [];
-  // what a user installs beside the package is not part of its size: every dependency and peer
-  const external = ['pg-native'];
-  for (const p of workspacePackages) {
-    const manifest = packuments[p.name].versions[p.version];
-    for (const name of Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies })) {
-      if (!name.startsWith('@ballast/')) external.push(name);
-    }
-  }
   for (const [specifier, limitKb] of Object.entries(budget.entries)) {
-    const result = await build({
-      stdin: { contents: `export * from '${specifier}';`, resolveDir: esm },
-      bundle: true,
-      minify: true,
-      write: false,
-      format: 'esm',
-      platform: 'node',
-      external,
-      logLevel: 'error',
-    });
-    const bytes = result.outputFiles[0].contents;
+    const bytes = (await bundledEntry(specifier)).outputFiles[0].contents;
     const kb = bytes.length / 1024;
     rows.push(`${specifier} ${kb.toFixed(1)} KB (${(gzipSync(bytes).length / 1024).toFixed(1)} gz)`);
     if (kb > limitKb) over.push(`${specifier}: ${kb.toFixed(1)} KB > budget ${limitKb} KB`);
@@ -619,7 +634,6 @@ await check('each entry, bundled and minified from the published files, stays wi
 // Entries whose module graph stays in the heap of every process that uses them: they load no schema
 // library (decision 1300). A retained megabyte raises a sync's peak RSS by about three.
 await check('the sync, inbox, webhooks, resilience and idempotency entries import no zod', async () => {
-  const { build } = await import(join(tools, 'esbuild', 'lib', 'main.js'));
   const lean = [
     '@ballast/core/sync',
     '@ballast/core/inbox',
@@ -629,27 +643,8 @@ await check('the sync, inbox, webhooks, resilience and idempotency entries impor
   ];
   const offenders = [];
   for (const specifier of lean) {
-    const result = await build({
-      stdin: { contents: `export * from '${specifier}';`, resolveDir: esm },
-      bundle: true,
-      write: false,
-      metafile: true,
-      format: 'esm',
-      platform: 'node',
-      // the package's own files are bundled; any other package is left as an import, to be named
-      plugins: [
-        {
-          name: 'other-packages-external',
-          setup(b) {
-            b.onResolve({ filter: /^[^./]/ }, (args) =>
-              args.path.startsWith('@ballast/') ? undefined : { path: args.path, external: true },
-            );
-          },
-        },
-      ],
-      logLevel: 'error',
-    });
-    const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
+    const { metafile } = await bundledEntry(specifier);
+    const imports = Object.values(metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
     if (imports.some((path) => path === 'zod' || path.startsWith('zod/'))) offenders.push(specifier);
   }
   if (offenders.length) throw new Error(`these entries import zod at run time: ${offenders.join(', ')}`);

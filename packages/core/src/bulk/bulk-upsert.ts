@@ -180,7 +180,8 @@ export async function bulkUpsert<T>(options: BulkUpsertOptions<T>): Promise<Bulk
   // 1. the records: rejected up front, or work
   const failures: BulkItemFailure[] = [];
   const seen = new Set<string>();
-  const records: Array<{ record: BulkRecord<T>; index: number }> = [];
+  // `stored`: the key as a database stores it (a lone surrogate as U+FFFD), what checkpoints are compared by
+  const records: Array<{ record: BulkRecord<T>; index: number; stored: string }> = [];
   let position = 0;
   for (const record of o.records) {
     const index = position++;
@@ -207,7 +208,7 @@ export async function bulkUpsert<T>(options: BulkUpsertOptions<T>): Promise<Bulk
       failures.push({ key, index, code: 'invalid_record', message: issue });
       continue;
     }
-    records.push({ record, index });
+    records.push({ record, index, stored });
   }
   const total = position;
   const rejected = failures.length;
@@ -216,8 +217,8 @@ export async function bulkUpsert<T>(options: BulkUpsertOptions<T>): Promise<Bulk
   const states = new Map((await guardStore(job, () => store.load(job))).map((s) => [wellFormed(s.key), s]));
   const queue: Work<T>[] = [];
   let skipped = 0;
-  for (const { record, index } of records) {
-    const state = states.get(wellFormed(record.key));
+  for (const { record, index, stored } of records) {
+    const state = states.get(stored);
     if (state?.status === 'done') {
       skipped++;
       continue;

@@ -39,9 +39,6 @@ export function describe(value: unknown): string {
   }
 }
 
-const range = (min: number, max: number): string =>
-  max === Number.POSITIVE_INFINITY ? `>= ${min}` : `from ${min} to ${max}`;
-
 /** A string of `min` to `max` characters. */
 export const text =
   (min = 0, max = Number.POSITIVE_INFINITY): Rule =>
@@ -52,21 +49,22 @@ export const text =
     return undefined;
   };
 
+/** Numbers of one kind (`a number`: finite; `an integer`) from `min` to `max`. */
+const numeric =
+  (kind: string, isKind: (value: number) => boolean) =>
+  (min: number, max = Number.POSITIVE_INFINITY): Rule => {
+    const range = max === Number.POSITIVE_INFINITY ? `>= ${min}` : `from ${min} to ${max}`;
+    return (value) =>
+      typeof value === 'number' && isKind(value) && value >= min && value <= max
+        ? undefined
+        : `must be ${kind} ${range}, got ${describe(value)}`;
+  };
+
 /** A finite number from `min` to `max`. */
-export const number =
-  (min: number, max = Number.POSITIVE_INFINITY): Rule =>
-  (value) =>
-    typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max
-      ? undefined
-      : `must be a number ${range(min, max)}, got ${describe(value)}`;
+export const number = numeric('a number', Number.isFinite);
 
 /** An integer from `min` to `max`. */
-export const integer =
-  (min: number, max = Number.POSITIVE_INFINITY): Rule =>
-  (value) =>
-    typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
-      ? undefined
-      : `must be an integer ${range(min, max)}, got ${describe(value)}`;
+export const integer = numeric('an integer', Number.isInteger);
 
 /** `true` or `false`. */
 export const boolean: Rule = (value) =>

@@ -479,6 +479,13 @@ export function syncContract(open: () => Promise<SqlClient>, defaults: ContractD
       }
     });
 
+    it('takes two ids that differ only in lone surrogates as one id, the later record winning', async () => {
+      const t = table({ idOf: (r) => (r.id === 1 ? 'twin\ud800' : 'twin\udc00') });
+      expect(await t.upsert([person(1), person(2)])).toMatchObject({ seen: 1, inserted: 1, failed: 0 });
+      expect(await t.count()).toBe(1);
+      expect((await t.get('twin\ufffd'))?.data).toMatchObject({ id: 2 });
+    });
+
     it('upserts records outside a run and soft-deletes by id', async () => {
       const t = table();
       expect(await t.upsert([person(1), person(2)])).toMatchObject({ seen: 2, inserted: 2 });
