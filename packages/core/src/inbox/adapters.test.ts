@@ -52,6 +52,13 @@ afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
 
+/** Starts a Fastify app on a free local port, closed after the test; returns its base URL. */
+async function listenFastify(app: ReturnType<typeof Fastify>): Promise<string> {
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  closers.push(() => app.close());
+  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+}
+
 describe('framework adapters', () => {
   it('node:http', async () => {
     const { handler, inbox } = endpoint();
@@ -96,10 +103,11 @@ describe('framework adapters', () => {
     const app = Fastify();
     await app.register(toFastify(handler, { path: PATH }));
     app.post('/json', async (request) => ({ echoed: request.body }));
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    closers.push(() => app.close());
-    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const base = await listenFastify(app);
     await expectEndpointBehaviour(base, inbox);
+    // the 413 is the handler's own answer, as with every adapter
+    const big = await post(base, JSON.stringify({ id: 'evt_big2', type: 't', pad: 'x'.repeat(10_000) }));
+    expect(big).toEqual({ status: 413, json: { error: 'body_too_large' } });
     const other = await fetch(`${base}/json`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -198,9 +206,7 @@ describe('after a 413 on a keep-alive connection, the next request is served', (
   it('Fastify', async () => {
     const app = Fastify();
     await app.register(toFastify(endpoint().handler, { path: PATH }));
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    closers.push(() => app.close());
-    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const base = await listenFastify(app);
     await expectNextRequestServed(base, false);
     await expectNextRequestServed(base, true);
   });
@@ -302,6 +308,21 @@ describe('a sender that stalls mid-body', () => {
     expect(result.head).toBe('HTTP/1.1 408 Request Timeout');
     expect(result.elapsedMs).toBeLessThan(3_000);
     expect((await inbox.counts()).total).toBe(0);
+  });
+
+  it('gets 408 through Fastify too: its parser leaves the stream to the handler, which bounds the read', async () => {
+    const { inbox, handler } = impatientEndpoint();
+    const app = Fastify();
+    await app.register(toFastify(handler, { path: PATH }));
+    const base = await listenFastify(app);
+    const result = await stall(base);
+    expect(result.head).toBe('HTTP/1.1 408 Request Timeout');
+    expect(result.closed).toBe(true);
+    expect(result.elapsedMs).toBeGreaterThanOrEqual(250);
+    expect(result.elapsedMs).toBeLessThan(3_000);
+    expect((await inbox.counts()).total).toBe(0);
+    const event = JSON.stringify({ id: 'evt_after_stall', type: 'invoice.paid' });
+    expect(await post(base, event)).toEqual({ status: 200, json: { received: true, duplicate: false } });
   });
 
   it('defaults to 10 s and refuses a bodyTimeoutMs that is not a positive integer', () => {

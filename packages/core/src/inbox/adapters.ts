@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { type ExpressRequestLike, readExpressBody } from '../webhooks/body/express';
-import { type FastifyInstanceLike, fastifyRawBody, readFastifyBody } from '../webhooks/body/fastify';
+import { type FastifyInstanceLike, type FastifyPayloadLike, readFastifyPayload } from '../webhooks/body/fastify';
 import type { DeliveryInput, DeliveryResponse, WebhookHandler } from './handler';
 
 /**
@@ -85,20 +85,18 @@ export function toExpress(
   return (req, res) => node(req, res);
 }
 
-/** The parts of a Fastify instance the plugin uses (raw-body parser registration and one route). */
+/** The parts of a Fastify instance the plugin uses (a pass-through body parser and one route). */
 export interface FastifyAppLike extends FastifyInstanceLike {
-  post(
-    path: string,
-    options: { bodyLimit?: number },
-    handler: (request: FastifyRequestLike, reply: FastifyReplyLike) => Promise<unknown>,
-  ): unknown;
+  post(path: string, handler: (request: FastifyRequestLike, reply: FastifyReplyLike) => Promise<unknown>): unknown;
 }
 
 /** The parts of a Fastify request the plugin reads. */
 export interface FastifyRequestLike {
   method: string;
   headers: IncomingHttpHeaders;
+  /** The payload stream the plugin's parser left, or nothing for a request without a body. */
   body: unknown;
+  raw: { complete: boolean };
 }
 
 /** The parts of a Fastify reply the plugin writes. */
@@ -114,10 +112,16 @@ export interface FastifyAdapterOptions {
   path: string;
 }
 
+const isPayload = (body: unknown): body is FastifyPayloadLike =>
+  typeof body === 'object' && body !== null && typeof (body as { on?: unknown }).on === 'function';
+
 /**
- * A Fastify plugin that serves the endpoint at `path` with a raw-body parser
- * scoped to the plugin (other routes keep their JSON parsing). Fastify answers
- * 413 itself for a body over the handler's `maxBodyBytes`.
+ * A Fastify plugin that serves the endpoint at `path`. Its body parser,
+ * scoped to the plugin (other routes keep their JSON parsing), hands the
+ * request stream on unread, and the handler reads it like every other
+ * adapter: within `maxBodyBytes` and `bodyTimeoutMs`, with the same 413 and
+ * 408 answers, and `Connection: close` whenever the body was not read to
+ * its end.
  *
  * @example
  * ```ts
@@ -128,16 +132,23 @@ export function toFastify(
   handler: WebhookHandler,
   options: FastifyAdapterOptions,
 ): (instance: FastifyAppLike) => Promise<void> {
-  const maxBytes = handler.maxBodyBytes;
   return async (instance) => {
-    fastifyRawBody(instance, { maxBytes });
-    instance.post(options.path, { bodyLimit: maxBytes }, async (request, reply) => {
+    instance.removeAllContentTypeParsers();
+    instance.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    instance.post(options.path, async (request, reply) => {
+      const { body } = request;
       const result = await handler.handle({
         method: request.method,
         headers: request.headers,
-        body: () => Promise.resolve(readFastifyBody(request, { maxBytes })),
+        body: (maxBytes) =>
+          isPayload(body)
+            ? // no timer here: the handler bounds the read with its bodyTimeoutMs
+              readFastifyPayload(request, body, maxBytes, 'toFastify')
+            : Promise.resolve(new Uint8Array(0)),
       });
-      return reply.code(result.status).headers(result.headers).send(result.body);
+      // a body left unread (a 413, a stall) must not be parsed as the next request on a kept-alive connection
+      const headers = request.raw.complete ? result.headers : { ...result.headers, connection: 'close' };
+      return reply.code(result.status).headers(headers).send(result.body);
     });
   };
 }

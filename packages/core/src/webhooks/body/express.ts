@@ -51,5 +51,5 @@ export async function readExpressBody(request: ExpressRequestLike, options?: Rea
       API,
     );
   }
-  return readNodeStream(request, maxBytes, API, timeoutMs);
+  return readNodeStream(request, maxBytes, API, timeoutMs, request.headers);
 }

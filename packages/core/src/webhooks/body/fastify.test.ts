@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isWebhookVerificationError } from '../errors';
@@ -9,11 +11,13 @@ import { fastifyRawBody, readFastifyBody } from './fastify';
 const secret = 'fastify github secret';
 const body = JSON.stringify({ action: 'opened' });
 const app = Fastify();
+const handled: string[] = [];
 
 beforeAll(async () => {
   await app.register(async (hooks) => {
-    fastifyRawBody(hooks, { maxBytes: 1024 });
+    fastifyRawBody(hooks, { maxBytes: 1024, timeoutMs: 300 });
     hooks.post('/hooks/github', async (request, reply) => {
+      handled.push(String(request.headers['x-github-delivery']));
       try {
         const event = await verifyWebhook(
           { body: readFastifyBody(request), headers: request.headers },
@@ -53,11 +57,58 @@ describe('fastifyRawBody / readFastifyBody with a real Fastify server', () => {
     expect([forged.status, await forged.text()]).toEqual([400, 'no_matching_signature']);
   });
 
-  it('lets Fastify answer 413 past the limit', async () => {
+  it('answers 413 body_too_large past the limit, announced or streamed, before the handler runs', async () => {
     const big = JSON.stringify({ pad: 'x'.repeat(4000) });
-    const signed = await signWebhook({ scheme: 'github', secret, body: big, type: 'issues' });
+    const signed = await signWebhook({ scheme: 'github', secret, body: big, id: 'f-big', type: 'issues' });
     const response = await fetch(url('/hooks/github'), { method: 'POST', body: big, headers: signed.headers });
     expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ code: 'body_too_large' });
+    // no Content-Length: the count while reading stops it
+    const chunked = await fetch(url('/hooks/github'), {
+      method: 'POST',
+      body: new Blob([big]).stream(),
+      duplex: 'half',
+      headers: signed.headers,
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect(handled).not.toContain('f-big');
+  });
+
+  it('answers 408 body_timeout and closes the connection when the body stalls past timeoutMs (real socket, real time)', async () => {
+    const { port } = new URL(url('/'));
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    const started = performance.now();
+    socket.write(
+      'POST /hooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        'X-GitHub-Delivery: f-stalled\r\nContent-Length: 100\r\n\r\n{"action"',
+    );
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += String(chunk);
+    });
+    await once(socket, 'close');
+    const elapsed = performance.now() - started;
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer.toLowerCase()).toContain('connection: close');
+    expect(answer).toContain('"code":"body_timeout"');
+    expect(elapsed).toBeGreaterThanOrEqual(280);
+    expect(elapsed).toBeLessThan(3_000);
+    expect(handled).not.toContain('f-stalled');
+    // the server still serves the next sender
+    const signed = await signWebhook({ scheme: 'github', secret, body, id: 'f-after', type: 'issues' });
+    const next = await fetch(url('/hooks/github'), { method: 'POST', body, headers: signed.headers });
+    expect(next.status).toBe(200);
+  });
+
+  it('refuses a timeoutMs that is not a positive integer or false', () => {
+    const instance = { removeAllContentTypeParsers() {}, addContentTypeParser() {} };
+    for (const timeoutMs of [0, -1, 1.5, Number.NaN, 2 ** 31, '10' as never]) {
+      expect(() => fastifyRawBody(instance, { timeoutMs })).toThrow(
+        expect.objectContaining({ code: 'invalid_options' }),
+      );
+    }
+    expect(() => fastifyRawBody(instance, { timeoutMs: false })).not.toThrow();
   });
 
   it('reports a body Fastify parsed as JSON', async () => {

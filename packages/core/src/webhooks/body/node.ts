@@ -32,10 +32,11 @@ const API = 'readNodeBody';
  * without `timeoutMs`. @internal
  */
 export function readNodeStream(
-  request: NodeRequestLike,
+  request: Omit<NodeRequestLike, 'headers'>,
   maxBytes: number,
   api: string,
-  timeoutMs?: number,
+  timeoutMs: number | undefined,
+  headers: NodeRequestLike['headers'],
 ): Promise<Uint8Array> {
   if (request.readableEnded) {
     return Promise.reject(
@@ -47,7 +48,7 @@ export function readNodeStream(
       ),
     );
   }
-  const length = request.headers['content-length'];
+  const length = headers['content-length'];
   checkContentLength(typeof length === 'string' ? length : undefined, maxBytes, api);
   return new Promise<Uint8Array>((resolve, reject) => {
     const chunks: Uint8Array[] = [];
@@ -113,7 +114,7 @@ export function readNodeStream(
  */
 export function readNodeBody(request: NodeRequestLike, options?: ReadBodyOptions): Promise<Uint8Array> {
   try {
-    return readNodeStream(request, resolveMaxBytes(options, API), API, resolveTimeout(options, API));
+    return readNodeStream(request, resolveMaxBytes(options, API), API, resolveTimeout(options, API), request.headers);
   } catch (error) {
     return Promise.reject(error);
   }
