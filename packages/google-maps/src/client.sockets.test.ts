@@ -18,6 +18,49 @@ function busiest(times: number[], windowMs: number): number {
   return best;
 }
 
+/**
+ * Five calls at once under a 60-a-minute quota and a 400 ms deadline: one goes out, the other four
+ * wait for the quota and give up when the deadline passes, long before the quota would let them go.
+ */
+async function deadlineInsideQuotaWait(options: Record<string, unknown>) {
+  const fake = createFakeGoogleMaps();
+  const server = await fake.listen();
+  try {
+    const maps = googleMapsClient({
+      key: 'AIzaDeadline',
+      baseUrl: server.url,
+      quotaPerMinute: 60,
+      deadlineMs: 400,
+      ...options,
+    });
+    const started = Date.now();
+    const settled = await Promise.allSettled(
+      Array.from({ length: 5 }, (_, i) =>
+        maps.geocode({ address: `depot ${i}` }).then(
+          (answer) => ({ answer, ms: Date.now() - started }),
+          (error: unknown) => Promise.reject({ error, ms: Date.now() - started }),
+        ),
+      ),
+    );
+    const ok = settled.filter((s) => s.status === 'fulfilled');
+    const failed = settled.flatMap((s) =>
+      s.status === 'rejected' ? [s.reason as { error: GoogleMapsError; ms: number }] : [],
+    );
+    expect(ok).toHaveLength(1);
+    expect(failed).toHaveLength(4);
+    for (const { error, ms } of failed) {
+      expect(isGoogleMapsError(error)).toBe(true);
+      expect(error.code).toBe('unavailable');
+      expect(error.message).toContain('was not sent: its deadlineMs (400 ms) passed while it waited for the quota');
+      expect(ms).toBeGreaterThanOrEqual(380);
+      expect(ms).toBeLessThan(950); // the quota's next slot is a second away
+    }
+    expect(fake.requests).toHaveLength(1);
+  } finally {
+    await server.close();
+  }
+}
+
 describe('over real sockets, in real time (local fake server)', () => {
   let fake: FakeGoogleMaps;
   let server: FakeGoogleMapsServer;
@@ -43,6 +86,10 @@ describe('over real sockets, in real time (local fake server)', () => {
         1_000,
       ),
     ).toBeLessThanOrEqual(10);
+  });
+
+  it('deadlineMs bounds the wait for the quota: a call that cannot go out in time fails without a request', async () => {
+    await deadlineInsideQuotaWait({});
   });
 
   it('a refused connection (port closed) is unavailable, and the client works again once the port reopens', async () => {
@@ -89,6 +136,10 @@ describeWithRedis('pacing shared through Redis', (url) => {
     redis = new Redis(url);
   });
   afterAll(() => redis.quit());
+
+  it('deadlineMs bounds the wait for a quota shared through Redis too', async () => {
+    await deadlineInsideQuotaWait({ redis, redisKeyPrefix: uniqueKeyPrefix('gm-deadline') });
+  });
 
   it('two clients sharing one Redis spend one quota between them', async () => {
     const fake = createFakeGoogleMaps();

@@ -117,8 +117,9 @@ export interface GoogleMapsClientOptions {
    */
   timeoutMs?: number;
   /**
-   * Time limit of a whole call, retries and waits included (not the wait for
-   * the quota), in milliseconds.
+   * Time limit of a whole call, in milliseconds: the wait for the quota,
+   * every attempt and every retry delay. A call still waiting for the quota
+   * when it passes fails `unavailable` without a request.
    * @default none
    */
   deadlineMs?: number;
@@ -362,7 +363,7 @@ export function googleMapsClient(options: GoogleMapsClientOptions): GoogleMapsCl
       // Google (or proxy) that stalls or breaks mid-body is `unavailable` like any other lost answer
       return await buffered(await fetcher(url, { ...init, signal }), timeoutMs, signal);
     } catch (error) {
-      throw await failureOf(api, error, what, signal, timeoutMs);
+      throw await failureOf(api, error, what, signal, timeoutMs, deadlineMs);
     }
   }
 
@@ -540,6 +541,7 @@ async function failureOf(
   what: string,
   signal: AbortSignal | undefined,
   timeoutMs: number,
+  deadlineMs: number | undefined,
 ): Promise<unknown> {
   if (signal?.aborted) return signal.reason;
   if (isResilienceError(error)) {
@@ -569,6 +571,14 @@ async function failureOf(
         },
       );
     if (error.code === 'invalid_options' || error.code === 'invalid_request') return error;
+    if (error.code === 'deadline_exceeded') {
+      // attempts 0: the call never left the quota's queue
+      const how =
+        error.attempts === 0
+          ? `was not sent: its deadlineMs (${deadlineMs} ms) passed while it waited for the quota`
+          : `got no answer from Google within its deadlineMs (${deadlineMs} ms)`;
+      return googleMapsError('unavailable', `${what} ${how}`, { api, cause: error });
+    }
     return googleMapsError('unavailable', `${what} got no answer from Google: ${error.code}`, { api, cause: error });
   }
   if (isRateLimitError(error))

@@ -128,8 +128,29 @@ describe('resilientFetch', () => {
     const cancelled = settle(f(URL_A, { signal: controller.signal }));
     controller.abort(new Error('user left'));
     await vi.advanceTimersByTimeAsync(1_000);
-    expect(((await queued).error as ResilienceError).code).toBe('deadline_exceeded');
+    // attempts 0 tells a caller that nothing went out
+    expect((await queued).error).toMatchObject({ code: 'deadline_exceeded', attempts: 0, waitMs: 1_000 });
     expect(((await cancelled).error as Error).message).toBe('user left');
+  });
+
+  it('a retry that waits in the limiter past the deadline reports the attempts that went out', async () => {
+    vi.useFakeTimers();
+    let sent = 0;
+    const limiter = rateLimiter({ limit: 1, interval: 60_000 });
+    const f = resilientFetch({
+      deadlineMs: 1_000,
+      limiter,
+      breaker: false,
+      retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 1, budget: false },
+      fetch: async () => {
+        sent++;
+        return new Response('busy', { status: 503 });
+      },
+    });
+    const pending = settle(f(URL_A));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(sent).toBe(1);
+    expect((await pending).error).toMatchObject({ code: 'deadline_exceeded', attempts: 1 });
   });
 
   it('reveals a vault Secret only into the outgoing header', async () => {

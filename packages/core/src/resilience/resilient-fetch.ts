@@ -401,6 +401,7 @@ function attemptStep(
       return Promise.reject(
         new ResilienceError('deadline', 'deadline_exceeded', 'the deadline passed before the attempt could start', {
           key: call.key,
+          attempts: call.attempt - 1,
         }),
       );
     }
@@ -499,6 +500,8 @@ class QueueGate {
     readonly key: string,
     readonly callerSignal: AbortSignal | undefined,
     readonly emit: ResilienceEventHandler | undefined,
+    /** The attempt waiting in the queue (1 for the first): the ones before it went out. */
+    readonly attempt: number,
   ) {}
   /** The caller aborted while the call was queued. */
   handleEvent(): void {
@@ -531,10 +534,8 @@ function expireGate(gate: QueueGate, limitMs: number, probe: boolean): void {
       'deadline',
       'deadline_exceeded',
       'the deadline passed while the call waited for the rate limiter',
-      {
-        key: gate.key,
-        waitMs: limitMs,
-      },
+      // attempts 0: nothing was sent, the call never left the queue
+      { key: gate.key, waitMs: limitMs, attempts: gate.attempt - 1 },
     ),
   );
 }
@@ -548,7 +549,7 @@ function scheduleBefore(
 ): Promise<Response> {
   const { key, signal: callerSignal } = call;
   if (callerSignal?.aborted) return Promise.reject(callerSignal.reason);
-  const gate = new QueueGate(key, callerSignal, call.emit);
+  const gate = new QueueGate(key, callerSignal, call.emit, call.attempt);
   const pending = limiter.schedule(
     () => {
       gate.release();
