@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHmac, createPrivateKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,8 +26,57 @@ const wrongMapsKey = 'AIzaRevokedExampleKey-fedcba9876543210';
 const DAY_MS = 86_400_000;
 
 const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-/** A JWT's shape with the given claims; its signature is not checked by the function (the platform does). */
-const jwt = (claims: Record<string, unknown>) => `${base64url({ alg: 'HS256', typ: 'JWT' })}.${base64url(claims)}.c2ln`;
+
+/** The project's signing keys as the functions see them (SUPABASE_JWKS), and a stranger's. */
+const ecKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const strangerKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const legacyJwtSecret = 'legacy-hs256-secret-of-the-example-project-0123456789';
+const secretKey = 'sb_secret_exampleProjectSecretKey0123456789';
+const jwks = JSON.stringify({
+  keys: [
+    { ...ecKey.publicKey.export({ format: 'jwk' }), kid: 'ec-1', alg: 'ES256', use: 'sig' },
+    { ...rsaKey.publicKey.export({ format: 'jwk' }), kid: 'rsa-1', alg: 'RS256', use: 'sig' },
+  ],
+});
+/** What every served function gets: the project's keys, as the platform provides them. */
+const authEnv = {
+  SUPABASE_JWKS: jwks,
+  SUPABASE_SECRET_KEYS: JSON.stringify({ default: secretKey }),
+  SUPABASE_JWT_SECRET: legacyJwtSecret,
+};
+
+interface TokenOptions {
+  alg?: 'ES256' | 'RS256' | 'HS256' | 'none';
+  kid?: string;
+  /** Signs with this key instead of the project's. */
+  key?: KeyObject | string;
+}
+
+/** A JWT with `claims` (an hour's expiry unless given), signed like Supabase Auth signs. */
+function jwt(claims: Record<string, unknown>, options: TokenOptions = {}): string {
+  const alg = options.alg ?? 'ES256';
+  const header = {
+    alg,
+    typ: 'JWT',
+    ...(alg === 'HS256' || alg === 'none' ? {} : { kid: options.kid ?? (alg === 'ES256' ? 'ec-1' : 'rsa-1') }),
+  };
+  const body = { exp: Math.floor(Date.now() / 1000) + 3600, ...claims };
+  const signed = `${base64url(header)}.${base64url(body)}`;
+  if (alg === 'none') return `${signed}.`;
+  if (alg === 'HS256')
+    return `${signed}.${createHmac('sha256', options.key ?? legacyJwtSecret)
+      .update(signed)
+      .digest('base64url')}`;
+  const key = options.key ?? (alg === 'ES256' ? ecKey.privateKey : rsaKey.privateKey);
+  const signature = sign('sha256', Buffer.from(signed), {
+    key: typeof key === 'string' ? createPrivateKey(key) : key,
+    ...(alg === 'ES256' ? { dsaEncoding: 'ieee-p1363' as const } : {}),
+  });
+  return `${signed}.${signature.toString('base64url')}`;
+}
+/** The headers of the scheduled jobs (drain, purge): the project's secret key. */
+const scheduled = { apikey: secretKey };
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -75,7 +125,7 @@ describeWithPostgres('Supabase Edge Functions under Deno', (url) => {
       ],
       {
         cwd: coreRoot,
-        env: { ...process.env, ...env, DENO_DIR: denoDir, NO_COLOR: '1' },
+        env: { ...process.env, ...authEnv, ...env, DENO_DIR: denoDir, NO_COLOR: '1' },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -165,13 +215,19 @@ describeWithPostgres('Supabase Edge Functions under Deno', (url) => {
     expect(await paid()).toEqual([]); // nothing ran on the request path
     let claimed = 0;
     for (let i = 0; i < 20 && (await paid()).length === 0; i++) {
-      claimed += ((await (await fetch(drain, { method: 'POST' })).json()) as { claimed: number }).claimed;
+      claimed += ((await (await fetch(drain, { method: 'POST', headers: scheduled })).json()) as { claimed: number })
+        .claimed;
     }
     expect(await paid()).toEqual([{ event_id: `evt_${run}` }]);
     expect(claimed).toBeGreaterThanOrEqual(1);
     // a second drain finds nothing of ours left, and the side effect stays single
-    await fetch(drain, { method: 'POST' });
+    await fetch(drain, { method: 'POST', headers: scheduled });
     expect(await paid()).toHaveLength(1);
+    // only the schedule's secret key runs the drain: not a signed-in user, not the anon key, not nobody
+    const user = { authorization: `Bearer ${jwt({ role: 'authenticated', sub: run })}` };
+    expect((await fetch(drain, { method: 'POST', headers: user })).status).toBe(403);
+    expect((await fetch(drain, { method: 'POST' })).status).toBe(401);
+    expect((await fetch(drain, { method: 'POST', headers: { apikey: `${secretKey}x` } })).status).toBe(401);
   }, 120_000);
 
   it('answers 503 with Retry-After while the database cannot be reached', async () => {
@@ -236,9 +292,10 @@ describeWithPostgres('Supabase Edge Functions under Deno', (url) => {
         )
       ).rows;
     expect(await changes()).toEqual([]); // nothing ran on the request path
-    for (let i = 0; i < 20 && (await changes()).length === 0; i++) await fetch(drain, { method: 'POST' });
+    for (let i = 0; i < 20 && (await changes()).length === 0; i++)
+      await fetch(drain, { method: 'POST', headers: scheduled });
     expect(await changes()).toEqual([{ event_id: eventId, person_id: '42', action: 'change' }]);
-    await fetch(drain, { method: 'POST' });
+    await fetch(drain, { method: 'POST', headers: scheduled });
     expect(await changes()).toHaveLength(1);
   }, 120_000);
 
@@ -278,9 +335,8 @@ describeWithPostgres('Supabase Edge Functions under Deno', (url) => {
     }
 
     /**
-     * One request to a served function (`path` may carry a query), with a JWT of `role` as the platform
-     * passes it on once verified (the signature is the platform's business, so none here); `null` for
-     * no Authorization header. The body is kept for the key check.
+     * One request to a served function (`path` may carry a query), with a JWT of `role` signed by the
+     * project's key; `null` for no Authorization header. The body is kept for the key check.
      */
     async function call(base: string, init: RequestInit, path = '', role: string | null = 'authenticated') {
       const headers = new Headers(init.headers);
@@ -366,6 +422,68 @@ describeWithPostgres('Supabase Edge Functions under Deno', (url) => {
       expectNoKeyLeaked();
     }, 120_000);
 
+    it('checks every credential itself: signatures, keys, expiry, algorithms; answers the CORS preflight', async () => {
+      fake.reset();
+      const down = await serve('geocode', { ...env(), BALLAST_DB_URL: 'postgres://postgres@127.0.0.1:1/none' });
+      const body = JSON.stringify({ address: 'Berlin' });
+      const status = async (headers: Record<string, string>) =>
+        (await call(down, { method: 'POST', body, headers }, '', null)).status;
+      const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+      const user = { role: 'authenticated', sub: run };
+      // 503: past the gate (the database is down); 401: not a caller; 403: a caller without the role
+      expect(await status(bearer(jwt(user)))).toBe(503);
+      expect(await status(bearer(jwt(user, { alg: 'RS256' })))).toBe(503);
+      expect(await status(bearer(jwt(user, { alg: 'HS256' })))).toBe(503); // the legacy secret, when set
+      expect(await status({ apikey: secretKey })).toBe(503);
+      expect(await status(bearer(secretKey))).toBe(503);
+      expect(await status(bearer(jwt({ role: 'anon' })))).toBe(403);
+      // forged: another key under the project's kid, the wrong HMAC secret, alg none, a tampered role
+      expect(await status(bearer(jwt({ role: 'service_role' }, { key: strangerKey.privateKey })))).toBe(401);
+      expect(await status(bearer(jwt({ role: 'service_role' }, { alg: 'HS256', key: 'guessed' })))).toBe(401);
+      expect(await status(bearer(jwt({ role: 'service_role' }, { alg: 'none' })))).toBe(401);
+      const [head, , signature] = jwt({ role: 'anon' }).split('.');
+      const promoted = base64url({ role: 'service_role', exp: Math.floor(Date.now() / 1000) + 3600 });
+      expect(await status(bearer(`${head}.${promoted}.${signature}`))).toBe(401);
+      // an RS256 token signed with the EC key's kid, an unknown kid, HS256 passed off as the public key
+      expect(await status(bearer(jwt(user, { alg: 'RS256', kid: 'ec-1' })))).toBe(401);
+      expect(await status(bearer(jwt(user, { kid: 'rotated-away' })))).toBe(401);
+      expect(await status(bearer(jwt(user, { alg: 'HS256', key: jwks })))).toBe(401);
+      // expired (beyond 30 s of skew), not yet valid, no expiry at all, no role
+      const now = Math.floor(Date.now() / 1000);
+      expect(await status(bearer(jwt({ ...user, exp: now - 120 })))).toBe(401);
+      expect(await status(bearer(jwt({ ...user, nbf: now + 600 })))).toBe(401);
+      expect(await status(bearer(jwt({ ...user, exp: undefined })))).toBe(401);
+      expect(await status(bearer(jwt({ sub: run })))).toBe(401);
+      // a wrong secret key, garbage, a token with a signature of the wrong shape
+      expect(await status({ apikey: 'sb_secret_guessed' })).toBe(401);
+      expect(await status(bearer('a.b.c'))).toBe(401);
+      expect(await status(bearer(`${jwt(user).slice(0, -4)}AAAA`))).toBe(401);
+      expect(fake.calls()).toBe(0);
+
+      // CORS: the preflight needs no credentials, and the answers (errors too) carry the headers
+      const preflight = await fetch(down, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+      expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization');
+      expect(preflight.headers.get('access-control-allow-methods')).toContain('POST');
+      const unauthorized = await call(down, { method: 'POST', body }, '', null);
+      expect(unauthorized.headers.get('access-control-allow-origin')).toBe('*');
+
+      const listed = await serve('geocode', {
+        ...env(),
+        BALLAST_DB_URL: 'postgres://postgres@127.0.0.1:1/none',
+        BALLAST_CORS_ORIGINS: 'https://app.example, https://admin.example',
+      });
+      const from = (origin: string) => fetch(listed, { method: 'OPTIONS', headers: { origin } });
+      const allowed = await from('https://admin.example');
+      expect(allowed.headers.get('access-control-allow-origin')).toBe('https://admin.example');
+      expect(allowed.headers.get('vary')).toContain('Origin');
+      expect((await from('https://evil.example')).headers.get('access-control-allow-origin')).toBeNull();
+    }, 90_000);
+
     it('refuses callers without a JWT or with the anon role (401/403) and bad input (400/405) without the database, answers 503 while the database cannot be reached, and never calls Google then', async () => {
       fake.reset();
       const down = await serve('geocode', { ...env(), BALLAST_DB_URL: 'postgres://postgres@127.0.0.1:1/none' });
@@ -382,12 +500,13 @@ describeWithPostgres('Supabase Edge Functions under Deno', (url) => {
         status: 401,
       });
       expect(await call(down, valid, '', 'service_role')).toMatchObject({ status: 503 }); // past the gate
+      expect(await call(down, valid)).toMatchObject({ status: 503 }); // a signed-in user, past the gate too
       for (const method of ['PUT', 'DELETE', 'PATCH']) {
         const res = await call(down, { method, body: '{"address":"Berlin"}' });
         expect([res.status, res.body, res.headers.get('allow')]).toEqual([
           405,
           { error: 'method_not_allowed' },
-          'GET, POST',
+          'GET, POST, OPTIONS',
         ]);
       }
       expect(await post(down, {})).toMatchObject(refused(/address is required/));
@@ -482,7 +601,13 @@ describeWithPostgres('Supabase Edge Functions under Deno', (url) => {
         );
       }
       expect((await call(purge, { method: 'GET' })).status).toBe(405);
-      const res = await call(purge, { method: 'POST' }, '', 'service_role');
+      // the schedule's secret key only
+      expect((await call(purge, { method: 'POST' })).status).toBe(403); // a signed-in user
+      expect((await call(purge, { method: 'POST' }, '', 'anon')).status).toBe(403);
+      expect((await call(purge, { method: 'POST' }, '', null)).status).toBe(401);
+      expect(await row(seeded.expired[0])).toHaveLength(1); // nothing was purged by those
+      expect((await row(seeded.expired[0]))[0]?.lat).toBe(48.85);
+      const res = await call(purge, { method: 'POST', headers: scheduled }, '', null);
       expect(res.status).toBe(200);
       // other rows of the shared test database may be due as well: at least ours
       expect(res.body).toEqual({ coordinates: expect.any(Number), empty: expect.any(Number) });
@@ -498,7 +623,7 @@ describeWithPostgres('Supabase Edge Functions under Deno', (url) => {
       expect(await row(seeded.emptyNew[0])).toHaveLength(1);
 
       const down = await serve('geocode-purge', { BALLAST_DB_URL: 'postgres://postgres@127.0.0.1:1/none' });
-      const unreachable = await call(down, { method: 'POST' }, '', 'service_role');
+      const unreachable = await call(down, { method: 'POST', headers: scheduled }, '', null);
       expect([unreachable.status, unreachable.body]).toEqual([503, { error: 'store_unavailable' }]);
     }, 90_000);
   });

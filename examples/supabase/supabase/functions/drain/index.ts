@@ -3,9 +3,13 @@
 import { drainInbox } from '@ballast/core/inbox';
 import { sqlVersionStore } from '@ballast/core/stores/sql';
 import { pipedriveEventHandlers } from '@ballast/pipedrive';
+import { refuseUnless } from '../_shared/auth.ts';
 import { database, inbox } from '../_shared/ballast.ts';
 
-async function drain(): Promise<Response> {
+async function drain(request: Request): Promise<Response> {
+  // the schedule's secret key only: checked here (verify_jwt = false, see ../_shared/auth.ts)
+  const refused = await refuseUnless(request, ['service_role']);
+  if (refused) return refused;
   const db = await database();
   const store = await inbox();
   const stripe = await drainInbox({

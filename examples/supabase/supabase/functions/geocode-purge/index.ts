@@ -5,11 +5,15 @@
 // the purge is what deletes them.
 import type { SqlClient } from '@ballast/core/stores/sql';
 import { isGeocodeCacheError, purgeGeocodeCache, sqlGeocodeStore } from '@ballast/google-maps';
+import { refuseUnless } from '../_shared/auth.ts';
 import { database, storeUnavailable } from '../_shared/ballast.ts';
 
 async function purge(request: Request): Promise<Response> {
   if (request.method !== 'POST')
     return Response.json({ error: 'method_not_allowed' }, { status: 405, headers: { allow: 'POST' } });
+  // the schedule's secret key only: checked here (verify_jwt = false, see ../_shared/auth.ts)
+  const refused = await refuseUnless(request, ['service_role']);
+  if (refused) return refused;
   let db: SqlClient;
   try {
     db = await database();

@@ -1,11 +1,14 @@
 // POST /functions/v1/geocode {"address": "..."} or GET /functions/v1/geocode?address=...
-// verify_jwt = true, and the caller's role must be `authenticated` or `service_role`: a miss costs a
-// Google request, and the anon key is public. Answers from ballast.geocode_cache (Google's 30-day
-// terms, stale coordinates while Google is down); geocode-purge deletes coordinates past 30 days.
+// The caller must be a signed-in user (`authenticated`) or a server (a secret key, `service_role`),
+// checked here (../_shared/auth.ts; verify_jwt = false): a miss costs a Google request, and the anon
+// key is public. Browsers may call it: OPTIONS answers the CORS preflight, and every answer carries
+// the CORS headers (origins from BALLAST_CORS_ORIGINS, any origin when unset). Answers from
+// ballast.geocode_cache (Google's 30-day terms, stale coordinates while Google is down);
+// geocode-purge deletes coordinates past 30 days.
 //
 // 200 {"result": {"placeId", "location": {"lat", "lng"}, "locatedAt"}, "source": "cache" | "google",
 //      "stale", "ageSeconds"}, or {"result": null} when Google knows no such place (decision 1200);
-// 400 invalid_request, 401/403 (no JWT, the anon role), 405,
+// 204 to a CORS preflight, 400 invalid_request, 401 (no valid credentials), 403 (the anon role), 405,
 // 503 store_unavailable / unavailable / rate_limited with Retry-After,
 // 502 when Google refuses the project itself (denied, over_daily_limit, ...).
 
@@ -20,30 +23,35 @@ import {
   normalizeGeocodeRequest,
   sqlGeocodeStore,
 } from '@ballast/google-maps';
+import { refuseUnless } from '../_shared/auth.ts';
 import { database, env, storeUnavailable } from '../_shared/ballast.ts';
 
 let cache: GeocodeCache | undefined;
+
+/**
+ * The CORS headers for `request`: `*` unless BALLAST_CORS_ORIGINS lists the origins allowed
+ * (comma-separated), and then the request's own origin when it is one of them. Credentials
+ * travel in headers, never cookies, so no Allow-Credentials.
+ */
+function corsHeaders(request: Request): Record<string, string> {
+  const listed = Deno.env.get('BALLAST_CORS_ORIGINS');
+  const common = {
+    'access-control-allow-methods': 'GET, POST, OPTIONS',
+    'access-control-allow-headers': 'authorization, apikey, content-type, x-client-info',
+    'access-control-max-age': '86400',
+  };
+  if (!listed) return { ...common, 'access-control-allow-origin': '*' };
+  const origin = request.headers.get('origin') ?? '';
+  const allowed = listed.split(',').map((o) => o.trim());
+  return allowed.includes(origin)
+    ? { ...common, 'access-control-allow-origin': origin, vary: 'Origin' }
+    : { vary: 'Origin' };
+}
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   Response.json(body, { status, headers });
 
 const invalid = (message: string) => json(400, { error: 'invalid_request', message });
-
-/**
- * The `role` claim of the caller's JWT. The platform has checked its signature (verify_jwt = true);
- * but the anon key is such a JWT too, and it ships in every client, so the role is what tells a
- * signed-in user (`authenticated`) or a server (`service_role`) from anyone at all (`anon`).
- */
-function roleOf(request: Request): string | undefined {
-  const token = /^Bearer ([\w-]+)\.([\w-]+)\.[\w-]*$/i.exec(request.headers.get('authorization') ?? '');
-  if (!token?.[2]) return undefined;
-  try {
-    const payload = JSON.parse(atob(token[2].replace(/-/g, '+').replace(/_/g, '/'))) as { role?: unknown } | null;
-    return typeof payload?.role === 'string' ? payload.role : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The address of a GET (`?address=`) or a POST (`{"address": "..."}`), or the 400 to answer. */
 async function addressOf(request: Request): Promise<string | Response> {
@@ -102,11 +110,9 @@ function open(db: SqlClient): GeocodeCache {
 
 async function geocode(request: Request): Promise<Response> {
   if (request.method !== 'GET' && request.method !== 'POST')
-    return json(405, { error: 'method_not_allowed' }, { allow: 'GET, POST' });
-  const role = roleOf(request);
-  if (role === undefined) return json(401, { error: 'unauthorized' });
-  if (role !== 'authenticated' && role !== 'service_role')
-    return json(403, { error: 'forbidden', message: 'geocoding needs a signed-in user or the service role' });
+    return json(405, { error: 'method_not_allowed' }, { allow: 'GET, POST, OPTIONS' });
+  const refused = await refuseUnless(request, ['authenticated', 'service_role']);
+  if (refused) return refused;
   const address = await addressOf(request);
   if (typeof address !== 'string') return address;
   let db: SqlClient;
@@ -135,4 +141,14 @@ async function geocode(request: Request): Promise<Response> {
   }
 }
 
-export default { fetch: geocode };
+/** Every answer carries the CORS headers, so a browser can read the errors too. */
+async function withCors(request: Request): Promise<Response> {
+  const cors = corsHeaders(request);
+  // the preflight carries no credentials: it is answered before any check
+  if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: cors });
+  const response = await geocode(request);
+  for (const [name, value] of Object.entries(cors)) response.headers.set(name, value);
+  return response;
+}
+
+export default { fetch: withCors };
