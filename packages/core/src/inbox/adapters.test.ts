@@ -284,19 +284,22 @@ describe('a sender that stalls mid-body', () => {
     return { inbox, handler };
   }
 
-  it('gets 408 body_timeout and a closed connection after bodyTimeoutMs, nothing stored (node:http)', async () => {
-    const { inbox, handler } = impatientEndpoint();
-    expect(handler.bodyTimeoutMs).toBe(300);
-    const base = await listenForTest(createServer(toNodeHandler(handler)));
+  /** A stalled body gets 408 and a closed connection after about 300 ms, nothing is stored, and the next sender is served. */
+  async function expectStallAnswered(base: string, inbox: Inbox) {
     const result = await stall(base);
     expect(result.head).toBe('HTTP/1.1 408 Request Timeout');
     expect(result.closed).toBe(true);
     expect(result.elapsedMs).toBeGreaterThanOrEqual(250);
     expect(result.elapsedMs).toBeLessThan(3_000);
     expect((await inbox.counts()).total).toBe(0);
-    // the endpoint still serves the next sender
     const event = JSON.stringify({ id: 'evt_after_stall', type: 'invoice.paid' });
     expect(await post(base, event)).toEqual({ status: 200, json: { received: true, duplicate: false } });
+  }
+
+  it('gets 408 body_timeout and a closed connection after bodyTimeoutMs, nothing stored (node:http)', async () => {
+    const { inbox, handler } = impatientEndpoint();
+    expect(handler.bodyTimeoutMs).toBe(300);
+    await expectStallAnswered(await listenForTest(createServer(toNodeHandler(handler))), inbox);
   });
 
   it('gets 408 through the Web Request handler too (Hono on @hono/node-server)', async () => {
@@ -314,15 +317,7 @@ describe('a sender that stalls mid-body', () => {
     const { inbox, handler } = impatientEndpoint();
     const app = Fastify();
     await app.register(toFastify(handler, { path: PATH }));
-    const base = await listenFastify(app);
-    const result = await stall(base);
-    expect(result.head).toBe('HTTP/1.1 408 Request Timeout');
-    expect(result.closed).toBe(true);
-    expect(result.elapsedMs).toBeGreaterThanOrEqual(250);
-    expect(result.elapsedMs).toBeLessThan(3_000);
-    expect((await inbox.counts()).total).toBe(0);
-    const event = JSON.stringify({ id: 'evt_after_stall', type: 'invoice.paid' });
-    expect(await post(base, event)).toEqual({ status: 200, json: { received: true, duplicate: false } });
+    await expectStallAnswered(await listenFastify(app), inbox);
   });
 
   it('defaults to 10 s and refuses a bodyTimeoutMs that is not a positive integer', () => {
