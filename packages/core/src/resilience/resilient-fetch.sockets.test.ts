@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { circuitBreaker } from './circuit-breaker';
 import type { Classifier } from './classify';
@@ -211,5 +211,31 @@ describe('readResponseText over real sockets', () => {
       const { error } = await settle(readResponseText(new Response('x'), { timeoutMs }));
       expect((error as ResilienceError).code).toBe('invalid_options');
     }
+  });
+});
+
+describe('a fetch that drops its signal, over a real socket that never answers', () => {
+  it('the attempt limit still ends the call on time (real time), then the caller’s abort does', async () => {
+    const held: Socket[] = [];
+    const base = await serve((req) => held.push(req.socket)); // accepts, never answers
+    // a wrapper that forgets to pass the signal on: the request itself can no longer be cancelled
+    const deaf = (input: string | URL | Request, init?: RequestInit) => fetch(input, { ...init, signal: null });
+    const f = resilientFetch({ fetch: deaf, timeoutMs: 300, retry: { attempts: 1 }, breaker: false });
+    let started = performance.now();
+    const { error } = await settle(f(`${base}/v1/hang`));
+    const elapsed = performance.now() - started;
+    expect(error).toMatchObject({ code: 'timeout' });
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    expect(elapsed).toBeLessThan(2_000);
+
+    const unlimited = resilientFetch({ fetch: deaf, timeoutMs: false, breaker: false });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('user left')), 200);
+    started = performance.now();
+    const aborted = await settle(unlimited(`${base}/v1/hang`, { signal: controller.signal }));
+    expect((aborted.error as Error).message).toBe('user left');
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(held).toHaveLength(2); // both requests really went out, and hang there still
+    for (const socket of held) socket.destroy();
   });
 });

@@ -7,6 +7,7 @@ import type { ResilienceError } from './errors';
 import { rateLimiter } from './rate-limit/local';
 import { resilientFetch } from './resilient-fetch';
 import { recorder, settle, useMsw } from './test-support';
+import { timeout } from './timeout';
 import type { RateLimiter, ScheduleOptions } from './types';
 
 const server = useMsw();
@@ -151,6 +152,86 @@ describe('resilientFetch', () => {
     await vi.advanceTimersByTimeAsync(1_000);
     expect(sent).toBe(1);
     expect((await pending).error).toMatchObject({ code: 'deadline_exceeded', attempts: 1 });
+  });
+
+  describe('a fetch or a limiter that ignores its signal cannot hold the call', () => {
+    /** A fetch that never answers and never looks at its signal; resolves `late` on demand. */
+    function deafFetch() {
+      let calls = 0;
+      let answer: (response: Response) => void = () => {};
+      const fetch = () => {
+        calls++;
+        return new Promise<Response>((resolve) => {
+          answer = resolve;
+        });
+      };
+      return { fetch, calls: () => calls, answerLate: (response: Response) => answer(response) };
+    }
+
+    it('fails with timeout when the attempt limit passes, and cancels the body of an answer that comes later', async () => {
+      vi.useFakeTimers();
+      const deaf = deafFetch();
+      const f = resilientFetch({ fetch: deaf.fetch, timeoutMs: 500, retry: { attempts: 1 }, breaker: false });
+      const pending = settle(f(URL_A));
+      await vi.advanceTimersByTimeAsync(500);
+      expect((await pending).error).toMatchObject({ code: 'timeout' });
+      let cancelled = false;
+      const body = new ReadableStream({ cancel: () => void (cancelled = true) });
+      deaf.answerLate(new Response(body));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(cancelled).toBe(true);
+    });
+
+    it('fails with deadline_exceeded at the deadline, and with the caller’s reason when the caller aborts (no limits at all)', async () => {
+      vi.useFakeTimers();
+      const timed = resilientFetch({ fetch: deafFetch().fetch, timeoutMs: false, deadlineMs: 800, breaker: false });
+      const late = settle(timed(URL_A));
+      await vi.advanceTimersByTimeAsync(800);
+      expect((await late).error).toMatchObject({ code: 'deadline_exceeded' });
+
+      const unlimited = resilientFetch({ fetch: deafFetch().fetch, timeoutMs: false, breaker: false });
+      const controller = new AbortController();
+      const left = settle(unlimited(URL_A, { signal: controller.signal }));
+      controller.abort(new Error('user left'));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(((await left).error as Error).message).toBe('user left');
+    });
+
+    it('pulls a call out of a limiter that ignores its signal, and sends nothing when that limiter starts it later', async () => {
+      vi.useFakeTimers();
+      const starts: Array<() => unknown> = [];
+      const deafLimiter: RateLimiter = {
+        schedule: <T>(fn: () => Promise<T>) =>
+          new Promise<T>((resolve, reject) => {
+            starts.push(() => fn().then(resolve, reject));
+          }),
+      };
+      let sent = 0;
+      const fetch = async () => {
+        sent++;
+        return new Response('ok');
+      };
+      const f = resilientFetch({ fetch, limiter: deafLimiter, deadlineMs: 1_000, breaker: false });
+      const byDeadline = settle(f(URL_A));
+      const controller = new AbortController();
+      const unbounded = resilientFetch({ fetch, limiter: deafLimiter, timeoutMs: false, breaker: false });
+      const byCaller = settle(unbounded(URL_A, { signal: controller.signal }));
+      controller.abort(new Error('user left'));
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect((await byDeadline).error).toMatchObject({ code: 'deadline_exceeded', attempts: 0 });
+      expect(((await byCaller).error as Error).message).toBe('user left');
+      // the limiter lets both go now: neither call may send anything
+      for (const start of starts) start();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(sent).toBe(0);
+    });
+
+    it('timeout(ms).execute settles on time whatever the function does', async () => {
+      vi.useFakeTimers();
+      const pending = settle(timeout(300).execute(() => new Promise<never>(() => {})));
+      await vi.advanceTimersByTimeAsync(300);
+      expect((await pending).error).toMatchObject({ code: 'timeout' });
+    });
   });
 
   it('reveals a vault Secret only into the outgoing header', async () => {

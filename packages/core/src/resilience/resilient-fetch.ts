@@ -372,11 +372,8 @@ function limiterLayer(limiter: RateLimiter): Layer {
     name: 'limiter',
     run(call, next) {
       const limitAt = Math.min(call.probeUntil, call.deadlineAt);
-      if (limitAt === Number.POSITIVE_INFINITY) {
-        return limiter.schedule(
-          () => next(call),
-          call.signal === undefined ? { key: call.key } : { key: call.key, signal: call.signal },
-        );
+      if (limitAt === Number.POSITIVE_INFINITY && call.signal === undefined) {
+        return limiter.schedule(() => next(call), { key: call.key });
       }
       return scheduleBefore(limiter, limitAt, call.probeUntil < call.deadlineAt, call, () => next(call));
     },
@@ -407,10 +404,11 @@ function attemptStep(
     }
     const probeMs = call.probeUntil - now;
     const attemptMs = probeMs < call.timeoutMs ? Math.max(1, probeMs) : call.timeoutMs;
-    if (attemptMs === Number.POSITIVE_INFINITY && leftMs === Number.POSITIVE_INFINITY) {
+    if (attemptMs === Number.POSITIVE_INFINITY && leftMs === Number.POSITIVE_INFINITY && call.signal === undefined) {
       const init = call.init;
-      return fetchImpl(call.input, call.signal === init?.signal ? init : { ...init, signal: call.signal ?? null });
+      return fetchImpl(call.input, init?.signal == null ? init : { ...init, signal: null });
     }
+    // no limit but the caller's signal: still guarded, so the abort settles the call even if the fetch ignores it
     const deadlineFirst = leftMs < attemptMs;
     return runWithTimeout(
       (s) => fetchImpl(call.input, { ...call.init, signal: s }),
@@ -487,15 +485,19 @@ function buildBreaker(value: ResilientFetchOptions['breaker']): CircuitBreakers 
 }
 
 /**
- * A limiter's queue bounded by the deadline. The gate's signal is what the
- * limiter sees; its timer (and the caller's abort listener) are set only when
- * the limiter did not start the call at once, so the usual path costs one
- * controller and no timer.
+ * A limiter's queue bounded by the deadline and the caller's abort. The
+ * gate's signal is what the limiter sees; its timer (and the caller's abort
+ * listener) are set only when the limiter did not start the call at once, so
+ * the usual path costs one controller and no timer. When the gate closes, the
+ * call fails at once, even under a limiter that ignores the signal, and a
+ * start the limiter grants afterwards sends nothing.
  */
 class QueueGate {
   readonly controller = new AbortController();
   started = false;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Fails the queued call (set once it waits). */
+  reject: (reason: unknown) => void = () => {};
   constructor(
     readonly key: string,
     readonly callerSignal: AbortSignal | undefined,
@@ -505,7 +507,12 @@ class QueueGate {
   ) {}
   /** The caller aborted while the call was queued. */
   handleEvent(): void {
-    this.controller.abort(this.callerSignal?.reason);
+    this.close(this.callerSignal?.reason);
+  }
+  /** Pulls the queued call out with `reason`. */
+  close(reason: unknown): void {
+    this.controller.abort(reason);
+    if (!this.started) this.reject(reason);
   }
   /** The limiter started the call (or gave up on it): the gate has no more work. */
   release(): void {
@@ -518,7 +525,7 @@ class QueueGate {
 function expireGate(gate: QueueGate, limitMs: number, probe: boolean): void {
   if (probe) {
     // A probe that could not even leave the queue proved nothing: the breaker lets another probe through.
-    gate.controller.abort(
+    gate.close(
       new ResilienceError(
         'circuitBreaker',
         'circuit_open',
@@ -529,7 +536,7 @@ function expireGate(gate: QueueGate, limitMs: number, probe: boolean): void {
     return;
   }
   gate.emit?.({ type: 'timeout', at: Date.now(), key: gate.key, scope: 'deadline', limitMs });
-  gate.controller.abort(
+  gate.close(
     new ResilienceError(
       'deadline',
       'deadline_exceeded',
@@ -552,26 +559,33 @@ function scheduleBefore(
   const gate = new QueueGate(key, callerSignal, call.emit, call.attempt);
   const pending = limiter.schedule(
     () => {
+      // the gate closed first (a limiter that ignores its signal): the call has failed, nothing is sent
+      if (gate.controller.signal.aborted) return Promise.reject(gate.controller.signal.reason);
       gate.release();
       return run();
     },
     { key, signal: gate.controller.signal },
   );
   if (gate.started) return pending; // started at once: no timer, no listener
-  const leftMs = Math.max(0, limitAt - Date.now());
-  gate.timer = setTimeout(expireGate, leftMs, gate, leftMs, probe);
-  callerSignal?.addEventListener('abort', gate);
-  return pending.then(
-    (response) => {
-      gate.release();
-      return response;
-    },
-    (error: unknown) => {
-      gate.release();
-      // queued and pulled out: the deadline's (or the caller's) reason, not the limiter's wrapper
-      throw gate.controller.signal.aborted ? gate.controller.signal.reason : error;
-    },
-  );
+  return new Promise<Response>((resolve, reject) => {
+    gate.reject = reject;
+    if (limitAt !== Number.POSITIVE_INFINITY) {
+      const leftMs = Math.max(0, limitAt - Date.now());
+      gate.timer = setTimeout(expireGate, leftMs, gate, leftMs, probe);
+    }
+    callerSignal?.addEventListener('abort', gate);
+    pending.then(
+      (response) => {
+        gate.release();
+        resolve(response);
+      },
+      (error: unknown) => {
+        gate.release();
+        // queued and pulled out: the deadline's (or the caller's) reason, not the limiter's wrapper
+        reject(gate.controller.signal.aborted ? gate.controller.signal.reason : error);
+      },
+    );
+  });
 }
 
 function checkHeaders(headers: Record<string, HeaderSource>): Array<[string, HeaderSource]> {

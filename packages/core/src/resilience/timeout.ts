@@ -56,7 +56,11 @@ export function timeout(ms: number, options: TimeoutOptions = {}): Timeout {
 class Guard {
   readonly controller = new AbortController();
   timedOut = false;
+  /** The run's promise has settled: the call's outcome is decided. */
+  settled = false;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Rejects the run's promise. */
+  reject: (reason: unknown) => void = noop;
   constructor(
     readonly limitMs: number,
     readonly scope: 'attempt' | 'deadline',
@@ -64,11 +68,27 @@ class Guard {
     readonly callerSignal: AbortSignal | undefined,
     readonly emit: ResilienceEventHandler | undefined,
   ) {}
-  /** The caller's signal fired: pass its reason on. */
+  /** The caller's signal fired: pass its reason on, and give up now if nothing came back yet. */
   handleEvent(): void {
-    this.controller.abort(this.callerSignal?.reason);
+    const reason = this.callerSignal?.reason;
+    this.controller.abort(reason);
+    this.fail(reason);
+  }
+  /**
+   * Settles the run with `reason` unless it has settled: a function that
+   * ignores its signal still leaves the call on time, and what it returns
+   * later is discarded.
+   */
+  fail(reason: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.callerSignal?.removeEventListener('abort', this);
+    this.reject(reason);
   }
 }
+
+const noop = (): void => {};
 
 /**
  * A guard whose call resolved to a response keeps forwarding the caller's
@@ -90,25 +110,33 @@ function expire(guard: Guard): void {
   const { limitMs, key, scope } = guard;
   const deadline = scope === 'deadline';
   guard.emit?.({ type: 'timeout', at: Date.now(), key, scope, limitMs });
-  guard.controller.abort(
-    new ResilienceError(
-      deadline ? 'deadline' : 'timeout',
-      deadline ? 'deadline_exceeded' : 'timeout',
-      deadline
-        ? `the deadline passed (${limitMs} ms left when the attempt started)`
-        : `attempt took over ${limitMs} ms`,
-      { key, waitMs: limitMs },
-    ),
+  const error = new ResilienceError(
+    deadline ? 'deadline' : 'timeout',
+    deadline ? 'deadline_exceeded' : 'timeout',
+    deadline ? `the deadline passed (${limitMs} ms left when the attempt started)` : `attempt took over ${limitMs} ms`,
+    { key, waitMs: limitMs },
   );
+  guard.controller.abort(error);
+  guard.fail(error);
+}
+
+/** A value that arrived after its run gave up: a response body is cancelled, so its connection is let go. */
+function discard(value: unknown): void {
+  if (hasBody(value)) {
+    const body = (value as { body: { cancel?: () => Promise<void> } }).body;
+    body.cancel?.().catch(noop);
+  }
 }
 
 /**
- * Runs `fn` under a limit. `scope` picks the error: `timeout` for one attempt,
- * `deadline_exceeded` for the overall deadline. One timer and one controller,
- * both released when `fn` settles.
+ * Runs `fn` under a limit (`Infinity`: the caller's abort alone). `scope`
+ * picks the error: `timeout` for one attempt, `deadline_exceeded` for the
+ * overall deadline. One timer and one controller, both released when the run
+ * settles. The limit and the caller's abort settle the run themselves, so a
+ * function that ignores its signal cannot hold the call past them.
  * @internal
  */
-export async function runWithTimeout<T>(
+export function runWithTimeout<T>(
   fn: (signal: AbortSignal) => Promise<T>,
   limitMs: number,
   scope: 'attempt' | 'deadline',
@@ -116,21 +144,35 @@ export async function runWithTimeout<T>(
   callerSignal: AbortSignal | undefined,
   emit: ResilienceEventHandler | undefined,
 ): Promise<T> {
-  if (callerSignal?.aborted) throw callerSignal.reason;
+  if (callerSignal?.aborted) return Promise.reject(callerSignal.reason);
   const guard = new Guard(limitMs, scope, key, callerSignal, emit);
-  callerSignal?.addEventListener('abort', guard);
-  guard.timer = setTimeout(expire, limitMs, guard);
-  let bodyFollows = false;
-  try {
-    const value = await fn(guard.controller.signal);
-    // the limit covers the wait for the headers; the caller's abort covers the body too
-    bodyFollows = callerSignal !== undefined && hasBody(value);
-    if (bodyFollows) bodyGuards.register(value as object, guard);
-    return value;
-  } catch (error) {
-    throw guard.timedOut ? guard.controller.signal.reason : error;
-  } finally {
-    clearTimeout(guard.timer);
-    if (!bodyFollows) callerSignal?.removeEventListener('abort', guard);
-  }
+  return new Promise<T>((resolve, reject) => {
+    guard.reject = reject;
+    callerSignal?.addEventListener('abort', guard);
+    if (limitMs !== Number.POSITIVE_INFINITY) guard.timer = setTimeout(expire, limitMs, guard);
+    let pending: Promise<T>;
+    try {
+      pending = fn(guard.controller.signal);
+    } catch (error) {
+      guard.fail(error);
+      return;
+    }
+    // a function typed to return a promise may still hand back a plain value
+    if (typeof (pending as { then?: unknown } | null)?.then !== 'function') pending = Promise.resolve(pending);
+    pending.then(
+      (value) => {
+        if (guard.settled) {
+          discard(value);
+          return;
+        }
+        guard.settled = true;
+        clearTimeout(guard.timer);
+        // the limit covers the wait for the headers; the caller's abort covers the body too
+        if (callerSignal !== undefined && hasBody(value)) bodyGuards.register(value as object, guard);
+        else callerSignal?.removeEventListener('abort', guard);
+        resolve(value);
+      },
+      (error: unknown) => guard.fail(guard.timedOut ? guard.controller.signal.reason : error),
+    );
+  });
 }
