@@ -176,7 +176,11 @@ describe('resilientFetch', () => {
       await vi.advanceTimersByTimeAsync(500);
       expect((await pending).error).toMatchObject({ code: 'timeout' });
       let cancelled = false;
-      const body = new ReadableStream({ cancel: () => void (cancelled = true) });
+      const body = new ReadableStream({
+        cancel: () => {
+          cancelled = true;
+        },
+      });
       deaf.answerLate(new Response(body));
       await vi.advanceTimersByTimeAsync(0);
       expect(cancelled).toBe(true);
