@@ -65,7 +65,8 @@ export async function readTextUntil(
   const body = response.body;
   if (body === null) return '';
   if (signal?.aborted) {
-    await body.cancel().catch(() => {});
+    // not awaited: a stream whose cancel never settles must not hold the caller
+    body.cancel().catch(() => {});
     throw signal.reason;
   }
   const reader = body.getReader();
