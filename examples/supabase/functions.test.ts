@@ -472,6 +472,22 @@ describeWithPostgres('Supabase Edge Functions under Deno', (url) => {
       const unauthorized = await call(down, { method: 'POST', body }, '', null);
       expect(unauthorized.headers.get('access-control-allow-origin')).toBe('*');
 
+      // the legacy service-role key, and SUPABASE_JWKS given as a bare array of keys
+      const legacy = await serve('geocode', {
+        ...env(),
+        BALLAST_DB_URL: 'postgres://postgres@127.0.0.1:1/none',
+        SUPABASE_SECRET_KEYS: '',
+        SUPABASE_SERVICE_ROLE_KEY: 'legacy-service-role-key.of.the-example',
+        SUPABASE_JWKS: JSON.stringify(JSON.parse(jwks).keys),
+      });
+      const legacyStatus = async (headers: Record<string, string>) =>
+        (await call(legacy, { method: 'POST', body, headers }, '', null)).status;
+      expect(await legacyStatus({ apikey: 'legacy-service-role-key.of.the-example' })).toBe(503);
+      expect(await legacyStatus(bearer('legacy-service-role-key.of.the-example'))).toBe(503);
+      expect(await legacyStatus({ apikey: secretKey })).toBe(401); // no SUPABASE_SECRET_KEYS here
+      expect(await legacyStatus(bearer(jwt(user, { alg: 'RS256' })))).toBe(503);
+      expect(await legacyStatus(bearer(jwt(user, { key: strangerKey.privateKey })))).toBe(401);
+
       const listed = await serve('geocode', {
         ...env(),
         BALLAST_DB_URL: 'postgres://postgres@127.0.0.1:1/none',

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { type ExpressRequestLike, readExpressBody } from '../webhooks/body/express';
-import { type FastifyInstanceLike, type FastifyPayloadLike, readFastifyPayload } from '../webhooks/body/fastify';
+import type { FastifyInstanceLike, FastifyPayloadLike } from '../webhooks/body/fastify';
+import { readNodeStream } from '../webhooks/body/node';
 import type { DeliveryInput, DeliveryResponse, WebhookHandler } from './handler';
 
 /**
@@ -143,7 +144,7 @@ export function toFastify(
         body: (maxBytes) =>
           isPayload(body)
             ? // no timer here: the handler bounds the read with its bodyTimeoutMs
-              readFastifyPayload(request, body, maxBytes, 'toFastify')
+              readNodeStream(body, maxBytes, 'toFastify', undefined, request.headers)
             : Promise.resolve(new Uint8Array(0)),
       });
       // a body left unread (a 413, a stall) must not be parsed as the next request on a kept-alive connection

@@ -2,11 +2,7 @@ import { isBallastError } from '../errors';
 import { logOnceReporter, safeReporter } from '../internal/report';
 import { DEFAULT_MAX_BODY_BYTES } from '../webhooks/body/limits';
 import { readRequestBody } from '../webhooks/body/request';
-import {
-  isWebhookVerificationError,
-  WebhookVerificationError,
-  type WebhookVerificationErrorCode,
-} from '../webhooks/errors';
+import { isWebhookVerificationError, WEBHOOK_ERROR_STATUS, WebhookVerificationError } from '../webhooks/errors';
 import type { VerifiedWebhook, VerifyWebhookOptions, WebhookHeaders } from '../webhooks/types';
 import { createWebhookVerifier } from '../webhooks/verify';
 import { InboxError, isInboxError } from './errors';
@@ -114,28 +110,6 @@ export interface WebhookHandler {
   /** Stops the worker (and the publishing to the queue); the inbox stays open. */
   close(): Promise<void>;
 }
-
-/** HTTP status for each verification failure: 401 when authenticity fails, 413 for size, 400 for the rest. */
-const VERIFY_STATUS: Readonly<Record<WebhookVerificationErrorCode, number>> = {
-  missing_header: 401,
-  no_matching_signature: 401,
-  duplicate_header: 400,
-  malformed_header: 400,
-  timestamp_too_old: 400,
-  timestamp_in_future: 400,
-  empty_body: 400,
-  body_too_large: 413,
-  invalid_body: 400,
-  // a framework parsed the body before the route saw it: the route is misconfigured, no retry of the
-  // sender's can fix it, and the operator must hear of it
-  body_already_parsed: 500,
-  body_read_failed: 400,
-  body_timeout: 408,
-  invalid_input: 400,
-  // the deployment's configuration, not the request, is at fault
-  invalid_secret: 500,
-  invalid_options: 500,
-};
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 const STORED = '{"received":true,"duplicate":false}';
@@ -306,7 +280,7 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
       if (isWebhookVerificationError(error)) {
         if (error.code === 'body_too_large') return tooLarge();
         if (error.code === 'body_timeout') return errorReply(408, 'body_timeout', { connection: 'close' });
-        const status = VERIFY_STATUS[error.code] ?? 400;
+        const status = WEBHOOK_ERROR_STATUS[error.code] ?? 400;
         if (status === 500) report(error);
         return errorReply(status, error.code);
       }

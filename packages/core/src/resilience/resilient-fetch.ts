@@ -581,8 +581,8 @@ function scheduleBefore(
       },
       (error: unknown) => {
         gate.release();
-        // queued and pulled out: the deadline's (or the caller's) reason, not the limiter's wrapper
-        reject(gate.controller.signal.aborted ? gate.controller.signal.reason : error);
+        // a gate that closed has rejected already, with the deadline's (or the caller's) reason
+        reject(error);
       },
     );
   });

@@ -55,7 +55,6 @@ export function timeout(ms: number, options: TimeoutOptions = {}): Timeout {
  */
 class Guard {
   readonly controller = new AbortController();
-  timedOut = false;
   /** The run's promise has settled: the call's outcome is decided. */
   settled = false;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -106,7 +105,6 @@ function hasBody(value: unknown): value is object {
 }
 
 function expire(guard: Guard): void {
-  guard.timedOut = true;
   const { limitMs, key, scope } = guard;
   const deadline = scope === 'deadline';
   guard.emit?.({ type: 'timeout', at: Date.now(), key, scope, limitMs });
@@ -172,7 +170,8 @@ export function runWithTimeout<T>(
         else callerSignal?.removeEventListener('abort', guard);
         resolve(value);
       },
-      (error: unknown) => guard.fail(guard.timedOut ? guard.controller.signal.reason : error),
+      // after the limit or the caller's abort the run has already failed with their reason: this is a no-op then
+      (error: unknown) => guard.fail(error),
     );
   });
 }

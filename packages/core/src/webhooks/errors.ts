@@ -81,3 +81,29 @@ export class WebhookVerificationError extends BallastError<WebhookVerificationEr
 /** True for a {@link WebhookVerificationError} from any realm or copy of the package. */
 export const isWebhookVerificationError: (value: unknown) => value is WebhookVerificationError =
   errorGuard<WebhookVerificationError>('WebhookVerificationError');
+
+/**
+ * The HTTP status an endpoint answers for each code (the table in docs/webhooks.md): 401 when
+ * authenticity fails, 413 for size, 408 for a late body, 500 for the deployment's own mistakes, 400
+ * for the rest. What the webhook handler and `fastifyRawBody` answer. @internal
+ */
+export const WEBHOOK_ERROR_STATUS: Readonly<Record<WebhookVerificationErrorCode, number>> = {
+  missing_header: 401,
+  no_matching_signature: 401,
+  duplicate_header: 400,
+  malformed_header: 400,
+  timestamp_too_old: 400,
+  timestamp_in_future: 400,
+  empty_body: 400,
+  body_too_large: 413,
+  invalid_body: 400,
+  // a framework parsed the body before the route saw it: the route is misconfigured, no retry of the
+  // sender's can fix it, and the operator must hear of it
+  body_already_parsed: 500,
+  body_read_failed: 400,
+  body_timeout: 408,
+  invalid_input: 400,
+  // the deployment's configuration, not the request, is at fault
+  invalid_secret: 500,
+  invalid_options: 500,
+};

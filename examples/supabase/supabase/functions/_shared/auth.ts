@@ -16,10 +16,9 @@
  * expired token) is no caller at all: 401.
  */
 
-export interface Caller {
+/** A verified caller: its role. */
+interface Caller {
   role: string;
-  /** The JWT's subject (the user id), when the caller is a JWT that has one. */
-  subject?: string;
 }
 
 const encoder = new TextEncoder();
@@ -119,7 +118,7 @@ function importKey(jwk: Jwk, alg: keyof typeof ALGORITHMS): Promise<CryptoKey | 
   const id = `${alg}:${JSON.stringify(jwk)}`;
   let key = imported.get(id);
   if (key === undefined) {
-    // the algorithm is the one the token names, checked against the key's kty and alg above
+    // the algorithm is the one the token names; verifySignature picked keys whose kty and alg match it
     const params: EcKeyImportParams | RsaHashedImportParams = ALGORITHMS[alg].params;
     key = crypto.subtle.importKey('jwk', jwk as JsonWebKey, params, false, ['verify']).catch(() => undefined);
     imported.set(id, key);
@@ -165,11 +164,11 @@ async function jwtCaller(token: string): Promise<Caller | undefined> {
   if (typeof claims.exp !== 'number' || claims.exp + SKEW_S < now) return undefined;
   if (typeof claims.nbf === 'number' && claims.nbf - SKEW_S > now) return undefined;
   if (typeof claims.role !== 'string') return undefined;
-  return { role: claims.role, ...(typeof claims.sub === 'string' ? { subject: claims.sub } : {}) };
+  return { role: claims.role };
 }
 
 /** The verified caller of `request`, or undefined (answer 401). */
-export async function callerOf(request: Request): Promise<Caller | undefined> {
+async function callerOf(request: Request): Promise<Caller | undefined> {
   const bearer = /^Bearer (\S+)$/i.exec(request.headers.get('authorization') ?? '')?.[1];
   const apikey = request.headers.get('apikey') ?? undefined;
   const presented = [apikey, bearer].filter((t): t is string => t !== undefined && t !== '');

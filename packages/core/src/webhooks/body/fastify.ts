@@ -1,10 +1,13 @@
-import { WebhookVerificationError, type WebhookVerificationErrorCode } from '../errors';
+import { WEBHOOK_ERROR_STATUS, WebhookVerificationError } from '../errors';
 import type { BodyLimitOptions, ReadBodyOptions } from './limits';
 import { resolveMaxBytes, resolveTimeout, tooLarge } from './limits';
 import { type NodeRequestLike, readNodeStream } from './node';
 
-/** The request stream Fastify hands a content-type parser: the raw request, or what a preParsing hook made of it. */
-export type FastifyPayloadLike = Omit<NodeRequestLike, 'headers'> & Partial<Pick<NodeRequestLike, 'headers'>>;
+/**
+ * The request stream Fastify hands a content-type parser: the raw request, or what a preParsing
+ * hook made of it (so its headers are read from the request).
+ */
+export type FastifyPayloadLike = Omit<NodeRequestLike, 'headers'>;
 
 /** The part of a Fastify instance {@link fastifyRawBody} uses. */
 export interface FastifyInstanceLike {
@@ -20,27 +23,6 @@ export interface FastifyInstanceLike {
 }
 
 const API = 'fastifyRawBody';
-
-/** The HTTP status Fastify answers for each way reading the body can fail. */
-const STATUS: Partial<Record<WebhookVerificationErrorCode, number>> = {
-  body_too_large: 413,
-  body_timeout: 408,
-  body_read_failed: 400,
-};
-
-/**
- * Reads a parser's payload stream within the limits, the `Content-Length` checked from the
- * request's headers (a preParsing hook may have swapped the stream for one without them). @internal
- */
-export async function readFastifyPayload(
-  request: { headers: NodeRequestLike['headers'] },
-  payload: FastifyPayloadLike,
-  maxBytes: number,
-  api: string,
-  timeoutMs?: number,
-): Promise<Uint8Array> {
-  return readNodeStream(payload, maxBytes, api, timeoutMs, request.headers);
-}
 
 /**
  * Makes every route of a Fastify instance (use it inside an encapsulated plugin that holds only the
@@ -67,12 +49,12 @@ export function fastifyRawBody(instance: FastifyInstanceLike, options?: ReadBody
   const timeoutMs = resolveTimeout(options, API);
   instance.removeAllContentTypeParsers();
   instance.addContentTypeParser('*', (request, payload, done) => {
-    readFastifyPayload(request, payload, maxBytes, API, timeoutMs).then(
+    readNodeStream(payload, maxBytes, API, timeoutMs, request.headers).then(
       (body) => done(null, body),
       (error: unknown) => {
         // Fastify answers a parser's error with its statusCode (500 without one)
-        const status = error instanceof WebhookVerificationError ? STATUS[error.code] : undefined;
-        done(Object.assign(error instanceof Error ? error : new Error(String(error)), { statusCode: status ?? 500 }));
+        const status = error instanceof WebhookVerificationError ? WEBHOOK_ERROR_STATUS[error.code] : 500;
+        done(Object.assign(error instanceof Error ? error : new Error(String(error)), { statusCode: status }));
       },
     );
   });

@@ -49,7 +49,11 @@ export function readNodeStream(
     );
   }
   const length = headers['content-length'];
-  checkContentLength(typeof length === 'string' ? length : undefined, maxBytes, api);
+  try {
+    checkContentLength(typeof length === 'string' ? length : undefined, maxBytes, api);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   return new Promise<Uint8Array>((resolve, reject) => {
     const chunks: Uint8Array[] = [];
     let total = 0;
